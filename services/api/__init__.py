@@ -1,0 +1,1 @@
+"""HTTP gateway: hospitals, pharmacies, staff (and later the member app) call this."""

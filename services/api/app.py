@@ -1,0 +1,72 @@
+"""``create_app(settings)``: the FastAPI gateway, with a lifespan that owns engine, caches, relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from api.responses import JSON
+
+from api import errors
+from api.routes import health, people, settlements
+from api.runtime import CredentialCache, Runtime
+from yibao.config import Settings, get_settings
+from yibao.db.engine import make_engine, make_sessionmaker
+from yibao.events.outbox import relay_forever
+from yibao.messaging.broker import make_broker
+from yibao.reference import ReferenceCache
+
+DESCRIPTION = """
+医保基金管理后台 API — medical-insurance fund administration.
+
+* **Institutions** (hospital HIS, pharmacy POS) authenticate with `Authorization: Bearer <institution key>`
+  (issued by `yibao keys create --institution CODE`) and settle bills in real time.
+* **Staff** authenticate with `Authorization: Bearer <staff token>` (`yibao tokens create --role admin --name NAME`).
+* Amounts are JSON strings in yuan with exactly two decimals; dates are ISO 8601.
+* Errors are `{"error": {"code": "...", "message": "..."}}`; on any error nothing is written.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        sessionmaker = make_sessionmaker(engine)
+        app.state.runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessionmaker=sessionmaker,
+            refs=ReferenceCache(sessionmaker, settings.reference_cache_seconds),
+            credentials=CredentialCache(),
+        )
+        relay: asyncio.Task[None] | None = None
+        if settings.run_outbox_relay:
+            broker = make_broker(settings)
+            relay = asyncio.create_task(
+                relay_forever(sessionmaker, broker, settings.outbox_poll_seconds, settings.outbox_batch)
+            )
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+            await engine.dispose()
+
+    app = FastAPI(
+        title="yibao 医保基金管理",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSON,
+    )
+    errors.install(app)
+    app.include_router(settlements.router)
+    app.include_router(people.router)
+    app.include_router(health.router)
+    return app

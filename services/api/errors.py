@@ -1,0 +1,89 @@
+"""The only place that maps domain errors to HTTP: ``{"error": {"code", "message"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from api.responses import JSON
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from yibao.errors import DomainError
+
+log = logging.getLogger("yibao.api")
+
+STATUS: dict[str, int] = {
+    "INVALID_REQUEST": 400,
+    "INVALID_ID_NUMBER": 400,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "INSTITUTION_NOT_ACTIVE": 403,
+    "NOT_FOUND": 404,
+    "PERSON_NOT_FOUND": 404,
+    "ALREADY_CANCELLED": 409,
+    "IDEMPOTENCY_CONFLICT": 409,
+    "DUPLICATE": 409,
+    "TRACE_CODE_ALREADY_SETTLED": 409,
+    "NOT_ENROLLED": 422,
+    "PERSON_DECEASED": 422,
+    "UNKNOWN_ITEM": 422,
+    "POLICY_NOT_FOUND": 422,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+HTTP_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def error_response(code: str, message: str, status: int, headers: dict[str, str] | None = None) -> JSON:
+    return JSON({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def on_domain_error(_: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, DomainError)
+    status = STATUS.get(exc.code, 400)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(exc.code, exc.message, status, headers)
+
+
+async def on_validation_error(_: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors()[:10]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg')}")
+    return error_response("INVALID_REQUEST", "请求格式错误 invalid request: " + "; ".join(parts), 400)
+
+
+async def on_http_error(_: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "INVALID_REQUEST" if exc.status_code < 500 else "INTERNAL")
+    return error_response(code, str(exc.detail), exc.status_code)
+
+
+async def on_database_down(_: Request, exc: Exception) -> JSON:
+    """Connection trouble is a clear, retryable 503; the transaction was rolled back."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
+        exc, OperationalError | InterfaceError
+    ):
+        return await on_unexpected(_, exc)
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(
+        "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
+    )
+
+
+async def on_unexpected(_: Request, exc: Exception) -> JSON:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response("INTERNAL", "内部错误 internal error; nothing was written", 500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(InterfaceError, on_database_down)
+    app.add_exception_handler(DBAPIError, on_database_down)
+    app.add_exception_handler(OSError, on_database_down)

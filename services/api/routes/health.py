@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from api.responses import JSON
+from sqlalchemy import text
+
+from api.deps import SessionDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness and database reachability")
+async def health(session: SessionDep) -> Any:
+    await session.execute(text("SELECT 1"))
+    return JSON({"status": "ok"})

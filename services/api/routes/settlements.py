@@ -1,0 +1,97 @@
+"""Settlement API for hospital HIS and pharmacy POS (the contract integrators code against)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query
+from api.responses import JSON
+
+from api.deps import CurrentInstitution, Reader, RefsDep, SessionDep, UowDep
+from api.schemas.common import ERRORS
+from api.schemas.settlements import EXAMPLE_REQUEST, SettlementPage, SettlementRead, SettleRequest
+from yibao.bill_settlement import queries, service
+from yibao.errors import InvalidRequest
+from yibao.institutions.agreements import Institution
+
+router = APIRouter(prefix="/api/v1/settlements", tags=["settlements 结算"])
+
+RequestBody = Annotated[SettleRequest, Body(openapi_examples={"inpatient": {"value": EXAMPLE_REQUEST}})]
+
+
+@router.post(
+    "/preview",
+    response_model=SettlementRead,
+    responses=ERRORS,
+    summary="Pre-settle a bill (预结算): the split, nothing written",
+)
+async def preview(
+    body: RequestBody, institution: CurrentInstitution, session: SessionDep, refs: RefsDep
+) -> Any:
+    return JSON(await service.preview(session, refs, institution, body.to_command()))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SettlementRead,
+    responses=ERRORS,
+    summary="Settle a bill (结算): basic fund, critical illness, assistance, account, cash",
+    description=(
+        "Requires `Idempotency-Key`: a retry with the same key and body returns the first answer "
+        "(same body, no second charge); the same key with another body is `IDEMPOTENCY_CONFLICT`."
+    ),
+)
+async def settle(
+    body: RequestBody,
+    institution: CurrentInstitution,
+    uow: UowDep,
+    refs: RefsDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", max_length=200, examples=["HIS-20260308-000123"])
+    ] = None,
+) -> Any:
+    if not idempotency_key:
+        raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
+    result = await service.settle(uow, refs, institution, body.to_command(), idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return JSON(result.body, status_code=201, headers=headers)
+
+
+@router.post(
+    "/{settlement_id}/cancel",
+    response_model=SettlementRead,
+    responses=ERRORS,
+    summary="Cancel a settlement (撤销): reverses the bill and every accumulator it moved",
+)
+async def cancel(settlement_id: str, institution: CurrentInstitution, uow: UowDep) -> Any:
+    return JSON(await service.cancel(uow, institution, settlement_id))
+
+
+def _scope(reader: Institution | Any) -> str | None:
+    return reader.code if isinstance(reader, Institution) else None
+
+
+@router.get("/{settlement_id}", response_model=SettlementRead, responses=ERRORS, summary="One settlement")
+async def get(settlement_id: str, reader: Reader, session: SessionDep) -> Any:
+    return JSON(await queries.get(session, settlement_id, _scope(reader)))
+
+
+@router.get(
+    "",
+    response_model=SettlementPage,
+    responses=ERRORS,
+    summary="List settlements, newest first (keyset pagination)",
+)
+async def list_settlements(
+    reader: Reader,
+    session: SessionDep,
+    date_from: Annotated[date | None, Query(alias="from", description="settlement day ≥ (China time)")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="settlement day ≤ (China time)")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    return JSON(
+        await queries.list_page(session, _scope(reader), date_from, date_to, cursor, limit)
+    )

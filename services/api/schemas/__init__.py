@@ -1,0 +1,1 @@
+"""Wire schemas (pydantic): what integrators send and receive."""

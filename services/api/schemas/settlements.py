@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from api.schemas.common import MoneyOut, PositiveMoney, Strict, fen
+from yibao.bill_settlement.commands import LineCommand, SettleBill
+
+EXAMPLE_REQUEST = {
+    "id_number": "430522199001011235",
+    "visit_no": "ZY2026000123",
+    "visit_type": "inpatient",
+    "admitted_on": "2026-03-01",
+    "discharged_on": "2026-03-08",
+    "service_date": "2026-03-08",
+    "diagnoses": ["J18.9"],
+    "procedures": [],
+    "injury": {"third_party_liable": False},
+    "use_personal_account": True,
+    "account_payer_id_number": None,
+    "lines": [
+        {"line_no": 1, "item_code": "S-BED-2", "quantity": "7", "unit_price": "40.00",
+         "service_date": "2026-03-02", "days_supply": None, "trace_codes": []},
+        {"line_no": 2, "item_code": "D-CEFT-1G", "quantity": "14", "unit_price": "16.50",
+         "service_date": "2026-03-02", "days_supply": 7, "trace_codes": []},
+    ],
+}
+
+
+class Injury(Strict):
+    third_party_liable: bool = False
+
+
+class LineIn(Strict):
+    line_no: Annotated[int, Field(ge=1, le=100_000)]
+    item_code: Annotated[str, Field(min_length=1, max_length=40)]
+    quantity: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4, examples=["7"])]
+    unit_price: PositiveMoney
+    service_date: date
+    days_supply: Annotated[int | None, Field(ge=1, le=3650)] = None
+    trace_codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)] = []
+
+
+class SettleRequest(Strict):
+    model_config = {"json_schema_extra": {"examples": [EXAMPLE_REQUEST]}}
+
+    id_number: Annotated[str, Field(min_length=1, max_length=18, examples=["430522199001011235"])]
+    visit_no: Annotated[str, Field(min_length=1, max_length=64)]
+    visit_type: Literal["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]
+    admitted_on: date | None = None
+    discharged_on: date | None = None
+    service_date: date
+    diagnoses: Annotated[list[Annotated[str, Field(max_length=20)]], Field(max_length=50)] = []
+    procedures: Annotated[list[Annotated[str, Field(max_length=20)]], Field(max_length=50)] = []
+    injury: Injury | None = None
+    use_personal_account: bool = False
+    account_payer_id_number: Annotated[str | None, Field(max_length=18)] = None
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=2000)]
+
+    @model_validator(mode="after")
+    def _dates_fit_the_visit(self) -> SettleRequest:
+        if self.visit_type == "inpatient":
+            if self.admitted_on is None or self.discharged_on is None:
+                raise ValueError("inpatient bills need admitted_on and discharged_on")
+            if self.discharged_on < self.admitted_on:
+                raise ValueError("discharged_on is before admitted_on")
+            if self.service_date != self.discharged_on:
+                raise ValueError("an inpatient bill's service_date is its discharge date")
+        elif self.admitted_on is not None or self.discharged_on is not None:
+            raise ValueError("admitted_on/discharged_on are only for inpatient bills")
+        numbers = [ln.line_no for ln in self.lines]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("line_no values must be unique")
+        return self
+
+    def to_command(self) -> SettleBill:
+        return SettleBill(
+            id_number=self.id_number,
+            visit_no=self.visit_no,
+            visit_type=self.visit_type,
+            service_date=self.service_date,
+            admitted_on=self.admitted_on,
+            discharged_on=self.discharged_on,
+            diagnoses=tuple(self.diagnoses),
+            procedures=tuple(self.procedures),
+            third_party_liable=bool(self.injury and self.injury.third_party_liable),
+            use_personal_account=self.use_personal_account,
+            account_payer_id_number=self.account_payer_id_number,
+            lines=tuple(
+                LineCommand(
+                    line_no=ln.line_no,
+                    item_code=ln.item_code,
+                    quantity=ln.quantity.normalize(),  # "7" and "7.00" are the same retry
+                    unit_price=fen(ln.unit_price),
+                    service_date=ln.service_date,
+                    days_supply=ln.days_supply,
+                    trace_codes=tuple(ln.trace_codes),
+                )
+                for ln in self.lines
+            ),
+        )
+
+
+class Totals(BaseModel):
+    total: MoneyOut
+    full_self_pay: MoneyOut
+    over_cap_self_pay: MoneyOut
+    pre_self_pay: MoneyOut
+    policy_range: MoneyOut
+    deductible: MoneyOut
+    basic_fund: MoneyOut
+    critical_illness: MoneyOut
+    medical_assistance: MoneyOut
+    fund_total: MoneyOut
+    personal_part: MoneyOut
+    personal_account: MoneyOut
+    cash: MoneyOut
+
+
+class LineOut(BaseModel):
+    line_no: int
+    item_code: str
+    amount: MoneyOut
+    full_self_pay: MoneyOut
+    over_cap_self_pay: MoneyOut
+    pre_self_pay: MoneyOut
+    policy_range: MoneyOut
+    reasons: list[str]
+
+
+class WarningOut(BaseModel):
+    rule: str = Field(examples=["units_per_day"])
+    message: str
+
+
+class ExplanationOut(BaseModel):
+    part: str = Field(examples=["basic_fund"])
+    rule: str = Field(examples=["resident.inpatient.ratio_by_level[2]"])
+    detail: str = Field(examples=["(3250.00 − 500.00) × 0.70 = 1925.00"])
+
+
+class SettlementRead(BaseModel):
+    settlement_id: str
+    status: Literal["settled", "cancelled", "preview"]
+    policy_version: str = Field(examples=["430522-2026-v1"])
+    institution_code: str
+    id_number: str = Field(description="masked", examples=["4305221990******35"])
+    visit_no: str
+    visit_type: str
+    service_date: date
+    admission_order: int | None
+    settled_at: str | None
+    cancelled_at: str | None
+    totals: Totals
+    lines: list[LineOut]
+    warnings: list[WarningOut]
+    explanation: list[ExplanationOut]
+
+
+class SettlementPage(BaseModel):
+    items: list[SettlementRead]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null at the end")

@@ -1,0 +1,1 @@
+"""Smart-monitoring worker: post-settlement models and the suspect workflow."""

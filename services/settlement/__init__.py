@@ -1,0 +1,1 @@
+"""Institution settlement worker: daily settle, monthly reconcile, year-end clear."""

@@ -1,0 +1,1 @@
+"""Employee personal accounts (个人账户) and their movements."""

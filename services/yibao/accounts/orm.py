@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yibao.db.base import Base, FenColumn
+
+
+class PersonalAccountRow(Base):
+    __tablename__ = "personal_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_nonneg"),)
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    balance: Mapped[int] = mapped_column(FenColumn, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AccountMovementRow(Base):
+    """Every change of a balance: credits (+), settlement debits (−), cancel refunds (+)."""
+
+    __tablename__ = "account_movements"
+    __table_args__ = (UniqueConstraint("person_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[int] = mapped_column(FenColumn)
+    kind: Mapped[str] = mapped_column(String(20))  # credit / settlement / cancel
+    reference: Mapped[str] = mapped_column(String(100))
+    settlement_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,224 @@
+"""Steps 2–3: deductible and basic (pooled) fund, per visit type (DOMAIN.md §4.2–4.3).
+
+Why one function per visit type: each reaches a different part of the scheme (inpatient per
+admission, chronic annual, outpatient pooling with its own cap, pharmacy none), and the
+explanation must name exactly the policy path that produced the fen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from yibao.benefit import explain
+from yibao.benefit.inputs import Bill, Explanation, PersonState
+from yibao.money import ZERO, Fen, share
+from yibao.policy.params import SchemeParams
+
+
+@dataclass(frozen=True)
+class BasicOutcome:
+    """Applied deductible and basic-fund payout for one bill."""
+
+    deductible: Fen
+    basic: Fen
+    explanations: tuple[Explanation, ...]
+
+
+@dataclass(frozen=True)
+class RatioAdjustment:
+    """How cross-region status changes every basic ratio (unfiled: minus a few points)."""
+
+    reduction: Decimal
+    note: str  # "" when not cross-region
+
+
+def _reduce(ratio: Decimal, adjust: RatioAdjustment) -> tuple[Decimal, str]:
+    """Apply the cross-region reduction (floor 0) and describe it."""
+    if adjust.reduction == 0:
+        return ratio, f"; {adjust.note}" if adjust.note else ""
+    reduced = max(Decimal(0), ratio - adjust.reduction)
+    return reduced, (
+        f"; {adjust.note}: ratio {explain.ratio(ratio)} − {explain.ratio(adjust.reduction)}"
+        f" = {explain.ratio(reduced)}"
+    )
+
+
+def _pay(base: int, ratio: Decimal, cap_left: int, cap_name: str) -> tuple[Fen, str]:
+    """``base × ratio`` limited by what is left of a cap, with the arithmetic."""
+    raw = share(base, ratio)
+    paid = Fen(min(raw, cap_left))
+    text = f"{explain.yuan(raw)}; {cap_name} left {explain.yuan(cap_left)}"
+    if paid < raw:
+        text += f" → limited to {explain.yuan(paid)}"
+    return paid, text
+
+
+def _none(rule: str, detail: str) -> BasicOutcome:
+    return BasicOutcome(
+        deductible=ZERO,
+        basic=ZERO,
+        explanations=(
+            explain.entry("deductible", rule, f"{detail}: no deductible"),
+            explain.entry("basic_fund", rule, f"{detail}: basic fund 0.00"),
+        ),
+    )
+
+
+def _inpatient(
+    bill: Bill,
+    person: PersonState,
+    scheme: SchemeParams,
+    policy_range: Fen,
+    adjust: RatioAdjustment,
+) -> BasicOutcome:
+    params = scheme.inpatient
+    level = bill.institution_level
+    path = f"{scheme.scheme}.inpatient"
+    if level not in params.deductible_by_level or level not in params.ratio_by_level:
+        return _none(
+            f"{path}.ratio_by_level",
+            f"inpatient care at level {level} is not covered by the {scheme.scheme} scheme",
+        )
+    order = person.accumulators.inpatient_admissions + 1
+    base_due = params.deductible_by_level[level]
+    if order > 1:
+        due = share(base_due, params.repeat_admission_deductible_factor)
+        due_text = (
+            f"admission {order} of the year: {explain.yuan(base_due)} × "
+            f"{explain.ratio(params.repeat_admission_deductible_factor)} = {explain.yuan(due)}"
+        )
+        ded_rule = f"{path}.repeat_admission_deductible_factor"
+    else:
+        due = base_due
+        due_text = f"admission 1 of the year: {explain.yuan(due)}"
+        ded_rule = f"{path}.deductible_by_level[{level}]"
+    applied = Fen(min(due, policy_range))
+    ded_note = explain.entry(
+        "deductible",
+        ded_rule,
+        f"{due_text} due; applied min({explain.yuan(due)}, policy range "
+        f"{explain.yuan(policy_range)}) = {explain.yuan(applied)}",
+    )
+
+    ratio = params.ratio_by_level[level]
+    ratio_text = f"level {level} ratio {explain.ratio(ratio)}"
+    ratio_rule = f"{path}.ratio_by_level[{level}]"
+    if person.scheme == "employee" and person.retiree and params.retiree_ratio_bonus:
+        bonus = ratio + params.retiree_ratio_bonus
+        ratio = min(bonus, params.max_ratio)
+        ratio_text += (
+            f" + retiree bonus {explain.ratio(params.retiree_ratio_bonus)} = "
+            f"{explain.ratio(bonus)}, max {explain.ratio(params.max_ratio)} → "
+            f"{explain.ratio(ratio)}"
+        )
+        ratio_rule = f"{path}.retiree_ratio_bonus"
+    elif ratio > params.max_ratio:
+        ratio = params.max_ratio
+        ratio_text += f", max {explain.ratio(params.max_ratio)}"
+    ratio, cross_text = _reduce(ratio, adjust)
+    base = policy_range - applied
+    cap_left = max(0, scheme.annual_cap - person.accumulators.basic_paid)
+    basic, pay_text = _pay(base, ratio, cap_left, "annual cap")
+    basic_note = explain.entry(
+        "basic_fund",
+        ratio_rule,
+        f"{ratio_text}{cross_text}; ({explain.yuan(policy_range)} − {explain.yuan(applied)})"
+        f" × {explain.ratio(ratio)} = {pay_text}",
+    )
+    return BasicOutcome(deductible=applied, basic=basic, explanations=(ded_note, basic_note))
+
+
+def _chronic(
+    bill: Bill,
+    person: PersonState,
+    scheme: SchemeParams,
+    policy_range: Fen,
+    adjust: RatioAdjustment,
+) -> BasicOutcome:
+    params = scheme.chronic_outpatient
+    level = bill.institution_level
+    path = f"{scheme.scheme}.chronic_outpatient"
+    if level not in params.deductible_by_level or level not in params.ratio_by_level:
+        return _none(
+            f"{path}.ratio_by_level",
+            f"chronic outpatient care at level {level} is not covered by the "
+            f"{scheme.scheme} scheme",
+        )
+    annual = params.deductible_by_level[level]
+    used = person.accumulators.chronic_deductible_used
+    due = Fen(max(0, annual - used))
+    applied = Fen(min(due, policy_range))
+    ded_note = explain.entry(
+        "deductible",
+        f"{path}.deductible_by_level[{level}]",
+        f"annual {explain.yuan(annual)} − used {explain.yuan(used)} = {explain.yuan(due)} due;"
+        f" applied min({explain.yuan(due)}, policy range {explain.yuan(policy_range)}) = "
+        f"{explain.yuan(applied)}",
+    )
+    ratio, cross_text = _reduce(params.ratio_by_level[level], adjust)
+    cap_left = max(0, scheme.annual_cap - person.accumulators.basic_paid)
+    basic, pay_text = _pay(policy_range - applied, ratio, cap_left, "annual cap")
+    basic_note = explain.entry(
+        "basic_fund",
+        f"{path}.ratio_by_level[{level}]",
+        f"level {level} ratio {explain.ratio(params.ratio_by_level[level])}{cross_text}; "
+        f"({explain.yuan(policy_range)} − {explain.yuan(applied)}) × {explain.ratio(ratio)}"
+        f" = {pay_text}",
+    )
+    return BasicOutcome(deductible=applied, basic=basic, explanations=(ded_note, basic_note))
+
+
+def _outpatient(
+    bill: Bill,
+    person: PersonState,
+    scheme: SchemeParams,
+    policy_range: Fen,
+    adjust: RatioAdjustment,
+) -> BasicOutcome:
+    params = scheme.outpatient_pooling
+    level = bill.institution_level
+    path = f"{scheme.scheme}.outpatient_pooling"
+    if level not in params.levels:
+        levels = ", ".join(str(v) for v in sorted(params.levels))
+        return _none(
+            f"{path}.levels",
+            f"level {level} is not in the outpatient pooling levels [{levels}]",
+        )
+    used = person.accumulators.outpatient_deductible_used
+    due = Fen(max(0, params.annual_deductible - used))
+    applied = Fen(min(due, policy_range))
+    ded_note = explain.entry(
+        "deductible",
+        f"{path}.annual_deductible",
+        f"annual {explain.yuan(params.annual_deductible)} − used {explain.yuan(used)} = "
+        f"{explain.yuan(due)} due; applied min({explain.yuan(due)}, policy range "
+        f"{explain.yuan(policy_range)}) = {explain.yuan(applied)}",
+    )
+    ratio, cross_text = _reduce(params.ratio, adjust)
+    cap_left = max(0, params.annual_cap - person.accumulators.outpatient_pool_paid)
+    basic, pay_text = _pay(policy_range - applied, ratio, cap_left, "outpatient pooling cap")
+    basic_note = explain.entry(
+        "basic_fund",
+        f"{path}.ratio",
+        f"ratio {explain.ratio(params.ratio)}{cross_text}; ({explain.yuan(policy_range)} − "
+        f"{explain.yuan(applied)}) × {explain.ratio(ratio)} = {pay_text}",
+    )
+    return BasicOutcome(deductible=applied, basic=basic, explanations=(ded_note, basic_note))
+
+
+def basic_fund(
+    bill: Bill,
+    person: PersonState,
+    scheme: SchemeParams,
+    policy_range: Fen,
+    adjust: RatioAdjustment,
+) -> BasicOutcome:
+    """Deductible and basic fund for the bill's visit type (funds assumed on)."""
+    if bill.visit_type == "inpatient":
+        return _inpatient(bill, person, scheme, policy_range, adjust)
+    if bill.visit_type == "chronic_outpatient":
+        return _chronic(bill, person, scheme, policy_range, adjust)
+    if bill.visit_type == "outpatient":
+        return _outpatient(bill, person, scheme, policy_range, adjust)
+    return _none("visit_types.pharmacy", "pharmacy purchases reach no pooled fund")

@@ -1,0 +1,221 @@
+"""The three-tier split of one bill: lines → basic → critical illness → assistance → account.
+
+Why one pure entry point: settlement, pre-settlement, replays and every adapter must get the
+same fen for the same (bill, person state, policy); the caller locks and supplies the
+year's accumulators and books the returned :class:`Accrual`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from yibao.benefit import explain
+from yibao.benefit.account import pay_personal_part
+from yibao.benefit.assistance import medical_assistance
+from yibao.benefit.basic import RatioAdjustment, basic_fund
+from yibao.benefit.critical_illness import critical_illness
+from yibao.benefit.inputs import (
+    Accrual,
+    BenefitSplit,
+    Bill,
+    Explanation,
+    PersonState,
+    Totals,
+    Warning,
+)
+from yibao.benefit.lines import split_lines
+from yibao.money import ZERO, Fen
+from yibao.policy.params import PolicyParams, SchemeParams
+
+_SECOND_TIER_VISITS = ("inpatient", "chronic_outpatient")
+
+
+def _cross_region(
+    bill: Bill, person: PersonState, scheme: SchemeParams, version: str
+) -> tuple[bool, RatioAdjustment, list[Warning]]:
+    """Cross-region status; unfiled care loses ratio points on every basic ratio."""
+    if person.region == bill.institution_region:
+        return False, RatioAdjustment(reduction=Decimal(0), note=""), []
+    where = f"cross-region ({person.region} → {bill.institution_region})"
+    if person.cross_region_filed:
+        note = f"{where}, filed: home-region policy {version}"
+        return True, RatioAdjustment(reduction=Decimal(0), note=note), []
+    reduction = scheme.unfiled_cross_region_ratio_reduction
+    warning = Warning(
+        rule="cross_region_unfiled",
+        message=(
+            f"{where} without an approved filing: basic ratios reduced by "
+            f"{explain.ratio(reduction)}"
+        ),
+    )
+    note = f"{where}, not filed ({scheme.scheme}.unfiled_cross_region_ratio_reduction)"
+    return True, RatioAdjustment(reduction=reduction, note=note), [warning]
+
+
+def _funds_off(bill: Bill, person: PersonState) -> list[tuple[str, Warning]]:
+    """(policy rule, warning) for every reason the funds pay nothing on this bill."""
+    reasons: list[tuple[str, Warning]] = []
+    if bill.service_date < person.coverage_start:
+        rule = "resident.waiting" if person.scheme == "resident" else "enrolment.coverage_start"
+        reasons.append(
+            (
+                rule,
+                Warning(
+                    rule="waiting_period",
+                    message=(
+                        f"service date {bill.service_date} is before coverage start "
+                        f"{person.coverage_start}: waiting period, every fund pays 0"
+                    ),
+                ),
+            )
+        )
+    if bill.third_party_liable:
+        reasons.append(
+            (
+                "third_party_injury",
+                Warning(
+                    rule="third_party_injury",
+                    message="injury with a liable third party: every fund pays 0",
+                ),
+            )
+        )
+    return reasons
+
+
+def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitSplit:
+    """Split one bill into fund and personal parts, with accruals, warnings and reasons."""
+    scheme = policy.scheme(person.scheme)
+    lines = split_lines(bill, person)
+    warnings: list[Warning] = list(lines.warnings)
+    notes: list[Explanation] = []
+
+    total = Fen(sum(line.amount for line in lines.lines))
+    full = Fen(sum(line.full_self_pay for line in lines.lines))
+    over = Fen(sum(line.over_cap_self_pay for line in lines.lines))
+    pre = Fen(sum(line.pre_self_pay for line in lines.lines))
+    policy_range = Fen(sum(line.policy_range for line in lines.lines))
+    notes.append(
+        explain.entry(
+            "total",
+            "bill.lines",
+            f"sum of {len(lines.lines)} line amount(s) = {explain.yuan(total)}",
+        )
+    )
+    notes.extend(lines.explanations)
+    notes.append(
+        explain.entry(
+            "policy_range",
+            "catalogue",
+            f"{explain.yuan(total)} − full {explain.yuan(full)} − over cap "
+            f"{explain.yuan(over)} − pre {explain.yuan(pre)} = {explain.yuan(policy_range)}",
+        )
+    )
+
+    cross_region, adjust, cross_warnings = _cross_region(bill, person, scheme, policy.version)
+    warnings.extend(cross_warnings)
+    off = _funds_off(bill, person)
+    warnings.extend(warning for _, warning in off)
+    funds_off = bool(off)
+    second_tier = bill.visit_type in _SECOND_TIER_VISITS
+    admission_order = (
+        person.accumulators.inpatient_admissions + 1 if bill.visit_type == "inpatient" else None
+    )
+
+    deductible = basic = critical = assistance = ZERO
+    self_pay = assistance_base = ZERO
+    if funds_off:
+        for rule, warning in off:
+            for part in ("deductible", "basic_fund"):
+                notes.append(explain.entry(part, rule, f"{warning.message}: 0.00"))
+    else:
+        basic_out = basic_fund(bill, person, scheme, policy_range, adjust)
+        deductible, basic = basic_out.deductible, basic_out.basic
+        notes.extend(basic_out.explanations)
+        self_pay = Fen(policy_range - basic)
+        if second_tier:
+            ci = scheme.critical_illness
+            if ci is None:
+                notes.append(
+                    explain.entry(
+                        "critical_illness",
+                        f"{scheme.scheme}.critical_illness",
+                        f"the {scheme.scheme} scheme has no critical-illness tier: 0.00",
+                    )
+                )
+            else:
+                ci_out = critical_illness(person, ci, scheme.scheme, self_pay)
+                critical = ci_out.payout
+                notes.extend(ci_out.explanations)
+            assistance_base = Fen(self_pay - critical)
+            ma_out = medical_assistance(person, policy.assistance, assistance_base)
+            assistance = ma_out.payout
+            notes.extend(ma_out.explanations)
+
+    fund_total = Fen(basic + critical + assistance)
+    personal_part = Fen(total - fund_total)
+    notes.append(
+        explain.entry(
+            "fund_total",
+            "settlement.fund_total",
+            f"basic {explain.yuan(basic)} + critical illness {explain.yuan(critical)} + "
+            f"assistance {explain.yuan(assistance)} = {explain.yuan(fund_total)}",
+        )
+    )
+    notes.append(
+        explain.entry(
+            "personal_part",
+            "settlement.personal_part",
+            f"total {explain.yuan(total)} − funds {explain.yuan(fund_total)} = "
+            f"{explain.yuan(personal_part)}",
+        )
+    )
+    account = pay_personal_part(person.account, personal_part)
+    notes.extend(account.explanations)
+
+    inpatient = bill.visit_type == "inpatient"
+    if funds_off:
+        accrual = Accrual(inpatient_admissions=int(inpatient), personal_paid=personal_part)
+    else:
+        outpatient = bill.visit_type == "outpatient"
+        accrual = Accrual(
+            inpatient_admissions=int(inpatient),
+            basic_paid=basic if second_tier else ZERO,
+            chronic_deductible_used=(
+                deductible if bill.visit_type == "chronic_outpatient" else ZERO
+            ),
+            outpatient_deductible_used=deductible if outpatient else ZERO,
+            outpatient_pool_paid=basic if outpatient else ZERO,
+            policy_range_self_pay=self_pay if second_tier else ZERO,
+            critical_paid=critical,
+            assistance_base=assistance_base,
+            assistance_paid=assistance,
+            fund_paid=fund_total,
+            personal_paid=personal_part,
+        )
+
+    totals = Totals(
+        total=total,
+        full_self_pay=full,
+        over_cap_self_pay=over,
+        pre_self_pay=pre,
+        policy_range=policy_range,
+        deductible=deductible,
+        basic_fund=basic,
+        critical_illness=critical,
+        medical_assistance=assistance,
+        fund_total=fund_total,
+        personal_part=personal_part,
+        personal_account=account.account,
+        cash=account.cash,
+    )
+    return BenefitSplit(
+        policy_version=policy.version,
+        totals=totals,
+        lines=lines.lines,
+        accrual=accrual,
+        warnings=tuple(warnings),
+        explanation=tuple(notes),
+        funds_off=funds_off,
+        admission_order=admission_order,
+        cross_region=cross_region,
+    )

@@ -1,0 +1,1 @@
+"""One bill's settlement: the transaction, the locks, the idempotency, the accumulators."""

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yibao.db.base import Base, FenColumn
+
+ACCUMULATOR_FIELDS = (
+    "inpatient_admissions",
+    "basic_paid",
+    "chronic_deductible_used",
+    "outpatient_deductible_used",
+    "outpatient_pool_paid",
+    "policy_range_self_pay",
+    "critical_paid",
+    "assistance_base",
+    "assistance_paid",
+    "fund_paid",
+    "personal_paid",
+)
+
+
+class PersonYearRow(Base):
+    """Running per person-year accumulators; the row every settlement of the person locks."""
+
+    __tablename__ = "person_years"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    inpatient_admissions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    basic_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    chronic_deductible_used: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    outpatient_deductible_used: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    outpatient_pool_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    policy_range_self_pay: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    critical_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    assistance_base: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    assistance_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    fund_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    personal_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SettlementRow(Base):
+    __tablename__ = "settlements"
+    __table_args__ = (
+        Index("ix_settlements_institution_settled_at", "institution_code", "settled_at", "id"),
+        Index("ix_settlements_person_service_date", "person_id", "service_date"),
+        # one open settlement per visit: a HIS retry under a new key cannot charge twice
+        Index(
+            "uq_settlements_open_visit",
+            "institution_code",
+            "visit_no",
+            unique=True,
+            postgresql_where=text("status = 'settled'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    id_number: Mapped[str] = mapped_column(String(18))
+    account_payer_person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    visit_no: Mapped[str] = mapped_column(String(64))
+    visit_type: Mapped[str] = mapped_column(String(20))
+    scheme: Mapped[str] = mapped_column(String(10))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    admitted_on: Mapped[date | None] = mapped_column(Date)
+    discharged_on: Mapped[date | None] = mapped_column(Date)
+    service_date: Mapped[date] = mapped_column(Date)
+    diagnoses: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    procedures: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    status: Mapped[str] = mapped_column(String(10))  # settled / cancelled
+    settled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    policy_version: Mapped[str] = mapped_column(String(60))
+    admission_order: Mapped[int | None] = mapped_column(SmallInteger)
+    funds_off: Mapped[bool] = mapped_column(Boolean)
+    cross_region: Mapped[bool] = mapped_column(Boolean)
+    third_party_liable: Mapped[bool] = mapped_column(Boolean)
+    total: Mapped[int] = mapped_column(FenColumn)
+    full_self_pay: Mapped[int] = mapped_column(FenColumn)
+    over_cap_self_pay: Mapped[int] = mapped_column(FenColumn)
+    pre_self_pay: Mapped[int] = mapped_column(FenColumn)
+    policy_range: Mapped[int] = mapped_column(FenColumn)
+    deductible: Mapped[int] = mapped_column(FenColumn)
+    basic_fund: Mapped[int] = mapped_column(FenColumn)
+    critical_illness: Mapped[int] = mapped_column(FenColumn)
+    medical_assistance: Mapped[int] = mapped_column(FenColumn)
+    fund_total: Mapped[int] = mapped_column(FenColumn)
+    personal_part: Mapped[int] = mapped_column(FenColumn)
+    personal_account: Mapped[int] = mapped_column(FenColumn)
+    cash: Mapped[int] = mapped_column(FenColumn)
+    accrual: Mapped[dict[str, int]] = mapped_column(JSONB)
+    warnings: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+    explanation: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+
+
+class SettlementLineRow(Base):
+    __tablename__ = "settlement_lines"
+
+    settlement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("settlements.id", ondelete="CASCADE"), primary_key=True
+    )
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    unit_price: Mapped[int] = mapped_column(FenColumn)
+    service_date: Mapped[date] = mapped_column(Date)
+    days_supply: Mapped[int | None] = mapped_column(Integer)
+    trace_codes: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    amount: Mapped[int] = mapped_column(FenColumn)
+    full_self_pay: Mapped[int] = mapped_column(FenColumn)
+    over_cap_self_pay: Mapped[int] = mapped_column(FenColumn)
+    pre_self_pay: Mapped[int] = mapped_column(FenColumn)
+    policy_range: Mapped[int] = mapped_column(FenColumn)
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+
+
+class TraceCodeRow(Base):
+    """A drug box's traceability code: its primary key makes "settled once, ever" a constraint."""
+
+    __tablename__ = "trace_codes"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    settlement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlements.id", ondelete="CASCADE"))
+    institution_code: Mapped[str] = mapped_column(String(20))
+    settled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IdempotencyKeyRow(Base):
+    """The first answer to an ``Idempotency-Key``; a retry with the same body gets it back."""
+
+    __tablename__ = "idempotency_keys"
+
+    institution_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    settlement_id: Mapped[uuid.UUID | None] = mapped_column()
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+

@@ -1,0 +1,543 @@
+"""Preview, settle and cancel one bill.
+
+The order inside ``settle`` is the design: claim the idempotency key (a concurrent retry
+waits on it), lock the person-year row, then the paying account (always in that order, so
+two bills cannot deadlock), compute the split purely from what is locked, and write the
+settlement, its lines, the accumulators, the account debit, the trace codes and the
+outbox event in the same transaction. Any refusal raises before commit: nothing written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao import clock
+from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
+from yibao.benefit import calculate
+from yibao.benefit.inputs import (
+    AccountState,
+    Accrual,
+    BenefitSplit,
+    Bill,
+    BillLine,
+    PersonState,
+    YearAccumulators,
+)
+from yibao.bill_settlement import render
+from yibao.bill_settlement.commands import SettleBill
+from yibao.bill_settlement.orm import (
+    ACCUMULATOR_FIELDS,
+    IdempotencyKeyRow,
+    PersonYearRow,
+    SettlementLineRow,
+    SettlementRow,
+    TraceCodeRow,
+)
+from yibao.db.uow import UnitOfWork
+from yibao.errors import (
+    AlreadyCancelled,
+    Duplicate,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidRequest,
+    NotEnrolled,
+    NotFound,
+    PersonDeceased,
+    PersonNotFound,
+    TraceCodeAlreadySettled,
+    UnknownItem,
+)
+from yibao.events.names import SETTLEMENT_CANCELLED, SETTLEMENT_CREATED
+from yibao.institutions.agreements import Institution, ensure_active
+from yibao.money import Fen
+from yibao.people import id_number as ids
+from yibao.policy.params import PolicyParams
+from yibao.reference import ReferenceData
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    body: dict[str, Any]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class _Patient:
+    person_id: int
+    id_number: str
+    state: PersonState
+    year: int
+
+
+_PATIENT_SQL = text(
+    """
+    SELECT p.id, p.id_number, p.region, p.birth_date, p.gender, p.death_date,
+           ARRAY(SELECT g."group" FROM person_groups g
+                 WHERE g.person_id = p.id AND g.valid_from <= :d
+                   AND (g.valid_to IS NULL OR g.valid_to >= :d)) AS groups,
+           e.scheme, e.coverage_start, e.retiree, e.continuous_years, e.zero_claim_credit,
+           EXISTS (SELECT 1 FROM filings f
+                   WHERE f.person_id = p.id AND f.to_region = :region AND f.status = 'approved'
+                     AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed
+    FROM persons p
+    LEFT JOIN LATERAL (
+        SELECT scheme, coverage_start, retiree, continuous_years, zero_claim_credit
+        FROM enrolments
+        WHERE person_id = p.id AND year = :y
+        ORDER BY coverage_start <= :d DESC,
+                 CASE WHEN coverage_start <= :d THEN coverage_start END DESC NULLS LAST,
+                 coverage_start
+        LIMIT 1
+    ) e ON true
+    WHERE p.id_number = :id
+    """
+)
+
+_PAYER_SQL = text(
+    """
+    SELECT p.id, b.relation FROM persons p
+    LEFT JOIN family_bindings b ON b.holder_person_id = p.id AND b.relative_person_id = :patient
+    WHERE p.id_number = :payer
+    """
+)
+
+
+# ---------------------------------------------------------------- reading the inputs
+
+
+def _validate(cmd: SettleBill, refs: ReferenceData) -> None:
+    seen: set[str] = set()
+    for line in cmd.lines:
+        if line.item_code not in refs.catalogue:
+            raise UnknownItem(
+                f"目录项目不存在 line {line.line_no}: unknown item {line.item_code!r}",
+                line_no=line.line_no,
+            )
+        for code in line.trace_codes:
+            if code in seen:
+                raise InvalidRequest(f"traceability code {code!r} appears twice in the bill")
+            seen.add(code)
+
+
+async def _load_patient(
+    session: AsyncSession, cmd: SettleBill, institution: Institution
+) -> tuple[_Patient, str]:
+    parsed = ids.parse(cmd.id_number)
+    year = cmd.service_date.year
+    row = (
+        await session.execute(
+            _PATIENT_SQL,
+            {"id": parsed.id_number, "d": cmd.service_date, "y": year, "region": institution.region},
+        )
+    ).first()
+    if row is None:
+        raise PersonNotFound(f"参保人不存在 no person with ID {ids.mask(parsed.id_number)}")
+    if row.death_date is not None and row.death_date < cmd.service_date:
+        raise PersonDeceased(
+            f"参保人已于 {row.death_date} 死亡 person died on {row.death_date}, "
+            f"before the service date {cmd.service_date}"
+        )
+    if row.scheme is None:
+        raise NotEnrolled(f"未参保 person is not enrolled in any scheme for {year}")
+    state = PersonState(
+        scheme=row.scheme,
+        birth_date=row.birth_date,
+        gender=row.gender,
+        region=row.region,
+        groups=frozenset(row.groups or ()),
+        coverage_start=row.coverage_start,
+        retiree=row.retiree,
+        continuous_years=row.continuous_years,
+        zero_claim_credit=Fen(row.zero_claim_credit),
+        cross_region_filed=bool(row.filed),
+    )
+    return _Patient(row.id, row.id_number, state, year), row.region
+
+
+async def _account_payer(
+    session: AsyncSession, cmd: SettleBill, patient: _Patient, policy: PolicyParams
+) -> int | None:
+    """Whose personal account pays: the patient's own, or a bound relative's (family sharing)."""
+    if not cmd.use_personal_account:
+        return None
+    if not cmd.account_payer_id_number:
+        return patient.person_id
+    payer_id = ids.parse(cmd.account_payer_id_number).id_number
+    if payer_id == patient.id_number:
+        return patient.person_id
+    row = (
+        await session.execute(_PAYER_SQL, {"patient": patient.person_id, "payer": payer_id})
+    ).first()
+    if row is None:
+        raise PersonNotFound(f"账户支付人不存在 no person with ID {ids.mask(payer_id)}")
+    allowed = policy.employee.family_sharing_relations
+    if row.relation is None or row.relation not in allowed:
+        raise Forbidden("家庭共济未绑定 the account holder has not bound this person for family sharing")
+    return int(row.id)
+
+
+async def _account_balance(session: AsyncSession, payer_id: int | None, *, lock: bool) -> int | None:
+    if payer_id is None:
+        return None
+    stmt = select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id)
+    return await session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+async def _accumulators(
+    session: AsyncSession, person_id: int, year: int, *, lock: bool
+) -> YearAccumulators:
+    cols = [getattr(PersonYearRow, f) for f in ACCUMULATOR_FIELDS]
+    stmt = select(*cols).where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
+    row = (await session.execute(stmt.with_for_update() if lock else stmt)).first()
+    if row is None and lock:
+        await session.execute(
+            insert(PersonYearRow).values(person_id=person_id, year=year).on_conflict_do_nothing()
+        )
+        row = (await session.execute(stmt.with_for_update())).first()
+    if row is None:
+        return YearAccumulators()
+    return YearAccumulators(**dict(zip(ACCUMULATOR_FIELDS, row, strict=True)))
+
+
+def _bill(cmd: SettleBill, institution: Institution, refs: ReferenceData) -> Bill:
+    return Bill(
+        visit_type=cmd.visit_type,  # type: ignore[arg-type]
+        service_date=cmd.service_date,
+        institution_level=institution.level,
+        institution_region=institution.region,
+        admitted_on=cmd.admitted_on,
+        discharged_on=cmd.discharged_on,
+        third_party_liable=cmd.third_party_liable,
+        lines=tuple(
+            BillLine(
+                line_no=ln.line_no,
+                item=refs.catalogue[ln.item_code],
+                quantity=ln.quantity,
+                unit_price=ln.unit_price,
+                service_date=ln.service_date,
+                days_supply=ln.days_supply,
+                trace_codes=ln.trace_codes,
+            )
+            for ln in cmd.lines
+        ),
+    )
+
+
+async def _compute(
+    session: AsyncSession,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    *,
+    lock: bool,
+) -> tuple[_Patient, int | None, BenefitSplit, int | None]:
+    ensure_active(institution, clock.today())
+    _validate(cmd, refs)
+    patient, region = await _load_patient(session, cmd, institution)
+    policy = refs.policy(region, patient.year)
+    payer_id = await _account_payer(session, cmd, patient, policy)
+    accumulators = await _accumulators(session, patient.person_id, patient.year, lock=lock)
+    balance = await _account_balance(session, payer_id, lock=lock)
+    account = (
+        AccountState(holder_is_patient=payer_id == patient.person_id, balance=Fen(balance))
+        if balance is not None
+        else None
+    )
+    state = PersonState(**{**patient.state.__dict__, "accumulators": accumulators, "account": account})
+    split = calculate(_bill(cmd, institution, refs), state, policy)
+    return patient, payer_id if account else None, split, balance
+
+
+def _body(
+    settlement_id: str,
+    status: str,
+    institution: Institution,
+    patient_id_number: str,
+    cmd: SettleBill,
+    split: BenefitSplit,
+    settled_at: datetime | None,
+) -> dict[str, Any]:
+    return render.body(
+        settlement_id=settlement_id,
+        status=status,
+        policy_version=split.policy_version,
+        institution_code=institution.code,
+        id_number=patient_id_number,
+        visit_no=cmd.visit_no,
+        visit_type=cmd.visit_type,
+        service_date=cmd.service_date.isoformat(),
+        settled_at=settled_at,
+        cancelled_at=None,
+        admission_order=split.admission_order,
+        totals=render.split_totals(split),
+        lines=render.split_lines(split, {ln.line_no: ln.item_code for ln in cmd.lines}),
+        warnings=[{"rule": w.rule, "message": w.message} for w in split.warnings],
+        explanation=[{"part": e.part, "rule": e.rule, "detail": e.detail} for e in split.explanation],
+    )
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def preview(
+    session: AsyncSession, refs: ReferenceData, institution: Institution, cmd: SettleBill
+) -> dict[str, Any]:
+    """The same split as ``settle`` would give now, with nothing written or consumed."""
+    patient, _, split, _ = await _compute(session, refs, institution, cmd, lock=False)
+    codes = [c for ln in cmd.lines for c in ln.trace_codes]
+    if codes:
+        taken = await session.scalar(select(TraceCodeRow.code).where(TraceCodeRow.code.in_(codes)).limit(1))
+        if taken is not None:
+            raise TraceCodeAlreadySettled(f"追溯码已结算 traceability code {taken} was already settled")
+    return _body("", "preview", institution, patient.id_number, cmd, split, None)
+
+
+async def _claim_key(
+    session: AsyncSession, institution_code: str, key: str, fingerprint: str
+) -> dict[str, Any] | None:
+    """Claim the key, or return the stored first answer; a concurrent twin waits here."""
+    claimed = await session.scalar(
+        insert(IdempotencyKeyRow)
+        .values(institution_code=institution_code, key=key, request_hash=fingerprint)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKeyRow.key)
+    )
+    if claimed is not None:
+        return None
+    first = (
+        await session.execute(
+            select(IdempotencyKeyRow.request_hash, IdempotencyKeyRow.response).where(
+                IdempotencyKeyRow.institution_code == institution_code, IdempotencyKeyRow.key == key
+            )
+        )
+    ).one()
+    if first.request_hash != fingerprint:
+        raise IdempotencyConflict(
+            "幂等键已用于不同的结算请求 this Idempotency-Key was used for a different request body"
+        )
+    return dict(first.response)
+
+
+def _accrual_update(sign: int, accrual: Accrual) -> dict[str, Any]:
+    return {
+        f: getattr(PersonYearRow, f) + sign * int(getattr(accrual, f))
+        for f in ACCUMULATOR_FIELDS
+        if getattr(accrual, f)
+    }
+
+
+async def settle(
+    uow: UnitOfWork,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    idempotency_key: str,
+) -> SettleResult:
+    s = uow.session
+    first = await _claim_key(s, institution.code, idempotency_key, cmd.fingerprint())
+    if first is not None:
+        return SettleResult(first, replayed=True)
+
+    patient, payer_id, split, _ = await _compute(s, refs, institution, cmd, lock=True)
+    settlement_id = uuid.uuid4()
+    settled_at = clock.now()
+    totals = render.split_totals(split)
+    body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at)
+
+    try:
+        await s.execute(
+            insert(SettlementRow).values(
+                id=settlement_id,
+                institution_code=institution.code,
+                person_id=patient.person_id,
+                id_number=patient.id_number,
+                account_payer_person_id=payer_id,
+                idempotency_key=idempotency_key,
+                visit_no=cmd.visit_no,
+                visit_type=cmd.visit_type,
+                scheme=patient.state.scheme,
+                year=patient.year,
+                admitted_on=cmd.admitted_on,
+                discharged_on=cmd.discharged_on,
+                service_date=cmd.service_date,
+                diagnoses=list(cmd.diagnoses),
+                procedures=list(cmd.procedures),
+                status="settled",
+                settled_at=settled_at,
+                policy_version=split.policy_version,
+                admission_order=split.admission_order,
+                funds_off=split.funds_off,
+                cross_region=split.cross_region,
+                third_party_liable=cmd.third_party_liable,
+                accrual={f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS},
+                warnings=body["warnings"],
+                explanation=body["explanation"],
+                **totals,
+            )
+        )
+    except IntegrityError as exc:
+        if "uq_settlements_open_visit" in str(exc.orig):
+            raise Duplicate(
+                f"就诊 {cmd.visit_no} 已结算 visit {cmd.visit_no} already has a settlement; "
+                "cancel it first or retry with the original Idempotency-Key"
+            ) from None
+        raise
+    codes = [(c, ln.line_no) for ln in cmd.lines for c in ln.trace_codes]
+    if codes:
+        inserted = (
+            await s.scalars(
+                insert(TraceCodeRow)
+                .values(
+                    [
+                        {"code": c, "settlement_id": settlement_id, "institution_code": institution.code}
+                        for c, _ in codes
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(TraceCodeRow.code)
+            )
+        ).all()
+        if len(inserted) != len(codes):
+            taken = sorted({c for c, _ in codes} - set(inserted))
+            raise TraceCodeAlreadySettled(
+                f"追溯码已结算 traceability code {', '.join(taken)} was already settled", codes=taken
+            )
+    await s.execute(
+        insert(SettlementLineRow),
+        [
+            {
+                "settlement_id": settlement_id,
+                "line_no": ln.line_no,
+                "item_code": ln.item_code,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "service_date": ln.service_date,
+                "days_supply": ln.days_supply,
+                "trace_codes": list(ln.trace_codes),
+                "amount": sp.amount,
+                "full_self_pay": sp.full_self_pay,
+                "over_cap_self_pay": sp.over_cap_self_pay,
+                "pre_self_pay": sp.pre_self_pay,
+                "policy_range": sp.policy_range,
+                "reasons": list(sp.reasons),
+            }
+            for ln, sp in zip(cmd.lines, split.lines, strict=True)
+        ],
+    )
+    changes = _accrual_update(+1, split.accrual)
+    if changes:
+        await s.execute(
+            update(PersonYearRow)
+            .where(PersonYearRow.person_id == patient.person_id, PersonYearRow.year == patient.year)
+            .values(**changes, updated_at=func.now())
+        )
+    if payer_id is not None and split.totals.personal_account:
+        await _move_account(s, payer_id, -split.totals.personal_account, "settlement", settlement_id)
+    uow.publish(SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at))
+    await s.execute(
+        update(IdempotencyKeyRow)
+        .where(IdempotencyKeyRow.institution_code == institution.code, IdempotencyKeyRow.key == idempotency_key)
+        .values(settlement_id=settlement_id, response=body)
+    )
+    await uow.commit()
+    return SettleResult(body, replayed=False)
+
+
+async def _move_account(
+    s: AsyncSession, payer_id: int, amount: int, kind: str, settlement_id: uuid.UUID
+) -> None:
+    await s.execute(
+        update(PersonalAccountRow)
+        .where(PersonalAccountRow.person_id == payer_id)
+        .values(balance=PersonalAccountRow.balance + amount, updated_at=func.now())
+    )
+    await s.execute(
+        insert(AccountMovementRow).values(
+            person_id=payer_id, amount=amount, kind=kind,
+            reference=f"{kind}:{settlement_id}", settlement_id=settlement_id,
+        )
+    )
+
+
+def _event(
+    settlement_id: uuid.UUID,
+    institution: Institution,
+    person_id: int,
+    cmd: SettleBill,
+    totals: dict[str, int],
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "settlement_id": str(settlement_id),
+        "institution_code": institution.code,
+        "person_id": person_id,
+        "visit_type": cmd.visit_type,
+        "service_date": cmd.service_date.isoformat(),
+        "at": at.isoformat(),
+        "third_party_liable": cmd.third_party_liable,
+        "totals_fen": totals,
+    }
+
+
+async def cancel(uow: UnitOfWork, institution: Institution, settlement_id: str) -> dict[str, Any]:
+    """Reverse the bill and every accumulator it moved; booked on the day of the cancel."""
+    s = uow.session
+    row = await s.scalar(
+        select(SettlementRow)
+        .where(SettlementRow.id == _uuid(settlement_id), SettlementRow.institution_code == institution.code)
+        .with_for_update()
+    )
+    if row is None:
+        raise NotFound(f"结算 {settlement_id} 不存在 settlement not found")
+    if row.status == "cancelled":
+        raise AlreadyCancelled(f"结算 {settlement_id} 已于 {row.cancelled_at} 撤销 already cancelled")
+    # lock order as in settle: person-year first, then the account
+    await _accumulators(s, row.person_id, row.year, lock=True)
+    accrual = Accrual(**{k: Fen(v) if k != "inpatient_admissions" else v for k, v in row.accrual.items()})
+    changes = _accrual_update(-1, accrual)
+    if changes:
+        await s.execute(
+            update(PersonYearRow)
+            .where(PersonYearRow.person_id == row.person_id, PersonYearRow.year == row.year)
+            .values(**changes, updated_at=func.now())
+        )
+    if row.account_payer_person_id is not None and row.personal_account:
+        await _account_balance(s, row.account_payer_person_id, lock=True)
+        await _move_account(s, row.account_payer_person_id, row.personal_account, "cancel", row.id)
+    await s.execute(TraceCodeRow.__table__.delete().where(TraceCodeRow.settlement_id == row.id))
+    row.status = "cancelled"
+    row.cancelled_at = clock.now()
+    totals = {k: getattr(row, k) for k in render.TOTAL_FIELDS}
+    uow.publish(
+        SETTLEMENT_CANCELLED,
+        {
+            "settlement_id": str(row.id),
+            "institution_code": row.institution_code,
+            "person_id": row.person_id,
+            "visit_type": row.visit_type,
+            "service_date": row.service_date.isoformat(),
+            "at": row.cancelled_at.isoformat(),
+            "totals_fen": totals,
+        },
+    )
+    lines = (await s.scalars(select(SettlementLineRow).where(SettlementLineRow.settlement_id == row.id))).all()
+    body = render.from_rows(row, lines)
+    await uow.commit()
+    return body
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"结算 {value} 不存在 settlement not found") from None
+
+

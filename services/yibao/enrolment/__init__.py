@@ -1,0 +1,1 @@
+"""Enrolment of a person in a scheme for a coverage year."""

@@ -1,0 +1,102 @@
+"""Domain errors: one class per contract error code.
+
+The domain raises these; only ``api/errors.py`` knows how they map to HTTP statuses.
+The ``code`` is what integrators switch on, so never rename one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    code: ClassVar[str] = "DOMAIN_ERROR"
+    default_message: ClassVar[str] = "request refused"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message or self.default_message)
+        self.details = details
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class InvalidRequest(DomainError):
+    code = "INVALID_REQUEST"
+    default_message = "请求无效 invalid request"
+
+
+class InvalidIdNumber(DomainError):
+    code = "INVALID_ID_NUMBER"
+    default_message = "身份证号无效 invalid ID number"
+
+
+class PersonNotFound(DomainError):
+    code = "PERSON_NOT_FOUND"
+    default_message = "参保人不存在 person not found"
+
+
+class NotEnrolled(DomainError):
+    code = "NOT_ENROLLED"
+    default_message = "未参保 person not enrolled on the service date"
+
+
+class PersonDeceased(DomainError):
+    code = "PERSON_DECEASED"
+    default_message = "参保人已死亡 person deceased before the service date"
+
+
+class InstitutionNotActive(DomainError):
+    code = "INSTITUTION_NOT_ACTIVE"
+    default_message = "定点机构协议未生效 institution agreement not active"
+
+
+class UnknownItem(DomainError):
+    code = "UNKNOWN_ITEM"
+    default_message = "目录项目不存在 unknown catalogue item"
+
+
+class TraceCodeAlreadySettled(DomainError):
+    code = "TRACE_CODE_ALREADY_SETTLED"
+    default_message = "追溯码已结算 traceability code already settled"
+
+
+class IdempotencyConflict(DomainError):
+    code = "IDEMPOTENCY_CONFLICT"
+    default_message = "幂等键已用于不同请求 Idempotency-Key reused with a different body"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    default_message = "不存在 not found"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    default_message = "无权限 forbidden"
+
+
+class AlreadyCancelled(DomainError):
+    code = "ALREADY_CANCELLED"
+    default_message = "结算已撤销 settlement already cancelled"
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+    default_message = "未认证 missing or invalid credentials"
+
+
+class Duplicate(DomainError):
+    code = "DUPLICATE"
+    default_message = "已存在 already exists"
+
+
+class PolicyNotFound(DomainError):
+    code = "POLICY_NOT_FOUND"
+    default_message = "无适用的待遇政策 no policy for this region and year"
+
+
+class ServiceUnavailable(DomainError):
+    code = "SERVICE_UNAVAILABLE"
+    default_message = "服务暂不可用 service temporarily unavailable, retry later"

@@ -1,0 +1,1 @@
+"""Integration events between services: schemas, the transactional outbox and the inbox."""

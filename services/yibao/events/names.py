@@ -1,0 +1,16 @@
+"""Event topic names and which service queues receive each one."""
+
+SETTLEMENT_CREATED = "settlement.created"
+SETTLEMENT_CANCELLED = "settlement.cancelled"
+
+#: topic → [(queue, actor name)]. The relay sends one message per subscriber.
+SUBSCRIBERS: dict[str, list[tuple[str, str]]] = {
+    SETTLEMENT_CREATED: [
+        ("settlement", "settlement.on_settlement_event"),
+        ("monitor", "monitor.on_settlement_event"),
+    ],
+    SETTLEMENT_CANCELLED: [
+        ("settlement", "settlement.on_settlement_event"),
+        ("monitor", "monitor.on_settlement_event"),
+    ],
+}

@@ -1,0 +1,82 @@
+"""Relay: publish committed outbox rows to Dramatiq, then mark them sent.
+
+At-least-once by design: a crash after enqueue and before marking re-sends the row, and
+the consumers' inbox makes the second delivery a no-op. ``SKIP LOCKED`` lets several
+relays (one per API process) share the table without sending a row twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from dramatiq import Broker, Message
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import func
+
+from yibao.events.names import SUBSCRIBERS
+from yibao.events.orm import OutboxRow
+
+log = logging.getLogger("yibao.outbox")
+
+
+def messages_for(row_event_id: str, topic: str) -> list[Message[Any]]:
+    return [
+        Message(
+            queue_name=queue,
+            actor_name=actor,
+            args=(row_event_id,),
+            kwargs={},
+            options={},
+            message_id=f"{row_event_id}:{queue}",
+        )
+        for queue, actor in SUBSCRIBERS.get(topic, [])
+    ]
+
+
+async def relay_once(sessionmaker: async_sessionmaker[AsyncSession], broker: Broker, batch: int = 500) -> int:
+    """Publish up to ``batch`` unsent events; returns how many were sent."""
+    async with sessionmaker() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(OutboxRow.id, OutboxRow.event_id, OutboxRow.topic)
+                .where(OutboxRow.sent_at.is_(None))
+                .order_by(OutboxRow.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return 0
+        messages = [m for r in rows for m in messages_for(str(r.event_id), r.topic)]
+        await asyncio.to_thread(_enqueue_all, broker, messages)
+        await session.execute(
+            update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows])).values(sent_at=func.now())
+        )
+    return len(rows)
+
+
+def _enqueue_all(broker: Broker, messages: list[Message[Any]]) -> None:
+    for message in messages:
+        broker.enqueue(message)
+
+
+async def relay_forever(
+    sessionmaker: async_sessionmaker[AsyncSession], broker: Broker, poll_seconds: float, batch: int
+) -> None:
+    """Runs until cancelled; Redis or database outages are logged and retried, never fatal."""
+    backoff = poll_seconds
+    while True:
+        try:
+            sent = await relay_once(sessionmaker, broker, batch)
+            backoff = poll_seconds
+            if sent == batch:
+                continue
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis down, DB restarting: keep the rows, try again later
+            log.warning("outbox relay failed, will retry: %s", exc)
+            backoff = min(backoff * 2, 5.0)
+        await asyncio.sleep(backoff)

@@ -1,0 +1,1 @@
+"""Designated institutions (hospitals, village clinics, pharmacies) and their agreements."""

@@ -1,0 +1,1 @@
+"""Dramatiq on Redis: broker construction and the outbox relay."""

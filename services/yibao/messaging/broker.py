@@ -1,0 +1,22 @@
+"""Build the Dramatiq broker from settings, once per process, before any actor is declared."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware.asyncio import AsyncIO
+
+from yibao.config import Settings
+
+
+def make_broker(settings: Settings) -> RedisBroker:
+    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)
+    broker.add_middleware(AsyncIO())
+    return broker
+
+
+def install_broker(settings: Settings) -> RedisBroker:
+    """Make the broker the global one that ``@dramatiq.actor`` binds to."""
+    broker = make_broker(settings)
+    dramatiq.set_broker(broker)
+    return broker

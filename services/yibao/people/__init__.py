@@ -1,0 +1,1 @@
+"""People: insured persons, special-group tags, family bindings."""

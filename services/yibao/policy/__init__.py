@@ -1,0 +1,1 @@
+"""Policy: the versioned numbers (deductibles, ratios, caps, thresholds) of a pooling region."""

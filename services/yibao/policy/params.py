@@ -1,0 +1,257 @@
+"""Frozen, typed view of one policy document (one region, one year, one version).
+
+Why a parse step: the document is stored as JSON in ``policy_versions`` so staff can load a
+new version without a deploy; the money code must never see strings or floats, so every
+amount becomes fen and every ratio a ``Decimal`` here, once, and invalid documents are
+refused at load time instead of in the middle of a settlement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from yibao.money import Fen, yuan_to_fen
+
+GROUPS = (
+    "destitute",
+    "orphan",
+    "severe_disability",
+    "min_living",
+    "poverty_monitoring",
+    "marginal",
+)
+
+
+def _by_level(raw: dict[str, str], convert: Any) -> dict[int, Any]:
+    return {int(level): convert(value) for level, value in raw.items()}
+
+
+@dataclass(frozen=True)
+class InpatientParams:
+    deductible_by_level: dict[int, Fen]
+    repeat_admission_deductible_factor: Decimal
+    ratio_by_level: dict[int, Decimal]
+    retiree_ratio_bonus: Decimal = Decimal(0)
+    max_ratio: Decimal = Decimal(1)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> InpatientParams:
+        return cls(
+            deductible_by_level=_by_level(raw["deductible_by_level"], yuan_to_fen),
+            repeat_admission_deductible_factor=Decimal(raw["repeat_admission_deductible_factor"]),
+            ratio_by_level=_by_level(raw["ratio_by_level"], Decimal),
+            retiree_ratio_bonus=Decimal(raw.get("retiree_ratio_bonus", "0")),
+            max_ratio=Decimal(raw.get("max_ratio", "1")),
+        )
+
+
+@dataclass(frozen=True)
+class ChronicParams:
+    """Chronic (special-disease) outpatient: an annual deductible and a ratio, both by level."""
+
+    deductible_by_level: dict[int, Fen]
+    ratio_by_level: dict[int, Decimal]
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> ChronicParams:
+        return cls(
+            deductible_by_level=_by_level(raw["deductible_by_level"], yuan_to_fen),
+            ratio_by_level=_by_level(raw["ratio_by_level"], Decimal),
+        )
+
+
+@dataclass(frozen=True)
+class OutpatientPoolingParams:
+    levels: frozenset[int]
+    annual_deductible: Fen
+    ratio: Decimal
+    annual_cap: Fen
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> OutpatientPoolingParams:
+        return cls(
+            levels=frozenset(int(v) for v in raw["levels"]),
+            annual_deductible=yuan_to_fen(raw["annual_deductible"]),
+            ratio=Decimal(raw["ratio"]),
+            annual_cap=yuan_to_fen(raw["annual_cap"]),
+        )
+
+
+@dataclass(frozen=True)
+class Tier:
+    upto: Fen | None  # None: unbounded
+    ratio: Decimal
+
+
+@dataclass(frozen=True)
+class IncentiveParams:
+    continuous_years_from: int
+    continuous_step: Fen
+    zero_claim_step: Fen
+    max_share_of_cap: Decimal
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> IncentiveParams:
+        return cls(
+            continuous_years_from=int(raw["continuous_years_from"]),
+            continuous_step=yuan_to_fen(raw["continuous_step"]),
+            zero_claim_step=yuan_to_fen(raw["zero_claim_step"]),
+            max_share_of_cap=Decimal(raw["max_share_of_cap"]),
+        )
+
+
+@dataclass(frozen=True)
+class CriticalIllnessParams:
+    threshold: Fen
+    tiers: tuple[Tier, ...]
+    cap: Fen
+    poor_groups: frozenset[str]
+    poor_threshold_factor: Decimal
+    poor_ratio_bonus: Decimal
+    poor_no_cap: bool
+    incentives: IncentiveParams
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> CriticalIllnessParams:
+        return cls(
+            threshold=yuan_to_fen(raw["threshold"]),
+            tiers=tuple(
+                Tier(
+                    upto=None if t["upto"] is None else yuan_to_fen(t["upto"]),
+                    ratio=Decimal(t["ratio"]),
+                )
+                for t in raw["tiers"]
+            ),
+            cap=yuan_to_fen(raw["cap"]),
+            poor_groups=frozenset(raw["poor_groups"]),
+            poor_threshold_factor=Decimal(raw["poor_threshold_factor"]),
+            poor_ratio_bonus=Decimal(raw["poor_ratio_bonus"]),
+            poor_no_cap=bool(raw["poor_no_cap"]),
+            incentives=IncentiveParams.parse(raw["incentives"]),
+        )
+
+
+@dataclass(frozen=True)
+class SubsidyParams:
+    full_groups: frozenset[str]
+    fixed_amount: Fen
+    fixed_groups: frozenset[str]
+
+
+@dataclass(frozen=True)
+class WaitingParams:
+    fixed_months: int
+    months_per_lapsed_year: int
+    exempt_groups: frozenset[str]
+    newborn_days: int
+
+
+@dataclass(frozen=True)
+class SchemeParams:
+    """One scheme's benefit rules (resident 390 or employee 310)."""
+
+    scheme: str
+    inpatient: InpatientParams
+    chronic_outpatient: ChronicParams
+    outpatient_pooling: OutpatientPoolingParams
+    annual_cap: Fen
+    unfiled_cross_region_ratio_reduction: Decimal
+    critical_illness: CriticalIllnessParams | None = None  # None: the scheme has no CI tier
+    family_sharing_relations: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, scheme: str, raw: dict[str, Any]) -> SchemeParams:
+        ci = raw.get("critical_illness")
+        account = raw.get("personal_account") or {}
+        return cls(
+            scheme=scheme,
+            inpatient=InpatientParams.parse(raw["inpatient"]),
+            chronic_outpatient=ChronicParams.parse(raw["chronic_outpatient"]),
+            outpatient_pooling=OutpatientPoolingParams.parse(raw["outpatient_pooling"]),
+            annual_cap=yuan_to_fen(raw["annual_cap"]),
+            unfiled_cross_region_ratio_reduction=Decimal(
+                raw.get("unfiled_cross_region_ratio_reduction", "0")
+            ),
+            critical_illness=CriticalIllnessParams.parse(ci) if ci else None,
+            family_sharing_relations=frozenset(account.get("family_sharing_relations", ())),
+        )
+
+
+@dataclass(frozen=True)
+class AssistanceGroup:
+    group: str
+    threshold: Fen
+    ratio: Decimal
+    annual_limit: Fen
+
+
+@dataclass(frozen=True)
+class PremiumParams:
+    premium: Fen
+    subsidy: SubsidyParams
+    window_from: str  # "MM-DD"
+    window_to: str
+    waiting: WaitingParams
+
+
+@dataclass(frozen=True)
+class PolicyParams:
+    """Everything the benefit calculation needs, for one region/year/version."""
+
+    region: str
+    year: int
+    version: str
+    resident: SchemeParams
+    employee: SchemeParams
+    assistance: dict[str, AssistanceGroup]
+    premium: PremiumParams
+    raw: dict[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
+
+    def scheme(self, scheme: str) -> SchemeParams:
+        if scheme == "resident":
+            return self.resident
+        if scheme == "employee":
+            return self.employee
+        raise ValueError(f"unknown scheme {scheme!r}")
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> PolicyParams:
+        """Parse and validate a policy document; raises ``ValueError``/``KeyError`` if malformed."""
+        res = doc["resident"]
+        subsidy = res["subsidy"]
+        waiting = res["waiting"]
+        return cls(
+            region=str(doc["region"]),
+            year=int(doc["year"]),
+            version=str(doc["version"]),
+            resident=SchemeParams.parse("resident", res),
+            employee=SchemeParams.parse("employee", doc["employee"]),
+            assistance={
+                name: AssistanceGroup(
+                    group=name,
+                    threshold=yuan_to_fen(g["threshold"]),
+                    ratio=Decimal(g["ratio"]),
+                    annual_limit=yuan_to_fen(g["annual_limit"]),
+                )
+                for name, g in doc["medical_assistance"]["groups"].items()
+            },
+            premium=PremiumParams(
+                premium=yuan_to_fen(res["premium"]),
+                subsidy=SubsidyParams(
+                    full_groups=frozenset(subsidy["full"]),
+                    fixed_amount=yuan_to_fen(subsidy["fixed"]["amount"]),
+                    fixed_groups=frozenset(subsidy["fixed"]["groups"]),
+                ),
+                window_from=res["window"]["from"],
+                window_to=res["window"]["to"],
+                waiting=WaitingParams(
+                    fixed_months=int(waiting["fixed_months"]),
+                    months_per_lapsed_year=int(waiting["months_per_lapsed_year"]),
+                    exempt_groups=frozenset(waiting["exempt_groups"]),
+                    newborn_days=int(waiting["newborn_days"]),
+                ),
+            ),
+            raw=doc,
+        )
