@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from api.responses import JSON
 
 from api import errors
+from api.responses import JSON
 from api.routes import health, people, settlements
 from api.runtime import CredentialCache, Runtime
 from yibao.config import Settings, get_settings

@@ -6,10 +6,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from api.responses import JSON
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.responses import JSON
 from yibao.errors import DomainError
 
 log = logging.getLogger("yibao.api")

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from api.responses import JSON
 from sqlalchemy import text
 
 from api.deps import SessionDep
+from api.responses import JSON
 
 router = APIRouter(tags=["health"])
 

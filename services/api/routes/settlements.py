@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
-from api.responses import JSON
+from fastapi import APIRouter, Body, Header, Query, Response
 
 from api.deps import CurrentInstitution, Reader, RefsDep, SessionDep, UowDep
+from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.settlements import EXAMPLE_REQUEST, SettlementPage, SettlementRead, SettleRequest
 from yibao.bill_settlement import queries, service
@@ -56,7 +56,7 @@ async def settle(
         raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
     result = await service.settle(uow, refs, institution, body.to_command(), idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return JSON(result.body, status_code=201, headers=headers)
+    return Response(result.body, status_code=201, headers=headers, media_type="application/json")
 
 
 @router.post(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,7 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "INVALID_REQUEST / INVALID_ID_NUMBER"},
     401: {"model": ErrorResponse, "description": "UNAUTHENTICATED"},
     403: {"model": ErrorResponse, "description": "FORBIDDEN / INSTITUTION_NOT_ACTIVE"},

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.common import MoneyOut, PositiveMoney, Strict, fen
 from yibao.bill_settlement.commands import LineCommand, SettleBill
 
-EXAMPLE_REQUEST = {
+EXAMPLE_REQUEST: dict[str, Any] = {
     "id_number": "430522199001011235",
     "visit_no": "ZY2026000123",
     "visit_type": "inpatient",

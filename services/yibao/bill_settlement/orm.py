@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -15,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Text,
     func,
     text,
 )
@@ -156,7 +156,8 @@ class IdempotencyKeyRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     settlement_id: Mapped[uuid.UUID | None] = mapped_column()
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # the exact bytes of the first answer, so a retry is byte-for-byte identical
+    response: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

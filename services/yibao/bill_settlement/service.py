@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+import orjson
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +66,7 @@ from yibao.reference import ReferenceData
 
 @dataclass(frozen=True)
 class SettleResult:
-    body: dict[str, Any]
+    body: bytes  # the exact JSON sent the first time; a retry gets the same bytes
     replayed: bool
 
 
@@ -302,7 +303,7 @@ async def preview(
 
 async def _claim_key(
     session: AsyncSession, institution_code: str, key: str, fingerprint: str
-) -> dict[str, Any] | None:
+) -> bytes | None:
     """Claim the key, or return the stored first answer; a concurrent twin waits here."""
     claimed = await session.scalar(
         insert(IdempotencyKeyRow)
@@ -323,7 +324,7 @@ async def _claim_key(
         raise IdempotencyConflict(
             "幂等键已用于不同的结算请求 this Idempotency-Key was used for a different request body"
         )
-    return dict(first.response)
+    return str(first.response).encode()
 
 
 def _accrual_update(sign: int, accrual: Accrual) -> dict[str, Any]:
@@ -351,6 +352,7 @@ async def settle(
     settled_at = clock.now()
     totals = render.split_totals(split)
     body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at)
+    raw = orjson.dumps(body)
 
     try:
         await s.execute(
@@ -445,10 +447,10 @@ async def settle(
     await s.execute(
         update(IdempotencyKeyRow)
         .where(IdempotencyKeyRow.institution_code == institution.code, IdempotencyKeyRow.key == idempotency_key)
-        .values(settlement_id=settlement_id, response=body)
+        .values(settlement_id=settlement_id, response=raw.decode())
     )
     await uow.commit()
-    return SettleResult(body, replayed=False)
+    return SettleResult(raw, replayed=False)
 
 
 async def _move_account(
@@ -501,7 +503,7 @@ async def cancel(uow: UnitOfWork, institution: Institution, settlement_id: str) 
         raise AlreadyCancelled(f"结算 {settlement_id} 已于 {row.cancelled_at} 撤销 already cancelled")
     # lock order as in settle: person-year first, then the account
     await _accumulators(s, row.person_id, row.year, lock=True)
-    accrual = Accrual(**{k: Fen(v) if k != "inpatient_admissions" else v for k, v in row.accrual.items()})
+    accrual = Accrual(**row.accrual)  # type: ignore[arg-type]  # ints stored from an Accrual
     changes = _accrual_update(-1, accrual)
     if changes:
         await s.execute(
@@ -512,7 +514,7 @@ async def cancel(uow: UnitOfWork, institution: Institution, settlement_id: str) 
     if row.account_payer_person_id is not None and row.personal_account:
         await _account_balance(s, row.account_payer_person_id, lock=True)
         await _move_account(s, row.account_payer_person_id, row.personal_account, "cancel", row.id)
-    await s.execute(TraceCodeRow.__table__.delete().where(TraceCodeRow.settlement_id == row.id))
+    await s.execute(delete(TraceCodeRow).where(TraceCodeRow.settlement_id == row.id))
     row.status = "cancelled"
     row.cancelled_at = clock.now()
     totals = {k: getattr(row, k) for k in render.TOTAL_FIELDS}

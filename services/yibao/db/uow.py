@@ -48,7 +48,6 @@ class UnitOfWork:
     def publish(self, topic: str, payload: dict[str, Any]) -> uuid.UUID:
         """Record an event in the outbox; it is sent only if this transaction commits."""
         event_id = uuid.uuid4()
-        self.session.add(
-            OutboxRow(event_id=event_id, topic=topic, payload={"event_id": str(event_id), "type": topic, "v": 1, **payload})
-        )
+        envelope = {"event_id": str(event_id), "type": topic, "v": 1, **payload}
+        self.session.add(OutboxRow(event_id=event_id, topic=topic, payload=envelope))
         return event_id

@@ -10,7 +10,7 @@ from yibao.config import Settings
 
 
 def make_broker(settings: Settings) -> RedisBroker:
-    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)
+    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
     return broker
 

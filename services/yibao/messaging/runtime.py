@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yibao.config import get_settings
+from yibao.config import Settings, get_settings
 from yibao.db.engine import make_engine, make_sessionmaker
 from yibao.db.uow import UnitOfWork
 from yibao.events.inbox import claim, load_event
 
 log = logging.getLogger("yibao.worker")
-_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+_by_loop: dict[int, async_sessionmaker[AsyncSession]] = {}
+_settings: Settings | None = None
+
+
+def configure(settings: Settings | None) -> None:
+    """Use these settings instead of the environment's (tests); resets the engines."""
+    global _settings
+    _settings = settings
+    _by_loop.clear()
 
 
 def worker_sessionmaker() -> async_sessionmaker[AsyncSession]:
-    global _sessionmaker
-    if _sessionmaker is None:
-        _sessionmaker = make_sessionmaker(make_engine(get_settings(), pool_size=5))
-    return _sessionmaker
+    """One engine per event loop: asyncpg connections belong to the loop that opened them."""
+    loop = id(asyncio.get_running_loop())
+    if loop not in _by_loop:
+        _by_loop[loop] = make_sessionmaker(make_engine(_settings or get_settings(), pool_size=5))
+    return _by_loop[loop]
 
 
 class EventNotFound(RuntimeError):
