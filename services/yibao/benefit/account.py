@@ -28,11 +28,7 @@ def pay_personal_part(account: AccountState | None, personal_part: Fen) -> Accou
     if account is not None:
         balance = Fen(max(0, account.balance))
         paid = Fen(min(balance, personal_part))
-        whose = (
-            "patient's own account"
-            if account.holder_is_patient
-            else "family sharing: bound relative's account"
-        )
+        whose = "patient's own account" if account.holder_is_patient else "family sharing: bound relative's account"
         rule = (
             "employee.personal_account"
             if account.holder_is_patient
@@ -51,8 +47,7 @@ def pay_personal_part(account: AccountState | None, personal_part: Fen) -> Accou
         explain.entry(
             "cash",
             "settlement.cash",
-            f"personal part {explain.yuan(personal_part)} − account {explain.yuan(paid)} = "
-            f"{explain.yuan(cash)}",
+            f"personal part {explain.yuan(personal_part)} − account {explain.yuan(paid)} = {explain.yuan(cash)}",
         )
     )
     return AccountOutcome(account=paid, cash=cash, explanations=tuple(notes))

@@ -22,9 +22,7 @@ class AssistanceOutcome:
     explanations: tuple[Explanation, ...]
 
 
-def pick_group(
-    groups: frozenset[str], assistance: Mapping[str, AssistanceGroup]
-) -> AssistanceGroup | None:
+def pick_group(groups: frozenset[str], assistance: Mapping[str, AssistanceGroup]) -> AssistanceGroup | None:
     """The person's group with the highest ratio.
 
     Ties (not settled by the policy) go to the more generous terms: lower threshold, then
@@ -36,9 +34,7 @@ def pick_group(
     return min(eligible, key=lambda g: (-g.ratio, g.threshold, -g.annual_limit, g.group))
 
 
-def medical_assistance(
-    person: PersonState, assistance: Mapping[str, AssistanceGroup], base: Fen
-) -> AssistanceOutcome:
+def medical_assistance(person: PersonState, assistance: Mapping[str, AssistanceGroup], base: Fen) -> AssistanceOutcome:
     """Payout on ``base`` = S − critical (funds assumed on)."""
     group = pick_group(person.groups, assistance)
     if group is None:
@@ -52,9 +48,7 @@ def medical_assistance(
     limit_left = max(0, group.annual_limit - acc.assistance_paid)
     payout = Fen(min(raw, limit_left, base))
     others = sorted(person.groups & set(assistance) - {group.group})
-    chosen = f"group {group.group}" + (
-        f" (highest ratio among {', '.join([group.group, *others])})" if others else ""
-    )
+    chosen = f"group {group.group}" + (f" (highest ratio among {', '.join([group.group, *others])})" if others else "")
     detail = (
         f"{chosen}: base {explain.yuan(base)}, year base {explain.yuan(before)} → "
         f"{explain.yuan(before + base)}, threshold {explain.yuan(threshold)}; "

@@ -39,8 +39,7 @@ def _reduce(ratio: Decimal, adjust: RatioAdjustment) -> tuple[Decimal, str]:
         return ratio, f"; {adjust.note}" if adjust.note else ""
     reduced = max(Decimal(0), ratio - adjust.reduction)
     return reduced, (
-        f"; {adjust.note}: ratio {explain.ratio(ratio)} − {explain.ratio(adjust.reduction)}"
-        f" = {explain.ratio(reduced)}"
+        f"; {adjust.note}: ratio {explain.ratio(ratio)} − {explain.ratio(adjust.reduction)} = {explain.ratio(reduced)}"
     )
 
 
@@ -142,8 +141,7 @@ def _chronic(
     if level not in params.deductible_by_level or level not in params.ratio_by_level:
         return _none(
             f"{path}.ratio_by_level",
-            f"chronic outpatient care at level {level} is not covered by the "
-            f"{scheme.scheme} scheme",
+            f"chronic outpatient care at level {level} is not covered by the {scheme.scheme} scheme",
         )
     annual = params.deductible_by_level[level]
     used = person.accumulators.chronic_deductible_used

@@ -43,10 +43,7 @@ def _cross_region(
     reduction = scheme.unfiled_cross_region_ratio_reduction
     warning = Warning(
         rule="cross_region_unfiled",
-        message=(
-            f"{where} without an approved filing: basic ratios reduced by "
-            f"{explain.ratio(reduction)}"
-        ),
+        message=(f"{where} without an approved filing: basic ratios reduced by {explain.ratio(reduction)}"),
     )
     note = f"{where}, not filed ({scheme.scheme}.unfiled_cross_region_ratio_reduction)"
     return True, RatioAdjustment(reduction=reduction, note=note), [warning]
@@ -117,9 +114,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
     warnings.extend(warning for _, warning in off)
     funds_off = bool(off)
     second_tier = bill.visit_type in _SECOND_TIER_VISITS
-    admission_order = (
-        person.accumulators.inpatient_admissions + 1 if bill.visit_type == "inpatient" else None
-    )
+    admission_order = person.accumulators.inpatient_admissions + 1 if bill.visit_type == "inpatient" else None
 
     deductible = basic = critical = assistance = ZERO
     self_pay = assistance_base = ZERO
@@ -165,8 +160,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
         explain.entry(
             "personal_part",
             "settlement.personal_part",
-            f"total {explain.yuan(total)} − funds {explain.yuan(fund_total)} = "
-            f"{explain.yuan(personal_part)}",
+            f"total {explain.yuan(total)} − funds {explain.yuan(fund_total)} = {explain.yuan(personal_part)}",
         )
     )
     account = pay_personal_part(person.account, personal_part)
@@ -180,9 +174,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
         accrual = Accrual(
             inpatient_admissions=int(inpatient),
             basic_paid=basic if second_tier else ZERO,
-            chronic_deductible_used=(
-                deductible if bill.visit_type == "chronic_outpatient" else ZERO
-            ),
+            chronic_deductible_used=(deductible if bill.visit_type == "chronic_outpatient" else ZERO),
             outpatient_deductible_used=deductible if outpatient else ZERO,
             outpatient_pool_paid=basic if outpatient else ZERO,
             policy_range_self_pay=self_pay if second_tier else ZERO,

@@ -77,16 +77,14 @@ def incentive(person: PersonState, ci: CriticalIllnessParams) -> tuple[Fen, str]
     raw = continuity + person.zero_claim_credit
     amount = Fen(min(limit, raw))
     text = (
-        f"incentives min({explain.yuan(limit)} = {explain.ratio(inc.max_share_of_cap)} of cap, "
+        f"incentives min({explain.ratio(inc.max_share_of_cap)} × cap = {explain.yuan(limit)}, "
         f"continuity {explain.yuan(continuity)} ({years} continuous years) + zero-claim "
         f"{explain.yuan(person.zero_claim_credit)}) = {explain.yuan(amount)}"
     )
     return amount, text
 
 
-def critical_illness(
-    person: PersonState, ci: CriticalIllnessParams, scheme: str, self_pay: Fen
-) -> CriticalOutcome:
+def critical_illness(person: PersonState, ci: CriticalIllnessParams, scheme: str, self_pay: Fen) -> CriticalOutcome:
     """Payout on this bill's policy-range self-pay S (funds assumed on)."""
     path = f"{scheme}.critical_illness"
     poor = is_poor(person, ci)

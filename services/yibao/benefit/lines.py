@@ -42,9 +42,13 @@ def age_on(birth_date: date, on: date) -> int:
     return years
 
 
-def broken_restrictions(
-    line: BillLine, person: PersonState, institution_level: int
-) -> list[tuple[str, str]]:
+def _age_bounds(min_age: int | None, max_age: int | None) -> str:
+    if min_age is not None and max_age is not None:
+        return f"{min_age}–{max_age}"
+    return f"≥ {min_age}" if min_age is not None else f"≤ {max_age}"
+
+
+def broken_restrictions(line: BillLine, person: PersonState, institution_level: int) -> list[tuple[str, str]]:
     """(rule, message) for every gender/age/level restriction the line breaks."""
     item = line.item
     broken: list[tuple[str, str]] = []
@@ -52,23 +56,17 @@ def broken_restrictions(
         broken.append(
             (
                 "gender_restriction",
-                f"line {line.line_no} {item.code}: restricted to gender {item.gender}, "
-                f"patient is {person.gender}",
+                f"line {line.line_no} {item.code}: restricted to gender {item.gender}, patient is {person.gender}",
             )
         )
     if item.min_age is not None or item.max_age is not None:
         age = age_on(person.birth_date, line.service_date)
-        if (item.min_age is not None and age < item.min_age) or (
-            item.max_age is not None and age > item.max_age
-        ):
-            bounds = f"{item.min_age if item.min_age is not None else ''}–" + (
-                f"{item.max_age}" if item.max_age is not None else ""
-            )
+        if (item.min_age is not None and age < item.min_age) or (item.max_age is not None and age > item.max_age):
+            bounds = _age_bounds(item.min_age, item.max_age)
             broken.append(
                 (
                     "age_restriction",
-                    f"line {line.line_no} {item.code}: age {age} on {line.service_date} "
-                    f"outside {bounds}",
+                    f"line {line.line_no} {item.code}: age {age} on {line.service_date} allowed {bounds}",
                 )
             )
     if item.min_level is not None and institution_level < item.min_level:
@@ -151,8 +149,7 @@ def _split_one(
             explain.entry(
                 "pre_self_pay",
                 f"catalogue.{item.code}.b_self_pay_ratio",
-                f"{head}: class B, {explain.yuan(eligible)} × {explain.ratio(b_ratio)} "
-                f"= {explain.yuan(pre)}",
+                f"{head}: class B, {explain.yuan(eligible)} × {explain.ratio(b_ratio)} = {explain.yuan(pre)}",
             )
         )
     split = LineSplit(
@@ -205,17 +202,12 @@ def _line_signal_warnings(line: BillLine) -> list[Warning]:
     """Per-line checks that warn without changing money."""
     item = line.item
     warnings: list[Warning] = []
-    if (
-        line.days_supply is not None
-        and item.max_days_supply is not None
-        and line.days_supply > item.max_days_supply
-    ):
+    if line.days_supply is not None and item.max_days_supply is not None and line.days_supply > item.max_days_supply:
         warnings.append(
             Warning(
                 rule="days_supply",
                 message=(
-                    f"line {line.line_no} {item.code}: {line.days_supply} days of supply "
-                    f"exceeds {item.max_days_supply}"
+                    f"line {line.line_no} {item.code}: {line.days_supply} days of supply exceeds {item.max_days_supply}"
                 ),
             )
         )

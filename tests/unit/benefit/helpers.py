@@ -49,18 +49,14 @@ def catalogue() -> dict[str, CatalogueItem]:
                 name=row["name"],
                 kind=row["kind"],
                 item_class=cast(Literal["A", "B", "C"], row["class"]),
-                b_self_pay_ratio=Decimal(row["b_self_pay_ratio"])
-                if row["b_self_pay_ratio"]
-                else None,
+                b_self_pay_ratio=Decimal(row["b_self_pay_ratio"]) if row["b_self_pay_ratio"] else None,
                 price_cap=yuan_to_fen(row["price_cap"]) if row["price_cap"] else None,
                 gender=cast(Literal["M", "F"], row["gender"]) if row["gender"] else None,
                 min_age=_opt_int(row["min_age"]),
                 max_age=_opt_int(row["max_age"]),
                 min_level=_opt_int(row["min_level"]),
                 max_days_supply=_opt_int(row["max_days_supply"]),
-                max_units_per_day=Decimal(row["max_units_per_day"])
-                if row["max_units_per_day"]
-                else None,
+                max_units_per_day=Decimal(row["max_units_per_day"]) if row["max_units_per_day"] else None,
                 trace_required=row["trace_required"] == "true",
                 procured=row["procured"] == "true",
             )
@@ -179,8 +175,7 @@ def person(
 def acc(**yuan_fields: str | int) -> YearAccumulators:
     """Accumulators from yuan strings (``inpatient_admissions`` stays an int)."""
     values: dict[str, Any] = {
-        key: value if key == "inpatient_admissions" else fen(str(value))
-        for key, value in yuan_fields.items()
+        key: value if key == "inpatient_admissions" else fen(str(value)) for key, value in yuan_fields.items()
     }
     return YearAccumulators(**values)
 
@@ -195,9 +190,7 @@ def check_identities(split: BenefitSplit) -> None:
     for name, value in vars(t).items():
         assert value >= 0, f"{name} negative: {value}"
     for ls in split.lines:
-        assert ls.amount == (
-            ls.full_self_pay + ls.over_cap_self_pay + ls.pre_self_pay + ls.policy_range
-        )
+        assert ls.amount == (ls.full_self_pay + ls.over_cap_self_pay + ls.pre_self_pay + ls.policy_range)
         assert min(ls.full_self_pay, ls.over_cap_self_pay, ls.pre_self_pay, ls.policy_range) >= 0
     assert t.total == sum(ls.amount for ls in split.lines)
     assert t.policy_range == sum(ls.policy_range for ls in split.lines)

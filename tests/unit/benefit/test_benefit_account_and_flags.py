@@ -45,9 +45,7 @@ def test_own_account_pays_up_to_balance(balance: str, account: str, cash: str) -
 
 
 def test_no_account_means_cash() -> None:
-    split = calculate(
-        bill("pharmacy", 0, line("D-METF-500", 2, "8.00")), person("employee"), policy()
-    )
+    split = calculate(bill("pharmacy", 0, line("D-METF-500", 2, "8.00")), person("employee"), policy())
     assert split.totals.personal_account == 0
     assert split.totals.cash == fen("16.00")
     assert not [e for e in split.explanation if e.part == "personal_account"]
@@ -114,9 +112,7 @@ def test_coverage_starting_on_the_service_day_is_covered() -> None:
 
 def test_third_party_injury_turns_every_fund_off() -> None:
     patient = person("employee", account=AccountState(True, fen("300.00")))
-    split = calculate(
-        policy_range_bill("inpatient", 2, "10000.00", third_party_liable=True), patient, policy()
-    )
+    split = calculate(policy_range_bill("inpatient", 2, "10000.00", third_party_liable=True), patient, policy())
     assert split.funds_off is True
     assert split.totals.fund_total == 0
     assert split.totals.deductible == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from helpers import (
@@ -24,10 +25,10 @@ from yibao.benefit.inputs import Scheme
 from yibao.policy.params import PolicyParams
 
 
-def _with_scheme(scheme: Scheme, **changes: object) -> PolicyParams:
+def _with_scheme(scheme: Scheme, **changes: Any) -> PolicyParams:
     base = policy()
     params = replace(base.scheme(scheme), **changes)
-    return replace(base, **{scheme: params})
+    return replace(base, resident=params) if scheme == "resident" else replace(base, employee=params)
 
 
 # P = 10000.00 at each level, 1st vs 2nd admission.
@@ -99,9 +100,7 @@ def test_inpatient_at_a_level_without_policy_entry() -> None:
     assert split.totals.deductible == 0
     assert split.totals.basic_fund == 0
     assert split.admission_order == 1
-    assert any(
-        e.part == "basic_fund" and "not covered" in e.detail for e in split.explanation
-    )
+    assert any(e.part == "basic_fund" and "not covered" in e.detail for e in split.explanation)
     check_identities(split)
 
 
@@ -123,9 +122,7 @@ def test_retiree_bonus_capped_at_max_ratio(level: int, basic: str) -> None:
 
 
 def test_retiree_bonus_is_for_employees_only() -> None:
-    split = calculate(
-        policy_range_bill("inpatient", 2, "10000.00"), person(retiree=True), policy()
-    )
+    split = calculate(policy_range_bill("inpatient", 2, "10000.00"), person(retiree=True), policy())
     assert split.totals.basic_fund == fen("6650.00")
 
 
@@ -224,9 +221,7 @@ def test_outpatient_cap_is_separate_from_the_annual_cap() -> None:
         (0, "0.00", "200.00", "50.00"),
     ],
 )
-def test_employee_outpatient_pooling_annual_deductible(
-    level: int, used: str, deductible: str, basic: str
-) -> None:
+def test_employee_outpatient_pooling_annual_deductible(level: int, used: str, deductible: str, basic: str) -> None:
     split = calculate(
         policy_range_bill("outpatient", level, "300.00"),
         person("employee", acc=acc(outpatient_deductible_used=used)),
@@ -262,9 +257,7 @@ def test_employee_outpatient_cap_2000() -> None:
 
 def test_outpatient_reaches_no_second_tier() -> None:
     # a destitute resident at the village clinic: basic only
-    split = calculate(
-        policy_range_bill("outpatient", 0, "100.00"), person(groups={"destitute"}), policy()
-    )
+    split = calculate(policy_range_bill("outpatient", 0, "100.00"), person(groups={"destitute"}), policy())
     assert split.totals.critical_illness == split.totals.medical_assistance == 0
     assert split.accrual.assistance_base == 0
     assert split.accrual.policy_range_self_pay == 0
@@ -286,12 +279,12 @@ def test_chronic_outpatient_by_level() -> None:
     check_identities(split)
     # employee L3 0.80: 1000.00 → 800.00; L0 0.85 → 850.00
     emp = person("employee")
-    assert calculate(
-        policy_range_bill("chronic_outpatient", 3, "1000.00"), emp, policy()
-    ).totals.basic_fund == fen("800.00")
-    assert calculate(
-        policy_range_bill("chronic_outpatient", 0, "1000.00"), emp, policy()
-    ).totals.basic_fund == fen("850.00")
+    assert calculate(policy_range_bill("chronic_outpatient", 3, "1000.00"), emp, policy()).totals.basic_fund == fen(
+        "800.00"
+    )
+    assert calculate(policy_range_bill("chronic_outpatient", 0, "1000.00"), emp, policy()).totals.basic_fund == fen(
+        "850.00"
+    )
 
 
 def test_chronic_outpatient_annual_deductible_carries_over() -> None:
@@ -317,9 +310,7 @@ def test_chronic_outpatient_annual_deductible_carries_over() -> None:
 
 
 def test_pharmacy_reaches_no_fund() -> None:
-    split = calculate(
-        bill("pharmacy", 0, line("D-METF-500", 2, "8.00")), person("employee"), policy()
-    )
+    split = calculate(bill("pharmacy", 0, line("D-METF-500", 2, "8.00")), person("employee"), policy())
     t = split.totals
     assert (t.total, t.deductible, t.basic_fund, t.fund_total, t.cash) == (1600, 0, 0, 0, 1600)
     assert split.accrual == Accrual(personal_paid=fen("16.00"))
@@ -341,9 +332,7 @@ def test_cross_region_filed_keeps_home_ratios() -> None:
 
 def test_cross_region_unfiled_loses_ten_points() -> None:
     # resident L2 0.70 − 0.10 = 0.60: 9500 × 0.60 = 5700.00
-    split = calculate(
-        policy_range_bill("inpatient", 2, "10000.00", region=AWAY), person(), policy()
-    )
+    split = calculate(policy_range_bill("inpatient", 2, "10000.00", region=AWAY), person(), policy())
     assert split.cross_region is True
     assert split.totals.basic_fund == fen("5700.00")
     assert split.totals.deductible == fen("500.00")
@@ -359,9 +348,7 @@ def test_cross_region_unfiled_loses_ten_points() -> None:
     out = calculate(policy_range_bill("outpatient", 1, "100.00", region=AWAY), person(), policy())
     assert out.totals.basic_fund == fen("40.00")
     # chronic: 0.65 − 0.10 = 0.55
-    chronic = calculate(
-        policy_range_bill("chronic_outpatient", 2, "1000.00", region=AWAY), person(), policy()
-    )
+    chronic = calculate(policy_range_bill("chronic_outpatient", 2, "1000.00", region=AWAY), person(), policy())
     assert chronic.totals.basic_fund == fen("550.00")
 
 
@@ -372,9 +359,7 @@ def test_same_region_is_not_cross_region() -> None:
 
 def test_cross_region_reduction_floors_at_zero() -> None:
     custom = _with_scheme("resident", unfiled_cross_region_ratio_reduction=Decimal("0.95"))
-    split = calculate(
-        policy_range_bill("inpatient", 3, "10000.00", region=AWAY), person(), custom
-    )
+    split = calculate(policy_range_bill("inpatient", 3, "10000.00", region=AWAY), person(), custom)
     assert split.totals.basic_fund == 0
     assert split.totals.deductible == fen("1000.00")
     check_identities(split)

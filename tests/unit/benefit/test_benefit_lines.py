@@ -129,9 +129,7 @@ def test_age_in_whole_years() -> None:
 )
 def test_age_restriction_at_service_date(birth: date, restricted: bool) -> None:
     # D-PEDC-10 (children's granules) max_age 14, class A, cap 9.00: 2 × 8.00 = 16.00
-    split = calculate(
-        bill("outpatient", 1, line("D-PEDC-10", 2, "8.00")), person(birth=birth), policy()
-    )
+    split = calculate(bill("outpatient", 1, line("D-PEDC-10", 2, "8.00")), person(birth=birth), policy())
     (ls,) = split.lines
     if restricted:
         assert ls.full_self_pay == 1600
@@ -213,25 +211,17 @@ def test_units_per_day_summed_over_lines_and_distinct_dates() -> None:
 
 def test_days_supply_warning() -> None:
     # D-AMOX-250 max 7 days of supply
-    ok = calculate(
-        bill("outpatient", 1, line("D-AMOX-250", 1, "10.00", days_supply=7)), person(), policy()
-    )
+    ok = calculate(bill("outpatient", 1, line("D-AMOX-250", 1, "10.00", days_supply=7)), person(), policy())
     assert rules(ok) == []
-    over = calculate(
-        bill("outpatient", 1, line("D-AMOX-250", 1, "10.00", days_supply=8)), person(), policy()
-    )
+    over = calculate(bill("outpatient", 1, line("D-AMOX-250", 1, "10.00", days_supply=8)), person(), policy())
     assert rules(over) == ["days_supply"]
     assert over.lines[0].policy_range == 1000
 
 
 def test_trace_code_missing_warning() -> None:
-    missing = calculate(
-        bill("pharmacy", 1, line("D-METF-500", 1, "8.00", trace=())), person(), policy()
-    )
+    missing = calculate(bill("pharmacy", 1, line("D-METF-500", 1, "8.00", trace=())), person(), policy())
     assert rules(missing) == ["trace_code_missing"]
-    present = calculate(
-        bill("pharmacy", 1, line("D-METF-500", 1, "8.00", trace=("8" * 20,))), person(), policy()
-    )
+    present = calculate(bill("pharmacy", 1, line("D-METF-500", 1, "8.00", trace=("8" * 20,))), person(), policy())
     assert rules(present) == []
     # services need no code
     assert rules(calculate(bill("outpatient", 1, line("S-BLRT", 1, "8.00")), person(), policy())) == []

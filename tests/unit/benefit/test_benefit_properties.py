@@ -25,9 +25,7 @@ from yibao.benefit.inputs import Scheme, VisitType
 from yibao.money import Fen, share
 from yibao.policy.params import GROUPS
 
-SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 YEAR_START = date(2026, 1, 1)
 ITEMS = [*catalogue().values(), plain_a(), plain_a(price_cap="50.00")]
 TOTALS_FIELDS = {f.name for f in fields(Totals)}
@@ -39,9 +37,7 @@ def fen_upto(yuan: int) -> st.SearchStrategy[Fen]:
 
 @st.composite
 def bills(draw: st.DrawFn) -> Bill:
-    visit_type: VisitType = draw(
-        st.sampled_from(["outpatient", "chronic_outpatient", "inpatient", "pharmacy"])
-    )
+    visit_type: VisitType = draw(st.sampled_from(["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]))
     service_date = YEAR_START + timedelta(days=draw(st.integers(0, 364)))
     n = draw(st.integers(1, 30))
     bill_lines = tuple(
@@ -85,10 +81,7 @@ def people(draw: st.DrawFn) -> PersonState:
         fund_paid=draw(fen_upto(500_000)),
         personal_paid=draw(fen_upto(500_000)),
     )
-    account = draw(
-        st.none()
-        | st.builds(AccountState, holder_is_patient=st.booleans(), balance=fen_upto(20_000))
-    )
+    account = draw(st.none() | st.builds(AccountState, holder_is_patient=st.booleans(), balance=fen_upto(20_000)))
     return PersonState(
         scheme=scheme,
         birth_date=date(1930, 1, 1) + timedelta(days=draw(st.integers(0, 96 * 365))),
@@ -132,18 +125,14 @@ def _caps_respected(split: BenefitSplit, bill: Bill, person: PersonState) -> Non
                 if years >= inc.continuous_years_from
                 else 0
             )
-            cap = ci.cap + min(
-                share(ci.cap, inc.max_share_of_cap), continuity + person.zero_claim_credit
-            )
+            cap = ci.cap + min(share(ci.cap, inc.max_share_of_cap), continuity + person.zero_claim_credit)
             assert t.critical_illness <= max(0, cap - acc.critical_paid)
     eligible = [pol.assistance[g] for g in person.groups if g in pol.assistance]
     if not second_tier or not eligible or split.funds_off:
         assert t.medical_assistance == 0
     else:
         assert t.medical_assistance <= self_pay - t.critical_illness
-        assert t.medical_assistance <= max(
-            max(0, g.annual_limit - acc.assistance_paid) for g in eligible
-        )
+        assert t.medical_assistance <= max(max(0, g.annual_limit - acc.assistance_paid) for g in eligible)
     if person.account is None:
         assert t.personal_account == 0
     else:
@@ -194,9 +183,7 @@ def test_identities_caps_and_determinism(bill: Bill, person: PersonState) -> Non
 def test_account_never_changes_the_fund_split(bill: Bill, person: PersonState) -> None:
     from dataclasses import replace
 
-    with_account = calculate(
-        bill, replace(person, account=AccountState(True, Fen(10**9))), policy()
-    )
+    with_account = calculate(bill, replace(person, account=AccountState(True, Fen(10**9))), policy())
     without = calculate(bill, replace(person, account=None), policy())
     assert with_account.totals.fund_total == without.totals.fund_total
     assert with_account.totals.cash == 0

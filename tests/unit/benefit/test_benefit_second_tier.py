@@ -15,6 +15,7 @@ from helpers import acc, check_identities, fen, person, policy, policy_range_bil
 
 from yibao.benefit import Accrual, BenefitSplit, PersonState, calculate
 from yibao.benefit.assistance import pick_group
+from yibao.money import Fen
 from yibao.policy.params import AssistanceGroup
 
 
@@ -98,12 +99,8 @@ def test_critical_illness_is_additive_over_bills() -> None:
         person(acc=acc(policy_range_self_pay="11500.00")),
         policy(),
     )
-    assert first.accrual.policy_range_self_pay + second.accrual.policy_range_self_pay == fen(
-        "6500.00"
-    )
-    assert first.totals.critical_illness + second.totals.critical_illness == (
-        whole.totals.critical_illness
-    )
+    assert first.accrual.policy_range_self_pay + second.accrual.policy_range_self_pay == fen("6500.00")
+    assert first.totals.critical_illness + second.totals.critical_illness == (whole.totals.critical_illness)
 
 
 def test_employee_has_no_critical_illness() -> None:
@@ -160,9 +157,7 @@ def test_poor_group_has_no_cap() -> None:
     assert poor.totals.critical_illness == fen("4550.00")
     assert "no cap" in " ".join(e.detail for e in poor.explanation)
     # a non-poor person at the cap gets nothing
-    capped = _resident(
-        person(acc=acc(policy_range_self_pay="60000.00", critical_paid="400000.00"))
-    )
+    capped = _resident(person(acc=acc(policy_range_self_pay="60000.00", critical_paid="400000.00")))
     assert capped.totals.critical_illness == 0
 
 
@@ -178,9 +173,7 @@ def test_poor_group_has_no_cap() -> None:
         (40, "9000.00", "480000.00", "0.00"),
     ],
 )
-def test_critical_illness_cap_with_incentives(
-    years: int, zero_claim: str, paid: str, payout: str
-) -> None:
+def test_critical_illness_cap_with_incentives(years: int, zero_claim: str, paid: str, payout: str) -> None:
     split = _resident(
         person(
             continuous_years=years,
@@ -210,12 +203,8 @@ def test_critical_illness_cap_with_incentives(
         (("marginal",), "5000.00", "59900.00", "100.00", "marginal"),  # limit 60000
     ],
 )
-def test_assistance_by_group(
-    groups: tuple[str, ...], before: str, paid: str, payout: str, group: str
-) -> None:
-    split = _employee(
-        person("employee", groups=set(groups), acc=acc(assistance_base=before, assistance_paid=paid))
-    )
+def test_assistance_by_group(groups: tuple[str, ...], before: str, paid: str, payout: str, group: str) -> None:
+    split = _employee(person("employee", groups=set(groups), acc=acc(assistance_base=before, assistance_paid=paid)))
     assert split.totals.medical_assistance == fen(payout)
     assert split.accrual.assistance_base == fen("1600.00")
     assert split.accrual.assistance_paid == fen(payout)
@@ -253,7 +242,7 @@ def test_assistance_on_chronic_outpatient() -> None:
 
 def test_pick_group_tie_breaks() -> None:
     def grp(name: str, threshold: int, ratio: str, limit: int) -> AssistanceGroup:
-        return AssistanceGroup(name, threshold=threshold, ratio=Decimal(ratio), annual_limit=limit)
+        return AssistanceGroup(name, threshold=Fen(threshold), ratio=Decimal(ratio), annual_limit=Fen(limit))
 
     table = {
         "a": grp("a", 1000, "0.70", 100),
