@@ -19,7 +19,7 @@ up: install
 	$(BIN)/yibao up
 
 lint: install
-	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
