@@ -12,6 +12,7 @@ from api import errors
 from api.responses import JSON
 from api.routes import health, people, settlements
 from api.runtime import CredentialCache, Runtime
+from yibao import logs
 from yibao.config import Settings, get_settings
 from yibao.db.engine import make_engine, make_sessionmaker
 from yibao.events.outbox import relay_forever
@@ -31,6 +32,7 @@ DESCRIPTION = """
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure(settings.log_level)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
