@@ -31,3 +31,9 @@ def configure(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(ScrubFilter())
+
+
+def scrub_existing_handlers() -> None:
+    """For processes whose logging someone else set up (the Dramatiq CLI)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubFilter())
