@@ -201,11 +201,15 @@ def _ambulatory_lines(
             if allowed(catalogue[c], person, level, day)] or [catalogue["S-BLRT"]]
     count = {"pharmacy": rng.randint(1, 4), "outpatient": rng.randint(1, 8),
              "chronic_outpatient": rng.randint(1, 10)}[visit_type]
-    lines = []
-    for no in range(1, count + 1):
+    lines: list[dict[str, Any]] = []
+    billed: set[str] = set()
+    for _ in range(count):
         item = rng.choice(pool)
-        quantity = 1 if item.max_units_per_day is not None else rng.randint(1, 3)
-        lines.append(_line(rng, item, no, day, quantity, traces, supply=True))
+        if item.max_units_per_day is not None and item.code in billed:
+            continue  # a second acupuncture or dialysis the same day is an abuse signal, not a bill
+        billed.add(item.code)
+        quantity = rng.randint(1, 3) if item.kind == "drug" else 1
+        lines.append(_line(rng, item, len(lines) + 1, day, quantity, traces, supply=True))
     return lines
 
 
@@ -239,8 +243,11 @@ def service_day(rng: random.Random, today: date) -> date:
     return FIRST_DAY + timedelta(days=rng.randint(0, max(0, (last - FIRST_DAY).days)))
 
 
-def pick_institution(rng: random.Random, visit_type: str, institutions: list[Institution]) -> Institution:
-    """Pharmacy bills at pharmacies; inpatient only at level ≥ 1 hospitals; county hospitals busiest."""
+def pick_institution(
+    rng: random.Random, visit_type: str, institutions: list[Institution]
+) -> Institution:
+    """Pharmacy bills at pharmacies; inpatient only at level ≥ 1 hospitals; county hospitals
+    busiest (the suspended one is not in ``institutions``: it would only produce 403s)."""
     if visit_type == "pharmacy":
         fits = [i for i in institutions if i.type == "pharmacy"]
     elif visit_type == "inpatient":
@@ -278,13 +285,17 @@ def make_bill(
             "discharged_on": day.isoformat(),
             "diagnoses": [diagnosis],
             "procedures": [procedure] if procedure else [],
-            "lines": _inpatient_lines(rng, catalogue, person, institution.level, admitted, day, traces),
+            "lines": _inpatient_lines(
+                rng, catalogue, person, institution.level, admitted, day, traces
+            ),
         }
     else:
         pool = CHRONIC_DIAGNOSES if visit_type == "chronic_outpatient" else OUTPATIENT_DIAGNOSES
         bill |= {
             "diagnoses": [rng.choice(pool)],
-            "lines": _ambulatory_lines(rng, catalogue, visit_type, person, institution.level, day, traces),
+            "lines": _ambulatory_lines(
+                rng, catalogue, visit_type, person, institution.level, day, traces
+            ),
         }
     return bill
 

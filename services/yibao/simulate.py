@@ -157,11 +157,19 @@ def expect_status(response: httpx.Response, *statuses: int) -> dict[str, Any]:
     return body
 
 
-def error_code(response: httpx.Response) -> str:
+def error_code(status: int, body: Any) -> str:
+    """The contract's ``{"error": {"code": ...}}``, or the bare status if the body has none."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and "code" in error:
+        return str(error["code"])
+    return f"HTTP_{status}"
+
+
+def json_of(response: httpx.Response) -> Any:
     try:
-        return str(response.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP_{response.status_code}"
+        return response.json()
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------- people
@@ -288,7 +296,7 @@ class Registrar:
             self.taken.add(id_number)
             body = {"id_number": id_number, "name": plan.name, "region": REGION}
             response = await self.post("/persons", body)
-            if response.status_code == 409 and error_code(response) == "DUPLICATE":
+            if response.status_code == 409 and error_code(409, json_of(response)) == "DUPLICATE":
                 continue
             expect_status(response, 201)
             return id_number
@@ -555,20 +563,16 @@ class BillFactory:
 
     def unknown_item(self, number: int) -> Scenario:
         """A clinic sends a local code missing from the catalogue: UNKNOWN_ITEM."""
-        scenario = self.scenario_at(number, VILLAGE)
-        fees_line = {
-            "line_no": len(scenario.body["lines"]) + 1, "item_code": UNKNOWN_ITEM, "quantity": "1",
-            "unit_price": "15.00", "service_date": scenario.body["service_date"],
-        }
-        scenario.body["lines"].append(fees_line)
-        scenario.expect = "UNKNOWN_ITEM"
-        return scenario
-
-    def scenario_at(self, number: int, site: Site) -> Scenario:
         person = self.rng.choice(self.people)
-        day = random_day(self.rng, FIRST_DAY, LAST_DAY)
-        _, body = self.outpatient(number, person, day)
-        return Scenario(number, site, body, key=f"{site.code}-{self.tag}-{number:06d}")
+        site, body = self.outpatient(number, person, random_day(self.rng, FIRST_DAY, LAST_DAY))
+        body["lines"].append(
+            {
+                "line_no": len(body["lines"]) + 1, "item_code": UNKNOWN_ITEM, "quantity": "1",
+                "unit_price": "15.00", "service_date": body["service_date"],
+            }
+        )
+        key = f"{site.code}-{self.tag}-{number:06d}"
+        return Scenario(number, site, body, key=key, expect="UNKNOWN_ITEM")
 
     def resold_box(self, number: int, settled: SettledBill) -> Scenario:
         """The same drug box sold again at the pharmacy: TRACE_CODE_ALREADY_SETTLED."""
@@ -581,10 +585,14 @@ class BillFactory:
         return Scenario(number, PHARMACY, body, key=key, expect="TRACE_CODE_ALREADY_SETTLED")
 
 
+def rare_count(bills: int) -> int:
+    """How many of each deliberate refusal: ~0.5% of the bills, at least one in a real run."""
+    return max(1, bills // 200) if bills >= 20 else 0
+
+
 def plan_bills(factory: BillFactory, count: int) -> list[Scenario]:
     """``count`` bills; a few deliberate refusals, HIS retries and cancels at fixed rates."""
-    rare = count // 200 if count >= 20 else 0
-    unknown = set(factory.rng.sample(range(count), max(rare, 1 if count >= 20 else 0)))
+    unknown = set(factory.rng.sample(range(count), rare_count(count)))
     scenarios = [factory.unknown_item(i) if i in unknown else factory.scenario(i) for i in range(count)]
     plain = [s for s in scenarios if s.expect == "settled"]
     chosen = factory.rng.sample(plain, min(len(plain), count // 50 + count // 100 + count * 3 // 100))
@@ -650,10 +658,16 @@ class Tally:
     server_errors: list[str] = field(default_factory=list)
     requests: int = 0
 
-    def check(self, scenario: Scenario, body: dict[str, Any]) -> None:
+    def check(self, scenario: Scenario, body: dict[str, Any]) -> bool:
+        """Record every broken identity; False when the body is not a settlement at all."""
         self.checked += 1
-        for broken in identity_breaks(body):
-            self.violations.append(f"bill {scenario.number} {body.get('settlement_id')}: {broken}")
+        try:
+            broken = identity_breaks(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            broken = [f"malformed settlement body ({exc!r})"]
+        for name in broken:
+            self.violations.append(f"bill {scenario.number} {body.get('settlement_id')}: {name}")
+        return not any(name.startswith("malformed") for name in broken)
 
     def unexpected_answer(self, scenario: Scenario, got: str, detail: str) -> None:
         self.unexpected.append(
@@ -682,12 +696,9 @@ class Driver:
         headers = {**bearer(self.keys[site.code]), **kwargs.pop("headers", {})}
         self.tally.requests += 1
         response = await self.client.post(API + path, headers=headers, **kwargs)
-        try:
-            body: dict[str, Any] = response.json()
-        except ValueError:
-            body = {}
+        body = json_of(response)
         replayed = response.headers.get("Idempotent-Replayed") == "true"
-        return Reply(response.status_code, body, replayed, response.text)
+        return Reply(response.status_code, body if isinstance(body, dict) else {}, replayed, response.text)
 
     async def settle(self, scenario: Scenario) -> Reply:
         headers = {"Idempotency-Key": scenario.key}
@@ -742,7 +753,7 @@ class Driver:
             self.server_error(scenario, reply)
             return
         if reply.status != 200:
-            self.tally.outcomes[f"cancel refused {error_code_of(reply)}"] += 1
+            self.tally.outcomes[f"cancel refused {error_code(reply.status, reply.body)}"] += 1
             self.tally.unexpected_answer(scenario, f"cancel {reply.status}", reply.text)
             return
         self.tally.check(scenario, reply.body)
@@ -756,13 +767,15 @@ class Driver:
         elif reply.status == 201:
             self.accepted(scenario, reply)
         else:
-            code = error_code_of(reply)
+            code = error_code(reply.status, reply.body)
             self.tally.outcomes[f"refused {code}"] += 1
             if code != scenario.expect:
                 self.tally.unexpected_answer(scenario, code, reply.text)
 
     def accepted(self, scenario: Scenario, reply: Reply) -> None:
-        self.tally.check(scenario, reply.body)
+        if not self.tally.check(scenario, reply.body):
+            self.tally.outcomes["malformed answer"] += 1
+            return
         if scenario.expect != "settled":
             self.tally.unexpected_answer(scenario, "settled", reply.text)
         if reply.replayed:
@@ -784,13 +797,6 @@ class Driver:
         self.tally.server_errors.append(f"bill {scenario.number}: {reply.status} {reply.text[:300]}")
 
 
-def error_code_of(reply: Reply) -> str:
-    error = reply.body.get("error")
-    if isinstance(error, dict) and "code" in error:
-        return str(error["code"])
-    return f"HTTP_{reply.status}"
-
-
 # ---------------------------------------------------------------- the run and its report
 
 
@@ -810,7 +816,7 @@ async def run(
             return ["no people registered: nothing to simulate (use --persons ≥ 1)"]
 
         factory = BillFactory(rng, people, tag)
-        resold = bills // 200 if bills >= 20 else 0
+        resold = rare_count(bills)
         scenarios = plan_bills(factory, bills - resold)
         tally = Tally()
         driver = Driver(client, keys, tally)
