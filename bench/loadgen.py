@@ -186,6 +186,16 @@ class RawClient:
                 conn.close()
             return status, body
 
+    async def prewarm(self, count: int, spacing: float = 0.02) -> None:
+        """Open ``count`` connections one by one before the clock starts. In a burst, the
+        first uvicorn worker to wake accepts nearly all of them and the benchmark measures
+        one worker; spaced out, the kernel spreads them between the workers."""
+        for _ in range(count):
+            conn = await self._open()
+            conn.idle_since = time.perf_counter()
+            self._idle.append(conn)
+            await asyncio.sleep(spacing)
+
     async def _borrow(self) -> tuple[Connection, bool]:
         """The most recently used idle connection that is still good, else a new one."""
         now = time.perf_counter()
@@ -219,6 +229,9 @@ class HttpxClient:
             base_url=f"http://{host}:{port}", limits=limits, timeout=REQUEST_TIMEOUT
         )
         self.opened = 0
+
+    async def prewarm(self, count: int, spacing: float = 0.02) -> None:
+        """httpx opens connections on demand; nothing to do."""
 
     async def send(self) -> tuple[int, bytes]:
         body, headers = self._source.next_parts()
@@ -374,6 +387,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     client_class = RawClient if args.client == "raw" else HttpxClient
     client = client_class(args.host, args.port, source, max_connections)
     rec = Recorder()
+    if args.mode == "closed":
+        await client.prewarm(args.concurrency)
     announce("READY")
     try:
         if args.mode == "closed":

@@ -58,13 +58,19 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def postgres_pids() -> list[int]:
-    pids = []
-    for pid in _all_pids():
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres":
-                pids.append(pid)
-    return pids
+async def postgres_pids(dsn: str, database: str) -> list[int]:
+    """The benchmark database's backends plus the shared background processes (WAL writer,
+    checkpointer, autovacuum …): other databases' backends on a shared server are not ours."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = $1 OR backend_type <> 'client backend'",
+            database,
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -82,11 +88,11 @@ class CpuSnapshot:
     total: float
 
     @classmethod
-    def take(cls, api_root: int) -> CpuSnapshot:
+    def take(cls, api_root: int, pg_pids: list[int]) -> CpuSnapshot:
         busy, total = machine_busy_seconds()
         return cls(
             api={pid: cpu_seconds(pid) for pid in descendants(api_root)},
-            postgres={pid: cpu_seconds(pid) for pid in postgres_pids()},
+            postgres={pid: cpu_seconds(pid) for pid in pg_pids},
             busy=busy,
             total=total,
         )
@@ -96,10 +102,44 @@ def _delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
+def worker_cores(before: CpuSnapshot, after: CpuSnapshot, seconds: float) -> list[float]:
+    """Cores per API process that did work (the supervisor idles): shows worker imbalance."""
+    per = [(after.api[pid] - before.api.get(pid, 0.0)) / seconds for pid in sorted(after.api)]
+    return [round(c, 2) for c in per if c >= 0.01]
+
+
+def _socket_inodes(port: int) -> set[str]:
+    """Inodes of established TCP sockets whose local port is ``port`` (server side)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                cols = row.split()
+                if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "01":
+                    inodes.add(cols[9])
+    return inodes
+
+
+def connections_per_process(pids: list[int], port: int) -> list[int]:
+    """Client connections each API worker holds: the kernel, not uvicorn, spreads them."""
+    inodes = _socket_inodes(port)
+    counts = []
+    for pid in sorted(pids):
+        n = 0
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    n += link.startswith("socket:[") and link[8:-1] in inodes
+        counts.append(n)
+    return [n for n in counts if n]
+
+
 def cpu_split(
     before: CpuSnapshot, after: CpuSnapshot, seconds: float, loadgen_cpu: float
 ) -> dict[str, float]:
-    """Cores used on average over the window (1.0 = one core fully busy), per component."""
+    """Cores used on average over the window (1.0 = one core fully busy), per component;
+    "other" is everything else on the machine (other databases, other people's processes)."""
     api = _delta(before.api, after.api) / seconds
     pg = _delta(before.postgres, after.postgres) / seconds
     busy = (after.busy - before.busy) / seconds

@@ -79,7 +79,12 @@ def _errors(phase: dict[str, Any]) -> str:
 
 
 def _cpu(phase: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in phase.get("cpu_cores", {}).items())
+    split = ", ".join(f"{k} {v}" for k, v in phase.get("cpu_cores", {}).items())
+    workers = phase.get("api_workers")
+    if not workers:
+        return split
+    return (f"{split}; per API worker: cores {workers['cores']}, "
+            f"client connections {workers['connections']}")
 
 
 def _states(phase: dict[str, Any], top: int = 5) -> str:

@@ -32,7 +32,15 @@ from bills import build_templates
 from hotspots import read as read_stacks
 from hotspots import summarize as summarize_stacks
 from loadgen import load_workload
-from observe import ActivitySampler, CpuSnapshot, Profiler, cpu_split
+from observe import (
+    ActivitySampler,
+    CpuSnapshot,
+    Profiler,
+    connections_per_process,
+    cpu_split,
+    postgres_pids,
+    worker_cores,
+)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -201,15 +209,19 @@ async def run_phase(args: argparse.Namespace, server: ApiServer, workload: Path,
     before = after = None
     opened_at = closed_at = 0.0
     assert proc.stdout is not None
+    pg_pids: list[int] = []
+    connections: list[int] = []
     async for raw in proc.stdout:
         event = raw.decode().strip()
         if event == "WINDOW_START":
-            opened_at, before = time.monotonic(), CpuSnapshot.take(server.pid)
+            pg_pids = await postgres_pids(pg_dsn, args.database)  # pools have grown by now
+            opened_at, before = time.monotonic(), CpuSnapshot.take(server.pid, pg_pids)
+            connections = connections_per_process(list(before.api), args.port)
             sampling = asyncio.create_task(sampler.run())
             if profiler is not None:
                 profiler.start(server.pid, args.duration)
         elif event == "WINDOW_END":
-            closed_at, after = time.monotonic(), CpuSnapshot.take(server.pid)
+            closed_at, after = time.monotonic(), CpuSnapshot.take(server.pid, pg_pids)
             sampler.stop()
     if await proc.wait() != 0:
         raise RuntimeError(f"load generator for phase {phase} failed")
@@ -219,6 +231,9 @@ async def run_phase(args: argparse.Namespace, server: ApiServer, workload: Path,
     if before is not None and after is not None:
         elapsed = closed_at - opened_at
         result["cpu_cores"] = cpu_split(before, after, elapsed, result["loadgen_cpu_s"])
+        result["api_workers"] = {"cores": worker_cores(before, after, elapsed),
+                                 "connections": connections}
+        result["postgres_processes_sampled"] = len(pg_pids)
     result["db_states"] = sampler.shares()
     out.write_text(json.dumps(result, indent=2))
     return result

@@ -835,6 +835,7 @@ def report(
     people: list[Person], setup_seconds: float, posted: int, concurrency: int, elapsed: float,
     tally: Tally, seed: int,
 ) -> list[str]:
+    """Counts by outcome, throughput, and the money sums an operator can reconcile against."""
     schemes = Counter(p.scheme for p in people)
     lines = [
         f"simulate (seed {seed}): {len(people)} people — {schemes['resident']} resident, "
