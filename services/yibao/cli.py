@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -185,10 +186,11 @@ def up(institution: str) -> None:
     key = _run(lambda: _in_transaction(lambda x: create_institution_key(x, institution)))
     token = _run(lambda: _in_transaction(lambda x: create_staff_token(x, "admin", "bootstrap")))
     me = [sys.executable, "-m", "yibao.cli"]
+    # each child leads its own process group, so stopping it stops its worker processes too
     procs = [
-        subprocess.Popen([*me, "api"]),
-        subprocess.Popen([*me, "worker", "settlement"]),
-        subprocess.Popen([*me, "worker", "monitor"]),
+        subprocess.Popen([*me, "api"], start_new_session=True),
+        subprocess.Popen([*me, "worker", "settlement"], start_new_session=True),
+        subprocess.Popen([*me, "worker", "monitor"], start_new_session=True),
     ]
     click.echo(f"API:           http://{s.api_host}:{s.api_port}  (docs: /docs)")
     click.echo(f"institution key ({institution}): {key}")
@@ -198,7 +200,8 @@ def up(institution: str) -> None:
     def stop(*_: object) -> None:
         for p in procs:
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     try:
@@ -212,7 +215,8 @@ def up(institution: str) -> None:
             try:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                p.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
 
 
 @main.command()
