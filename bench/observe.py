@@ -84,6 +84,7 @@ def machine_busy_seconds() -> tuple[float, float]:
 class CpuSnapshot:
     api: dict[int, float]
     postgres: dict[int, float]
+    everyone: dict[int, float]  # every process, to name what else ran (shared machines)
     busy: float
     total: float
 
@@ -93,9 +94,28 @@ class CpuSnapshot:
         return cls(
             api={pid: cpu_seconds(pid) for pid in descendants(api_root)},
             postgres={pid: cpu_seconds(pid) for pid in pg_pids},
+            everyone={pid: cpu_seconds(pid) for pid in _all_pids()},
             busy=busy,
             total=total,
         )
+
+
+def _command(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        return (raw or Path(f"/proc/{pid}/comm").read_text().strip())[:60]
+    except (OSError, UnicodeDecodeError):
+        return f"pid {pid} (gone)"
+
+
+def other_processes(before: CpuSnapshot, after: CpuSnapshot, seconds: float,
+                    exclude: set[int], top: int = 3) -> list[str]:
+    """The busiest processes that are not the benchmark's: noise on a shared machine."""
+    ours = set(after.api) | set(after.postgres) | exclude
+    busy = [((value - before.everyone.get(pid, value)) / seconds, pid)
+            for pid, value in after.everyone.items() if pid not in ours]
+    busy.sort(reverse=True)
+    return [f"{cores:.2f} {_command(pid)}" for cores, pid in busy[:top] if cores >= 0.05]
 
 
 def _delta(before: dict[int, float], after: dict[int, float]) -> float:

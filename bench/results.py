@@ -92,6 +92,19 @@ def _states(phase: dict[str, Any], top: int = 5) -> str:
     return "; ".join(f"{k} {100 * v:.0f}%" for k, v in shares) or "-"
 
 
+NOISY_CORES = 0.2  # more CPU than this used by other processes makes a phase suspect
+
+
+def _noise(phase: dict[str, Any], profiled: bool) -> str | None:
+    other = phase.get("cpu_cores", {}).get("other", 0.0)
+    if other < NOISY_CORES:
+        return None
+    who = "; ".join(phase.get("other_processes", [])) or "exited before the window closed"
+    if profiled and phase.get("mode") == "closed":
+        who += "; includes py-spy's own sampling"
+    return f"DISTURBED: other processes used {other} cores ({who})"
+
+
 def figures(r: RunReport) -> list[tuple[str, str]]:
     """(figure, value) rows, the same for the console and the markdown table."""
     a, b = r.phase_a, r.phase_b
@@ -107,6 +120,9 @@ def figures(r: RunReport) -> list[tuple[str, str]]:
         ("phase A CPU (cores)", _cpu(a)),
         ("phase A DB backends (non-idle samples)", _states(a)),
     ]
+    profiled = bool(r.params.get("profiled"))
+    if noise := _noise(a, profiled):
+        rows.append(("phase A noise", noise))
     if b is not None:
         half_pg, half_a = r.rates.get("half_pgbench"), r.rates.get("half_phase_a")
         rows += [
@@ -119,6 +135,8 @@ def figures(r: RunReport) -> list[tuple[str, str]]:
             ("phase B CPU (cores)", _cpu(b)),
             ("phase B DB backends (non-idle samples)", _states(b)),
         ]
+        if noise := _noise(b, profiled):
+            rows.append(("phase B noise", noise))
     rows.append(("integrity", r.integrity))
     if r.seed_line:
         rows.append(("seed", r.seed_line))

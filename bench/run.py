@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -38,6 +39,7 @@ from observe import (
     Profiler,
     connections_per_process,
     cpu_split,
+    other_processes,
     postgres_pids,
     worker_cores,
 )
@@ -234,6 +236,7 @@ async def run_phase(args: argparse.Namespace, server: ApiServer, workload: Path,
         result["api_workers"] = {"cores": worker_cores(before, after, elapsed),
                                  "connections": connections}
         result["postgres_processes_sampled"] = len(pg_pids)
+        result["other_processes"] = other_processes(before, after, elapsed, {proc.pid, os.getpid()})
     result["db_states"] = sampler.shares()
     out.write_text(json.dumps(result, indent=2))
     return result
