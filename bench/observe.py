@@ -40,6 +40,12 @@ def cpu_seconds(pid: int) -> float:
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
+def reaped_children_seconds(pid: int) -> float:
+    """CPU of ``pid``'s children that have exited (cutime + cstime)."""
+    fields = _stat_fields(pid)
+    return 0.0 if fields is None else (int(fields[13]) + int(fields[14])) / TICKS
+
+
 def _all_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
@@ -83,7 +89,8 @@ def machine_busy_seconds() -> tuple[float, float]:
 @dataclass
 class CpuSnapshot:
     api: dict[int, float]
-    postgres: dict[int, float]
+    postgres: dict[int, float]  # an exited backend reads 0 here …
+    postgres_reaped: float  # … and its whole CPU shows up here, in the postmaster's cutime
     everyone: dict[int, float]  # every process, to name what else ran (shared machines)
     busy: float
     total: float
@@ -91,9 +98,11 @@ class CpuSnapshot:
     @classmethod
     def take(cls, api_root: int, pg_pids: list[int]) -> CpuSnapshot:
         busy, total = machine_busy_seconds()
+        postmasters = {int(f[1]) for f in map(_stat_fields, pg_pids) if f is not None}
         return cls(
             api={pid: cpu_seconds(pid) for pid in descendants(api_root)},
             postgres={pid: cpu_seconds(pid) for pid in pg_pids},
+            postgres_reaped=sum(reaped_children_seconds(pid) for pid in postmasters),
             everyone={pid: cpu_seconds(pid) for pid in _all_pids()},
             busy=busy,
             total=total,
@@ -159,9 +168,14 @@ def cpu_split(
     before: CpuSnapshot, after: CpuSnapshot, seconds: float, loadgen_cpu: float
 ) -> dict[str, float]:
     """Cores used on average over the window (1.0 = one core fully busy), per component;
-    "other" is everything else on the machine (other databases, other people's processes)."""
+    "other" is everything else on the machine (other databases, other people's processes).
+
+    PostgreSQL counts backends that connected or exited during the window too: a pool that
+    overflows opens and closes a backend per request, and that cost belongs to the run.
+    (Backends of other databases that exit in the window are counted as well.)"""
     api = _delta(before.api, after.api) / seconds
-    pg = _delta(before.postgres, after.postgres) / seconds
+    reaped = after.postgres_reaped - before.postgres_reaped
+    pg = (_delta(before.postgres, after.postgres) + reaped) / seconds
     busy = (after.busy - before.busy) / seconds
     cores = (after.total - before.total) / seconds
     loadgen = loadgen_cpu / seconds

@@ -87,6 +87,15 @@ def _cpu(phase: dict[str, Any]) -> str:
             f"client connections {workers['connections']}")
 
 
+def _per_settlement(phase: dict[str, Any]) -> str:
+    """CPU milliseconds one settlement costs each side: the figure to optimise against."""
+    cores, tps = phase.get("cpu_cores"), phase["tps"]
+    if not cores or not tps:
+        return "n/a"
+    api, pg, client = (1000 * cores[k] / tps for k in ("api", "postgres", "loadgen"))
+    return f"API {api:.1f} ms, PostgreSQL {pg:.1f} ms, load generator {client:.2f} ms"
+
+
 def _states(phase: dict[str, Any], top: int = 5) -> str:
     shares = list(phase.get("db_states", {}).items())[:top]
     return "; ".join(f"{k} {100 * v:.0f}%" for k, v in shares) or "-"
@@ -118,6 +127,7 @@ def figures(r: RunReport) -> list[tuple[str, str]]:
         ("phase A latency p50 / p95 / p99", _lat(a)),
         ("phase A errors", _errors(a)),
         ("phase A CPU (cores)", _cpu(a)),
+        ("phase A CPU per settlement", _per_settlement(a)),
         ("phase A DB backends (non-idle samples)", _states(a)),
     ]
     profiled = bool(r.params.get("profiled"))

@@ -223,7 +223,9 @@ async def run_phase(args: argparse.Namespace, server: ApiServer, workload: Path,
             if profiler is not None:
                 profiler.start(server.pid, args.duration)
         elif event == "WINDOW_END":
-            closed_at, after = time.monotonic(), CpuSnapshot.take(server.pid, pg_pids)
+            closed_at = time.monotonic()
+            pg_pids = sorted(set(pg_pids) | set(await postgres_pids(pg_dsn, args.database)))
+            after = CpuSnapshot.take(server.pid, pg_pids)
             sampler.stop()
     if await proc.wait() != 0:
         raise RuntimeError(f"load generator for phase {phase} failed")
