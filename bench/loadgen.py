@@ -28,7 +28,6 @@ import json
 import math
 import random
 import string
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -432,4 +431,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -43,7 +43,7 @@ class RunReport:
     def ratio(self) -> float | None:
         if not self.pgbench or not self.pgbench["tps"]:
             return None
-        return self.phase_a["tps"] / self.pgbench["tps"]
+        return float(self.phase_a["tps"]) / float(self.pgbench["tps"])
 
 
 def git_commit(repo: Path) -> str:
