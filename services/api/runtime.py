@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from yibao.auth.tokens import StaffPrincipal
 from yibao.config import Settings
 from yibao.reference import ReferenceCache
 
@@ -42,5 +41,3 @@ class Runtime:
     refs: ReferenceCache
     credentials: CredentialCache
 
-
-StaffCacheValue = StaffPrincipal

@@ -47,11 +47,3 @@ def yuan_to_fen(text: str | Decimal | int) -> Fen:
 def to_wire(value: int) -> str:
     """Fen as the contract's JSON string with exactly two decimals ("12.30", "-0.50")."""
     return str((Decimal(value) / 100).quantize(_CENT))
-
-
-def fen_min(*values: int) -> Fen:
-    return Fen(min(values))
-
-
-def clamp_nonneg(value: int) -> Fen:
-    return Fen(max(0, value))

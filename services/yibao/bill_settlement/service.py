@@ -10,7 +10,7 @@ outbox event in the same transaction. Any refusal raises before commit: nothing 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -128,9 +128,7 @@ def _validate(cmd: SettleBill, refs: ReferenceData) -> None:
             seen.add(code)
 
 
-async def _load_patient(
-    session: AsyncSession, cmd: SettleBill, institution: Institution
-) -> tuple[_Patient, str]:
+async def _load_patient(session: AsyncSession, cmd: SettleBill, institution: Institution) -> _Patient:
     parsed = ids.parse(cmd.id_number)
     year = cmd.service_date.year
     row = (
@@ -160,7 +158,7 @@ async def _load_patient(
         zero_claim_credit=Fen(row.zero_claim_credit),
         cross_region_filed=bool(row.filed),
     )
-    return _Patient(row.id, row.id_number, state, year), row.region
+    return _Patient(row.id, row.id_number, state, year)
 
 
 async def _account_payer(
@@ -239,11 +237,12 @@ async def _compute(
     cmd: SettleBill,
     *,
     lock: bool,
-) -> tuple[_Patient, int | None, BenefitSplit, int | None]:
+) -> tuple[_Patient, int | None, BenefitSplit]:
+    """The split from locked (settle) or current (preview) figures; returns who pays from an account."""
     ensure_active(institution, clock.today())
     _validate(cmd, refs)
-    patient, region = await _load_patient(session, cmd, institution)
-    policy = refs.policy(region, patient.year)
+    patient = await _load_patient(session, cmd, institution)
+    policy = refs.policy(patient.state.region, patient.year)
     payer_id = await _account_payer(session, cmd, patient, policy)
     accumulators = await _accumulators(session, patient.person_id, patient.year, lock=lock)
     balance = await _account_balance(session, payer_id, lock=lock)
@@ -252,9 +251,9 @@ async def _compute(
         if balance is not None
         else None
     )
-    state = PersonState(**{**patient.state.__dict__, "accumulators": accumulators, "account": account})
+    state = replace(patient.state, accumulators=accumulators, account=account)
     split = calculate(_bill(cmd, institution, refs), state, policy)
-    return patient, payer_id if account else None, split, balance
+    return patient, payer_id if account else None, split
 
 
 def _body(
@@ -292,7 +291,7 @@ async def preview(
     session: AsyncSession, refs: ReferenceData, institution: Institution, cmd: SettleBill
 ) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split, _ = await _compute(session, refs, institution, cmd, lock=False)
+    patient, _, split = await _compute(session, refs, institution, cmd, lock=False)
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
         taken = await session.scalar(select(TraceCodeRow.code).where(TraceCodeRow.code.in_(codes)).limit(1))
@@ -327,12 +326,19 @@ async def _claim_key(
     return str(first.response).encode()
 
 
-def _accrual_update(sign: int, accrual: Accrual) -> dict[str, Any]:
-    return {
+async def _apply_accrual(s: AsyncSession, person_id: int, year: int, sign: int, accrual: Accrual) -> None:
+    """Move the (already locked) person-year accumulators by ``sign`` × this bill's accrual."""
+    changes = {
         f: getattr(PersonYearRow, f) + sign * int(getattr(accrual, f))
         for f in ACCUMULATOR_FIELDS
         if getattr(accrual, f)
     }
+    if changes:
+        await s.execute(
+            update(PersonYearRow)
+            .where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
+            .values(**changes, updated_at=func.now())
+        )
 
 
 async def settle(
@@ -347,7 +353,7 @@ async def settle(
     if first is not None:
         return SettleResult(first, replayed=True)
 
-    patient, payer_id, split, _ = await _compute(s, refs, institution, cmd, lock=True)
+    patient, payer_id, split = await _compute(s, refs, institution, cmd, lock=True)
     settlement_id = uuid.uuid4()
     settled_at = clock.now()
     totals = render.split_totals(split)
@@ -434,13 +440,7 @@ async def settle(
             for ln, sp in zip(cmd.lines, split.lines, strict=True)
         ],
     )
-    changes = _accrual_update(+1, split.accrual)
-    if changes:
-        await s.execute(
-            update(PersonYearRow)
-            .where(PersonYearRow.person_id == patient.person_id, PersonYearRow.year == patient.year)
-            .values(**changes, updated_at=func.now())
-        )
+    await _apply_accrual(s, patient.person_id, patient.year, +1, split.accrual)
     if payer_id is not None and split.totals.personal_account:
         await _move_account(s, payer_id, -split.totals.personal_account, "settlement", settlement_id)
     uow.publish(SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at))
@@ -504,13 +504,7 @@ async def cancel(uow: UnitOfWork, institution: Institution, settlement_id: str) 
     # lock order as in settle: person-year first, then the account
     await _accumulators(s, row.person_id, row.year, lock=True)
     accrual = Accrual(**row.accrual)  # type: ignore[arg-type]  # ints stored from an Accrual
-    changes = _accrual_update(-1, accrual)
-    if changes:
-        await s.execute(
-            update(PersonYearRow)
-            .where(PersonYearRow.person_id == row.person_id, PersonYearRow.year == row.year)
-            .values(**changes, updated_at=func.now())
-        )
+    await _apply_accrual(s, row.person_id, row.year, -1, accrual)
     if row.account_payer_person_id is not None and row.personal_account:
         await _account_balance(s, row.account_payer_person_id, lock=True)
         await _move_account(s, row.account_payer_person_id, row.personal_account, "cancel", row.id)

@@ -33,13 +33,6 @@ async def register(
     return await add_unique(session, person, f"person {id_number.mask(parsed.id_number)}")
 
 
-async def record_death(session: AsyncSession, raw_id: str, death_date: date | None) -> PersonRow:
-    person = await get_by_id_number(session, raw_id)
-    person.death_date = death_date
-    await session.flush()
-    return person
-
-
 async def tag_group(
     session: AsyncSession, raw_id: str, group: str, valid_from: date, valid_to: date | None
 ) -> PersonGroupRow:
