@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.runtime import Runtime
-from yibao.auth.tokens import StaffPrincipal, digest, institution_for_key, staff_for_token
+from yibao.auth.tokens import ROLES, StaffPrincipal, digest, institution_for_key, staff_for_token
 from yibao.db.uow import UnitOfWork
 from yibao.errors import Forbidden, Unauthenticated
 from yibao.institutions.agreements import Institution
@@ -109,6 +109,8 @@ def require_staff(*roles: str) -> Callable[..., Coroutine[Any, Any, StaffPrincip
 
 
 AdminUser = Annotated[StaffPrincipal, Depends(require_staff("admin"))]
+#: any authenticated staff member; routes check finer roles themselves where they depend on the body
+StaffUser = Annotated[StaffPrincipal, Depends(require_staff(*ROLES))]
 
 
 async def institution_or_staff(

@@ -30,6 +30,9 @@ STATUS: dict[str, int] = {
     "PERSON_DECEASED": 422,
     "UNKNOWN_ITEM": 422,
     "POLICY_NOT_FOUND": 422,
+    "INVALID_STATE": 409,
+    "SAME_ACTOR": 403,
+    "RATE_LIMITED": 429,
     "SERVICE_UNAVAILABLE": 503,
 }
 

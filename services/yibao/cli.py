@@ -119,6 +119,25 @@ def tokens_create(role: str, name: str) -> None:
 
 
 # ------------------------------------------------------------------ processes
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the chain; exit 1 and name the first broken link if any entry was edited or removed."""
+    from yibao.audit import verify
+
+    checked, broken = _run(lambda: _in_transaction(verify))
+    if broken is None:
+        click.echo(f"audit chain intact: {checked} entries")
+        return
+    click.echo(f"audit chain BROKEN at entry {broken.entry_id} (after {checked} good entries): {broken.reason}",
+               err=True)
+    raise SystemExit(1)
+
+
 @main.command()
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)

@@ -100,3 +100,19 @@ class PolicyNotFound(DomainError):
 class ServiceUnavailable(DomainError):
     code = "SERVICE_UNAVAILABLE"
     default_message = "服务暂不可用 service temporarily unavailable, retry later"
+
+
+class InvalidState(DomainError):
+    """The record is not in a state that allows this step (e.g. approving a paid order)."""
+
+    code = "INVALID_STATE"
+
+
+class SameActor(DomainError):
+    """Maker-checker: the person who prepared or first reviewed something cannot approve it."""
+
+    code = "SAME_ACTOR"
+
+
+class RateLimited(DomainError):
+    code = "RATE_LIMITED"

@@ -4,47 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
-import dramatiq
-import pytest
-from dramatiq import Worker
 from sqlalchemy import func, select, update
 
 from tests.builders import idem, make_bill, make_person
-from yibao.config import Settings
+from tests.workers.conftest import work as _work
 from yibao.events.orm import InboxRow, OutboxRow
 from yibao.events.outbox import relay_once
-from yibao.messaging import runtime
-from yibao.messaging.broker import install_broker
-
-
-@pytest.fixture(scope="module")
-def broker(settings: Settings) -> Iterator[dramatiq.Broker]:
-    broker = install_broker(settings)
-    runtime.configure(settings)
-    import monitor.actors
-    import settlement.actors
-
-    for actor_name in ("settlement.on_settlement_event", "monitor.on_settlement_event"):
-        if actor_name not in broker.actors:  # imported earlier against another broker
-            module = monitor.actors if actor_name.startswith("monitor") else settlement.actors
-            broker.declare_actor(module.on_settlement_event)
-    broker.flush_all()
-    yield broker
-    broker.flush_all()
-    broker.close()
-
-
-def _work(broker: dramatiq.Broker) -> None:
-    worker = Worker(broker, worker_timeout=100, worker_threads=2)
-    worker.start()
-    try:
-        broker.join("settlement", timeout=20_000)
-        broker.join("monitor", timeout=20_000)
-        worker.join()
-    finally:
-        worker.stop()
 
 
 async def _inbox_count(sessionmaker, event_ids: list[uuid.UUID]) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -1,14 +1,23 @@
-"""Imports every ORM module so ``Base.metadata`` is complete (Alembic and tests use it)."""
+"""Imports every ``yibao.<concept>.orm`` module so ``Base.metadata`` is complete.
 
-from yibao.accounts import orm as _accounts  # noqa: F401
-from yibao.auth import orm as _auth  # noqa: F401
-from yibao.bill_settlement import orm as _bill  # noqa: F401
-from yibao.catalogue import orm as _catalogue  # noqa: F401
+Discovered rather than listed, so a new concept's tables join Alembic and the tests by
+existing, and parallel work on two concepts never edits the same line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import yibao
 from yibao.db.base import Base
-from yibao.enrolment import orm as _enrolment  # noqa: F401
-from yibao.events import orm as _events  # noqa: F401
-from yibao.institutions import orm as _institutions  # noqa: F401
-from yibao.people import orm as _people  # noqa: F401
-from yibao.policy import orm as _policy  # noqa: F401
 
+
+def _import_orm_modules() -> None:
+    for info in pkgutil.walk_packages(yibao.__path__, "yibao."):
+        if info.name.endswith(".orm"):
+            importlib.import_module(info.name)
+
+
+_import_orm_modules()
 metadata = Base.metadata

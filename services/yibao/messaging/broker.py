@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.asyncio import AsyncIO
 
 from yibao.config import Settings
@@ -12,6 +13,7 @@ from yibao.config import Settings
 def make_broker(settings: Settings) -> RedisBroker:
     broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(CurrentMessage())  # job actors read their retry count
     return broker
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
+from dramatiq.middleware import CurrentMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yibao.config import Settings, get_settings
 from yibao.db.engine import make_engine, make_sessionmaker
 from yibao.db.uow import UnitOfWork
 from yibao.events.inbox import claim, load_event
+from yibao.jobs import runner
 
 log = logging.getLogger("yibao.worker")
 _by_loop: dict[int, async_sessionmaker[AsyncSession]] = {}
@@ -48,3 +51,16 @@ async def receive(consumer: str, event_id: str) -> dict[str, Any] | None:
             return None
         await uow.commit()
         return payload
+
+
+async def run_job(event_id: str, handlers: Mapping[str, runner.Handler], max_retries: int) -> None:
+    """Execute the job run announced by a ``job.<service>`` event (at least once, see runner)."""
+    async with worker_sessionmaker()() as session:
+        payload = await load_event(session, event_id)
+    if payload is None:
+        raise EventNotFound(event_id)
+    message = CurrentMessage.get_current_message()
+    retries = int(message.options.get("retries", 0)) if message is not None else 0
+    await runner.execute(
+        worker_sessionmaker(), str(payload["run_id"]), handlers, final_attempt=retries >= max_retries
+    )

@@ -1,0 +1,168 @@
+"""Request a run (API, scheduler) and execute it (worker), with state and progress persisted.
+
+Requesting writes the run and its outbox event in one transaction, so an acknowledged
+request is never lost. Execution is at-least-once (a worker killed mid-run gets its message
+redelivered), so a handler must be safe to run again: each handler commits its effect in
+one transaction or makes every step idempotent. A finished run is never executed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from yibao import clock
+from yibao.db.uow import UnitOfWork
+from yibao.errors import DomainError, InvalidRequest, NotFound
+from yibao.jobs.kinds import KINDS, topic_for
+from yibao.jobs.orm import JobRunRow
+
+log = logging.getLogger("yibao.jobs")
+FINISHED = ("succeeded", "failed")
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: its run id, a sessionmaker, and a way to report progress."""
+
+    run_id: uuid.UUID
+    sessionmaker: async_sessionmaker[AsyncSession]
+    params: dict[str, Any]
+
+    async def progress(self, processed: int, total: int | None = None) -> None:
+        """Committed at once in its own transaction, so ops can follow a long run."""
+        values: dict[str, Any] = {"processed": processed}
+        if total is not None:
+            values["total"] = total
+        async with self.sessionmaker() as s, s.begin():
+            await s.execute(update(JobRunRow).where(JobRunRow.id == self.run_id).values(**values))
+
+
+Handler = Callable[[JobContext], Awaitable[dict[str, Any]]]
+
+
+async def request(
+    uow: UnitOfWork, kind: str, params: dict[str, Any], requested_by: str, dedup_key: str | None = None
+) -> tuple[JobRunRow, bool]:
+    """Create a queued run (or return the one with the same ``dedup_key``); ``True`` if created."""
+    if kind not in KINDS:
+        raise InvalidRequest(f"unknown job kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    s = uow.session
+    run_id = uuid.uuid4()
+    created = await s.scalar(
+        insert(JobRunRow)
+        .values(
+            id=run_id,
+            kind=kind,
+            params=params,
+            dedup_key=dedup_key,
+            state="queued",
+            attempts=0,
+            processed=0,
+            requested_by=requested_by,
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "dedup_key"], index_where=JobRunRow.dedup_key.isnot(None))
+        .returning(JobRunRow.id)
+    )
+    if created is None:
+        existing = await s.scalar(select(JobRunRow).where(JobRunRow.kind == kind, JobRunRow.dedup_key == dedup_key))
+        assert existing is not None
+        return existing, False
+    uow.publish(topic_for(KINDS[kind].service), {"run_id": str(run_id), "kind": kind})
+    row = await s.get(JobRunRow, run_id)
+    assert row is not None
+    return row, True
+
+
+async def get(session: AsyncSession, run_id: str) -> JobRunRow:
+    try:
+        rid = uuid.UUID(run_id)
+    except ValueError:
+        raise NotFound(f"作业 {run_id} 不存在 job run not found") from None
+    row = await session.get(JobRunRow, rid)
+    if row is None:
+        raise NotFound(f"作业 {run_id} 不存在 job run not found")
+    return row
+
+
+async def _start(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> JobRunRow | None:
+    async with sessionmaker() as s, s.begin():
+        row = await s.scalar(select(JobRunRow).where(JobRunRow.id == run_id).with_for_update())
+        if row is None:
+            raise NotFound(f"job run {run_id} not found")
+        if row.state in FINISHED:
+            return None
+        row.state = "running"
+        row.attempts += 1
+        row.started_at = row.started_at or clock.now()
+        row.error = None
+        await s.flush()
+        s.expunge(row)
+        return row
+
+
+async def _finish(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, **values: Any) -> None:
+    async with sessionmaker() as s, s.begin():
+        await s.execute(update(JobRunRow).where(JobRunRow.id == run_id).values(finished_at=clock.now(), **values))
+
+
+async def execute(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_id: str,
+    handlers: Mapping[str, Handler],
+    *,
+    final_attempt: bool = False,
+) -> None:
+    """Run one job to its end. A domain refusal fails the run for good; anything else is
+    recorded and re-raised so Dramatiq retries (``final_attempt`` marks it failed instead)."""
+    rid = uuid.UUID(run_id)
+    row = await _start(sessionmaker, rid)
+    if row is None:
+        log.info("job %s already finished; redelivery ignored", run_id)
+        return
+    handler = handlers.get(row.kind)
+    if handler is None:
+        await _finish(sessionmaker, rid, state="failed", error=f"no handler for job kind {row.kind!r} here")
+        return
+    began = time.perf_counter()
+    try:
+        result = await handler(JobContext(rid, sessionmaker, dict(row.params)))
+    except DomainError as exc:
+        await _finish(sessionmaker, rid, state="failed", error=f"{exc.code}: {exc}")
+        return
+    except Exception as exc:
+        log.exception("job %s (%s) attempt %d failed", run_id, row.kind, row.attempts)
+        if final_attempt:
+            await _finish(sessionmaker, rid, state="failed", error=repr(exc))
+            return
+        async with sessionmaker() as s, s.begin():
+            await s.execute(update(JobRunRow).where(JobRunRow.id == rid).values(error=repr(exc)))
+        raise
+    result.setdefault("seconds", round(time.perf_counter() - began, 3))
+    await _finish(sessionmaker, rid, state="succeeded", result=result)
+
+
+def render(row: JobRunRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "kind": row.kind,
+        "params": row.params,
+        "state": row.state,
+        "attempts": row.attempts,
+        "processed": row.processed,
+        "total": row.total,
+        "requested_by": row.requested_by,
+        "requested_at": row.requested_at.isoformat() if row.requested_at else None,
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "result": row.result,
+        "error": row.error,
+    }
