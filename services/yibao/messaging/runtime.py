@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from dramatiq.middleware import CurrentMessage
@@ -40,8 +40,12 @@ class EventNotFound(RuntimeError):
     """The message arrived before its outbox row is visible; retried by Dramatiq."""
 
 
-async def receive(consumer: str, event_id: str) -> dict[str, Any] | None:
-    """Record an event for ``consumer`` exactly once; ``None`` on a redelivery."""
+Apply = Callable[[UnitOfWork, dict[str, Any]], Awaitable[None]]
+
+
+async def receive(consumer: str, event_id: str, apply: Apply | None = None) -> dict[str, Any] | None:
+    """Record an event for ``consumer`` exactly once and ``apply`` it in the same transaction,
+    so a redelivery finds the inbox row and does nothing; ``None`` on a redelivery."""
     async with UnitOfWork(worker_sessionmaker()) as uow:
         payload = await load_event(uow.session, event_id)
         if payload is None:
@@ -49,6 +53,8 @@ async def receive(consumer: str, event_id: str) -> dict[str, Any] | None:
         if not await claim(uow.session, consumer, event_id, str(payload["type"]), payload):
             log.info("%s: event %s already processed", consumer, event_id)
             return None
+        if apply is not None:
+            await apply(uow, payload)
         await uow.commit()
         return payload
 
