@@ -61,9 +61,11 @@ def start_api(env_overrides: dict[str, str], port: int, workers: int, log_path: 
     env = {**os.environ, **env_overrides}
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [str(VENV_BIN / "yibao"), "api", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [str(VENV_BIN / "yibao"), "api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     server = ApiServer(process, port, log_path)
     try:
@@ -80,14 +82,11 @@ def wait_healthy(server: ApiServer, timeout: float = 60.0) -> None:
     url = f"http://127.0.0.1:{server.port}/healthz"
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise ApiFailedToStart(f"yibao api exited with {server.process.returncode}; "
-                                   f"see {server.log_path}")
+            raise ApiFailedToStart(f"yibao api exited with {server.process.returncode}; see {server.log_path}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    raise ApiFailedToStart(
-        f"/healthz did not answer 200 within {timeout:.0f} s; see {server.log_path}"
-    )
+    raise ApiFailedToStart(f"/healthz did not answer 200 within {timeout:.0f} s; see {server.log_path}")

@@ -66,7 +66,10 @@ def run_pgbench(
     _pgbench(["-i", "-q", "-s", str(scale)], host, port, user, database)
     output = _pgbench(
         ["-c", str(clients), "-j", str(threads), "-T", str(seconds), "-M", "prepared"],
-        host, port, user, database,
+        host,
+        port,
+        user,
+        database,
     )
     tps, latency = parse(output)
     return PgbenchResult(tps, latency, clients, threads, seconds, scale, output)

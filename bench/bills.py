@@ -37,20 +37,22 @@ VISIT_WEIGHTS = {"outpatient": 45, "pharmacy": 25, "chronic_outpatient": 15, "in
 
 #: Items a visit type plausibly bills (filtered per person and institution below).
 VISIT_ITEMS = {
-    "pharmacy": ["D-AMOX-250", "D-METF-500", "D-ATOR-20", "D-INSG-300", "D-TAMS-02",
-                 "D-PEDC-10", "D-VITC-100"],
-    "outpatient": ["S-BLRT", "S-CTHD", "S-MRI", "S-PSA", "S-HPV", "S-ACUP", "D-AMOX-250",
-                   "D-PEDC-10", "D-VITC-100"],
-    "chronic_outpatient": ["D-METF-500", "D-ATOR-20", "D-INSG-300", "D-TAMS-02", "S-BLRT",
-                           "S-HDLY"],
-    "inpatient": ["D-CEFT-1G", "S-APPX", "S-CTHD", "S-MRI", "M-STNT", "M-LENS", "S-BLRT",
-                  "S-VIPW", "D-AMOX-250"],
+    "pharmacy": ["D-AMOX-250", "D-METF-500", "D-ATOR-20", "D-INSG-300", "D-TAMS-02", "D-PEDC-10", "D-VITC-100"],
+    "outpatient": ["S-BLRT", "S-CTHD", "S-MRI", "S-PSA", "S-HPV", "S-ACUP", "D-AMOX-250", "D-PEDC-10", "D-VITC-100"],
+    "chronic_outpatient": ["D-METF-500", "D-ATOR-20", "D-INSG-300", "D-TAMS-02", "S-BLRT", "S-HDLY"],
+    "inpatient": ["D-CEFT-1G", "S-APPX", "S-CTHD", "S-MRI", "M-STNT", "M-LENS", "S-BLRT", "S-VIPW", "D-AMOX-250"],
 }
 OUTPATIENT_DIAGNOSES = ["J06.9", "K29.7", "M54.5", "R51", "L30.9"]
 CHRONIC_DIAGNOSES = ["E11.9", "I10", "N18.5", "I25.1"]
 #: (main diagnosis, procedure or None) pairs from the DIP groups.
-INPATIENT_CASES = [("J18.9", None), ("K35.8", "47.0901"), ("I63.9", None), ("I25.1", "36.0601"),
-                   ("H25.9", "13.4100"), ("E11.9", None)]
+INPATIENT_CASES = [
+    ("J18.9", None),
+    ("K35.8", "47.0901"),
+    ("I63.9", None),
+    ("I25.1", "36.0601"),
+    ("H25.9", "13.4100"),
+    ("E11.9", None),
+]
 
 FIRST_DAY = date(2026, 1, 5)
 LAST_DAY = date(2026, 11, 20)
@@ -197,10 +199,12 @@ def _ambulatory_lines(
     traces: TraceCodes,
 ) -> list[dict[str, Any]]:
     """Pharmacy 1–4, outpatient 1–8, chronic 1–10 lines, each a catalogue item allowed here."""
-    pool = [catalogue[c] for c in VISIT_ITEMS[visit_type]
-            if allowed(catalogue[c], person, level, day)] or [catalogue["S-BLRT"]]
-    count = {"pharmacy": rng.randint(1, 4), "outpatient": rng.randint(1, 8),
-             "chronic_outpatient": rng.randint(1, 10)}[visit_type]
+    pool = [catalogue[c] for c in VISIT_ITEMS[visit_type] if allowed(catalogue[c], person, level, day)] or [
+        catalogue["S-BLRT"]
+    ]
+    count = {"pharmacy": rng.randint(1, 4), "outpatient": rng.randint(1, 8), "chronic_outpatient": rng.randint(1, 10)}[
+        visit_type
+    ]
     lines: list[dict[str, Any]] = []
     billed: set[str] = set()
     for _ in range(count):
@@ -228,8 +232,7 @@ def _inpatient_lines(
     for day in days:
         for code in ("S-BED-2", "S-NURS-1"):
             lines.append(_line(rng, catalogue[code], len(lines) + 1, day, 1, traces, supply=False))
-    pool = [catalogue[c] for c in VISIT_ITEMS["inpatient"]
-            if allowed(catalogue[c], person, level, discharged)]
+    pool = [catalogue[c] for c in VISIT_ITEMS["inpatient"] if allowed(catalogue[c], person, level, discharged)]
     while len(lines) < 8 or (len(lines) < 30 and rng.random() < 0.5):
         item = rng.choice(pool)
         day = rng.choice(days)
@@ -243,9 +246,7 @@ def service_day(rng: random.Random, today: date) -> date:
     return FIRST_DAY + timedelta(days=rng.randint(0, max(0, (last - FIRST_DAY).days)))
 
 
-def pick_institution(
-    rng: random.Random, visit_type: str, institutions: list[Institution]
-) -> Institution:
+def pick_institution(rng: random.Random, visit_type: str, institutions: list[Institution]) -> Institution:
     """Pharmacy bills at pharmacies; inpatient only at level ≥ 1 hospitals; county hospitals
     busiest (the suspended one is not in ``institutions``: it would only produce 403s)."""
     if visit_type == "pharmacy":
@@ -285,17 +286,13 @@ def make_bill(
             "discharged_on": day.isoformat(),
             "diagnoses": [diagnosis],
             "procedures": [procedure] if procedure else [],
-            "lines": _inpatient_lines(
-                rng, catalogue, person, institution.level, admitted, day, traces
-            ),
+            "lines": _inpatient_lines(rng, catalogue, person, institution.level, admitted, day, traces),
         }
     else:
         pool = CHRONIC_DIAGNOSES if visit_type == "chronic_outpatient" else OUTPATIENT_DIAGNOSES
         bill |= {
             "diagnoses": [rng.choice(pool)],
-            "lines": _ambulatory_lines(
-                rng, catalogue, visit_type, person, institution.level, day, traces
-            ),
+            "lines": _ambulatory_lines(rng, catalogue, visit_type, person, institution.level, day, traces),
         }
     return bill
 

@@ -56,10 +56,14 @@ LAYERS: list[tuple[str, str]] = [
 STEPS: list[tuple[str, str]] = [
     ("outbox relay (poll outbox, enqueue to Redis in a thread)", r"^yibao/events/outbox\.py:"),
     ("route: to_command() and Response", r"^api/routes/settlements\.py:settle$"),
-    ("FastAPI: request body → SettleRequest (pydantic)",
-     r"^fastapi/.*:(request_body_to_args|_validate_value_with_model_field)$"),
-    ("FastAPI: dependencies (auth, refs, UnitOfWork open/close)",
-     r"^fastapi/dependencies/utils\.py:solve_dependencies$|^api/deps\.py:"),
+    (
+        "FastAPI: request body → SettleRequest (pydantic)",
+        r"^fastapi/.*:(request_body_to_args|_validate_value_with_model_field)$",
+    ),
+    (
+        "FastAPI: dependencies (auth, refs, UnitOfWork open/close)",
+        r"^fastapi/dependencies/utils\.py:solve_dependencies$|^api/deps\.py:",
+    ),
     ("FastAPI: rest of the request handling", r"^fastapi/"),
     ("uvicorn/starlette: HTTP parsing, middleware, sending", r"^(uvicorn|starlette)/"),
     ("event loop, sockets (uvloop C code)", r"^asyncio/runners\.py:Runner\.run$"),
@@ -69,18 +73,30 @@ STEPS: list[tuple[str, str]] = [
 #: shows as its own root, cut off from the coroutine that awaits it. Such samples are
 #: attributed by the kind of statement being executed instead (first match wins).
 GREENLET_STEPS: list[tuple[str, str]] = [
-    ("SQLAlchemy (greenlet): Session.commit (outbox row flush + COMMIT)",
-     r"^sqlalchemy/orm/session\.py:Session\.commit$"),
-    ("SQLAlchemy (greenlet): ORM bulk INSERT from a list of dicts (settlement_lines)",
-     r"^sqlalchemy/orm/bulk_persistence\.py:_bulk_insert$"),
-    ("SQLAlchemy (greenlet): ORM-enabled INSERT … VALUES (settlements, keys, traces, …)",
-     r"^sqlalchemy/orm/bulk_persistence\.py:_BulkORMInsert"),
-    ("SQLAlchemy (greenlet): ORM-enabled UPDATE incl. synchronize_session",
-     r"^sqlalchemy/orm/bulk_persistence\.py:_BulkORMUpdate"),
-    ("SQLAlchemy (greenlet): SELECT and text() statements",
-     r"^sqlalchemy/orm/(context\.py:|session\.py:Session\._execute_internal$)"),
-    ("SQLAlchemy (greenlet): session close / rollback / connection return",
-     r"^sqlalchemy/orm/session\.py:(Session|SessionTransaction)\.(close|rollback)"),
+    (
+        "SQLAlchemy (greenlet): Session.commit (outbox row flush + COMMIT)",
+        r"^sqlalchemy/orm/session\.py:Session\.commit$",
+    ),
+    (
+        "SQLAlchemy (greenlet): ORM bulk INSERT from a list of dicts (settlement_lines)",
+        r"^sqlalchemy/orm/bulk_persistence\.py:_bulk_insert$",
+    ),
+    (
+        "SQLAlchemy (greenlet): ORM-enabled INSERT … VALUES (settlements, keys, traces, …)",
+        r"^sqlalchemy/orm/bulk_persistence\.py:_BulkORMInsert",
+    ),
+    (
+        "SQLAlchemy (greenlet): ORM-enabled UPDATE incl. synchronize_session",
+        r"^sqlalchemy/orm/bulk_persistence\.py:_BulkORMUpdate",
+    ),
+    (
+        "SQLAlchemy (greenlet): SELECT and text() statements",
+        r"^sqlalchemy/orm/(context\.py:|session\.py:Session\._execute_internal$)",
+    ),
+    (
+        "SQLAlchemy (greenlet): session close / rollback / connection return",
+        r"^sqlalchemy/orm/session\.py:(Session|SessionTransaction)\.(close|rollback)",
+    ),
     ("SQLAlchemy (greenlet): other", r"^sqlalchemy/"),
     ("asyncpg protocol (started from a greenlet)", r"^asyncpg/"),
 ]
@@ -174,12 +190,13 @@ def summarize(samples: list[Sample], top: int) -> str:
         step_layers.setdefault(step, Counter())[layer.split(" (")[0]] += s.count
         own[s.frames[-1].func] += s.count
 
-    out = [f"{total} busy samples ({parked} samples of parked threads left out)", "",
-           "where: step of the request (each sample counted once; top layers within the step):"]
+    out = [
+        f"{total} busy samples ({parked} samples of parked threads left out)",
+        "",
+        "where: step of the request (each sample counted once; top layers within the step):",
+    ]
     for step, n in steps.most_common(top):
-        mix = ", ".join(
-            f"{layer} {100 * m / n:.0f}%" for layer, m in step_layers[step].most_common(3)
-        )
+        mix = ", ".join(f"{layer} {100 * m / n:.0f}%" for layer, m in step_layers[step].most_common(3))
         out.append(f"  {_pct(n, total)}  {step}")
         out.append(f"          {mix}")
     out += ["", "what: layer of the code on CPU (leaf frame):"]

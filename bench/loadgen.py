@@ -221,12 +221,8 @@ class HttpxClient:
         import httpx
 
         self._source = source
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._client = httpx.AsyncClient(
-            base_url=f"http://{host}:{port}", limits=limits, timeout=REQUEST_TIMEOUT
-        )
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._client = httpx.AsyncClient(base_url=f"http://{host}:{port}", limits=limits, timeout=REQUEST_TIMEOUT)
         self.opened = 0
 
     async def prewarm(self, count: int, spacing: float = 0.02) -> None:
@@ -259,8 +255,9 @@ def announce(event: str) -> None:
 # ---------------------------------------------------------------- the two modes
 
 
-async def closed_loop(client: RawClient | HttpxClient, rec: Recorder, concurrency: int,
-                      warmup: float, duration: float) -> None:
+async def closed_loop(
+    client: RawClient | HttpxClient, rec: Recorder, concurrency: int, warmup: float, duration: float
+) -> None:
     """``concurrency`` workers back to back; a request counts if it *completes* in the window."""
     start = time.perf_counter()
     rec.window_start, rec.window_end = start + warmup, start + warmup + duration
@@ -277,8 +274,9 @@ async def closed_loop(client: RawClient | HttpxClient, rec: Recorder, concurrenc
     await asyncio.wait(workers, timeout=DRAIN_SECONDS)
 
 
-async def open_loop(client: RawClient | HttpxClient, rec: Recorder, rate: float,
-                    warmup: float, duration: float, seed: int) -> None:
+async def open_loop(
+    client: RawClient | HttpxClient, rec: Recorder, rate: float, warmup: float, duration: float, seed: int
+) -> None:
     """Poisson arrivals at ``rate``/s; a request counts if it was *scheduled* in the window."""
     rng = random.Random(seed)
     start = time.perf_counter()
@@ -368,8 +366,7 @@ def summarize(rec: Recorder, args: argparse.Namespace, opened: int) -> dict[str,
 def load_workload(path: Path) -> tuple[list[Person], list[Institution], date]:
     data = json.loads(path.read_text())
     persons = [
-        Person(p["id_number"], p["gender"], date.fromisoformat(p["birth_date"]), p["scheme"],
-               p["has_account"])
+        Person(p["id_number"], p["gender"], date.fromisoformat(p["birth_date"]), p["scheme"], p["has_account"])
         for p in data["persons"]
     ]
     institutions = [Institution(**i) for i in data["institutions"]]
@@ -378,8 +375,7 @@ def load_workload(path: Path) -> tuple[list[Person], list[Institution], date]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     persons, institutions, today = load_workload(args.workload)
-    templates = build_templates(persons, institutions, args.templates, args.seed,
-                                args.host, args.port, today)
+    templates = build_templates(persons, institutions, args.templates, args.seed, args.host, args.port, today)
     salt = "".join(random.choices(string.ascii_lowercase + string.digits, k=3))
     source = RequestSource(templates, salt, args.phase)
     max_connections = args.concurrency if args.mode == "closed" else args.max_connections

@@ -70,8 +70,7 @@ async def postgres_pids(dsn: str, database: str) -> list[int]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = $1 OR backend_type <> 'client backend'",
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 OR backend_type <> 'client backend'",
             database,
         )
     finally:
@@ -117,12 +116,16 @@ def _command(pid: int) -> str:
         return f"pid {pid} (gone)"
 
 
-def other_processes(before: CpuSnapshot, after: CpuSnapshot, seconds: float,
-                    exclude: set[int], top: int = 3) -> list[str]:
+def other_processes(
+    before: CpuSnapshot, after: CpuSnapshot, seconds: float, exclude: set[int], top: int = 3
+) -> list[str]:
     """The busiest processes that are not the benchmark's: noise on a shared machine."""
     ours = set(after.api) | set(after.postgres) | exclude
-    busy = [((value - before.everyone.get(pid, value)) / seconds, pid)
-            for pid, value in after.everyone.items() if pid not in ours]
+    busy = [
+        ((value - before.everyone.get(pid, value)) / seconds, pid)
+        for pid, value in after.everyone.items()
+        if pid not in ours
+    ]
     busy.sort(reverse=True)
     return [f"{cores:.2f} {_command(pid)}" for cores, pid in busy[:top] if cores >= 0.05]
 
@@ -164,9 +167,7 @@ def connections_per_process(pids: list[int], port: int) -> list[int]:
     return [n for n in counts if n]
 
 
-def cpu_split(
-    before: CpuSnapshot, after: CpuSnapshot, seconds: float, loadgen_cpu: float
-) -> dict[str, float]:
+def cpu_split(before: CpuSnapshot, after: CpuSnapshot, seconds: float, loadgen_cpu: float) -> dict[str, float]:
     """Cores used on average over the window (1.0 = one core fully busy), per component;
     "other" is everything else on the machine (other databases, other people's processes).
 
@@ -214,9 +215,7 @@ class ActivitySampler:
                     self.database,
                 )
                 for r in rows:
-                    wait = (
-                        f"{r['wait_event_type']}/{r['wait_event']}" if r["wait_event"] else "on CPU"
-                    )
+                    wait = f"{r['wait_event_type']}/{r['wait_event']}" if r["wait_event"] else "on CPU"
                     self.samples[f"{r['state']} · {wait}"] += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.interval)
@@ -228,10 +227,7 @@ class ActivitySampler:
 
     def shares(self, exclude_idle: bool = True) -> dict[str, float]:
         """Share of backend samples per state/wait; idle pooled connections left out."""
-        kept = {
-            k: v for k, v in self.samples.items()
-            if not (exclude_idle and k.startswith("idle ·"))
-        }
+        kept = {k: v for k, v in self.samples.items() if not (exclude_idle and k.startswith("idle ·"))}
         total = sum(kept.values()) or 1
         return {k: round(v / total, 3) for k, v in sorted(kept.items(), key=lambda kv: -kv[1])}
 
@@ -256,10 +252,24 @@ class Profiler:
         for fmt, name in (("flamegraph", "profile.svg"), ("raw", "profile.collapsed")):
             self.processes.append(
                 subprocess.Popen(
-                    [str(PY_SPY), "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
-                     "--rate", str(self.rate), "--duration", str(int(seconds)),
-                     "--format", fmt, "-o", str(self.out_dir / name)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    [
+                        str(PY_SPY),
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--subprocesses",
+                        "--nonblocking",
+                        "--rate",
+                        str(self.rate),
+                        "--duration",
+                        str(int(seconds)),
+                        "--format",
+                        fmt,
+                        "-o",
+                        str(self.out_dir / name),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
                 )
             )
 

@@ -49,8 +49,9 @@ class RunReport:
 def git_commit(repo: Path) -> str:
     """Short commit of the tree that was measured (read-only ``git rev-parse``)."""
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo,
-                              capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10, check=False
+        )
     except OSError:
         return "unknown"
     return done.stdout.strip() or "unknown"
@@ -83,8 +84,7 @@ def _cpu(phase: dict[str, Any]) -> str:
     workers = phase.get("api_workers")
     if not workers:
         return split
-    return (f"{split}; per API worker: cores {workers['cores']}, "
-            f"client connections {workers['connections']}")
+    return f"{split}; per API worker: cores {workers['cores']}, client connections {workers['connections']}"
 
 
 def _per_settlement(phase: dict[str, Any]) -> str:
@@ -136,9 +136,11 @@ def figures(r: RunReport) -> list[tuple[str, str]]:
     if b is not None:
         half_pg, half_a = r.rates.get("half_pgbench"), r.rates.get("half_phase_a")
         rows += [
-            ("phase B offered rate (open loop, Poisson)",
-             f"{b['rate_target']:.1f}/s = 50% of min(pgbench, A): "
-             f"50% pgbench {half_pg if half_pg is not None else 'n/a'}, 50% A {half_a}"),
+            (
+                "phase B offered rate (open loop, Poisson)",
+                f"{b['rate_target']:.1f}/s = 50% of min(pgbench, A): "
+                f"50% pgbench {half_pg if half_pg is not None else 'n/a'}, 50% A {half_a}",
+            ),
             ("phase B achieved tps", f"{b['tps']:.1f}"),
             ("phase B latency p50 / p95 / p99", _lat(b)),
             ("phase B errors", _errors(b)),

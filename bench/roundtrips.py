@@ -31,10 +31,7 @@ class RoundTrips:
     def line(self) -> str:
         total = sum(self.per_bill.values())
         parts = ", ".join(f"{k} {v:.1f}" for k, v in self.per_bill.items())
-        return (
-            f"database round trips per settlement ≈ {total:.1f} "
-            f"({parts}; {self.ok}/{self.bills} bills 201)"
-        )
+        return f"database round trips per settlement ≈ {total:.1f} ({parts}; {self.ok}/{self.bills} bills 201)"
 
 
 def _kind(statement: str) -> str:

@@ -48,10 +48,8 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 LOADGEN = BENCH / "loadgen.py"
 
-FULL = {"persons": 100_000, "duration": 30.0, "warmup": 5.0, "pgbench_seconds": 20,
-        "templates": 20_000}
-QUICK = {"persons": 10_000, "duration": 10.0, "warmup": 3.0, "pgbench_seconds": 10,
-         "templates": 5_000}
+FULL = {"persons": 100_000, "duration": 30.0, "warmup": 5.0, "pgbench_seconds": 20, "templates": 20_000}
+QUICK = {"persons": 10_000, "duration": 10.0, "warmup": 3.0, "pgbench_seconds": 10, "templates": 5_000}
 
 
 # ---------------------------------------------------------------- arguments
@@ -62,42 +60,52 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Settlement benchmark: pgbench baseline, then the API under load.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true",
-                   help=f"smoke run: {QUICK['persons']:,} persons, "
-                        f"{QUICK['duration']:.0f} s phases")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK['persons']:,} persons, {QUICK['duration']:.0f} s phases",
+    )
     p.add_argument("--persons", type=int, help=f"population to seed (default {FULL['persons']:,})")
     p.add_argument("--duration", type=float, help="measured seconds per phase (default 30)")
     p.add_argument("--warmup", type=float, help="unmeasured seconds before each phase (default 5)")
     p.add_argument("--templates", type=int, help="distinct pre-built bills (default 20,000)")
     p.add_argument("--pgbench-seconds", type=int, help="pgbench -T (default 20)")
     p.add_argument("--pgbench-scale", type=int, default=10, help="pgbench -i -s")
-    p.add_argument("--concurrency", "-c", type=int, default=32,
-                   help="phase A clients; also pgbench -c")
+    p.add_argument("--concurrency", "-c", type=int, default=32, help="phase A clients; also pgbench -c")
     p.add_argument("--workers", "-w", type=int, default=2, help="yibao api --workers")
-    p.add_argument("--load-fraction", type=float, default=0.5,
-                   help="phase B rate as a fraction of min(pgbench tps, phase A tps)")
-    p.add_argument("--client", choices=("raw", "httpx"), default="raw",
-                   help="load generator HTTP client")
+    p.add_argument(
+        "--load-fraction", type=float, default=0.5, help="phase B rate as a fraction of min(pgbench tps, phase A tps)"
+    )
+    p.add_argument("--client", choices=("raw", "httpx"), default="raw", help="load generator HTTP client")
     p.add_argument("--port", type=int, default=8811)
-    p.add_argument("--pg-url", default="postgresql+asyncpg://postgres@localhost:5432",
-                   help="server URL without database name")
+    p.add_argument(
+        "--pg-url", default="postgresql+asyncpg://postgres@localhost:5432", help="server URL without database name"
+    )
     p.add_argument("--database", default="yibao_bench")
     p.add_argument("--pgbench-database", default="yibao_pgbench")
     p.add_argument("--redis-url", default="redis://localhost:6379/12")
     p.add_argument("--namespace", default="bench", help="BROKER_NAMESPACE of the API")
-    p.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra API environment for experiments, e.g. RUN_OUTBOX_RELAY=false")
+    p.add_argument(
+        "--api-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra API environment for experiments, e.g. RUN_OUTBOX_RELAY=false",
+    )
     p.add_argument("--seed", type=int, default=2026, help="random seed for population and bills")
     p.add_argument("--reuse-db", action="store_true", help="keep the existing benchmark database")
     p.add_argument("--skip-pgbench", action="store_true", help="no baseline (ratio is n/a)")
     p.add_argument("--skip-phase-b", action="store_true")
-    p.add_argument("--profile", action="store_true",
-                   help="py-spy the API during phase A (bench/out/profile.svg) "
-                        "and count database round trips")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the API during phase A (bench/out/profile.svg) and count database round trips",
+    )
     p.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     p.add_argument("--label", default=None, help="section title in RESULTS.md")
-    p.add_argument("--cleanup", action="store_true",
-                   help="drop both databases and the broker namespace's Redis keys at the end")
+    p.add_argument(
+        "--cleanup", action="store_true", help="drop both databases and the broker namespace's Redis keys at the end"
+    )
     args = p.parse_args(argv)
     for key, full in FULL.items():
         if getattr(args, key) is None:
@@ -151,18 +159,27 @@ def write_workload(args: argparse.Namespace, out: Path) -> Path:
     data = seeding.workload(database_url(args, args.database), sample=args.templates)
     path = out / "workload.json"
     path.write_text(json.dumps(data))
-    step(f"workload: {len(data['persons']):,} persons, institution keys for "
-         f"{', '.join(i['code'] for i in data['institutions'])}")
+    step(
+        f"workload: {len(data['persons']):,} persons, institution keys for "
+        f"{', '.join(i['code'] for i in data['institutions'])}"
+    )
     return path
 
 
 def baseline(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.skip_pgbench:
         return None
-    step(f"pgbench -i -s {args.pgbench_scale}; -c {args.concurrency} -j 2 "
-         f"-T {args.pgbench_seconds} -M prepared on {args.pgbench_database}")
-    result = run_pgbench(database_url(args, args.pgbench_database), clients=args.concurrency,
-                         threads=2, seconds=args.pgbench_seconds, scale=args.pgbench_scale)
+    step(
+        f"pgbench -i -s {args.pgbench_scale}; -c {args.concurrency} -j 2 "
+        f"-T {args.pgbench_seconds} -M prepared on {args.pgbench_database}"
+    )
+    result = run_pgbench(
+        database_url(args, args.pgbench_database),
+        clients=args.concurrency,
+        threads=2,
+        seconds=args.pgbench_seconds,
+        scale=args.pgbench_scale,
+    )
     step(f"pgbench: {result.tps:.1f} tps, latency avg {result.latency_ms} ms")
     return {k: v for k, v in asdict(result).items() if k != "output"}
 
@@ -187,19 +204,43 @@ async def settlement_count(dsn: str) -> int:
 # ---------------------------------------------------------------- one load phase
 
 
-def loadgen_command(args: argparse.Namespace, workload: Path, out: Path, phase: str,
-                    rate: float | None) -> list[str]:
-    cmd = [sys.executable, str(LOADGEN), "--workload", str(workload), "--out", str(out),
-           "--phase", phase, "--duration", str(args.duration), "--warmup", str(args.warmup),
-           "--templates", str(args.templates), "--seed", str(args.seed), "--port", str(args.port),
-           "--client", args.client]
+def loadgen_command(args: argparse.Namespace, workload: Path, out: Path, phase: str, rate: float | None) -> list[str]:
+    cmd = [
+        sys.executable,
+        str(LOADGEN),
+        "--workload",
+        str(workload),
+        "--out",
+        str(out),
+        "--phase",
+        phase,
+        "--duration",
+        str(args.duration),
+        "--warmup",
+        str(args.warmup),
+        "--templates",
+        str(args.templates),
+        "--seed",
+        str(args.seed),
+        "--port",
+        str(args.port),
+        "--client",
+        args.client,
+    ]
     if rate is None:
         return [*cmd, "--mode", "closed", "--concurrency", str(args.concurrency)]
     return [*cmd, "--mode", "open", "--rate", f"{rate:.3f}"]
 
 
-async def run_phase(args: argparse.Namespace, server: ApiServer, workload: Path, out_dir: Path,
-                    phase: str, rate: float | None, profiler: Profiler | None) -> dict[str, Any]:
+async def run_phase(
+    args: argparse.Namespace,
+    server: ApiServer,
+    workload: Path,
+    out_dir: Path,
+    phase: str,
+    rate: float | None,
+    profiler: Profiler | None,
+) -> dict[str, Any]:
     """Run the load generator; sample CPU, database waits (and py-spy) inside its window."""
     out = out_dir / f"phase-{phase}.json"
     proc = await asyncio.create_subprocess_exec(
@@ -235,8 +276,7 @@ async def run_phase(args: argparse.Namespace, server: ApiServer, workload: Path,
     if before is not None and after is not None:
         elapsed = closed_at - opened_at
         result["cpu_cores"] = cpu_split(before, after, elapsed, result["loadgen_cpu_s"])
-        result["api_workers"] = {"cores": worker_cores(before, after, elapsed),
-                                 "connections": connections}
+        result["api_workers"] = {"cores": worker_cores(before, after, elapsed), "connections": connections}
         result["postgres_processes_sampled"] = len(pg_pids)
         result["other_processes"] = other_processes(before, after, elapsed, {proc.pid, os.getpid()})
     result["db_states"] = sampler.shares()
@@ -244,8 +284,9 @@ async def run_phase(args: argparse.Namespace, server: ApiServer, workload: Path,
     return result
 
 
-def phase_b_rate(args: argparse.Namespace, pg: dict[str, Any] | None,
-                 phase_a: dict[str, Any]) -> dict[str, float | None]:
+def phase_b_rate(
+    args: argparse.Namespace, pg: dict[str, Any] | None, phase_a: dict[str, Any]
+) -> dict[str, float | None]:
     """Half of the lower of the two capacities: a busy but not saturated system."""
     half_pg = round(args.load_fraction * pg["tps"], 1) if pg else None
     half_a = round(args.load_fraction * phase_a["tps"], 1)
@@ -253,8 +294,7 @@ def phase_b_rate(args: argparse.Namespace, pg: dict[str, Any] | None,
     return {"half_pgbench": half_pg, "half_phase_a": half_a, "target": max(target, 1.0)}
 
 
-def profile_extras(args: argparse.Namespace, out_dir: Path, profiler: Profiler,
-                   workload: Path) -> list[str]:
+def profile_extras(args: argparse.Namespace, out_dir: Path, profiler: Profiler, workload: Path) -> list[str]:
     """py-spy summary and the round-trip count, as lines for the console and RESULTS.md."""
     extras = []
     problems = profiler.wait()
@@ -264,12 +304,9 @@ def profile_extras(args: argparse.Namespace, out_dir: Path, profiler: Profiler,
     else:
         summary = summarize_stacks(read_stacks(stacks), top=20)
         (out_dir / "profile-top.txt").write_text(summary + "\n")
-        extras += ["py-spy (phase A, API workers; flame graph in bench/out/profile.svg):",
-                   *summary.splitlines()]
+        extras += ["py-spy (phase A, API workers; flame graph in bench/out/profile.svg):", *summary.splitlines()]
     persons, institutions, today = load_workload(workload)
-    templates = build_templates(
-        persons, institutions, 200, args.seed + 1, "127.0.0.1", args.port, today
-    )
+    templates = build_templates(persons, institutions, 200, args.seed + 1, "127.0.0.1", args.port, today)
     trips = asyncio.run(roundtrips.count(database_url(args, args.database), templates, 50))
     extras += ["", trips.line()]
     return extras
@@ -281,22 +318,29 @@ def profile_extras(args: argparse.Namespace, out_dir: Path, profiler: Profiler,
 Phases = tuple[dict[str, Any], dict[str, Any] | None, dict[str, float | None]]
 
 
-async def drive(args: argparse.Namespace, server: ApiServer, workload: Path, out_dir: Path,
-                pg: dict[str, Any] | None, profiler: Profiler | None) -> Phases:
+async def drive(
+    args: argparse.Namespace,
+    server: ApiServer,
+    workload: Path,
+    out_dir: Path,
+    pg: dict[str, Any] | None,
+    profiler: Profiler | None,
+) -> Phases:
     """Phase A, then phase B at a rate derived from A and pgbench; returns both and the rates."""
     timing = f"{args.warmup:.0f}+{args.duration:.0f} s"
     step(f"phase A: closed loop, {args.concurrency} clients, {timing}")
     phase_a = await run_phase(args, server, workload, out_dir, "A", None, profiler)
-    step(f"phase A: {phase_a['tps']:.1f} tps, p99 {phase_a['latency_ms']['p99']} ms, "
-         f"{phase_a['errors']} errors")
+    step(f"phase A: {phase_a['tps']:.1f} tps, p99 {phase_a['latency_ms']['p99']} ms, {phase_a['errors']} errors")
     rates = phase_b_rate(args, pg, phase_a)
     if args.skip_phase_b:
         return phase_a, None, rates
     step(f"phase B: open loop at {rates['target']:.1f}/s, {timing}")
     phase_b = await run_phase(args, server, workload, out_dir, "B", rates["target"], None)
     lat = phase_b["latency_ms"]
-    step(f"phase B: {phase_b['tps']:.1f} tps, p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} "
-         f"ms, {phase_b['errors']} errors")
+    step(
+        f"phase B: {phase_b['tps']:.1f} tps, p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} "
+        f"ms, {phase_b['errors']} errors"
+    )
     return phase_a, phase_b, rates
 
 
@@ -317,8 +361,9 @@ def params(args: argparse.Namespace) -> dict[str, Any]:
         "phase_s": args.duration,
         "templates": args.templates,
         "client": args.client,
-        "pgbench": None if args.skip_pgbench else
-        f"-s {args.pgbench_scale} -c {args.concurrency} -j 2 -T {args.pgbench_seconds} -M prepared",
+        "pgbench": None
+        if args.skip_pgbench
+        else f"-s {args.pgbench_scale} -c {args.concurrency} -j 2 -T {args.pgbench_seconds} -M prepared",
         "load_fraction": args.load_fraction,
         "profiled": args.profile,
         **({"api_env": " ".join(args.api_env)} if args.api_env else {}),
@@ -327,8 +372,8 @@ def params(args: argparse.Namespace) -> dict[str, Any]:
 
 def default_label(args: argparse.Namespace) -> str:
     label = "quick run" if args.quick else "full run"
-    return label + (", profiled" if args.profile else "") + (
-        f", API env {' '.join(args.api_env)}" if args.api_env else ""
+    return (
+        label + (", profiled" if args.profile else "") + (f", API env {' '.join(args.api_env)}" if args.api_env else "")
     )
 
 
@@ -355,8 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     bench_dsn = seeding.plain_dsn(database_url(args, args.database))
     env = results.environment(REPO, asyncio.run(pg_settings(bench_dsn)))
     removed = clear_broker_keys(args)
-    step(f"starting yibao api --workers {args.workers} on :{args.port} "
-         f"(removed {removed} stale '{args.namespace}:*' Redis keys)")
+    step(
+        f"starting yibao api --workers {args.workers} on :{args.port} "
+        f"(removed {removed} stale '{args.namespace}:*' Redis keys)"
+    )
     count_before = asyncio.run(settlement_count(bench_dsn))
     server = start_api(api_env(args), args.port, args.workers, out_dir / "api.log")
     try:

@@ -105,8 +105,7 @@ def population(count: int, seed: int) -> tuple[list[tuple[Any, ...]], list[tuple
         persons.append((person_id, ids.next(born, gender), name, REGION, born, gender))
         retiree = employee and YEAR - born.year > 60
         enrolments.append(
-            (person_id, "employee" if employee else "resident", YEAR, date(YEAR, 1, 1), retiree,
-             rng.randint(0, 20), 0)
+            (person_id, "employee" if employee else "resident", YEAR, date(YEAR, 1, 1), retiree, rng.randint(0, 20), 0)
         )
     return persons, enrolments
 
@@ -145,17 +144,25 @@ async def _copy_population(dsn: str, count: int, seed: int) -> SeedReport:
     try:
         async with conn.transaction():
             await conn.copy_records_to_table(
-                "persons", records=persons,
+                "persons",
+                records=persons,
                 columns=["id", "id_number", "name", "region", "birth_date", "gender"],
             )
             await conn.execute(  # explicit ids were COPYed: move the sequence past them
-                "SELECT setval(pg_get_serial_sequence('persons', 'id'), "
-                "(SELECT max(id) FROM persons))"
+                "SELECT setval(pg_get_serial_sequence('persons', 'id'), (SELECT max(id) FROM persons))"
             )
             await conn.copy_records_to_table(
-                "enrolments", records=enrolments,
-                columns=["person_id", "scheme", "year", "coverage_start", "retiree",
-                         "continuous_years", "zero_claim_credit"],
+                "enrolments",
+                records=enrolments,
+                columns=[
+                    "person_id",
+                    "scheme",
+                    "year",
+                    "coverage_start",
+                    "retiree",
+                    "continuous_years",
+                    "zero_claim_credit",
+                ],
             )
             groups = int((await conn.execute(_GROUPS_SQL)).split()[-1])
             accounts = int((await conn.execute(_ACCOUNTS_SQL)).split()[-1])
@@ -183,8 +190,14 @@ def seed(database_url: str, persons: int, seed_value: int) -> SeedReport:
     recreate_database(database_url)
     asyncio.run(_load_reference(Settings(database_url=database_url)))
     report = asyncio.run(_copy_population(plain_dsn(database_url), persons, seed_value))
-    return SeedReport(report.persons, report.employees, report.groups, report.accounts,
-                      report.population_seconds, time.perf_counter() - started)
+    return SeedReport(
+        report.persons,
+        report.employees,
+        report.groups,
+        report.accounts,
+        report.population_seconds,
+        time.perf_counter() - started,
+    )
 
 
 async def _issue_keys(settings: Settings) -> list[dict[str, Any]]:
@@ -193,14 +206,21 @@ async def _issue_keys(settings: Settings) -> list[dict[str, Any]]:
         async with make_sessionmaker(engine)() as session, session.begin():
             rows = (
                 await session.execute(
-                    text("SELECT code, type, level, region FROM institutions "
-                          "WHERE agreement = 'active' AND code <> :suspended ORDER BY code"),
+                    text(
+                        "SELECT code, type, level, region FROM institutions "
+                        "WHERE agreement = 'active' AND code <> :suspended ORDER BY code"
+                    ),
                     {"suspended": SUSPENDED},
                 )
             ).all()
             return [
-                {"code": r.code, "type": r.type, "level": r.level, "region": r.region,
-                 "key": await create_institution_key(session, r.code)}
+                {
+                    "code": r.code,
+                    "type": r.type,
+                    "level": r.level,
+                    "region": r.region,
+                    "key": await create_institution_key(session, r.code),
+                }
                 for r in rows
             ]
     finally:
@@ -222,7 +242,8 @@ async def _sample_persons(dsn: str, count: int) -> list[dict[str, Any]]:
             ORDER BY md5(p.id::text)
             LIMIT $2
             """,
-            YEAR, count,
+            YEAR,
+            count,
         )
     finally:
         await conn.close()

@@ -60,9 +60,13 @@ async def make_person(
     r = await client.post(
         "/api/v1/enrolments",
         json={
-            "id_number": idn, "scheme": scheme, "year": year,
-            "coverage_start": coverage_start or f"{year}-01-01", "retiree": retiree,
-            "continuous_years": continuous_years, "zero_claim_credit": zero_claim_credit,
+            "id_number": idn,
+            "scheme": scheme,
+            "year": year,
+            "coverage_start": coverage_start or f"{year}-01-01",
+            "retiree": retiree,
+            "continuous_years": continuous_years,
+            "zero_claim_credit": zero_claim_credit,
         },
         headers=admin,
     )

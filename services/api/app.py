@@ -7,10 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from api import errors
+from api.ratelimit import RateLimiter
 from api.responses import JSON
-from api.routes import health, jobs, people, settlements
+from api.routes import auth, health, jobs, people, settlements
 from api.runtime import CredentialCache, Runtime
 from yibao import logs
 from yibao.config import Settings, get_settings
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessionmaker=sessionmaker,
             refs=ReferenceCache(sessionmaker, settings.reference_cache_seconds),
             credentials=CredentialCache(),
+            limiter=RateLimiter(settings),
+            redis=Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25),
         )
         relay: asyncio.Task[None] | None = None
         if settings.run_outbox_relay:
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 relay.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
+            await app.state.runtime.redis.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(settlements.router)
     app.include_router(people.router)
+    app.include_router(auth.router)
     app.include_router(jobs.router)
     app.include_router(health.router)
     return app

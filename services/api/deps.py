@@ -7,10 +7,21 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.runtime import Runtime
-from yibao.auth.tokens import ROLES, StaffPrincipal, digest, institution_for_key, staff_for_token
+from yibao.auth import signing
+from yibao.auth import staff as staff_accounts
+from yibao.auth.tokens import (
+    ROLES,
+    StaffPrincipal,
+    digest,
+    institution_for_key,
+    remember_nonce,
+    signing_key,
+    staff_for_token,
+)
 from yibao.db.uow import UnitOfWork
 from yibao.errors import Forbidden, Unauthenticated
 from yibao.institutions.agreements import Institution
@@ -69,6 +80,8 @@ async def _institution_code(runtime: Runtime, secret: str) -> str | None:
 
 
 async def _staff(runtime: Runtime, secret: str) -> StaffPrincipal | None:
+    if secret.startswith("eyJ"):  # a staff account's access token: verified without a round trip
+        return staff_accounts.principal_from_token(runtime.settings, secret)
     cache_key = "staff:" + digest(secret)
     principal = runtime.credentials.get(cache_key)
     if principal is None:
@@ -79,28 +92,96 @@ async def _staff(runtime: Runtime, secret: str) -> StaffPrincipal | None:
     return principal if isinstance(principal, StaffPrincipal) else None
 
 
-async def authenticate_institution(
-    runtime: RuntimeDep, credentials: Credentials, refs: RefsDep
-) -> Institution:
-    code = await _institution_code(runtime, _secret(credentials))
+async def _signing_key(runtime: Runtime, key_id: str) -> tuple[str, str] | None:
+    cache_key = "sign:" + key_id
+    hit = runtime.credentials.get(cache_key)
+    if hit is None:
+        async with runtime.sessionmaker() as session:
+            hit = await signing_key(session, key_id, runtime.settings.master_secret())
+        if hit is not None:
+            runtime.credentials.put(cache_key, hit)
+    return hit if isinstance(hit, tuple) else None
+
+
+async def _first_use_of_nonce(runtime: Runtime, key_id: str, nonce: str) -> bool:
+    """Redis remembers nonces for the skew window; while Redis is down the database does."""
+    ttl = 2 * runtime.settings.signature_max_skew_seconds
+    try:
+        return bool(
+            await runtime.redis.set(f"{runtime.settings.broker_namespace}:nonce:{key_id}:{nonce}", 1, nx=True, ex=ttl)
+        )
+    except RedisError:
+        async with runtime.sessionmaker() as session, session.begin():
+            return await remember_nonce(session, key_id, nonce)
+
+
+async def _signed_institution(request: Request, runtime: Runtime) -> str:
+    h = request.headers
+    key_id, ts, nonce, signature = (h.get(name, "") for name in signing.HEADERS)
+    if not (key_id and ts and nonce and signature):
+        raise Unauthenticated("签名请求缺少头 a signed request needs X-Yibao-Key, -Timestamp, -Nonce and -Signature")
+    if not signing.fresh(ts, runtime.settings.signature_max_skew_seconds):
+        raise Unauthenticated(
+            "时间戳超出允许范围 X-Yibao-Timestamp is missing or more than "
+            f"{runtime.settings.signature_max_skew_seconds} s away from server time"
+        )
+    if not signing.NONCE_MIN <= len(nonce) <= signing.NONCE_MAX:
+        raise Unauthenticated(f"X-Yibao-Nonce must be {signing.NONCE_MIN}–{signing.NONCE_MAX} characters")
+    found = await _signing_key(runtime, key_id)
+    path_qs = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    body = await request.body()
+    if found is None or not signing.matches(found[1], request.method, path_qs, ts, nonce, body, signature):
+        raise Unauthenticated("签名无效 unknown key or bad signature")
+    if not await _first_use_of_nonce(runtime, key_id, nonce):
+        raise Unauthenticated("重放请求 this nonce was already used (replayed request)")
+    return found[0]
+
+
+async def _institution_from_request(
+    request: Request, runtime: Runtime, credentials: HTTPAuthorizationCredentials | None
+) -> str | None:
+    """The institution a request is from, or None if it does not carry institution credentials."""
+    if "x-yibao-signature" in request.headers:
+        return await _signed_institution(request, runtime)
+    if credentials is None or not credentials.credentials.startswith("ybk_"):
+        return None
+    if runtime.settings.require_signed_institution_requests:
+        raise Unauthenticated("须签名 this server requires signed requests (X-Yibao-Signature); see the API docs")
+    code = await _institution_code(runtime, credentials.credentials)
     if code is None:
         raise Unauthenticated("机构密钥无效 unknown or revoked institution key")
+    return code
+
+
+async def authenticate_institution(
+    request: Request, runtime: RuntimeDep, credentials: Credentials, refs: RefsDep
+) -> Institution:
+    code = await _institution_from_request(request, runtime, credentials)
+    if code is None:
+        raise Unauthenticated("缺少机构凭证 missing institution credentials (signed headers or a bearer key)")
     institution = refs.institutions.get(code)
     if institution is None:  # deleted after the key was issued
         raise Unauthenticated("机构不存在 institution of this key no longer exists")
+    await runtime.limiter.check("institution", code)
     return institution
 
 
 CurrentInstitution = Annotated[Institution, Depends(authenticate_institution)]
 
 
+async def _authenticated_staff(runtime: Runtime, credentials: HTTPAuthorizationCredentials | None) -> StaffPrincipal:
+    principal = await _staff(runtime, _secret(credentials))
+    if principal is None:
+        raise Unauthenticated("工作人员令牌无效 unknown, expired or revoked staff token")
+    await runtime.limiter.check("staff", principal.name)
+    return principal
+
+
 def require_staff(*roles: str) -> Callable[..., Coroutine[Any, Any, StaffPrincipal]]:
     """Dependency factory: a staff token whose role is one of ``roles`` (admin always passes)."""
 
     async def dependency(runtime: RuntimeDep, credentials: Credentials) -> StaffPrincipal:
-        principal = await _staff(runtime, _secret(credentials))
-        if principal is None:
-            raise Unauthenticated("工作人员令牌无效 unknown or revoked staff token")
+        principal = await _authenticated_staff(runtime, credentials)
         if principal.role != "admin" and principal.role not in roles:
             raise Forbidden(f"需要角色 {'/'.join(roles) or 'admin'} this action needs role {roles}")
         return principal
@@ -114,17 +195,14 @@ StaffUser = Annotated[StaffPrincipal, Depends(require_staff(*ROLES))]
 
 
 async def institution_or_staff(
-    runtime: RuntimeDep, credentials: Credentials, refs: RefsDep
+    request: Request, runtime: RuntimeDep, credentials: Credentials, refs: RefsDep
 ) -> Institution | StaffPrincipal:
     """Read endpoints: an institution sees its own bills, staff (inspector, admin, …) all of them."""
-    secret = _secret(credentials)
-    code = await _institution_code(runtime, secret)
+    code = await _institution_from_request(request, runtime, credentials)
     if code is not None and code in refs.institutions:
+        await runtime.limiter.check("institution", code)
         return refs.institutions[code]
-    principal = await _staff(runtime, secret)
-    if principal is None:
-        raise Unauthenticated("凭证无效 unknown or revoked key or token")
-    return principal
+    return await _authenticated_staff(runtime, credentials)
 
 
 Reader = Annotated[Institution | StaffPrincipal, Depends(institution_or_staff)]

@@ -47,6 +47,8 @@ async def on_domain_error(_: Request, exc: Exception) -> JSON:
     assert isinstance(exc, DomainError)
     status = STATUS.get(exc.code, 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if "retry_after" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after"])}
     return error_response(exc.code, exc.message, status, headers)
 
 
@@ -67,8 +69,10 @@ async def on_http_error(_: Request, exc: Exception) -> JSON:
 
 async def on_database_down(_: Request, exc: Exception) -> JSON:
     """Connection trouble is a clear, retryable 503; the transaction was rolled back."""
-    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
-        exc, OperationalError | InterfaceError
+    if (
+        isinstance(exc, DBAPIError)
+        and not exc.connection_invalidated
+        and not isinstance(exc, OperationalError | InterfaceError)
     ):
         return await on_unexpected(_, exc)
     log.warning("database unavailable: %s", type(exc).__name__)

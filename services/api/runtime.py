@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.ratelimit import RateLimiter
 from yibao.config import Settings
 from yibao.reference import ReferenceCache
 
@@ -15,7 +17,7 @@ from yibao.reference import ReferenceCache
 class CredentialCache:
     """Hash → principal for a short while: auth must not cost a round trip per request."""
 
-    ttl_seconds: float = 30.0
+    ttl_seconds: float = 10.0  # a revoked key stops working everywhere within this
     _entries: dict[str, tuple[float, object]] = field(default_factory=dict)
 
     def get(self, key: str) -> object | None:
@@ -40,4 +42,5 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     refs: ReferenceCache
     credentials: CredentialCache
-
+    limiter: RateLimiter
+    redis: Redis  # nonces of signed requests

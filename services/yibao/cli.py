@@ -118,6 +118,34 @@ def tokens_create(role: str, name: str) -> None:
     click.echo(secret)
 
 
+@main.group()
+def staff() -> None:
+    """Staff accounts (log in at POST /api/v1/auth/login)."""
+
+
+@staff.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, help="admin, clerk, first_reviewer, second_reviewer, inspector, finance")
+@click.option("--display-name", default=None)
+@click.password_option(help="10+ characters; prompted for when omitted")
+def staff_create(username: str, role: str, display_name: str | None, password: str) -> None:
+    """Create a staff account (the first admin account is created this way)."""
+    from yibao import audit as audit_log
+    from yibao.auth.staff import create_user
+    from yibao.errors import DomainError
+
+    async def work(session: Any) -> None:
+        await create_user(session, username, display_name or username, role, password)
+        await audit_log.record(session, audit_log.Actor("system", "cli"), "staff.created",
+                               ("staff_user", username), {"role": role})
+
+    try:
+        _run(lambda: _in_transaction(work))
+    except DomainError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    click.echo(f"created {role} account {username}")
+
+
 # ------------------------------------------------------------------ processes
 @main.group()
 def audit() -> None:
@@ -133,8 +161,9 @@ def audit_verify() -> None:
     if broken is None:
         click.echo(f"audit chain intact: {checked} entries")
         return
-    click.echo(f"audit chain BROKEN at entry {broken.entry_id} (after {checked} good entries): {broken.reason}",
-               err=True)
+    click.echo(
+        f"audit chain BROKEN at entry {broken.entry_id} (after {checked} good entries): {broken.reason}", err=True
+    )
     raise SystemExit(1)
 
 
@@ -167,8 +196,18 @@ def worker(service: str, processes: int, threads: int) -> None:
     """Run a Dramatiq worker for one service's queue."""
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "dramatiq", f"{service}.worker", "--queues", service,
-         "--processes", str(processes), "--threads", str(threads)],
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            f"{service}.worker",
+            "--queues",
+            service,
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ],
     )
 
 

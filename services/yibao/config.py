@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import secrets
+import time
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +36,58 @@ class Settings(BaseSettings):
     reference_cache_seconds: float = 5.0
     log_level: str = "INFO"
 
+    # ---- security
+    environment: str = "development"  # "production" refuses to start without a real secret_key
+    #: signs staff access tokens and encrypts institution signing keys at rest; 32+ characters
+    secret_key: SecretStr | None = None
+    staff_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    staff_max_failed_logins: int = 5
+    staff_lockout_minutes: int = 15
+    #: when true, institutions must sign every request (HMAC); otherwise a bare key is also accepted
+    require_signed_institution_requests: bool = False
+    signature_max_skew_seconds: int = 300
+    rate_limit_enabled: bool = True
+    rate_limit_institution: str = "3000/minute"
+    rate_limit_staff: str = "600/minute"
+    rate_limit_member: str = "300/minute"
+    rate_limit_login: str = "10/minute"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_secrets(self) -> Self:
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if self.environment == "production" and len(key) < 32:
+            raise ValueError("SECRET_KEY must be set (32+ characters) when ENVIRONMENT=production")
+        if key and len(key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters")
+        return self
+
+    def master_secret(self) -> bytes:
+        """The configured secret, or on a developer machine one generated once into ``.yibao-secret``
+        (shared by every process started from this checkout, so tokens work across workers)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return _dev_secret()
+
 
 @functools.cache
 def get_settings() -> Settings:
     return Settings()
+
+
+@functools.cache
+def _dev_secret() -> bytes:
+    path = REPO_ROOT / ".yibao-secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        logging.getLogger("yibao.config").warning("no SECRET_KEY set: generated a development secret in %s", path)
+    for _ in range(50):  # the writer may not have flushed yet
+        value = path.read_text().strip()
+        if value:
+            return value.encode()
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty; delete it or set SECRET_KEY")

@@ -81,9 +81,7 @@ CAPS: dict[str, int] = {
 #: Items without a cap (class C): the usual shelf price in fen.
 LIST_PRICES: dict[str, int] = {"D-VITC-100": 3580}
 #: Drugs whose boxes carry a traceability code: one code per box sold.
-TRACED = frozenset(
-    {"D-AMOX-250", "D-METF-500", "D-ATOR-20", "D-INSG-300", "D-CEFT-1G", "D-TAMS-02", "D-PEDC-10"}
-)
+TRACED = frozenset({"D-AMOX-250", "D-METF-500", "D-ATOR-20", "D-INSG-300", "D-CEFT-1G", "D-TAMS-02", "D-PEDC-10"})
 UNKNOWN_ITEM = "S-NOPE-999"
 
 GROUP_WEIGHTS = {
@@ -150,8 +148,7 @@ class SetupFailed(RuntimeError):
 def expect_status(response: httpx.Response, *statuses: int) -> dict[str, Any]:
     if response.status_code not in statuses:
         raise SetupFailed(
-            f"{response.request.method} {response.request.url.path} -> "
-            f"{response.status_code}: {response.text[:300]}"
+            f"{response.request.method} {response.request.url.path} -> {response.status_code}: {response.text[:300]}"
         )
     body: dict[str, Any] = response.json()
     return body
@@ -277,13 +274,21 @@ class Registrar:
             expect_status(await self.post(f"/accounts/{id_number}/credits", credit), 201)
         if plan.filed:
             filing = {
-                "id_number": id_number, "to_region": CITY_REGION,
-                "valid_from": COVERAGE_START.isoformat(), "valid_to": f"{YEAR}-12-31",
+                "id_number": id_number,
+                "to_region": CITY_REGION,
+                "valid_from": COVERAGE_START.isoformat(),
+                "valid_to": f"{YEAR}-12-31",
             }
             expect_status(await self.post("/filings", filing), 201)
         return Person(
-            index=plan.index, id_number=id_number, birth=plan.birth, gender=plan.gender,
-            scheme=plan.scheme, groups=plan.groups, filed=plan.filed, account_fen=plan.account_fen,
+            index=plan.index,
+            id_number=id_number,
+            birth=plan.birth,
+            gender=plan.gender,
+            scheme=plan.scheme,
+            groups=plan.groups,
+            filed=plan.filed,
+            account_fen=plan.account_fen,
         )
 
     async def _create(self, plan: PersonPlan) -> str:
@@ -305,15 +310,19 @@ class Registrar:
     @staticmethod
     def _enrolment(plan: PersonPlan, id_number: str) -> dict[str, Any]:
         return {
-            "id_number": id_number, "scheme": plan.scheme, "year": YEAR,
-            "coverage_start": COVERAGE_START.isoformat(), "retiree": plan.retiree,
+            "id_number": id_number,
+            "scheme": plan.scheme,
+            "year": YEAR,
+            "coverage_start": COVERAGE_START.isoformat(),
+            "retiree": plan.retiree,
             "continuous_years": plan.continuous_years,
             "zero_claim_credit": to_wire(plan.zero_claim_credit_fen),
         }
 
     async def bind(self, holder: Person, relative: Person) -> None:
         body = {
-            "holder_id_number": holder.id_number, "relative_id_number": relative.id_number,
+            "holder_id_number": holder.id_number,
+            "relative_id_number": relative.id_number,
             "relation": relation(holder, relative),
         }
         expect_status(await self.post("/family-bindings", body), 201)
@@ -391,9 +400,7 @@ class FeeLines:
         self.lines: list[dict[str, Any]] = []
         self.total_fen = 0
 
-    def add(
-        self, item: str, qty: int, day: date, *, days_supply: int | None = None, price: int | None = None
-    ) -> None:
+    def add(self, item: str, qty: int, day: date, *, days_supply: int | None = None, price: int | None = None) -> None:
         unit = price if price is not None else unit_price(self.rng, item)
         line: dict[str, Any] = {
             "line_no": len(self.lines) + 1,
@@ -527,8 +534,15 @@ class BillFactory:
         if self.rng.random() < 0.15:
             self.fill_to(fees, self.rng.randint(20_000, 150_000) * 100, admitted + timedelta(days=2))
         body = self.body(
-            number, person, "inpatient", discharged, fees, diagnoses=diagnoses, procedures=procedures,
-            admitted_on=admitted.isoformat(), discharged_on=discharged.isoformat(),
+            number,
+            person,
+            "inpatient",
+            discharged,
+            fees,
+            diagnoses=diagnoses,
+            procedures=procedures,
+            admitted_on=admitted.isoformat(),
+            discharged_on=discharged.isoformat(),
         )
         return site, body
 
@@ -567,8 +581,11 @@ class BillFactory:
         site, body = self.outpatient(number, person, random_day(self.rng, FIRST_DAY, LAST_DAY))
         body["lines"].append(
             {
-                "line_no": len(body["lines"]) + 1, "item_code": UNKNOWN_ITEM, "quantity": "1",
-                "unit_price": "15.00", "service_date": body["service_date"],
+                "line_no": len(body["lines"]) + 1,
+                "item_code": UNKNOWN_ITEM,
+                "quantity": "1",
+                "unit_price": "15.00",
+                "service_date": body["service_date"],
             }
         )
         key = f"{site.code}-{self.tag}-{number:06d}"
@@ -606,9 +623,19 @@ def plan_bills(factory: BillFactory, count: int) -> list[Scenario]:
 
 
 TOTAL_PARTS = (
-    "total", "full_self_pay", "over_cap_self_pay", "pre_self_pay", "policy_range", "deductible",
-    "basic_fund", "critical_illness", "medical_assistance", "fund_total", "personal_part",
-    "personal_account", "cash",
+    "total",
+    "full_self_pay",
+    "over_cap_self_pay",
+    "pre_self_pay",
+    "policy_range",
+    "deductible",
+    "basic_fund",
+    "critical_illness",
+    "medical_assistance",
+    "fund_total",
+    "personal_part",
+    "personal_account",
+    "cash",
 )
 SUMMED = ("total", "basic_fund", "critical_illness", "medical_assistance", "personal_account", "cash")
 
@@ -741,9 +768,7 @@ class Driver:
 
     def compare(self, scenario: Scenario, first: Reply, again: Reply) -> None:
         if first.body != again.body:
-            self.tally.replay_mismatches.append(
-                f"bill {scenario.number}: retry body differs from the first answer"
-            )
+            self.tally.replay_mismatches.append(f"bill {scenario.number}: retry body differs from the first answer")
         if not again.replayed and not first.replayed:
             self.tally.replay_mismatches.append(f"bill {scenario.number}: retry not marked replayed")
 
@@ -788,8 +813,10 @@ class Driver:
         codes = [c for ln in scenario.body["lines"] for c in ln.get("trace_codes", [])]
         if codes:
             self.tally.traced[settlement_id] = SettledBill(
-                settlement_id, scenario.body["id_number"],
-                date.fromisoformat(scenario.body["service_date"]), codes[0],
+                settlement_id,
+                scenario.body["id_number"],
+                date.fromisoformat(scenario.body["service_date"]),
+                codes[0],
             )
 
     def server_error(self, scenario: Scenario, reply: Reply) -> None:
@@ -800,9 +827,7 @@ class Driver:
 # ---------------------------------------------------------------- the run and its report
 
 
-async def run(
-    base_url: str, admin_token: str, persons: int, bills: int, concurrency: int, seed: int
-) -> list[str]:
+async def run(base_url: str, admin_token: str, persons: int, bills: int, concurrency: int, seed: int) -> list[str]:
     """Set up institutions and people, post the bills, and return the report lines."""
     rng = random.Random(seed)
     tag = f"{secrets.randbelow(10**10):010d}"
@@ -832,8 +857,13 @@ async def run(
 
 
 def report(
-    people: list[Person], setup_seconds: float, posted: int, concurrency: int, elapsed: float,
-    tally: Tally, seed: int,
+    people: list[Person],
+    setup_seconds: float,
+    posted: int,
+    concurrency: int,
+    elapsed: float,
+    tally: Tally,
+    seed: int,
 ) -> list[str]:
     """Counts by outcome, throughput, and the money sums an operator can reconcile against."""
     schemes = Counter(p.scheme for p in people)

@@ -21,8 +21,12 @@ def inpatient_lines(trace: list[str]) -> list[dict[str, object]]:
 def inpatient_bill(idn: str) -> dict[str, object]:
     trace = [f"T{secrets.token_hex(8)}" for _ in range(10)]
     return make_bill(
-        idn, inpatient_lines(trace), visit_type="inpatient",
-        admitted_on="2026-03-01", service_date="2026-03-08", diagnoses=["K35.8"],
+        idn,
+        inpatient_lines(trace),
+        visit_type="inpatient",
+        admitted_on="2026-03-01",
+        service_date="2026-03-08",
+        diagnoses=["K35.8"],
     )
 
 
@@ -39,10 +43,18 @@ async def test_inpatient_worked_example(client: httpx.AsyncClient, admin_headers
     assert body["id_number"] == idn[:10] + "******" + idn[16:]
     assert body["admission_order"] == 1
     assert body["totals"] == {
-        "total": "2640.00", "full_self_pay": "700.00", "over_cap_self_pay": "10.00",
-        "pre_self_pay": "15.00", "policy_range": "1915.00", "deductible": "500.00",
-        "basic_fund": "990.50", "critical_illness": "0.00", "medical_assistance": "0.00",
-        "fund_total": "990.50", "personal_part": "1649.50", "personal_account": "0.00",
+        "total": "2640.00",
+        "full_self_pay": "700.00",
+        "over_cap_self_pay": "10.00",
+        "pre_self_pay": "15.00",
+        "policy_range": "1915.00",
+        "deductible": "500.00",
+        "basic_fund": "990.50",
+        "critical_illness": "0.00",
+        "medical_assistance": "0.00",
+        "fund_total": "990.50",
+        "personal_part": "1649.50",
+        "personal_account": "0.00",
         "cash": "1649.50",
     }
     lines = {ln["line_no"]: ln for ln in body["lines"]}
@@ -93,9 +105,7 @@ async def test_same_key_different_body_is_a_conflict(client, admin_headers, hosp
     idn = await make_person(client, admin_headers)
     headers = {**hospital, **idem()}
     r1 = await client.post("/api/v1/settlements", json=make_bill(idn), headers=headers)
-    r2 = await client.post(
-        "/api/v1/settlements", json=make_bill(idn, [line("S-BLRT", "2", "20.00")]), headers=headers
-    )
+    r2 = await client.post("/api/v1/settlements", json=make_bill(idn, [line("S-BLRT", "2", "20.00")]), headers=headers)
     assert r1.status_code == 201
     assert r2.status_code == 409 and r2.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"
 
@@ -163,8 +173,7 @@ async def test_preview_writes_nothing(client, admin_headers, hospital) -> None:
 async def test_family_sharing_pays_from_the_holders_account(client, admin_headers, hospital) -> None:
     holder = await make_person(client, admin_headers, scheme="employee", account="100.00")
     child = await make_person(client, admin_headers)
-    bill = make_bill(child, [line("S-CTHD", "1", "180.00")], use_personal_account=True,
-                     account_payer_id_number=holder)
+    bill = make_bill(child, [line("S-CTHD", "1", "180.00")], use_personal_account=True, account_payer_id_number=holder)
     refused = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
     bound = await client.post(

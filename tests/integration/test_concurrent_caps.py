@@ -86,7 +86,9 @@ async def test_hundred_concurrent_inpatient_bills_respect_the_annual_cap(client,
 
     async def stay(i: int):  # type: ignore[no-untyped-def]
         bill = make_bill(
-            idn, [line("S-HDLY", "100", "400.00")], visit_type="chronic_outpatient",
+            idn,
+            [line("S-HDLY", "100", "400.00")],
+            visit_type="chronic_outpatient",
         )
         return await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
 

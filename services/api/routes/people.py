@@ -33,7 +33,10 @@ router = APIRouter(prefix="/api/v1", tags=["admin 经办"], responses=ERRORS)
 
 def _person(p: PersonRow) -> PersonRead:
     return PersonRead(
-        id_number=p.id_number, name=p.name, region=p.region, birth_date=p.birth_date,
+        id_number=p.id_number,
+        name=p.name,
+        region=p.region,
+        birth_date=p.birth_date,
         gender=p.gender,  # type: ignore[arg-type]
         death_date=p.death_date,
     )
@@ -53,7 +56,9 @@ async def get_person(id_number: str, _: AdminUser, session: SessionDep) -> Perso
 
 
 @router.post(
-    "/persons/{id_number}/groups", status_code=201, response_model=GroupRead,
+    "/persons/{id_number}/groups",
+    status_code=201,
+    response_model=GroupRead,
     summary="Tag a special group (特困/孤儿/重残/低保/防返贫监测/边缘) with validity",
 )
 async def add_group(id_number: str, body: GroupCreate, _: AdminUser, uow: UowDep) -> GroupRead:
@@ -65,29 +70,42 @@ async def add_group(id_number: str, body: GroupCreate, _: AdminUser, uow: UowDep
 @router.post("/enrolments", status_code=201, response_model=EnrolmentRead, summary="Enrol a person for a year")
 async def create_enrolment(body: EnrolmentCreate, _: AdminUser, uow: UowDep) -> EnrolmentRead:
     person, row = await enrolment.enrol(
-        uow.session, body.id_number, body.scheme, body.year, body.coverage_start,
-        body.retiree, body.continuous_years, fen(body.zero_claim_credit),
+        uow.session,
+        body.id_number,
+        body.scheme,
+        body.year,
+        body.coverage_start,
+        body.retiree,
+        body.continuous_years,
+        fen(body.zero_claim_credit),
     )
     await uow.commit()
     return EnrolmentRead(
-        id_number=person.id_number, scheme=row.scheme, year=row.year, coverage_start=row.coverage_start,
-        retiree=row.retiree, continuous_years=row.continuous_years,
+        id_number=person.id_number,
+        scheme=row.scheme,
+        year=row.year,
+        coverage_start=row.coverage_start,
+        retiree=row.retiree,
+        continuous_years=row.continuous_years,
         zero_claim_credit=to_wire(row.zero_claim_credit),
     )
 
 
 @router.post(
-    "/accounts/{id_number}/credits", status_code=201, response_model=CreditRead,
+    "/accounts/{id_number}/credits",
+    status_code=201,
+    response_model=CreditRead,
     summary="Credit a personal account (idempotent by reference)",
 )
 async def credit_account(id_number: str, body: CreditCreate, _: AdminUser, uow: UowDep) -> CreditRead:
-    person, movement, balance, created = await accounts.credit(
-        uow.session, id_number, fen(body.amount), body.reference
-    )
+    person, movement, balance, created = await accounts.credit(uow.session, id_number, fen(body.amount), body.reference)
     await uow.commit()
     return CreditRead(
-        id_number=person.id_number, amount=to_wire(movement.amount), reference=movement.reference,
-        balance=to_wire(balance), created=created,
+        id_number=person.id_number,
+        amount=to_wire(movement.amount),
+        reference=movement.reference,
+        balance=to_wire(balance),
+        created=created,
     )
 
 
@@ -98,13 +116,18 @@ async def create_filing(body: FilingCreate, _: AdminUser, uow: UowDep) -> Filing
     )
     await uow.commit()
     return FilingRead(
-        id_number=person.id_number, to_region=row.to_region, valid_from=row.valid_from,
-        valid_to=row.valid_to, status=row.status,
+        id_number=person.id_number,
+        to_region=row.to_region,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        status=row.status,
     )
 
 
 @router.post(
-    "/family-bindings", status_code=201, response_model=BindingRead,
+    "/family-bindings",
+    status_code=201,
+    response_model=BindingRead,
     summary="Bind a relative for family sharing (家庭共济)",
 )
 async def create_binding(body: BindingCreate, _: AdminUser, uow: UowDep) -> BindingRead:
@@ -112,13 +135,13 @@ async def create_binding(body: BindingCreate, _: AdminUser, uow: UowDep) -> Bind
         uow.session, body.holder_id_number, body.relative_id_number, body.relation
     )
     await uow.commit()
-    return BindingRead(
-        holder_id_number=holder.id_number, relative_id_number=relative.id_number, relation=row.relation
-    )
+    return BindingRead(holder_id_number=holder.id_number, relative_id_number=relative.id_number, relation=row.relation)
 
 
 @router.post(
-    "/institutions/{code}/keys", status_code=201, summary="Issue an institution API key (shown once)",
+    "/institutions/{code}/keys",
+    status_code=201,
+    summary="Issue an institution API key (shown once)",
 )
 async def create_institution_key(code: str, _: AdminUser, uow: UowDep) -> dict[str, str]:
     secret = await tokens.create_institution_key(uow.session, code)

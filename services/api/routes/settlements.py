@@ -26,9 +26,7 @@ RequestBody = Annotated[SettleRequest, Body(openapi_examples={"inpatient": {"val
     responses=ERRORS,
     summary="Pre-settle a bill (预结算): the split, nothing written",
 )
-async def preview(
-    body: RequestBody, institution: CurrentInstitution, session: SessionDep, refs: RefsDep
-) -> Any:
+async def preview(body: RequestBody, institution: CurrentInstitution, session: SessionDep, refs: RefsDep) -> Any:
     return JSON(await service.preview(session, refs, institution, body.to_command()))
 
 
@@ -92,6 +90,4 @@ async def list_settlements(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
-    return JSON(
-        await queries.list_page(session, _scope(reader), date_from, date_to, cursor, limit)
-    )
+    return JSON(await queries.list_page(session, _scope(reader), date_from, date_to, cursor, limit))

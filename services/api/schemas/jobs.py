@@ -12,7 +12,8 @@ class JobRequest(Strict):
     kind: str = Field(examples=["daily_settle"], description="see GET /api/v1/jobs/kinds")
     params: dict[str, Any] = Field(default_factory=dict, examples=[{"date": "2026-11-23"}])
     dedup_key: str | None = Field(
-        default=None, max_length=120,
+        default=None,
+        max_length=120,
         description="the same kind + dedup_key returns the existing run instead of starting another",
     )
 

@@ -22,10 +22,24 @@ EXAMPLE_REQUEST: dict[str, Any] = {
     "use_personal_account": True,
     "account_payer_id_number": None,
     "lines": [
-        {"line_no": 1, "item_code": "S-BED-2", "quantity": "7", "unit_price": "40.00",
-         "service_date": "2026-03-02", "days_supply": None, "trace_codes": []},
-        {"line_no": 2, "item_code": "D-CEFT-1G", "quantity": "14", "unit_price": "16.50",
-         "service_date": "2026-03-02", "days_supply": 7, "trace_codes": []},
+        {
+            "line_no": 1,
+            "item_code": "S-BED-2",
+            "quantity": "7",
+            "unit_price": "40.00",
+            "service_date": "2026-03-02",
+            "days_supply": None,
+            "trace_codes": [],
+        },
+        {
+            "line_no": 2,
+            "item_code": "D-CEFT-1G",
+            "quantity": "14",
+            "unit_price": "16.50",
+            "service_date": "2026-03-02",
+            "days_supply": 7,
+            "trace_codes": [],
+        },
     ],
 }
 

@@ -12,10 +12,14 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao.auth.orm import InstitutionKeyRow, StaffTokenRow
-from yibao.errors import NotFound
+from yibao import clock
+from yibao.auth import signing
+from yibao.auth.orm import InstitutionKeyRow, RequestNonceRow, StaffTokenRow
+from yibao.config import get_settings
+from yibao.errors import AlreadyCancelled, NotFound
 from yibao.institutions.orm import InstitutionRow
 
 ROLES = ("admin", "clerk", "first_reviewer", "second_reviewer", "inspector", "finance")
@@ -27,18 +31,27 @@ def digest(secret: str) -> str:
 
 @dataclass(frozen=True)
 class StaffPrincipal:
-    token_id: int
+    """Who a staff request acts as; ``name`` identifies the person (maker-checker compares it)."""
+
     name: str
     role: str
+    user_id: int | None = None  # a staff account's id; None for a bootstrap token
+    token_id: int | None = None  # a bootstrap token's id
 
 
-async def create_institution_key(session: AsyncSession, institution_code: str) -> str:
+async def create_institution_key(session: AsyncSession, institution_code: str, master: bytes | None = None) -> str:
+    """A new key (shown once). Older keys stay valid until revoked, so rotation has no gap."""
     if await session.get(InstitutionRow, institution_code) is None:
         raise NotFound(f"institution {institution_code} not found; load reference data first")
     secret = "ybk_" + secrets.token_urlsafe(32)
+    while await session.scalar(select(InstitutionKeyRow.id).where(InstitutionKeyRow.key_prefix == secret[:12])):
+        secret = "ybk_" + secrets.token_urlsafe(32)  # the key id must be unique
     session.add(
         InstitutionKeyRow(
-            institution_code=institution_code, key_prefix=secret[:12], key_hash=digest(secret)
+            institution_code=institution_code,
+            key_prefix=secret[:12],
+            key_hash=digest(secret),
+            secret_enc=signing.encrypt_secret(master or get_settings().master_secret(), secret),
         )
     )
     await session.flush()
@@ -70,4 +83,56 @@ async def staff_for_token(session: AsyncSession, secret: str) -> StaffPrincipal 
             )
         )
     ).first()
-    return StaffPrincipal(row.id, row.name, row.role) if row else None
+    return StaffPrincipal(name=row.name, role=row.role, token_id=row.id) if row else None
+
+
+async def signing_key(session: AsyncSession, key_id: str, master: bytes) -> tuple[str, str] | None:
+    """(institution code, secret) of an active key id, for verifying a signed request."""
+    row = (
+        await session.execute(
+            select(InstitutionKeyRow.institution_code, InstitutionKeyRow.secret_enc).where(
+                InstitutionKeyRow.key_prefix == key_id, InstitutionKeyRow.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    if row is None or row.secret_enc is None:
+        return None
+    secret = signing.decrypt_secret(master, row.secret_enc)
+    return (row.institution_code, secret) if secret else None
+
+
+async def list_institution_keys(session: AsyncSession, institution_code: str) -> list[InstitutionKeyRow]:
+    return list(
+        (
+            await session.scalars(
+                select(InstitutionKeyRow)
+                .where(InstitutionKeyRow.institution_code == institution_code)
+                .order_by(InstitutionKeyRow.id)
+            )
+        ).all()
+    )
+
+
+async def revoke_institution_key(session: AsyncSession, institution_code: str, key_id: str) -> InstitutionKeyRow:
+    row = await session.scalar(
+        select(InstitutionKeyRow)
+        .where(InstitutionKeyRow.institution_code == institution_code, InstitutionKeyRow.key_prefix == key_id)
+        .with_for_update()
+    )
+    if row is None:
+        raise NotFound(f"密钥 {key_id} 不存在 no key {key_id} for institution {institution_code}")
+    if row.revoked_at is not None:
+        raise AlreadyCancelled(f"密钥已于 {row.revoked_at} 吊销 key already revoked")
+    row.revoked_at = clock.now()
+    return row
+
+
+async def remember_nonce(session: AsyncSession, key_id: str, nonce: str) -> bool:
+    """``True`` the first time this key uses this nonce (the fallback store, see RequestNonceRow)."""
+    inserted = await session.scalar(
+        insert(RequestNonceRow)
+        .values(key_id=key_id, nonce=nonce)
+        .on_conflict_do_nothing()
+        .returning(RequestNonceRow.nonce)
+    )
+    return inserted is not None

@@ -39,6 +39,4 @@ class SettleBill:
 
     def fingerprint(self) -> str:
         """Stable hash of the request, to tell a retry from a different bill under the same key."""
-        return hashlib.sha256(
-            json.dumps(asdict(self), sort_keys=True, default=str).encode()
-        ).hexdigest()
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()

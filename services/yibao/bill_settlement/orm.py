@@ -118,9 +118,7 @@ class SettlementRow(Base):
 class SettlementLineRow(Base):
     __tablename__ = "settlement_lines"
 
-    settlement_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("settlements.id", ondelete="CASCADE"), primary_key=True
-    )
+    settlement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlements.id", ondelete="CASCADE"), primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_code: Mapped[str] = mapped_column(String(40))
     quantity: Mapped[Decimal] = mapped_column(Numeric(14, 4))
@@ -159,5 +157,3 @@ class IdempotencyKeyRow(Base):
     # the exact bytes of the first answer, so a retry is byte-for-byte identical
     response: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-

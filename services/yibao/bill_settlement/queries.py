@@ -73,9 +73,7 @@ async def list_page(
             or_(SettlementRow.settled_at < at, and_(SettlementRow.settled_at == at, SettlementRow.id < sid))
         )
     rows = (
-        await session.scalars(
-            stmt.order_by(SettlementRow.settled_at.desc(), SettlementRow.id.desc()).limit(limit + 1)
-        )
+        await session.scalars(stmt.order_by(SettlementRow.settled_at.desc(), SettlementRow.id.desc()).limit(limit + 1))
     ).all()
     page, more = rows[:limit], len(rows) > limit
     lines_by_id: dict[uuid.UUID, list[SettlementLineRow]] = {r.id: [] for r in page}
@@ -88,5 +86,3 @@ async def list_page(
         "items": [render.from_rows(r, lines_by_id[r.id]) for r in page],
         "next_cursor": _encode(page[-1].settled_at, page[-1].id) if more else None,
     }
-
-

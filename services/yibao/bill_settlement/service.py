@@ -161,9 +161,7 @@ async def _load_patient(session: AsyncSession, cmd: SettleBill, institution: Ins
     return _Patient(row.id, row.id_number, state, year)
 
 
-async def _account_payer(
-    session: AsyncSession, cmd: SettleBill, patient: _Patient, policy: PolicyParams
-) -> int | None:
+async def _account_payer(session: AsyncSession, cmd: SettleBill, patient: _Patient, policy: PolicyParams) -> int | None:
     """Whose personal account pays: the patient's own, or a bound relative's (family sharing)."""
     if not cmd.use_personal_account:
         return None
@@ -172,9 +170,7 @@ async def _account_payer(
     payer_id = ids.parse(cmd.account_payer_id_number).id_number
     if payer_id == patient.id_number:
         return patient.person_id
-    row = (
-        await session.execute(_PAYER_SQL, {"patient": patient.person_id, "payer": payer_id})
-    ).first()
+    row = (await session.execute(_PAYER_SQL, {"patient": patient.person_id, "payer": payer_id})).first()
     if row is None:
         raise PersonNotFound(f"账户支付人不存在 no person with ID {ids.mask(payer_id)}")
     allowed = policy.employee.family_sharing_relations
@@ -190,16 +186,12 @@ async def _account_balance(session: AsyncSession, payer_id: int | None, *, lock:
     return await session.scalar(stmt.with_for_update() if lock else stmt)
 
 
-async def _accumulators(
-    session: AsyncSession, person_id: int, year: int, *, lock: bool
-) -> YearAccumulators:
+async def _accumulators(session: AsyncSession, person_id: int, year: int, *, lock: bool) -> YearAccumulators:
     cols = [getattr(PersonYearRow, f) for f in ACCUMULATOR_FIELDS]
     stmt = select(*cols).where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
     row = (await session.execute(stmt.with_for_update() if lock else stmt)).first()
     if row is None and lock:
-        await session.execute(
-            insert(PersonYearRow).values(person_id=person_id, year=year).on_conflict_do_nothing()
-        )
+        await session.execute(insert(PersonYearRow).values(person_id=person_id, year=year).on_conflict_do_nothing())
         row = (await session.execute(stmt.with_for_update())).first()
     if row is None:
         return YearAccumulators()
@@ -300,9 +292,7 @@ async def preview(
     return _body("", "preview", institution, patient.id_number, cmd, split, None)
 
 
-async def _claim_key(
-    session: AsyncSession, institution_code: str, key: str, fingerprint: str
-) -> bytes | None:
+async def _claim_key(session: AsyncSession, institution_code: str, key: str, fingerprint: str) -> bytes | None:
     """Claim the key, or return the stored first answer; a concurrent twin waits here."""
     claimed = await session.scalar(
         insert(IdempotencyKeyRow)
@@ -453,9 +443,7 @@ async def settle(
     return SettleResult(raw, replayed=False)
 
 
-async def _move_account(
-    s: AsyncSession, payer_id: int, amount: int, kind: str, settlement_id: uuid.UUID
-) -> None:
+async def _move_account(s: AsyncSession, payer_id: int, amount: int, kind: str, settlement_id: uuid.UUID) -> None:
     await s.execute(
         update(PersonalAccountRow)
         .where(PersonalAccountRow.person_id == payer_id)
@@ -463,8 +451,11 @@ async def _move_account(
     )
     await s.execute(
         insert(AccountMovementRow).values(
-            person_id=payer_id, amount=amount, kind=kind,
-            reference=f"{kind}:{settlement_id}", settlement_id=settlement_id,
+            person_id=payer_id,
+            amount=amount,
+            kind=kind,
+            reference=f"{kind}:{settlement_id}",
+            settlement_id=settlement_id,
         )
     )
 
@@ -535,5 +526,3 @@ def _uuid(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise NotFound(f"结算 {value} 不存在 settlement not found") from None
-
-

@@ -15,9 +15,7 @@ class OutboxRow(Base):
     """An event written in the same transaction as the change it announces."""
 
     __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
-    )
+    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)

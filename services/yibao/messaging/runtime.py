@@ -67,6 +67,4 @@ async def run_job(event_id: str, handlers: Mapping[str, runner.Handler], max_ret
         raise EventNotFound(event_id)
     message = CurrentMessage.get_current_message()
     retries = int(message.options.get("retries", 0)) if message is not None else 0
-    await runner.execute(
-        worker_sessionmaker(), str(payload["run_id"]), handlers, final_attempt=retries >= max_retries
-    )
+    await runner.execute(worker_sessionmaker(), str(payload["run_id"]), handlers, final_attempt=retries >= max_retries)

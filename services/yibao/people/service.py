@@ -16,9 +16,7 @@ from yibao.policy.params import GROUPS
 RELATIONS = ("spouse", "parent", "child")
 
 
-async def register(
-    session: AsyncSession, raw_id: str, name: str, region: str, death_date: date | None
-) -> PersonRow:
+async def register(session: AsyncSession, raw_id: str, name: str, region: str, death_date: date | None) -> PersonRow:
     parsed = id_number.parse(raw_id)
     if death_date is not None and death_date < parsed.birth_date:
         raise InvalidRequest("死亡日期早于出生日期 death_date is before the birth date")
@@ -54,7 +52,10 @@ async def file_cross_region(
     if to_region == person.region:
         raise InvalidRequest("a filing is for another region than the person's own")
     row = FilingRow(
-        person_id=person.id, to_region=to_region, valid_from=valid_from, valid_to=valid_to,
+        person_id=person.id,
+        to_region=to_region,
+        valid_from=valid_from,
+        valid_to=valid_to,
         status="approved",
     )
     return person, await add_unique(session, row, f"filing to {to_region} from {valid_from}")
@@ -69,7 +70,5 @@ async def bind_family(
     relative = await get_by_id_number(session, relative_id)
     if holder.id == relative.id:
         raise InvalidRequest("a person cannot bind themselves")
-    row = FamilyBindingRow(
-        holder_person_id=holder.id, relative_person_id=relative.id, relation=relation
-    )
+    row = FamilyBindingRow(holder_person_id=holder.id, relative_person_id=relative.id, relation=relation)
     return holder, relative, await add_unique(session, row, "family binding")

@@ -138,9 +138,7 @@ async def load_policy(session: AsyncSession, doc: dict[str, Any]) -> bool:
     """Insert a policy version; ``False`` if that exact version is already loaded."""
     params = PolicyParams.parse(doc)  # refuses a malformed document before anything is written
     checksum = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-    existing = await session.scalar(
-        select(PolicyVersionRow).where(PolicyVersionRow.version == params.version)
-    )
+    existing = await session.scalar(select(PolicyVersionRow).where(PolicyVersionRow.version == params.version))
     if existing is not None:
         if existing.checksum != checksum:
             raise InvalidRequest(
@@ -150,8 +148,11 @@ async def load_policy(session: AsyncSession, doc: dict[str, Any]) -> bool:
         return False
     session.add(
         PolicyVersionRow(
-            region=params.region, year=params.year, version=params.version,
-            checksum=checksum, document=doc,
+            region=params.region,
+            year=params.year,
+            version=params.version,
+            checksum=checksum,
+            document=doc,
         )
     )
     await session.flush()
@@ -167,13 +168,14 @@ async def load_reference(session: AsyncSession, directory: Path) -> LoadReport:
     institutions = catalogue = dips = 0
     if (directory / "institutions.csv").exists():
         institutions = await _upsert(
-            session, InstitutionRow, institution_rows(directory / "institutions.csv"), "code",
+            session,
+            InstitutionRow,
+            institution_rows(directory / "institutions.csv"),
+            "code",
             keep=("agreement", "suspended_until", "credit_grade"),  # owned by monitoring once live
         )
     if (directory / "catalog.csv").exists():
-        catalogue = await _upsert(
-            session, CatalogueItemRow, catalogue_rows(directory / "catalog.csv"), "code"
-        )
+        catalogue = await _upsert(session, CatalogueItemRow, catalogue_rows(directory / "catalog.csv"), "code")
     if (directory / "dip-groups.csv").exists():
         dips = await _upsert(session, DipGroupRow, dip_rows(directory / "dip-groups.csv"), "code")
     for path in sorted(directory.glob("policy-*.json")):

@@ -171,9 +171,7 @@ class SchemeParams:
             chronic_outpatient=ChronicParams.parse(raw["chronic_outpatient"]),
             outpatient_pooling=OutpatientPoolingParams.parse(raw["outpatient_pooling"]),
             annual_cap=yuan_to_fen(raw["annual_cap"]),
-            unfiled_cross_region_ratio_reduction=Decimal(
-                raw.get("unfiled_cross_region_ratio_reduction", "0")
-            ),
+            unfiled_cross_region_ratio_reduction=Decimal(raw.get("unfiled_cross_region_ratio_reduction", "0")),
             critical_illness=CriticalIllnessParams.parse(ci) if ci else None,
             family_sharing_relations=frozenset(account.get("family_sharing_relations", ())),
         )

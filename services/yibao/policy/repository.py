@@ -11,8 +11,6 @@ from yibao.policy.params import PolicyParams
 
 async def load_active(session: AsyncSession) -> dict[tuple[str, int], PolicyParams]:
     """Every region/year's newest version (highest id), parsed once."""
-    newest = select(func.max(PolicyVersionRow.id)).group_by(
-        PolicyVersionRow.region, PolicyVersionRow.year
-    )
+    newest = select(func.max(PolicyVersionRow.id)).group_by(PolicyVersionRow.region, PolicyVersionRow.year)
     rows = await session.scalars(select(PolicyVersionRow).where(PolicyVersionRow.id.in_(newest)))
     return {(r.region, r.year): PolicyParams.parse(r.document) for r in rows}

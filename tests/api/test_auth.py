@@ -1,0 +1,170 @@
+"""Staff accounts (argon2 + short-lived tokens), signed institution requests, key revocation,
+rate limits."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+
+import jwt
+import orjson
+import pytest
+
+from api.ratelimit import RateLimiter
+from tests.builders import idem, make_bill, make_person
+from yibao.auth.signing import signed_headers
+
+
+async def _create_staff(client, admin_headers, username: str, role: str, password: str = "a-long-password-1") -> None:  # type: ignore[no-untyped-def]
+    r = await client.post(
+        "/api/v1/staff",
+        headers=admin_headers,
+        json={"username": username, "display_name": username, "role": role, "password": password},
+    )
+    assert r.status_code == 201, r.text
+
+
+async def _login(client, username: str, password: str = "a-long-password-1"):  # type: ignore[no-untyped-def]
+    return await client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+async def test_staff_login_gives_a_role_checked_short_lived_token(client, admin_headers, settings) -> None:
+    name = f"fin.{secrets.token_hex(3)}"
+    await _create_staff(client, admin_headers, name, "finance")
+    r = await _login(client, name)
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    assert r.json()["expires_in"] == 15 * 60 and r.json()["role"] == "finance"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/jobs", headers=headers)).status_code == 200
+    assert (await client.get("/api/v1/staff", headers=headers)).status_code == 403  # admin only
+
+    expired = jwt.encode(
+        {"iss": "yibao", "sub": "1", "name": name, "role": "finance", "exp": 1},
+        settings.master_secret(),
+        algorithm="HS256",
+    )
+    r = await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert (await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+
+
+async def test_wrong_passwords_lock_the_account(client, admin_headers) -> None:
+    name = f"clerk.{secrets.token_hex(3)}"
+    await _create_staff(client, admin_headers, name, "clerk")
+    for _ in range(5):
+        r = await _login(client, name, "wrong-password!")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+    r = await _login(client, name)  # right password, but locked now
+    assert r.status_code == 401 and "locked" in r.json()["error"]["message"]
+    r = await _login(client, "nobody-at-all", "whatever-password")
+    assert r.status_code == 401 and r.json()["error"]["message"] == "用户名或密码错误 wrong username or password"
+
+
+async def test_password_change_and_deactivation(client, admin_headers) -> None:
+    name = f"insp.{secrets.token_hex(3)}"
+    await _create_staff(client, admin_headers, name, "inspector")
+    token = (await _login(client, name)).json()["access_token"]
+    r = await client.post(
+        "/api/v1/auth/password",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"current_password": "a-long-password-1", "new_password": "another-long-pw-2"},
+    )
+    assert r.status_code == 204
+    assert (await _login(client, name)).status_code == 401
+    assert (await _login(client, name, "another-long-pw-2")).status_code == 200
+    r = await client.patch(f"/api/v1/staff/{name}", headers=admin_headers, json={"active": False})
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert (await _login(client, name, "another-long-pw-2")).status_code == 401
+    r = await client.post(
+        "/api/v1/staff",
+        headers=admin_headers,
+        json={"username": "x.short", "display_name": "x", "role": "clerk", "password": "short"},
+    )
+    assert r.status_code == 400
+
+
+def _signed(key: str, method: str, path: str, body: bytes, **kw) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {
+        **signed_headers(key, method, path, body, nonce=secrets.token_hex(12), **kw),
+        "Content-Type": "application/json",
+    }
+
+
+async def test_signed_settlement_and_replay_refused(client, admin_headers, institution_keys) -> None:
+    key = institution_keys["H430522100"]
+    idn = await make_person(client, admin_headers)
+    body = orjson.dumps(make_bill(idn))
+    headers = {**_signed(key, "POST", "/api/v1/settlements", body), **idem()}
+    r = await client.post("/api/v1/settlements", content=body, headers=headers)
+    assert r.status_code == 201, r.text
+
+    replay = await client.post("/api/v1/settlements", content=body, headers=headers)
+    assert replay.status_code == 401 and "nonce" in replay.json()["error"]["message"]
+
+    tampered = json.loads(body)
+    tampered["visit_no"] = "V-other"
+    r = await client.post(
+        "/api/v1/settlements",
+        content=orjson.dumps(tampered),
+        headers={**_signed(key, "POST", "/api/v1/settlements", body), **idem()},
+    )
+    assert r.status_code == 401 and "signature" in r.json()["error"]["message"]
+
+    stale = _signed(key, "GET", "/api/v1/settlements?limit=1", b"", now=datetime.now(UTC).timestamp() - 600)
+    r = await client.get("/api/v1/settlements?limit=1", headers=stale)
+    assert r.status_code == 401 and "Timestamp" in r.json()["error"]["message"]
+
+    ok = await client.get(
+        "/api/v1/settlements?limit=1", headers=_signed(key, "GET", "/api/v1/settlements?limit=1", b"")
+    )
+    assert ok.status_code == 200 and len(ok.json()["items"]) == 1
+
+
+async def test_server_can_require_signatures(app, client, institution_keys) -> None:
+    runtime = app.state.runtime
+    key = institution_keys["H430522101"]
+    runtime.settings.require_signed_institution_requests = True
+    try:
+        r = await client.get("/api/v1/settlements", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 401 and "signed" in r.json()["error"]["message"]
+        r = await client.get("/api/v1/settlements", headers=_signed(key, "GET", "/api/v1/settlements", b""))
+        assert r.status_code == 200
+    finally:
+        runtime.settings.require_signed_institution_requests = False
+
+
+async def test_revoked_key_stops_working(client, admin_headers) -> None:
+    r = await client.post("/api/v1/institutions/H430522200/keys", headers=admin_headers)
+    key = r.json()["key"]
+    assert (await client.get("/api/v1/settlements", headers={"Authorization": f"Bearer {key}"})).status_code == 200
+    keys = (await client.get("/api/v1/institutions/H430522200/keys", headers=admin_headers)).json()
+    assert key[:12] in [k["key_id"] for k in keys]
+    r = await client.post(f"/api/v1/institutions/H430522200/keys/{key[:12]}/revoke", headers=admin_headers)
+    assert r.status_code == 200 and r.json()["revoked_at"]
+    assert (await client.get("/api/v1/settlements", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+    signed = _signed(key, "GET", "/api/v1/settlements", b"")
+    assert (await client.get("/api/v1/settlements", headers=signed)).status_code == 401
+
+
+@pytest.fixture
+def tight_limits(app, settings):  # type: ignore[no-untyped-def]
+    runtime = app.state.runtime
+    original = runtime.limiter
+    runtime.limiter = RateLimiter(
+        settings.model_copy(
+            update={"rate_limit_institution": "3/minute", "broker_namespace": f"rl-{secrets.token_hex(4)}"}
+        )
+    )
+    yield
+    runtime.limiter = original
+
+
+async def test_rate_limit_answers_429_with_retry_after(client, hospital, tight_limits) -> None:
+    statuses = [(await client.get("/api/v1/settlements?limit=1", headers=hospital)).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    r = await client.get("/api/v1/settlements?limit=1", headers=hospital)
+    assert r.json()["error"]["code"] == "RATE_LIMITED"
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
