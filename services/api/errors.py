@@ -33,6 +33,7 @@ STATUS: dict[str, int] = {
     "INVALID_STATE": 409,
     "SAME_ACTOR": 403,
     "RATE_LIMITED": 429,
+    "CONFLICT": 409,
     "SERVICE_UNAVAILABLE": 503,
 }
 
@@ -79,6 +80,20 @@ async def on_database_down(_: Request, exc: Exception) -> JSON:
     return error_response(
         "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
     )
+
+
+async def _on_statement_error(request: Request, exc: DBAPIError) -> JSON:
+    """A statement the database refused. Input it cannot store (SQLSTATE class 22: a NUL byte,
+    a number out of range) is the caller's mistake; a constraint race (class 23) is a conflict
+    worth retrying. Either way the transaction was rolled back, so nothing was written."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if sqlstate.startswith("22"):
+        return error_response("INVALID_REQUEST", "数据无法保存 a value in the request cannot be stored "
+                              "(e.g. a NUL character or a number out of range)", 400)
+    if sqlstate.startswith("23"):
+        log.warning("constraint race answered 409: %s", sqlstate)
+        return error_response("CONFLICT", "并发冲突 a concurrent request changed the same record; retry", 409)
+    return await on_unexpected(request, exc)
 
 
 async def on_unexpected(_: Request, exc: Exception) -> JSON:
