@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@localhost:5432/yibao"
     redis_url: str = "redis://localhost:6379/0"
     broker_namespace: str = "yibao"
+    #: a worker silent this long is dead; its unacknowledged messages go back to the queue
+    broker_heartbeat_timeout_ms: int = 60_000
+    broker_maintenance_chance: int = 1000  # 1 in N broker calls sweeps dead workers' messages
     reference_dir: Path = REPO_ROOT / "data" / "reference"
     api_host: str = "127.0.0.1"
     api_port: int = 8000

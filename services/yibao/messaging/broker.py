@@ -11,7 +11,12 @@ from yibao.config import Settings
 
 
 def make_broker(settings: Settings) -> RedisBroker:
-    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)  # type: ignore[no-untyped-call]
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.redis_url,
+        namespace=settings.broker_namespace,
+        heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+        maintenance_chance=settings.broker_maintenance_chance,
+    )
     broker.add_middleware(AsyncIO())
     broker.add_middleware(CurrentMessage())  # job actors read their retry count
     return broker
