@@ -75,18 +75,41 @@ async def on_database_down(_: Request, exc: Exception) -> JSON:
         and not exc.connection_invalidated
         and not isinstance(exc, OperationalError | InterfaceError)
     ):
-        return await on_unexpected(_, exc)
+        return await _on_statement_error(_, exc)
     log.warning("database unavailable: %s", type(exc).__name__)
     return error_response(
         "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
     )
 
 
+#: SQLSTATE classes meaning "the server cannot serve now": connection exception, insufficient
+#: resources (too many connections), operator intervention (shutting down, starting up)
+_SERVER_UNAVAILABLE = {"08", "53", "57"}
+
+
+def _sqlstate(exc: BaseException) -> str:
+    """The server's SQLSTATE, found anywhere along the chain of wrapped driver exceptions."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        code = getattr(seen, "sqlstate", None) or getattr(getattr(seen, "orig", None), "sqlstate", None)
+        if code:
+            return str(code)
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
 async def _on_statement_error(request: Request, exc: DBAPIError) -> JSON:
     """A statement the database refused. Input it cannot store (SQLSTATE class 22: a NUL byte,
     a number out of range) is the caller's mistake; a constraint race (class 23) is a conflict
     worth retrying. Either way the transaction was rolled back, so nothing was written."""
-    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    sqlstate = _sqlstate(exc)
+    if sqlstate[:2] in _SERVER_UNAVAILABLE:
+        log.warning("database unavailable: SQLSTATE %s", sqlstate)
+        return error_response(
+            "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
+        )
     if sqlstate.startswith("22"):
         return error_response("INVALID_REQUEST", "数据无法保存 a value in the request cannot be stored "
                               "(e.g. a NUL character or a number out of range)", 400)

@@ -152,3 +152,14 @@ async def test_unknown_settlement_is_404(client, hospital) -> None:
     for sid in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
         r = await client.get(f"/api/v1/settlements/{sid}", headers=hospital)
         assert r.status_code == 404 and code(r) == "NOT_FOUND"
+
+
+async def test_unstorable_characters_are_a_400_not_a_500(client, admin_headers) -> None:
+    from tests.builders import new_id_number
+
+    r = await client.post(
+        "/api/v1/persons",
+        headers=admin_headers,
+        json={"id_number": new_id_number(), "name": "张\u0000三", "region": "430522"},
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_REQUEST"
