@@ -172,7 +172,9 @@ async def premium_due(
     year: int, member: CurrentMember, session: SessionDep, refs: RefsDep, id_number: ForPerson = None
 ) -> PremiumDue:
     person = await members.visible_person(session, member.person_id, id_number)
-    q = await premiums.quote(session, person, year, clock.today(), refs.policy(person.region, year).premium)
+    q = await premiums.quote(
+        session, person, year, clock.today(), premiums.premium_params(refs.policies, person.region, year)
+    )
     paid = any(p.year == year and p.status == "paid" for p in await premiums.payments_of(session, [person.id]))
     return PremiumDue(
         id_number=person.id_number,
@@ -221,7 +223,7 @@ async def pay(
         channel=channel,
         reference=reference,
         amount=fen(body.amount),
-        params=refs.policy(person.region, body.year).premium,
+        params=premiums.premium_params(refs.policies, person.region, body.year),
         payer=payer,
     )
     out = payment_read(
@@ -286,7 +288,7 @@ def _binding(r: BindingRequestRow, ids_: dict[int, str]) -> BindingRequestRead:
 
 async def _id_numbers(session: Any, person_ids: set[int]) -> dict[int, str]:
     rows = await session.execute(select(PersonRow.id, PersonRow.id_number).where(PersonRow.id.in_(person_ids)))
-    return {i: n for i, n in rows.tuples()}
+    return {int(i): str(n) for i, n in rows.all()}
 
 
 @router.post(

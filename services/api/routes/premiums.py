@@ -39,7 +39,7 @@ async def record_payment(body: PaymentCreate, staff: Cashier, uow: UowDep, refs:
         channel=body.channel,
         reference=body.reference,
         amount=fen(body.amount),
-        params=refs.policy(person.region, body.year).premium,
+        params=premiums.premium_params(refs.policies, person.region, body.year),
         paid_on=body.paid_on,
         agent=body.agent,
     )

@@ -36,7 +36,7 @@ async def relatives(session: AsyncSession, person_id: int) -> list[tuple[PersonR
         .where(FamilyBindingRow.holder_person_id == person_id)
         .order_by(PersonRow.id)
     )
-    return [(p, rel) for p, rel in rows.tuples()]
+    return [(p, rel) for p, rel in rows.all()]
 
 
 async def visible_person(session: AsyncSession, member_id: int, raw_id: str | None) -> PersonRow:

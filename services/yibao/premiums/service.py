@@ -25,6 +25,7 @@ from yibao.errors import (
     InsufficientBalance,
     InvalidRequest,
     NotFound,
+    PolicyNotFound,
     PremiumAlreadyPaid,
     PremiumAmountMismatch,
     PremiumWindowNotOpen,
@@ -32,7 +33,7 @@ from yibao.errors import (
 )
 from yibao.money import Fen
 from yibao.people.orm import PersonGroupRow, PersonRow
-from yibao.policy.params import PremiumParams
+from yibao.policy.params import PolicyParams, PremiumParams
 from yibao.premiums import rules
 from yibao.premiums.orm import PremiumPaymentRow, SubsidyBookingRow
 
@@ -348,3 +349,14 @@ async def subsidy_totals(session: AsyncSession, year: int) -> list[tuple[str, in
         .order_by(SubsidyBookingRow.group)
     )
     return [(g, int(n), int(a or 0)) for g, n, a in rows]
+
+
+def premium_params(policies: dict[tuple[str, int], PolicyParams], region: str, year: int) -> PremiumParams:
+    """The year's premium rules; a pay-back of a year older than any loaded policy uses the
+    region's earliest loaded one (old years' documents are often not loaded)."""
+    if (region, year) in policies:
+        return policies[(region, year)].premium
+    years = sorted(y for r, y in policies if r == region)
+    if years and year < years[0]:
+        return policies[(region, years[0])].premium
+    raise PolicyNotFound(f"统筹区 {region} 无 {year} 年度政策 no policy loaded for region {region}, year {year}")
