@@ -190,7 +190,8 @@ async def test_member_pays_in_app_settles_with_qr_code_and_sees_the_bill(
     frozen[0] = datetime.now(UTC)
     status = (await client.get("/api/v1/me/enrolments/2026", headers=me)).json()
     assert (status["coverage_start"], status["coverage_reason"]) == ("2026-01-01", "IN_WINDOW")
-    assert len((await client.get("/api/v1/me/premiums/payments", headers=me)).json()) == 1
+    history = await client.get("/api/v1/me/premiums/payments", headers=me)
+    assert history.status_code == 200 and [p["reference"] for p in history.json()] == ["WX-" + idn]
     # when: the hospital settles with the member QR code
     code = (await client.post("/api/v1/me/member-code", headers=me)).json()["member_code"]
     bill = make_bill(None, [line("S-CTHD", "1", "180.00")])  # type: ignore[arg-type]

@@ -167,7 +167,9 @@ async def enrolment(
     return enrolment_status(person, year, row)
 
 
-@router.get("/premiums/{year}", response_model=PremiumDue, summary="Premium due today for a year (premium − subsidy)")
+@router.get(
+    "/premiums/{year:int}", response_model=PremiumDue, summary="Premium due today for a year (premium − subsidy)"
+)
 async def premium_due(
     year: int, member: CurrentMember, session: SessionDep, refs: RefsDep, id_number: ForPerson = None
 ) -> PremiumDue:
