@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from api import errors
 from api.ratelimit import RateLimiter
 from api.responses import JSON
-from api.routes import auth, health, jobs, people, settlements
+from api.routes import auth, health, jobs, members, ops, people, premiums, settlements
 from api.runtime import CredentialCache, Runtime
 from yibao import logs
 from yibao.config import Settings, get_settings
@@ -27,6 +27,9 @@ DESCRIPTION = """
 * **Institutions** (hospital HIS, pharmacy POS) authenticate with `Authorization: Bearer <institution key>`
   (issued by `yibao keys create --institution CODE`) and settle bills in real time.
 * **Staff** authenticate with `Authorization: Bearer <staff token>` (`yibao tokens create --role admin --name NAME`).
+* **Insured people** (member app) authenticate with `Authorization: Bearer <member token>`: staff issue a
+  single-use activation code (`POST /api/v1/persons/{id}/activation-codes`), the app exchanges it at
+  `POST /api/v1/me/activate`. A member sees only their own and their bound relatives' data.
 * Amounts are JSON strings in yuan with exactly two decimals; dates are ISO 8601.
 * Errors are `{"error": {"code": "...", "message": "..."}}`; on any error nothing is written.
 """
@@ -76,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(settlements.router)
     app.include_router(people.router)
     app.include_router(auth.router)
+    app.include_router(members.router)
+    app.include_router(members.staff_router)
+    app.include_router(premiums.router)
+    app.include_router(ops.router)
     app.include_router(jobs.router)
     app.include_router(health.router)
     return app

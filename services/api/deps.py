@@ -25,6 +25,7 @@ from yibao.auth.tokens import (
 from yibao.db.uow import UnitOfWork
 from yibao.errors import Forbidden, Unauthenticated
 from yibao.institutions.agreements import Institution
+from yibao.members.auth import MemberPrincipal, member_for_token
 from yibao.reference import ReferenceData
 
 bearer = HTTPBearer(auto_error=False, description="institution key or staff token")
@@ -206,3 +207,20 @@ async def institution_or_staff(
 
 
 Reader = Annotated[Institution | StaffPrincipal, Depends(institution_or_staff)]
+
+
+# ---------------------------------------------------------------- member app (参保人)
+
+
+async def authenticate_member(runtime: RuntimeDep, credentials: Credentials) -> MemberPrincipal:
+    """A member bearer token (``ybm_…``); checked against the database on every request so a
+    revoked or expired token stops working at once (no credential cache here)."""
+    async with runtime.sessionmaker() as session:
+        principal = await member_for_token(session, _secret(credentials))
+    if principal is None:
+        raise Unauthenticated("参保人令牌无效或已过期 unknown, expired or revoked member token")
+    await runtime.limiter.check("member", str(principal.person_id))
+    return principal
+
+
+CurrentMember = Annotated[MemberPrincipal, Depends(authenticate_member)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -38,6 +40,25 @@ class Settings(BaseSettings):
     run_outbox_relay: bool = True  # the API process relays its own outbox rows
     reference_cache_seconds: float = 5.0
     log_level: str = "INFO"
+    #: member app bearer tokens live this long after activation
+    member_token_days: int = Field(default=30, ge=1, le=365)
+    #: a staff-issued activation code must be used within this many hours
+    member_activation_hours: int = Field(default=72, ge=1, le=720)
+    #: the member QR code (医保码) is valid this many seconds
+    member_code_seconds: int = Field(default=60, ge=10, le=600)
+    #: HMAC secret signing member QR codes; every API process must share it. Unset, it is
+    #: derived from SECRET_KEY (or the developer secret), which every process already shares.
+    member_code_secret: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _member_code_secret(self) -> Settings:
+        secret = self.member_code_secret.get_secret_value()
+        if not secret:
+            derived = hmac.new(self.master_secret(), b"yibao-member-codes", hashlib.sha256).hexdigest()
+            self.member_code_secret = SecretStr(derived)
+        elif len(secret) < 32:
+            raise ValueError("MEMBER_CODE_SECRET must be at least 32 characters")
+        return self
 
     # ---- security
     environment: str = "development"  # "production" refuses to start without a real secret_key

@@ -116,3 +116,51 @@ class SameActor(DomainError):
 
 class RateLimited(DomainError):
     code = "RATE_LIMITED"
+
+
+# ---------------------------------------------------------------- premiums and the member app
+
+
+class PremiumAmountMismatch(DomainError):
+    code = "PREMIUM_AMOUNT_MISMATCH"
+    default_message = "缴费金额与应缴金额不符 amount differs from the premium due"
+
+
+class PremiumAlreadyPaid(DomainError):
+    code = "PREMIUM_ALREADY_PAID"
+    default_message = "该年度已缴费 the premium for this year is already paid"
+
+
+class PremiumWindowNotOpen(DomainError):
+    code = "PREMIUM_WINDOW_NOT_OPEN"
+    default_message = "缴费期未开始 collection for this year has not opened yet"
+
+
+class RefundNotAllowed(DomainError):
+    code = "REFUND_NOT_ALLOWED"
+    default_message = "保障年度已开始，不能退费 the coverage year has started; no refund"
+
+
+class InsufficientBalance(DomainError):
+    code = "INSUFFICIENT_BALANCE"
+    default_message = "个人账户余额不足 personal account balance is too low"
+
+
+class ActivationCodeInvalid(DomainError):
+    code = "ACTIVATION_CODE_INVALID"
+    default_message = "激活码无效、已使用或已过期 activation code unknown, used or expired"
+
+
+class MemberCodeInvalid(DomainError):
+    code = "MEMBER_CODE_INVALID"
+    default_message = "医保码无效 member code is not one this system issued"
+
+
+class MemberCodeExpired(DomainError):
+    code = "MEMBER_CODE_EXPIRED"
+    default_message = "医保码已过期 member code expired; show a fresh one"
+
+
+class MemberCodeUsed(DomainError):
+    code = "MEMBER_CODE_USED"
+    default_message = "医保码已使用 member code was already used for another settlement"

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 
-from api.deps import CurrentInstitution, Reader, RefsDep, SessionDep, UowDep
+from api.deps import CurrentInstitution, Reader, RefsDep, RuntimeDep, SessionDep, UowDep
 from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.settlements import EXAMPLE_REQUEST, SettlementPage, SettlementRead, SettleRequest
 from yibao.bill_settlement import queries, service
 from yibao.errors import InvalidRequest
 from yibao.institutions.agreements import Institution
+from yibao.members import codes
 
 router = APIRouter(prefix="/api/v1/settlements", tags=["settlements 结算"])
 
@@ -26,8 +27,13 @@ RequestBody = Annotated[SettleRequest, Body(openapi_examples={"inpatient": {"val
     responses=ERRORS,
     summary="Pre-settle a bill (预结算): the split, nothing written",
 )
-async def preview(body: RequestBody, institution: CurrentInstitution, session: SessionDep, refs: RefsDep) -> Any:
-    return JSON(await service.preview(session, refs, institution, body.to_command()))
+async def preview(
+    body: RequestBody, institution: CurrentInstitution, session: SessionDep, refs: RefsDep, runtime: RuntimeDep
+) -> Any:
+    id_number = None
+    if body.member_code is not None:  # checked, not consumed
+        id_number = await codes.peek(session, body.member_code, runtime.settings.member_code_secret.get_secret_value())
+    return JSON(await service.preview(session, refs, institution, body.to_command(id_number)))
 
 
 @router.post(
@@ -38,7 +44,10 @@ async def preview(body: RequestBody, institution: CurrentInstitution, session: S
     summary="Settle a bill (结算): basic fund, critical illness, assistance, account, cash",
     description=(
         "Requires `Idempotency-Key`: a retry with the same key and body returns the first answer "
-        "(same body, no second charge); the same key with another body is `IDEMPOTENCY_CONFLICT`."
+        "(same body, no second charge); the same key with another body is `IDEMPOTENCY_CONFLICT`. "
+        "Identify the patient by `id_number` or by the `member_code` from their app: an expired code is "
+        "`MEMBER_CODE_EXPIRED` (422), a code used by another request `MEMBER_CODE_USED` (409); a retry of "
+        "the request that used it still replays its first answer."
     ),
 )
 async def settle(
@@ -46,13 +55,20 @@ async def settle(
     institution: CurrentInstitution,
     uow: UowDep,
     refs: RefsDep,
+    runtime: RuntimeDep,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", max_length=200, examples=["HIS-20260308-000123"])
     ] = None,
 ) -> Any:
     if not idempotency_key:
         raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
-    result = await service.settle(uow, refs, institution, body.to_command(), idempotency_key)
+    id_number = None
+    if body.member_code is not None:  # its use is written in the settlement's transaction
+        id_number = await codes.redeem(
+            uow.session, body.member_code, runtime.settings.member_code_secret.get_secret_value(),
+            institution.code, idempotency_key,
+        )
+    result = await service.settle(uow, refs, institution, body.to_command(id_number), idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, status_code=201, headers=headers, media_type="application/json")
 

@@ -61,7 +61,15 @@ class LineIn(Strict):
 class SettleRequest(Strict):
     model_config = {"json_schema_extra": {"examples": [EXAMPLE_REQUEST]}}
 
-    id_number: Annotated[str, Field(min_length=1, max_length=18, examples=["430522199001011235"])]
+    id_number: Annotated[str | None, Field(min_length=1, max_length=18, examples=["430522199001011235"])] = None
+    member_code: Annotated[
+        str | None,
+        Field(
+            min_length=1, max_length=2000,
+            description="instead of `id_number`: the member QR code (医保码) scanned from the app; valid 60 s, "
+            "one settlement (a retry with the same Idempotency-Key and body still replays)",
+        ),
+    ] = None
     visit_no: Annotated[str, Field(min_length=1, max_length=64)]
     visit_type: Literal["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]
     admitted_on: date | None = None
@@ -76,6 +84,8 @@ class SettleRequest(Strict):
 
     @model_validator(mode="after")
     def _dates_fit_the_visit(self) -> SettleRequest:
+        if (self.id_number is None) == (self.member_code is None):
+            raise ValueError("give exactly one of id_number and member_code")
         if self.visit_type == "inpatient":
             if self.admitted_on is None or self.discharged_on is None:
                 raise ValueError("inpatient bills need admitted_on and discharged_on")
@@ -90,9 +100,13 @@ class SettleRequest(Strict):
             raise ValueError("line_no values must be unique")
         return self
 
-    def to_command(self) -> SettleBill:
+    def to_command(self, id_number: str | None = None) -> SettleBill:
+        """``id_number``: the person a ``member_code`` resolved to (the API layer resolves it)."""
+        resolved = id_number or self.id_number
+        if resolved is None:
+            raise ValueError("member_code must be resolved to an id_number first")
         return SettleBill(
-            id_number=self.id_number,
+            id_number=resolved,
             visit_no=self.visit_no,
             visit_type=self.visit_type,
             service_date=self.service_date,

@@ -31,4 +31,10 @@ class EnrolmentRow(Base):
     retiree: Mapped[bool] = mapped_column(Boolean, default=False)
     continuous_years: Mapped[int] = mapped_column(Integer, default=0)
     zero_claim_credit: Mapped[int] = mapped_column(FenColumn, default=0)
+    #: why coverage starts on coverage_start (a ``coverage`` reason code) and the sentence shown
+    coverage_reason: Mapped[str] = mapped_column(String(30), default="STAFF", server_default="STAFF")
+    coverage_detail: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    waiting_months: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    #: staff / premium / employer: who created the row (derived sources win over staff)
+    source: Mapped[str] = mapped_column(String(10), default="staff", server_default="staff")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

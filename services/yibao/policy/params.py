@@ -146,6 +146,7 @@ class WaitingParams:
     months_per_lapsed_year: int
     exempt_groups: frozenset[str]
     newborn_days: int
+    newborn_premium_waived: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,33 @@ class AssistanceGroup:
 
 
 @dataclass(frozen=True)
+class ContributionParams:
+    """Employee scheme: monthly contributions as shares of the contribution base.
+
+    Defaults (8% employer, 2% employee, the employee part credited to the personal account)
+    apply when a policy document predates the ``employee.contributions`` key.
+    """
+
+    employer_rate: Decimal = Decimal("0.08")
+    employee_rate: Decimal = Decimal("0.02")
+    account_share_of_employee: Decimal = Decimal("1.00")
+    account_share_of_employer: Decimal = Decimal("0.00")
+    waiting_months: int = 0
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> ContributionParams:
+        raw = raw or {}
+        d = cls()
+        return cls(
+            employer_rate=Decimal(raw.get("employer_rate", d.employer_rate)),
+            employee_rate=Decimal(raw.get("employee_rate", d.employee_rate)),
+            account_share_of_employee=Decimal(raw.get("account_share_of_employee", d.account_share_of_employee)),
+            account_share_of_employer=Decimal(raw.get("account_share_of_employer", d.account_share_of_employer)),
+            waiting_months=int(raw.get("waiting_months", d.waiting_months)),
+        )
+
+
+@dataclass(frozen=True)
 class PremiumParams:
     premium: Fen
     subsidy: SubsidyParams
@@ -205,6 +233,7 @@ class PolicyParams:
     employee: SchemeParams
     assistance: dict[str, AssistanceGroup]
     premium: PremiumParams
+    contributions: ContributionParams = field(default_factory=ContributionParams)
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
 
     def scheme(self, scheme: str) -> SchemeParams:
@@ -249,7 +278,9 @@ class PolicyParams:
                     months_per_lapsed_year=int(waiting["months_per_lapsed_year"]),
                     exempt_groups=frozenset(waiting["exempt_groups"]),
                     newborn_days=int(waiting["newborn_days"]),
+                    newborn_premium_waived=bool(waiting.get("newborn_premium_waived", True)),
                 ),
             ),
+            contributions=ContributionParams.parse(doc["employee"].get("contributions")),
             raw=doc,
         )

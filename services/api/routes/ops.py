@@ -1,0 +1,101 @@
+"""Ops views (staff): enrolment rate and the unenrolled special-group ledger; JSON pages or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import Response
+
+from api.deps import SessionDep, StaffUser
+from api.responses import JSON
+from api.schemas.common import ERRORS
+from yibao.enrolment import ops
+
+router = APIRouter(prefix="/api/v1/ops", tags=["ops 运营"], responses=ERRORS)
+
+Page = Callable[[str | None, int], Awaitable[tuple[list[dict[str, Any]], str | None]]]
+CSV_PAGE = 1000
+_CSV_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+def _wants_csv(fmt: str | None, accept: str | None) -> bool:
+    return fmt == "csv" or (fmt is None and accept is not None and "text/csv" in accept)
+
+
+async def _answer(page: Page, fields: list[str], cursor: str | None, limit: int, csv_out: bool, name: str) -> Any:
+    if not csv_out:
+        items, nxt = await page(cursor, limit)
+        return JSON({"items": items, "next_cursor": nxt})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    cur: str | None = None
+    while True:  # the export walks every keyset page
+        items, cur = await page(cur, CSV_PAGE)
+        writer.writerows(items)
+        if cur is None:
+            break
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+Fmt = Annotated[Literal["json", "csv"] | None, Query(alias="format", description="`csv` to export every row")]
+Accept = Annotated[str | None, Header()]
+
+
+@router.get("/enrolment-rate", summary="Enrolment rate by region and special group for a year", responses=_CSV_DOC)
+async def enrolment_rate(
+    year: int,
+    _: StaffUser,
+    session: SessionDep,
+    fmt: Fmt = None,
+    accept: Accept = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    async def page(c: str | None, n: int) -> tuple[list[dict[str, Any]], str | None]:
+        return await ops.enrolment_rate(session, year, c, n)
+
+    return await _answer(
+        page,
+        ["region", "group", "people", "enrolled", "rate"],
+        cursor,
+        limit,
+        _wants_csv(fmt, accept),
+        f"enrolment-rate-{year}",
+    )
+
+
+@router.get(
+    "/unenrolled-special-groups",
+    responses=_CSV_DOC,
+    summary="One person, one file: special-group people not yet enrolled for a year",
+)
+async def unenrolled(
+    year: int,
+    _: StaffUser,
+    session: SessionDep,
+    fmt: Fmt = None,
+    accept: Accept = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    async def page(c: str | None, n: int) -> tuple[list[dict[str, Any]], str | None]:
+        return await ops.unenrolled_special(session, year, region, c, n)
+
+    return await _answer(
+        page,
+        ["id_number", "name", "region", "groups"],
+        cursor,
+        limit,
+        _wants_csv(fmt, accept),
+        f"unenrolled-special-{year}",
+    )

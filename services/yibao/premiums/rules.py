@@ -1,0 +1,38 @@
+"""What a resident owes for a coverage year: premium − subsidy (pure; DOMAIN §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from yibao.money import Fen
+from yibao.policy.params import PremiumParams
+
+
+@dataclass(frozen=True)
+class Subsidy:
+    amount: Fen
+    group: str | None  # the group that gave it (None: no subsidy)
+    kind: str  # full / fixed / none
+
+
+def subsidy(groups: Iterable[str], params: PremiumParams) -> Subsidy:
+    """The most favourable subsidy among the groups held: full beats fixed beats none.
+
+    Ties pick the alphabetically first group so the booking is deterministic.
+    """
+    held = sorted(set(groups))
+    s = params.subsidy
+    for g in held:
+        if g in s.full_groups:
+            return Subsidy(params.premium, g, "full")
+    for g in held:
+        if g in s.fixed_groups:
+            return Subsidy(Fen(min(s.fixed_amount, params.premium)), g, "fixed")
+    return Subsidy(Fen(0), None, "none")
+
+
+def exempt_group(groups: Iterable[str], params: PremiumParams) -> str | None:
+    """A held group that exempts from the waiting period, if any."""
+    held = sorted(set(groups) & params.waiting.exempt_groups)
+    return held[0] if held else None

@@ -1,0 +1,362 @@
+"""Quote, pay and refund resident premiums; a payment derives the year's enrolment.
+
+Paying is idempotent on (channel, reference): a channel's retry returns the first payment.
+The payment, the subsidy booking, the account debit (channel ``account``), the enrolment with
+its derived coverage start and reason, and the refreshed incentives commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao import clock
+from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
+from yibao.enrolment import coverage as cov
+from yibao.enrolment.incentives import refresh_incentives
+from yibao.enrolment.orm import EnrolmentRow
+from yibao.errors import (
+    IdempotencyConflict,
+    InsufficientBalance,
+    InvalidRequest,
+    NotFound,
+    PolicyNotFound,
+    PremiumAlreadyPaid,
+    PremiumAmountMismatch,
+    PremiumWindowNotOpen,
+    RefundNotAllowed,
+)
+from yibao.money import Fen
+from yibao.people.orm import PersonGroupRow, PersonRow
+from yibao.policy.params import PolicyParams, PremiumParams
+from yibao.premiums import rules
+from yibao.premiums.orm import PremiumPaymentRow, SubsidyBookingRow
+
+CHANNELS = ("app", "wechat", "bank", "tax", "counter", "proxy", "account")
+
+
+@dataclass(frozen=True)
+class Quote:
+    year: int
+    kind: str  # current / payback / newborn
+    premium: Fen
+    subsidy: Fen
+    subsidy_group: str | None
+    due: Fen
+    exempt_group: str | None
+    window_from: date
+    window_to: date
+
+
+async def groups_on(session: AsyncSession, person_id: int, on: date) -> list[str]:
+    """Special groups valid on ``on`` (civil-affairs tags with validity ranges)."""
+    rows = await session.scalars(
+        select(PersonGroupRow.group).where(
+            PersonGroupRow.person_id == person_id,
+            PersonGroupRow.valid_from <= on,
+            (PersonGroupRow.valid_to.is_(None)) | (PersonGroupRow.valid_to >= on),
+        )
+    )
+    return list(rows)
+
+
+async def quote(session: AsyncSession, person: PersonRow, year: int, on: date, params: PremiumParams) -> Quote:
+    """What ``person`` owes for ``year`` if paying on ``on``: groups are those valid on that day."""
+    start, end = cov.window(year, params)
+    if on < start:
+        raise PremiumWindowNotOpen(f"{year}年度缴费自{start}开始 collection for {year} opens on {start}")
+    groups = await groups_on(session, person.id, on)
+    kind = "payback" if on > date(year, 12, 31) else "current"
+    if (
+        kind == "current"
+        and params.waiting.newborn_premium_waived
+        and cov.is_newborn(year, person.birth_date, on, params)
+    ):
+        return Quote(year, "newborn", params.premium, params.premium, None, Fen(0), None, start, end)
+    sub = rules.subsidy(groups, params)
+    return Quote(
+        year,
+        kind,
+        params.premium,
+        sub.amount,
+        sub.group,
+        Fen(params.premium - sub.amount),
+        rules.exempt_group(groups, params),
+        start,
+        end,
+    )
+
+
+async def _existing(
+    session: AsyncSession, channel: str, reference: str, person_id: int, year: int, amount: Fen
+) -> PremiumPaymentRow | None:
+    row = await session.scalar(
+        select(PremiumPaymentRow).where(PremiumPaymentRow.channel == channel, PremiumPaymentRow.reference == reference)
+    )
+    if row is not None and (row.person_id, row.year, row.amount) != (person_id, year, amount):
+        raise IdempotencyConflict(
+            f"支付流水号 {reference!r} 已用于另一笔缴费 reference already used for another payment"
+        )
+    return row
+
+
+async def _debit_account(session: AsyncSession, payer_id: int, amount: Fen, reference: str) -> None:
+    balance = await session.scalar(
+        select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id).with_for_update()
+    )
+    if balance is None or balance < amount:
+        raise InsufficientBalance(
+            f"个人账户余额不足 balance {Fen(balance or 0) / 100:.2f} is below the premium {amount / 100:.2f}"
+        )
+    await session.execute(
+        update(PersonalAccountRow)
+        .where(PersonalAccountRow.person_id == payer_id)
+        .values(balance=PersonalAccountRow.balance - amount, updated_at=func.now())
+    )
+    session.add(AccountMovementRow(person_id=payer_id, amount=-amount, kind="premium", reference=reference))
+
+
+async def derive_coverage(
+    session: AsyncSession, person: PersonRow, year: int, paid_on: date, q: Quote, params: PremiumParams
+) -> cov.Coverage:
+    """Coverage start from the enrolment history (lapses) and paid-back years."""
+    enrolled = set(
+        await session.scalars(
+            select(EnrolmentRow.year).where(EnrolmentRow.person_id == person.id, EnrolmentRow.year < year)
+        )
+    )
+    paid_back = set(
+        await session.scalars(
+            select(PremiumPaymentRow.year).where(
+                PremiumPaymentRow.person_id == person.id,
+                PremiumPaymentRow.kind == "payback",
+                PremiumPaymentRow.status == "paid",
+            )
+        )
+    )
+    lapsed, back = cov.lapsed_years(year, enrolled, paid_back)
+    return cov.resident_coverage(
+        year=year,
+        paid_on=paid_on,
+        birth_date=person.birth_date,
+        exempt_group=q.exempt_group,
+        lapsed=lapsed,
+        paid_back=back,
+        params=params,
+    )
+
+
+async def _enrol(session: AsyncSession, person_id: int, year: int, c: cov.Coverage) -> EnrolmentRow:
+    """Create or update the resident enrolment of the year: derived fields win over typed ones."""
+    values = {
+        "coverage_start": c.start,
+        "coverage_reason": c.reason,
+        "coverage_detail": c.detail[:400],
+        "waiting_months": c.waiting_months,
+        "source": "premium",
+    }
+    await session.execute(
+        insert(EnrolmentRow)
+        .values(
+            person_id=person_id,
+            year=year,
+            scheme="resident",
+            retiree=False,
+            continuous_years=0,
+            zero_claim_credit=0,
+            **values,
+        )
+        .on_conflict_do_update(index_elements=["person_id", "year", "scheme"], set_=values)
+    )
+    await refresh_incentives(session, year, [person_id])
+    row = await session.scalar(
+        select(EnrolmentRow)
+        .where(EnrolmentRow.person_id == person_id, EnrolmentRow.year == year, EnrolmentRow.scheme == "resident")
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
+@dataclass(frozen=True)
+class Paid:
+    payment: PremiumPaymentRow
+    enrolment: EnrolmentRow | None
+    created: bool
+
+
+async def enrolment_for(session: AsyncSession, person_id: int, year: int) -> EnrolmentRow | None:
+    return await session.scalar(
+        select(EnrolmentRow).where(
+            EnrolmentRow.person_id == person_id, EnrolmentRow.year == year, EnrolmentRow.scheme == "resident"
+        )
+    )
+
+
+async def pay(
+    session: AsyncSession,
+    person: PersonRow,
+    year: int,
+    *,
+    channel: str,
+    reference: str,
+    amount: Fen,
+    params: PremiumParams,
+    paid_on: date | None = None,
+    payer: PersonRow | None = None,
+    agent: str | None = None,
+) -> Paid:
+    """Record a premium payment (idempotent on channel + reference) and derive the enrolment.
+
+    ``channel="account"`` debits ``payer``'s personal account (the caller checked the family
+    binding); ``proxy`` needs the village ``agent``'s name. Does not commit.
+    """
+    if channel not in CHANNELS:
+        raise InvalidRequest(f"channel must be one of {', '.join(CHANNELS)}")
+    if channel == "proxy" and not agent:
+        raise InvalidRequest("a proxy payment names the agent paying on behalf")
+    first = await _existing(session, channel, reference, person.id, year, amount)
+    if first is not None:
+        return Paid(first, await enrolment_for(session, person.id, year), created=False)
+    paid_on = paid_on or clock.today()
+    q = await quote(session, person, year, paid_on, params)
+    if amount != q.due:
+        raise PremiumAmountMismatch(
+            f"应缴 {q.due / 100:.2f} 元，实缴 {amount / 100:.2f} 元 due {q.due / 100:.2f}, got {amount / 100:.2f}"
+        )
+    if q.kind == "payback" and await enrolment_for(session, person.id, year) is not None:
+        raise InvalidRequest(f"{year} was not a lapsed year: the person was enrolled")
+    row = PremiumPaymentRow(
+        person_id=person.id,
+        year=year,
+        kind=q.kind,
+        channel=channel,
+        reference=reference,
+        payer_person_id=(payer or person).id,
+        agent=agent,
+        premium=q.premium,
+        subsidy=q.subsidy,
+        subsidy_group=q.subsidy_group,
+        amount=amount,
+        paid_on=paid_on,
+        status="paid",
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        raise PremiumAlreadyPaid(f"{year}年度已缴费 the premium for {year} is already paid") from None
+    if channel == "account" and amount > 0:
+        await _debit_account(session, (payer or person).id, amount, f"PREMIUM-{row.id}")
+    if q.subsidy > 0:
+        session.add(
+            SubsidyBookingRow(
+                payment_id=row.id,
+                person_id=person.id,
+                year=year,
+                group=q.subsidy_group or "newborn",
+                fund="assistance",
+                kind="booking",
+                amount=q.subsidy,
+                booked_on=paid_on,
+            )
+        )
+    enrolment = None
+    if q.kind != "payback":
+        c = await derive_coverage(session, person, year, paid_on, q, params)
+        enrolment = await _enrol(session, person.id, year, c)
+    await session.flush()
+    return Paid(row, enrolment, created=True)
+
+
+async def refund(session: AsyncSession, payment_id: int, today: date | None = None) -> PremiumPaymentRow:
+    """Refund before the coverage year starts: the enrolment it created goes, the subsidy is reversed."""
+    today = today or clock.today()
+    row = await session.scalar(select(PremiumPaymentRow).where(PremiumPaymentRow.id == payment_id).with_for_update())
+    if row is None:
+        raise NotFound(f"缴费记录 {payment_id} 不存在 payment not found")
+    if row.status != "paid":
+        raise RefundNotAllowed("该笔缴费已退费 this payment was already refunded")
+    if row.kind == "payback" or today >= date(row.year, 1, 1):
+        raise RefundNotAllowed(f"{row.year}年度保障已开始，不能退费 the coverage year {row.year} has started")
+    row.status = "refunded"
+    row.refunded_at = clock.now()
+    if row.subsidy > 0:
+        session.add(
+            SubsidyBookingRow(
+                payment_id=row.id,
+                person_id=row.person_id,
+                year=row.year,
+                group=row.subsidy_group or "newborn",
+                fund="assistance",
+                kind="reversal",
+                amount=-row.subsidy,
+                booked_on=today,
+            )
+        )
+    if row.channel == "account" and row.amount > 0 and row.payer_person_id is not None:
+        await session.execute(
+            update(PersonalAccountRow)
+            .where(PersonalAccountRow.person_id == row.payer_person_id)
+            .values(balance=PersonalAccountRow.balance + row.amount, updated_at=func.now())
+        )
+        session.add(
+            AccountMovementRow(
+                person_id=row.payer_person_id,
+                amount=row.amount,
+                kind="premium_refund",
+                reference=f"PREMIUM-REFUND-{row.id}",
+            )
+        )
+    await session.execute(
+        delete(EnrolmentRow).where(
+            EnrolmentRow.person_id == row.person_id,
+            EnrolmentRow.year == row.year,
+            EnrolmentRow.scheme == "resident",
+            EnrolmentRow.source == "premium",
+        )
+    )
+    await session.flush()
+    return row
+
+
+async def payments_of(session: AsyncSession, person_ids: list[int]) -> list[PremiumPaymentRow]:
+    return list(
+        await session.scalars(
+            select(PremiumPaymentRow)
+            .where(PremiumPaymentRow.person_id.in_(person_ids))
+            .order_by(PremiumPaymentRow.id.desc())
+        )
+    )
+
+
+async def subsidy_totals(session: AsyncSession, year: int) -> list[tuple[str, int, int]]:
+    """(group, people, net amount in fen) booked to the assistance fund for ``year``."""
+    rows = await session.execute(
+        select(
+            SubsidyBookingRow.group,
+            func.count(func.distinct(SubsidyBookingRow.person_id)).filter(SubsidyBookingRow.kind == "booking"),
+            func.sum(SubsidyBookingRow.amount),
+        )
+        .where(SubsidyBookingRow.year == year)
+        .group_by(SubsidyBookingRow.group)
+        .order_by(SubsidyBookingRow.group)
+    )
+    return [(g, int(n), int(a or 0)) for g, n, a in rows]
+
+
+def premium_params(policies: dict[tuple[str, int], PolicyParams], region: str, year: int) -> PremiumParams:
+    """The year's premium rules; a pay-back of a year older than any loaded policy uses the
+    region's earliest loaded one (old years' documents are often not loaded)."""
+    if (region, year) in policies:
+        return policies[(region, year)].premium
+    years = sorted(y for r, y in policies if r == region)
+    if years and year < years[0]:
+        return policies[(region, years[0])].premium
+    raise PolicyNotFound(f"统筹区 {region} 无 {year} 年度政策 no policy loaded for region {region}, year {year}")
