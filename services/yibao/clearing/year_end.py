@@ -9,7 +9,7 @@ negative one against new bills until it is recovered (the payment/recovery order
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +39,8 @@ async def _policy(session: AsyncSession, region: str, year: int) -> PolicyParams
     return policy
 
 
-async def gather(session: AsyncSession, region: str, year: int) -> Clearing:
+async def gather(session: AsyncSession, region: str, year: int, settled_before: datetime | None = None) -> Clearing:
+    """``settled_before`` limits the cases (monthly pre-settlement uses the year so far)."""
     policy = await _policy(session, region, year)
     insts = (
         await session.scalars(
@@ -47,15 +48,12 @@ async def gather(session: AsyncSession, region: str, year: int) -> Clearing:
         )
     ).all()
     codes = [i.code for i in insts]
-    prepaid = dict(
-        (
-            await session.execute(
-                select(PrepaymentRow.institution_code, func.sum(PrepaymentRow.amount))
-                .where(PrepaymentRow.year == year, PrepaymentRow.state == "approved")
-                .group_by(PrepaymentRow.institution_code)
-            )
-        ).tuples().all()
+    prepaid_rows = await session.execute(
+        select(PrepaymentRow.institution_code, func.sum(PrepaymentRow.amount))
+        .where(PrepaymentRow.year == year, PrepaymentRow.state == "approved")
+        .group_by(PrepaymentRow.institution_code)
     )
+    prepaid = {code: int(total) for code, total in prepaid_rows}
     terms = [
         Terms(i.code, i.dip_coefficient or Decimal(1), Fen(i.annual_budget), Fen(int(prepaid.get(i.code, 0))))
         for i in insts
@@ -66,13 +64,18 @@ async def gather(session: AsyncSession, region: str, year: int) -> Clearing:
     ]
     rows = await session.execute(
         select(
-            SettlementRow.id, SettlementRow.institution_code, SettlementRow.diagnoses, SettlementRow.procedures,
-            SettlementRow.total, SettlementRow.basic_fund,
+            SettlementRow.id,
+            SettlementRow.institution_code,
+            SettlementRow.diagnoses,
+            SettlementRow.procedures,
+            SettlementRow.total,
+            SettlementRow.basic_fund,
         ).where(
             SettlementRow.year == year,
             SettlementRow.visit_type == "inpatient",
             SettlementRow.status == "settled",
             SettlementRow.institution_code.in_(codes),
+            SettlementRow.settled_at < (settled_before or datetime.max.replace(tzinfo=UTC)),
         )
     )
     cases = [Case(str(r[0]), r[1], list(r[2] or []), list(r[3] or []), Fen(r[4]), Fen(r[5])) for r in rows]
@@ -141,27 +144,47 @@ async def commit(session: AsyncSession, region: str, year: int, staff: str) -> d
     body = render(result, region, year, committed=True)
     session.add(
         ClearingRow(
-            region=region, year=year, budget=result.budget, weighted_points=result.weighted_points,
-            point_value=result.point_value, committed_by=staff,
+            region=region,
+            year=year,
+            budget=result.budget,
+            weighted_points=result.weighted_points,
+            point_value=result.point_value,
+            committed_by=staff,
         )
     )
     today = clock.today()
     for s, rendered in zip(result.statements, body["statements"], strict=True):
         session.add(
             ClearingStatementRow(
-                year=year, institution_code=s.institution_code, region=region, statement=rendered,
+                year=year,
+                institution_code=s.institution_code,
+                region=region,
+                statement=rendered,
                 difference=s.difference,
             )
         )
         adjustment = s.final - s.claimed
         await post_pair(
-            session, movement="clearing", source=f"clearing:{year}", institution_code=s.institution_code,
-            fund="basic", debit="claims" if adjustment > 0 else "payable",
-            credit="payable" if adjustment > 0 else "claims", amount=abs(adjustment), business_date=today,
+            session,
+            movement="clearing",
+            source=f"clearing:{year}",
+            institution_code=s.institution_code,
+            fund="basic",
+            debit="claims" if adjustment > 0 else "payable",
+            credit="payable" if adjustment > 0 else "claims",
+            amount=abs(adjustment),
+            business_date=today,
         )
         await post_pair(
-            session, movement="prepayment_recovery", source=f"clearing:{year}", institution_code=s.institution_code,
-            fund="basic", debit="payable", credit="prepayment", amount=s.prepaid, business_date=today,
+            session,
+            movement="prepayment_recovery",
+            source=f"clearing:{year}",
+            institution_code=s.institution_code,
+            fund="basic",
+            debit="payable",
+            credit="prepayment",
+            amount=s.prepaid,
+            business_date=today,
         )
     await session.execute(
         update(PrepaymentRow)
@@ -170,7 +193,10 @@ async def commit(session: AsyncSession, region: str, year: int, staff: str) -> d
         .values(state="recovered", recovered_at=clock.now())
     )
     await audit.record(
-        session, audit.Actor("staff", staff), "clearing.committed", ("clearing", f"{region}:{year}"),
+        session,
+        audit.Actor("staff", staff),
+        "clearing.committed",
+        ("clearing", f"{region}:{year}"),
         {"point_value": body["point_value"], "institutions": len(result.statements)},
     )
     await session.flush()
