@@ -12,7 +12,20 @@ from redis.asyncio import Redis
 from api import errors
 from api.ratelimit import RateLimiter
 from api.responses import JSON
-from api.routes import auth, health, jobs, members, ops, people, premiums, settlements
+from api.routes import (
+    auth,
+    clearing,
+    health,
+    jobs,
+    members,
+    ops,
+    payouts,
+    people,
+    premiums,
+    reconcile,
+    reports,
+    settlements,
+)
 from api.runtime import CredentialCache, Runtime
 from yibao import logs
 from yibao.config import Settings, get_settings
@@ -84,5 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(premiums.router)
     app.include_router(ops.router)
     app.include_router(jobs.router)
+    app.include_router(payouts.router)
+    app.include_router(reconcile.router)
+    app.include_router(clearing.router)
+    app.include_router(reports.router)
     app.include_router(health.router)
     return app

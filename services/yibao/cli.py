@@ -212,6 +212,12 @@ def worker(service: str, processes: int, threads: int) -> None:
 
 
 @main.command()
+def schedule() -> None:
+    """Run the settlement scheduler (daily settle of yesterday at 00:10 China time)."""
+    os.execvp(sys.executable, [sys.executable, "-m", "settlement.schedule"])
+
+
+@main.command()
 def relay() -> None:
     """Run a standalone outbox relay (the API runs one too; several are safe)."""
     from yibao.db.engine import make_engine, make_sessionmaker

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from yibao.money import Fen, yuan_to_fen
+from yibao.money import ZERO, Fen, yuan_to_fen
 
 GROUPS = (
     "destitute",
@@ -223,6 +223,33 @@ class PremiumParams:
 
 
 @dataclass(frozen=True)
+class DipParams:
+    """DIP year-end clearing and monthly pre-settlement (policy section ``dip``)."""
+
+    budget: Fen = ZERO  # the region's DIP fund budget for the year
+    high_multiple: Decimal = Decimal("2.0")
+    low_multiple: Decimal = Decimal("0.5")
+    surplus_retain_max_ratio: Decimal = Decimal("0.15")
+    overspend_share_ratio: Decimal = Decimal("0.50")
+    overspend_share_band_ratio: Decimal = Decimal("0.10")
+    presettle_ratio: Decimal = Decimal("0.90")  # monthly pre-settlement pays this share of the DIP amount
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> DipParams:
+        """Missing keys take the defaults above (a policy without a ``dip`` section has budget 0)."""
+        raw = raw or {}
+        base = cls()
+        ratios = {
+            name: Decimal(str(raw[name])) if name in raw else getattr(base, name)
+            for name in (
+                "high_multiple", "low_multiple", "surplus_retain_max_ratio", "overspend_share_ratio",
+                "overspend_share_band_ratio", "presettle_ratio",
+            )
+        }
+        return cls(budget=yuan_to_fen(raw["budget"]) if "budget" in raw else Fen(0), **ratios)
+
+
+@dataclass(frozen=True)
 class PolicyParams:
     """Everything the benefit calculation needs, for one region/year/version."""
 
@@ -235,6 +262,7 @@ class PolicyParams:
     premium: PremiumParams
     contributions: ContributionParams = field(default_factory=ContributionParams)
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
+    dip: DipParams = field(default_factory=DipParams)
 
     def scheme(self, scheme: str) -> SchemeParams:
         if scheme == "resident":
@@ -283,4 +311,5 @@ class PolicyParams:
             ),
             contributions=ContributionParams.parse(doc["employee"].get("contributions")),
             raw=doc,
+            dip=DipParams.parse(doc.get("dip")),
         )

@@ -1,0 +1,81 @@
+"""月核算 submissions by institutions (JSON or CSV) and DIP monthly pre-settlement figures."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from pydantic import ValidationError
+
+from api.deps import CurrentInstitution, Reader, SessionDep, UowDep
+from api.responses import JSON
+from api.schemas.common import ERRORS
+from api.schemas.reconcile import SchemeTotalIn, SubmissionCreate
+from yibao.errors import InvalidRequest, NotFound
+from yibao.institutions.agreements import Institution
+from yibao.reconcile import dip_presettle, monthly
+from yibao.reconcile.orm import ReconcileSubmissionRow
+
+router = APIRouter(prefix="/api/v1/reconcile", tags=["reconcile 月核算"])
+EXAMPLE = {
+    "month": "2026-03",
+    "totals": [{"scheme": "resident", "count": 1, "total": "2640.00", "fund_pay": "990.50", "account_pay": "0.00"}],
+    "details": [{"settlement_id": "…", "scheme": "resident", "total": "2640.00", "fund_pay": "990.50",
+                 "account_pay": "0.00"}],
+}
+
+
+@router.post(
+    "/submissions", responses=ERRORS, summary="Submit a month (JSON): balanced / unbalanced with every difference",
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
+)
+async def submit(body: SubmissionCreate, institution: CurrentInstitution, uow: UowDep) -> Any:
+    row = await monthly.submit(
+        uow.session, institution.code, body.month, [t.to_domain() for t in body.totals],
+        [d.to_domain() for d in body.details],
+    )
+    out = monthly.render(row)
+    await uow.commit()
+    return JSON(out)
+
+
+@router.post("/submissions/csv", responses=ERRORS, summary="Submit a month with the detail list as a CSV upload")
+async def submit_csv(
+    institution: CurrentInstitution,
+    uow: UowDep,
+    month: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")],
+    totals: Annotated[str, Form(description='JSON list of {"scheme","count","total","fund_pay","account_pay"}')],
+    details: Annotated[UploadFile, File(description="settlement_id,scheme,total,fund_pay,account_pay")],
+) -> Any:
+    try:
+        import orjson
+
+        parsed = [SchemeTotalIn.model_validate(t).to_domain() for t in orjson.loads(totals)]
+    except (ValueError, TypeError, ValidationError) as exc:
+        raise InvalidRequest(f"月汇总格式错误 totals malformed: {exc}") from None
+    rows = monthly.parse_csv(await details.read())
+    row = await monthly.submit(uow.session, institution.code, month, parsed, rows)
+    out = monthly.render(row)
+    await uow.commit()
+    return JSON(out)
+
+
+@router.get("/submissions/{submission_id}", responses=ERRORS, summary="One submission and its answer")
+async def get_submission(submission_id: int, reader: Reader, session: SessionDep) -> Any:
+    row = await session.get(ReconcileSubmissionRow, submission_id)
+    if row is None or (isinstance(reader, Institution) and row.institution_code != reader.code):
+        raise NotFound(f"核算提交 {submission_id} 不存在 submission not found")
+    return JSON(monthly.render(row))
+
+
+@router.get("/dip-presettlements", responses=ERRORS, summary="DIP monthly pre-settlement figures (run the job first)")
+async def presettlements(
+    reader: Reader,
+    session: SessionDep,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    month: Annotated[int, Query(ge=1, le=12)],
+) -> Any:
+    scope = reader.code if isinstance(reader, Institution) else None
+    return JSON({"items": await dip_presettle.listing(session, year, month, scope)})
+
+

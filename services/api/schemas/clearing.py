@@ -1,0 +1,1 @@
+"""Clearing answers are documents (see yibao.clearing.year_end.render); no request bodies."""

@@ -1,0 +1,1 @@
+"""Fund reports are rendered by yibao.ledger.reports; no request bodies."""

@@ -1,0 +1,55 @@
+"""APScheduler cron: shortly after midnight China time, request ``daily_settle`` for yesterday.
+
+Run with ``python -m settlement.schedule`` (``yibao schedule`` starts exactly that). Requests go
+through ``yibao.jobs.runner.request`` with ``dedup_key=daily_settle:<date>``, so several
+schedulers, restarts or a manual request of the same day create one run only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from yibao import clock
+from yibao.config import get_settings
+from yibao.db.engine import make_engine, make_sessionmaker
+from yibao.db.uow import UnitOfWork
+from yibao.jobs import runner
+
+log = logging.getLogger("settlement.schedule")
+RUN_AT = {"hour": 0, "minute": 10}  # 00:10 Asia/Shanghai: the day has closed, late commits are in
+
+
+async def request_daily_settle(sessionmaker: async_sessionmaker[AsyncSession], today: date | None = None) -> str:
+    """Request yesterday's daily settle (idempotent); returns the run id."""
+    day = (today or clock.today()) - timedelta(days=1)
+    async with UnitOfWork(sessionmaker) as uow:
+        row, created = await runner.request(
+            uow, "daily_settle", {"date": day.isoformat()}, "scheduler", dedup_key=f"daily_settle:{day}"
+        )
+        await uow.commit()
+    log.info("daily_settle %s: run %s (%s)", day, row.id, "requested" if created else "already requested")
+    return str(row.id)
+
+
+async def _serve() -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    sessionmaker = make_sessionmaker(make_engine(get_settings(), pool_size=1))
+    scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
+    scheduler.add_job(request_daily_settle, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **RUN_AT)
+    scheduler.start()
+    await request_daily_settle(sessionmaker)  # catch up a missed night at start (dedup makes it safe)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(_serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Disbursement orders: draft → approved (finance, not the preparer) → paid (bank file).
+
+Paying writes the bank file (CSV, one row per institution and fund with a control total line)
+and the ``disbursement`` postings (payable → bank) in one transaction; a paid order is final.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao import audit, clock
+from yibao.errors import InvalidState, NotFound, SameActor
+from yibao.institutions.orm import InstitutionRow
+from yibao.ledger.postings import post_pair
+from yibao.money import to_wire
+from yibao.payouts.orm import DisbursementLineRow, DisbursementOrderRow
+
+BANK_FILE_HEADER = ("order_id", "settle_date", "institution_code", "institution_name", "fund", "amount")
+
+
+async def get(session: AsyncSession, order_id: int, *, lock: bool = False) -> DisbursementOrderRow:
+    stmt = select(DisbursementOrderRow).where(DisbursementOrderRow.id == order_id)
+    row = await session.scalar(stmt.with_for_update() if lock else stmt)
+    if row is None:
+        raise NotFound(f"拨付单 {order_id} 不存在 disbursement order not found")
+    return row
+
+
+async def lines(session: AsyncSession, order_id: int, institution_code: str | None = None) -> list[DisbursementLineRow]:
+    stmt = select(DisbursementLineRow).where(DisbursementLineRow.order_id == order_id)
+    if institution_code is not None:
+        stmt = stmt.where(DisbursementLineRow.institution_code == institution_code)
+    return list(
+        (await session.scalars(stmt.order_by(DisbursementLineRow.institution_code, DisbursementLineRow.fund))).all()
+    )
+
+
+async def approve(session: AsyncSession, order_id: int, approver: str) -> DisbursementOrderRow:
+    """Maker-checker: whoever prepared the order (ran the daily settle) cannot approve it."""
+    order = await get(session, order_id, lock=True)
+    if order.state != "draft":
+        raise InvalidState(f"拨付单状态为 {order.state}，不能审批 order is {order.state}, only a draft can be approved")
+    if order.prepared_by == approver:
+        raise SameActor("制单人不能审批自己的拨付单 the preparer of an order cannot approve it")
+    order.state, order.approved_by, order.approved_at = "approved", approver, clock.now()
+    await audit.record(
+        session, audit.Actor("staff", approver), "disbursement.approved", ("disbursement_order", str(order.id)),
+        {"settle_date": order.settle_date.isoformat(), "total_fen": order.total},
+    )
+    await session.flush()
+    return order
+
+
+def bank_file(order: DisbursementOrderRow, rows: list[DisbursementLineRow], names: dict[str, str]) -> str:
+    """CSV the bank imports; the last line is the control total (``TOTAL``, row count, sum)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(BANK_FILE_HEADER)
+    paid = [r for r in rows if r.net > 0]
+    for r in paid:
+        writer.writerow(
+            (order.id, order.settle_date.isoformat(), r.institution_code, names.get(r.institution_code, ""),
+             r.fund, to_wire(r.net))
+        )
+    writer.writerow(("TOTAL", len(paid), "", "", "", to_wire(sum(r.net for r in paid))))
+    return out.getvalue()
+
+
+async def pay(session: AsyncSession, order_id: int, payer: str) -> DisbursementOrderRow:
+    """approved → paid: bank file + postings, once. A paid order is never changed."""
+    order = await get(session, order_id, lock=True)
+    if order.state != "approved":
+        raise InvalidState(f"拨付单状态为 {order.state}，不能支付 order is {order.state}, only an approved one is paid")
+    rows = await lines(session, order.id)
+    names = {code: name for code, name in await session.execute(select(InstitutionRow.code, InstitutionRow.name))}
+    for r in rows:
+        await post_pair(
+            session, movement="disbursement", source=f"order:{order.id}", institution_code=r.institution_code,
+            fund=r.fund, debit="payable", credit="bank", amount=r.net, business_date=clock.today(),
+            settle_date=order.settle_date,
+        )
+    order.bank_file = bank_file(order, rows, names)
+    order.bank_file_sha256 = hashlib.sha256(order.bank_file.encode()).hexdigest()
+    order.state, order.paid_by, order.paid_at = "paid", payer, clock.now()
+    await audit.record(
+        session, audit.Actor("staff", payer), "disbursement.paid", ("disbursement_order", str(order.id)),
+        {"total_fen": order.total, "bank_file_sha256": order.bank_file_sha256},
+    )
+    await session.flush()
+    return order

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yibao.db.base import Base, FenColumn
+
+
+class DisbursementOrderRow(Base):
+    """The result of one daily settle (one per settle date): draft → approved → paid."""
+
+    __tablename__ = "disbursement_orders"
+    __table_args__ = (CheckConstraint("state IN ('draft', 'approved', 'paid')", name="state_known"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    settle_date: Mapped[date] = mapped_column(Date, unique=True)
+    state: Mapped[str] = mapped_column(String(10))
+    total: Mapped[int] = mapped_column(FenColumn)
+    line_count: Mapped[int] = mapped_column(Integer)
+    prepared_by: Mapped[str] = mapped_column(String(80))
+    prepared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_by: Mapped[str | None] = mapped_column(String(80))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bank_file: Mapped[str | None] = mapped_column(Text)
+    bank_file_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class DisbursementLineRow(Base):
+    """Per institution and fund: settled − cancelled + adjustments − deducted = net."""
+
+    __tablename__ = "disbursement_lines"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("disbursement_orders.id", ondelete="CASCADE"), primary_key=True)
+    institution_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    fund: Mapped[str] = mapped_column(String(20), primary_key=True)
+    settled: Mapped[int] = mapped_column(FenColumn)
+    cancelled: Mapped[int] = mapped_column(FenColumn)
+    adjusted: Mapped[int] = mapped_column(FenColumn)  # clearing differences, prepayment recovery
+    deducted: Mapped[int] = mapped_column(FenColumn)
+    net: Mapped[int] = mapped_column(FenColumn)
+
+
+class PrepaymentRow(Base):
+    """预付金: requested → approved (paid out by the bank) → recovered at year-end clearing."""
+
+    __tablename__ = "prepayments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("state IN ('requested', 'approved', 'recovered')", name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(FenColumn)
+    state: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(400), default="")
+    requested_by: Mapped[str] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,196 @@
+"""月核算: compare an institution's own month (totals per scheme + detail list) with the fund's.
+
+The fund's side is every bill of the institution settled in the month (China time) and not
+cancelled by the month's end. The answer lists every bill missing on either side and every
+amount that differs; an identical resubmission returns the stored answer (same ``digest``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao.errors import InvalidRequest
+from yibao.ledger.postings import day_bounds
+from yibao.money import to_wire, yuan_to_fen
+from yibao.reconcile.orm import ReconcileSubmissionRow
+
+AMOUNTS = ("total", "fund_pay", "account_pay")
+
+
+@dataclass(frozen=True)
+class Detail:
+    settlement_id: str
+    scheme: str
+    total: int
+    fund_pay: int
+    account_pay: int
+
+
+@dataclass(frozen=True)
+class SchemeTotal:
+    scheme: str
+    count: int
+    total: int
+    fund_pay: int
+    account_pay: int
+
+
+def month_bounds(month: str) -> tuple[Any, Any]:
+    try:
+        y, m = (int(p) for p in month.split("-"))
+        first = date(y, m, 1)
+    except ValueError:
+        raise InvalidRequest(f"月份格式应为 YYYY-MM month must be YYYY-MM, got {month!r}") from None
+    nxt = date(y + (m == 12), m % 12 + 1, 1)
+    return day_bounds(first)[0], day_bounds(nxt)[0]
+
+
+def parse_csv(raw: bytes) -> list[Detail]:
+    """CSV with header settlement_id,scheme,total,fund_pay,account_pay (amounts in yuan)."""
+    try:
+        reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+        return [
+            Detail(r["settlement_id"].strip(), r["scheme"].strip(), *(int(yuan_to_fen(r[a].strip())) for a in AMOUNTS))
+            for r in reader
+        ]
+    except (KeyError, ValueError, UnicodeDecodeError, AttributeError) as exc:
+        raise InvalidRequest(f"明细 CSV 格式错误 detail CSV malformed: {exc}") from None
+
+
+async def _fund_side(session: AsyncSession, institution_code: str, month: str) -> dict[str, Detail]:
+    start, end = month_bounds(month)
+    rows = await session.execute(
+        text(
+            """
+            SELECT id::text, scheme, total, fund_total, personal_account FROM settlements
+            WHERE institution_code = :inst AND settled_at >= :start AND settled_at < :end
+              AND (cancelled_at IS NULL OR cancelled_at >= :end)
+            """
+        ),
+        {"inst": institution_code, "start": start, "end": end},
+    )
+    return {r[0]: Detail(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
+def compare(ours: dict[str, Detail], totals: list[SchemeTotal], details: list[Detail]) -> dict[str, Any]:
+    theirs = {d.settlement_id: d for d in details}
+    missing_at_institution = sorted(set(ours) - set(theirs))
+    missing_at_fund = sorted(set(theirs) - set(ours))
+    differences = []
+    for sid in sorted(set(ours) & set(theirs)):
+        for field in ("scheme", *AMOUNTS):
+            a, b = getattr(ours[sid], field), getattr(theirs[sid], field)
+            if a != b:
+                differences.append(
+                    {
+                        "settlement_id": sid,
+                        "field": field,
+                        "fund": a if field == "scheme" else to_wire(a),
+                        "institution": b if field == "scheme" else to_wire(b),
+                    }
+                )
+    sums: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, **dict.fromkeys(AMOUNTS, 0)})
+    for d in ours.values():
+        sums[d.scheme]["count"] += 1
+        for a in AMOUNTS:
+            sums[d.scheme][a] += getattr(d, a)
+    total_diffs = []
+    submitted = {t.scheme: t for t in totals}
+    for scheme in sorted(set(sums) | set(submitted)):
+        mine = sums.get(scheme, {"count": 0, **dict.fromkeys(AMOUNTS, 0)})
+        t = submitted.get(scheme)
+        for field in ("count", *AMOUNTS):
+            b = getattr(t, field) if t else 0
+            if mine[field] != b:
+                a = mine[field]
+                total_diffs.append(
+                    {
+                        "scheme": scheme,
+                        "field": field,
+                        "fund": a if field == "count" else to_wire(a),
+                        "institution": b if field == "count" else to_wire(b),
+                    }
+                )
+    balanced = not (missing_at_institution or missing_at_fund or differences or total_diffs)
+    return {
+        "status": "balanced" if balanced else "unbalanced",
+        "missing_at_institution": missing_at_institution,
+        "missing_at_fund": missing_at_fund,
+        "differences": differences,
+        "total_differences": total_diffs,
+        "fund_totals": {
+            s: {"count": v["count"], **{a: to_wire(v[a]) for a in AMOUNTS}} for s, v in sorted(sums.items())
+        },
+    }
+
+
+def digest(month: str, totals: list[SchemeTotal], details: list[Detail]) -> str:
+    canonical = orjson.dumps(
+        [
+            month,
+            sorted((t.scheme, t.count, t.total, t.fund_pay, t.account_pay) for t in totals),
+            sorted((d.settlement_id, d.scheme, d.total, d.fund_pay, d.account_pay) for d in details),
+        ]
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def submit(
+    session: AsyncSession, institution_code: str, month: str, totals: list[SchemeTotal], details: list[Detail]
+) -> ReconcileSubmissionRow:
+    """Store and answer a submission; the same content again returns the first answer."""
+    month_bounds(month)
+    dg = digest(month, totals, details)
+    found = await session.scalar(
+        select(ReconcileSubmissionRow).where(
+            ReconcileSubmissionRow.institution_code == institution_code,
+            ReconcileSubmissionRow.month == month,
+            ReconcileSubmissionRow.digest == dg,
+        )
+    )
+    if found is not None:
+        return found
+    result = compare(await _fund_side(session, institution_code, month), totals, details)
+    await session.execute(
+        insert(ReconcileSubmissionRow)
+        .values(
+            institution_code=institution_code,
+            month=month,
+            digest=dg,
+            status=result["status"],
+            rows=len(details),
+            result=result,
+        )
+        .on_conflict_do_nothing(constraint="uq_reconcile_submissions_digest")
+    )
+    row = await session.scalar(
+        select(ReconcileSubmissionRow).where(
+            ReconcileSubmissionRow.institution_code == institution_code,
+            ReconcileSubmissionRow.month == month,
+            ReconcileSubmissionRow.digest == dg,
+        )
+    )
+    assert row is not None
+    return row
+
+
+def render(row: ReconcileSubmissionRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "institution_code": row.institution_code,
+        "month": row.month,
+        "rows": row.rows,
+        "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None,
+        **row.result,
+    }

@@ -1,0 +1,56 @@
+"""The settlement worker posts each bill once from its events, and runs daily_settle as a job."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from sqlalchemy import func, select
+
+from tests.builders import make_person
+from tests.settlement.helpers import at, cancel, china, key, outpatient, settle
+from tests.workers.conftest import work
+from yibao.events.outbox import relay_once
+from yibao.ledger.orm import PostingRow
+
+
+async def _drain(sessionmaker, broker) -> None:  # type: ignore[no-untyped-def]
+    while await relay_once(sessionmaker, broker):
+        pass
+    await asyncio.to_thread(work, broker)
+
+
+async def test_events_post_once_and_daily_settle_runs_as_a_job(
+    client, admin_headers, institution_keys, sessionmaker, broker
+) -> None:
+    # given a bill settled and cancelled in August, events relayed twice
+    h = key(institution_keys, "H430522010")
+    idn = await make_person(client, admin_headers)
+    bill = await settle(client, h, outpatient(idn, date(2026, 8, 3)), china(2026, 8, 3, 9))
+    await cancel(client, h, bill["settlement_id"], china(2026, 8, 3, 11))
+    await _drain(sessionmaker, broker)
+    await _drain(sessionmaker, broker)
+    async with sessionmaker() as s:
+        legs = await s.scalar(
+            select(func.count()).where(PostingRow.source == bill["settlement_id"])
+        )
+    assert legs == 4  # settlement + cancel, two legs each, basic fund only
+    # when daily settle is requested twice through the API (same dedup key)
+    with at(china(2026, 8, 4, 0, 10)):
+        body = {"kind": "daily_settle", "params": {"date": "2026-08-03"}, "dedup_key": "daily_settle:2026-08-03"}
+        first = await client.post("/api/v1/jobs", json=body, headers=admin_headers)
+        again = await client.post("/api/v1/jobs", json=body, headers=admin_headers)
+        assert again.json()["id"] == first.json()["id"]
+        await _drain(sessionmaker, broker)
+    run = (await client.get(f"/api/v1/jobs/{first.json()['id']}", headers=admin_headers)).json()
+    # then it ran once and produced an order
+    assert run["state"] == "succeeded", run
+    assert run["result"]["date"] == "2026-08-03" and run["result"]["created"] is True
+
+
+async def test_scheduler_requests_yesterday_once(sessionmaker) -> None:
+    from settlement.schedule import request_daily_settle
+
+    a = await request_daily_settle(sessionmaker, date(2026, 9, 2))
+    b = await request_daily_settle(sessionmaker, date(2026, 9, 2))
+    assert a == b
