@@ -33,6 +33,7 @@ STATUS: dict[str, int] = {
     "INVALID_STATE": 409,
     "SAME_ACTOR": 403,
     "RATE_LIMITED": 429,
+    "RULE_BLOCKED": 422,
     "SERVICE_UNAVAILABLE": 503,
 }
 

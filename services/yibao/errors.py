@@ -116,3 +116,10 @@ class SameActor(DomainError):
 
 class RateLimited(DomainError):
     code = "RATE_LIMITED"
+
+
+class RuleBlocked(DomainError):
+    """A monitoring rule in ``block`` mode refused the bill (the message names the rule)."""
+
+    code = "RULE_BLOCKED"
+    default_message = "监控规则拒付 refused by a monitoring rule"
