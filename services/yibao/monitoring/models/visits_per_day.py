@@ -1,0 +1,29 @@
+"""异常就诊 abnormal visiting: more than N outpatient visits by one person on one day."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from yibao.monitoring.models.common import FROM, PERSONS, TO
+
+RULE_ID = "visits_per_day"
+PERSON_SCOPED = True
+
+SQL = f"""
+SELECT s.person_id::text || ':' || s.service_date AS evidence_key,
+       mode() WITHIN GROUP (ORDER BY s.institution_code) AS institution_code,
+       s.person_id, s.service_date,
+       jsonb_build_object('settlement_ids', jsonb_agg(s.id ORDER BY s.settled_at), 'visits', count(*),
+                          'limit', CAST(:max_per_day AS int)) AS evidence,
+       sum(s.fund_total)::bigint AS amount
+FROM settlements s
+WHERE s.status = 'settled' AND s.visit_type IN ('outpatient', 'chronic_outpatient') AND {PERSONS}
+  AND s.service_date BETWEEN {FROM} AND {TO}
+GROUP BY s.person_id, s.service_date
+HAVING count(*) > CAST(:max_per_day AS int)
+"""
+
+
+def select(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return SQL, {"max_per_day": int(params["max_per_day"])}
