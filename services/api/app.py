@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.responses import JSON
-from api.routes import health, jobs, people, settlements
+from api.routes import health, jobs, monitoring, people, settlements
 from api.runtime import CredentialCache, Runtime
 from yibao import logs
 from yibao.config import Settings, get_settings
@@ -71,5 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(settlements.router)
     app.include_router(people.router)
     app.include_router(jobs.router)
+    app.include_router(monitoring.router)
     app.include_router(health.router)
     return app
