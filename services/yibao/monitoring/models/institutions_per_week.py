@@ -15,11 +15,16 @@ RULE_ID = "institutions_per_week"
 PERSON_SCOPED = True
 
 SQL = f"""
-WITH v AS (
+WITH all_visits AS (
     SELECT s.id, s.person_id, s.service_date, s.institution_code, s.fund_total
     FROM settlements s
     WHERE s.status = 'settled' AND s.visit_type IN ('outpatient', 'chronic_outpatient') AND {PERSONS}
       AND s.service_date BETWEEN {FROM} - 2 * CAST(:days AS int) AND {TO}
+), candidates AS (  -- a person with at most N institutions over the whole range cannot hit
+    SELECT person_id FROM all_visits GROUP BY person_id
+    HAVING count(DISTINCT institution_code) > CAST(:max_institutions AS int)
+), v AS (
+    SELECT a.* FROM all_visits a JOIN candidates c ON c.person_id = a.person_id
 ), d AS (
     SELECT DISTINCT person_id, service_date FROM v WHERE service_date >= {FROM} - CAST(:days AS int)
 ), c AS (

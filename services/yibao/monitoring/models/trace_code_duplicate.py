@@ -25,6 +25,8 @@ WITH t AS (
     CROSS JOIN LATERAL unnest(l.trace_codes) AS c(code)
     WHERE s.status = 'settled' AND cardinality(l.trace_codes) > 0
       AND s.service_date BETWEEN {FROM} - {LOOKBACK_DAYS} AND {TO}
+), dup AS (  -- cheap pass first: evidence is built only for codes seen more than once
+    SELECT code FROM t GROUP BY code HAVING count(*) > 1
 )
 SELECT t.code AS evidence_key,
        (array_agg(t.institution_code ORDER BY t.settled_at DESC, t.id))[1] AS institution_code,
@@ -33,7 +35,7 @@ SELECT t.code AS evidence_key,
        jsonb_build_object('settlement_ids', jsonb_agg(DISTINCT t.id), 'code', t.code,
                           'institutions', jsonb_agg(DISTINCT t.institution_code)) AS evidence,
        (array_agg(t.box_amount ORDER BY t.settled_at DESC, t.id))[1] AS amount
-FROM t
+FROM t JOIN dup USING (code)
 GROUP BY t.code
 HAVING count(DISTINCT t.id) > 1 AND max(t.service_date) >= {FROM}
 """
