@@ -18,6 +18,7 @@ from api.routes import (
     health,
     jobs,
     members,
+    monitoring,
     ops,
     payouts,
     people,
@@ -101,5 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reconcile.router)
     app.include_router(clearing.router)
     app.include_router(reports.router)
+    app.include_router(monitoring.router)
     app.include_router(health.router)
     return app

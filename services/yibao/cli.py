@@ -303,3 +303,35 @@ def simulate(base_url: str | None, admin_token: str, persons: int, bills: int, c
 
 if __name__ == "__main__":
     main()
+
+
+# ------------------------------------------------------------------ smart monitoring
+@main.group()
+def monitor() -> None:
+    """智能监控 smart monitoring: evaluation and sweeps."""
+
+
+@monitor.command("evaluate")
+@click.option("--persons", default=2000, show_default=True, help="background insured persons")
+@click.option("--bills", default=20000, show_default=True, help="background bills (about)")
+@click.option("--year", default=2025, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+def monitor_evaluate(persons: int, bills: int, year: int, seed: int) -> None:
+    """Synthetic year with planted violations → every model → precision and recall per rule.
+    Runs in one transaction that is rolled back: nothing is left in the database."""
+    from yibao.db.engine import make_engine, make_sessionmaker
+    from yibao.monitoring.evaluate import Evaluation, evaluate
+
+    async def go() -> Evaluation:
+        engine = make_engine(get_settings(), pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                try:
+                    return await evaluate(session, persons=persons, bills=bills, year=year, seed=seed)
+                finally:
+                    await session.rollback()
+        finally:
+            await engine.dispose()
+
+    for line in _run(go).lines():
+        click.echo(line)

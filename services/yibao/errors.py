@@ -164,3 +164,10 @@ class MemberCodeExpired(DomainError):
 class MemberCodeUsed(DomainError):
     code = "MEMBER_CODE_USED"
     default_message = "医保码已使用 member code was already used for another settlement"
+
+
+class RuleBlocked(DomainError):
+    """A monitoring rule in ``block`` mode refused the bill (the message names the rule)."""
+
+    code = "RULE_BLOCKED"
+    default_message = "监控规则拒付 refused by a monitoring rule"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +20,8 @@ from yibao.catalogue.repository import load_all as load_catalogue
 from yibao.errors import PolicyNotFound
 from yibao.institutions.agreements import Institution
 from yibao.institutions.orm import InstitutionRow
+from yibao.monitoring.repository import load_rules
+from yibao.monitoring.rules import RuleSet
 from yibao.policy.params import PolicyParams
 from yibao.policy.repository import load_active
 
@@ -29,6 +31,8 @@ class ReferenceData:
     catalogue: dict[str, CatalogueItem]
     institutions: dict[str, Institution]
     policies: dict[tuple[str, int], PolicyParams]
+    #: monitoring rules in force, cached with the rest (changes through this process invalidate)
+    rules: RuleSet = field(default_factory=RuleSet.defaults)
 
     def policy(self, region: str, year: int) -> PolicyParams:
         try:
@@ -60,6 +64,7 @@ async def load_reference_data(session: AsyncSession) -> ReferenceData:
         catalogue=await load_catalogue(session),
         institutions={row.code: _institution(row) for row in institutions},
         policies=await load_active(session),
+        rules=await load_rules(session),
     )
 
 

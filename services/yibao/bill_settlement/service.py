@@ -59,6 +59,7 @@ from yibao.errors import (
 from yibao.events.names import SETTLEMENT_CANCELLED, SETTLEMENT_CREATED
 from yibao.institutions.agreements import Institution, ensure_active
 from yibao.money import Fen
+from yibao.monitoring.rules import OVERLAP_VISIT_TYPES, StayOverlap, apply_in_settlement, overlap_warning
 from yibao.people import id_number as ids
 from yibao.policy.params import PolicyParams
 from yibao.reference import ReferenceData
@@ -76,6 +77,8 @@ class _Patient:
     id_number: str
     state: PersonState
     year: int
+    institution: Institution  # agreement fields as read in this transaction
+    stay: StayOverlap | None = None
 
 
 _PATIENT_SQL = text(
@@ -87,8 +90,21 @@ _PATIENT_SQL = text(
            e.scheme, e.coverage_start, e.retiree, e.continuous_years, e.zero_claim_credit,
            EXISTS (SELECT 1 FROM filings f
                    WHERE f.person_id = p.id AND f.to_region = :region AND f.status = 'approved'
-                     AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed
+                     AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed,
+           i.agreement AS inst_agreement, i.suspended_until AS inst_suspended_until,
+           ov.id AS stay_id, ov.institution_code AS stay_institution,
+           ov.admitted_on AS stay_admitted_on, ov.discharged_on AS stay_discharged_on
     FROM persons p
+    -- monitoring: the agreement as committed now (the cached copy may be seconds old) ...
+    LEFT JOIN institutions i ON i.code = :inst
+    -- ... and an inpatient stay at another institution enclosing the date (index on person_id, service_date)
+    LEFT JOIN LATERAL (
+        SELECT s.id, s.institution_code, s.admitted_on, s.discharged_on FROM settlements s
+        WHERE :overlap AND s.person_id = p.id AND s.service_date > :d AND s.visit_type = 'inpatient'
+          AND s.status = 'settled' AND s.institution_code <> :inst
+          AND s.admitted_on < :d AND s.discharged_on > :d
+        LIMIT 1
+    ) ov ON true
     LEFT JOIN LATERAL (
         SELECT scheme, coverage_start, retiree, continuous_years, zero_claim_credit
         FROM enrolments
@@ -134,7 +150,10 @@ async def _load_patient(session: AsyncSession, cmd: SettleBill, institution: Ins
     row = (
         await session.execute(
             _PATIENT_SQL,
-            {"id": parsed.id_number, "d": cmd.service_date, "y": year, "region": institution.region},
+            {
+                "id": parsed.id_number, "d": cmd.service_date, "y": year, "region": institution.region,
+                "inst": institution.code, "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
+            },
         )
     ).first()
     if row is None:
@@ -158,7 +177,14 @@ async def _load_patient(session: AsyncSession, cmd: SettleBill, institution: Ins
         zero_claim_credit=Fen(row.zero_claim_credit),
         cross_region_filed=bool(row.filed),
     )
-    return _Patient(row.id, row.id_number, state, year)
+    fresh = replace(institution, agreement=row.inst_agreement or institution.agreement,
+                    suspended_until=row.inst_suspended_until)
+    stay = (
+        StayOverlap(str(row.stay_id), row.stay_institution, row.stay_admitted_on, row.stay_discharged_on)
+        if row.stay_id is not None
+        else None
+    )
+    return _Patient(row.id, row.id_number, state, year, fresh, stay)
 
 
 async def _account_payer(session: AsyncSession, cmd: SettleBill, patient: _Patient, policy: PolicyParams) -> int | None:
@@ -234,6 +260,7 @@ async def _compute(
     ensure_active(institution, clock.today())
     _validate(cmd, refs)
     patient = await _load_patient(session, cmd, institution)
+    ensure_active(patient.institution, clock.today())  # takes effect at once, whatever the cache says
     policy = refs.policy(patient.state.region, patient.year)
     payer_id = await _account_payer(session, cmd, patient, policy)
     accumulators = await _accumulators(session, patient.person_id, patient.year, lock=lock)
@@ -245,6 +272,9 @@ async def _compute(
     )
     state = replace(patient.state, accumulators=accumulators, account=account)
     split = calculate(_bill(cmd, institution, refs), state, policy)
+    overlap = overlap_warning(cmd.visit_type, cmd.service_date, patient.stay)
+    warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, (overlap,) if overlap else ())
+    split = replace(split, warnings=warnings)  # block-mode rules raise RULE_BLOCKED here
     return patient, payer_id if account else None, split
 
 

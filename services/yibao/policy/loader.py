@@ -22,6 +22,7 @@ from yibao.catalogue.orm import CatalogueItemRow, DipGroupRow
 from yibao.errors import InvalidRequest
 from yibao.institutions.orm import InstitutionRow
 from yibao.money import yuan_to_fen
+from yibao.monitoring.repository import seed as seed_rules
 from yibao.policy.orm import PolicyVersionRow
 from yibao.policy.params import PolicyParams
 
@@ -181,4 +182,6 @@ async def load_reference(session: AsyncSession, directory: Path) -> LoadReport:
     for path in sorted(directory.glob("policy-*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         (added if await load_policy(session, doc) else unchanged).append(str(doc["version"]))
+        if isinstance(doc.get("monitoring"), dict):  # first seeding wins; staff edits are kept
+            await seed_rules(session, doc["monitoring"])
     return LoadReport(added, unchanged, catalogue, institutions, dips)

@@ -1,0 +1,129 @@
+"""Monthly alerts (job ``monitor_alerts``): return-to-poverty, fund health, budget pace.
+
+Each alert is one row keyed by ``(kind, period, subject)``, so a re-run of a month adds
+nothing. Thresholds are rule parameters (``return_to_poverty``, ``fund_health``,
+``budget_growth``). Fund health: this codebase has no fund-balance ledger yet, so balances
+are the ``fund_health`` rule's ``balances`` parameter (yuan per scheme, set by finance);
+spending is computed from settlements. A scheme without a configured balance is reported as
+``skipped`` in the job result, never guessed.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao.errors import InvalidRequest
+from yibao.money import yuan_to_fen
+from yibao.monitoring.rules import RuleSet
+
+_POVERTY = text(
+    """
+    INSERT INTO monitoring_alerts (kind, period, subject, amount, detail)
+    SELECT 'return_to_poverty', :period, py.person_id::text, py.personal_paid,
+           jsonb_build_object('year', py.year, 'threshold_fen', CAST(:threshold AS bigint))
+    FROM person_years py
+    WHERE py.year = :year AND py.personal_paid > CAST(:threshold AS bigint)
+    ON CONFLICT (kind, period, subject) DO NOTHING
+    """
+)
+
+_SPENDING = text(
+    """
+    SELECT scheme, coalesce(sum(fund_total), 0)::bigint AS spent
+    FROM settlements
+    WHERE status = 'settled' AND service_date > CAST(:since AS date) AND service_date <= CAST(:until AS date)
+    GROUP BY scheme
+    """
+)
+
+_BUDGET = text(
+    """
+    INSERT INTO monitoring_alerts (kind, period, subject, amount, detail)
+    SELECT 'budget_growth', :period, i.code, x.spent,
+           jsonb_build_object('annual_budget_fen', i.annual_budget, 'months', CAST(:months AS int),
+                              'budget_pace_fen', round(i.annual_budget * CAST(:months AS numeric) / 12),
+                              'factor', CAST(:factor AS numeric))
+    FROM (SELECT institution_code, sum(fund_total)::bigint AS spent FROM settlements
+          WHERE status = 'settled' AND service_date BETWEEN CAST(:start AS date) AND CAST(:until AS date)
+          GROUP BY institution_code) x
+    JOIN institutions i ON i.code = x.institution_code
+    WHERE i.annual_budget > 0
+      AND x.spent > i.annual_budget * CAST(:months AS numeric) / 12 * CAST(:factor AS numeric)
+    ON CONFLICT (kind, period, subject) DO NOTHING
+    """
+)
+
+
+def months_of_balance(balance: int, monthly_spending: Decimal) -> Decimal | None:
+    """balance ÷ average monthly spending, to 0.01 (None when nothing was spent)."""
+    if monthly_spending <= 0:
+        return None
+    return (Decimal(balance) / monthly_spending).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _shift_months(d: date, months: int) -> date:
+    m = d.year * 12 + d.month - 1 - months
+    y, mo = divmod(m, 12)
+    return date(y, mo + 1, min(d.day, calendar.monthrange(y, mo + 1)[1]))
+
+
+async def run(session: AsyncSession, rules: RuleSet, year: int, month: int) -> dict[str, Any]:
+    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+        raise InvalidRequest(f"invalid alert period {year}-{month}")
+    period = f"{year:04d}-{month:02d}"
+    until = date(year, month, calendar.monthrange(year, month)[1])
+    poverty = rules.params("return_to_poverty")
+    result: dict[str, Any] = {"period": period}
+    r = await session.execute(
+        _POVERTY, {"period": period, "year": year, "threshold": int(yuan_to_fen(str(poverty["self_pay"])))}
+    )
+    result["return_to_poverty"] = int(getattr(r, "rowcount", 0) or 0)
+
+    health = rules.params("fund_health")
+    lookback = int(health.get("lookback_months", 12))
+    spent = {
+        row.scheme: int(row.spent)
+        for row in await session.execute(_SPENDING, {"since": _shift_months(until, lookback), "until": until})
+    }
+    balances = dict(health.get("balances") or {})
+    fund_alerts, skipped = 0, []
+    for scheme in sorted(set(spent) | set(balances)):
+        if scheme not in balances:
+            skipped.append(scheme)
+            continue
+        balance = int(yuan_to_fen(str(balances[scheme])))
+        monthly = Decimal(spent.get(scheme, 0)) / lookback
+        months = months_of_balance(balance, monthly)
+        if months is not None and months < Decimal(str(health["months_alert"])):
+            r = await session.execute(
+                text(
+                    "INSERT INTO monitoring_alerts (kind, period, subject, amount, detail) "
+                    "VALUES ('fund_health', :period, :scheme, :balance, CAST(:detail AS jsonb)) "
+                    "ON CONFLICT (kind, period, subject) DO NOTHING"
+                ),
+                {
+                    "period": period, "scheme": scheme, "balance": balance,
+                    "detail": (
+                        f'{{"months_of_balance": "{months}", "monthly_spending_fen": '
+                        f'{int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP))}, '
+                        f'"alert_below": {int(health["months_alert"])}}}'
+                    ),
+                },
+            )
+            fund_alerts += int(getattr(r, "rowcount", 0) or 0)
+    result["fund_health"] = fund_alerts
+    result["fund_health_skipped"] = skipped
+
+    r = await session.execute(
+        _BUDGET,
+        {"period": period, "months": month, "factor": Decimal(str(rules.params("budget_growth")["factor"])),
+         "start": date(year, 1, 1), "until": until},
+    )
+    result["budget_growth"] = int(getattr(r, "rowcount", 0) or 0)
+    return result

@@ -1,0 +1,311 @@
+"""A synthetic year with planted violations of every post-settlement rule, and its truth.
+
+Why: precision and recall can only be measured against known answers. Background people
+are generated clean by construction (one home institution for tests and one more for
+other care, at most one visit a day, at most one admission, unique traceability codes,
+institution cost levels spread uniformly so none sits 3σ above its peers); each rule then
+gets planted hits (the truth) and near misses just outside its threshold (to catch false
+positives). Rows go in with COPY, in the caller's transaction (the CLI rolls it back).
+
+Thresholds are read from the rules in force, so the planted cases follow staff changes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao.monitoring.rules import RuleSet
+
+REGION = "990001"  # a pooling region no real data uses
+PREFIX = "EV"  # synthetic institution codes: EV<level><nn>
+LEVELS = (1, 2, 3)
+PER_LEVEL = 12  # 11 peers for the leave-one-out outlier test
+BASE_CASE_FEN = {1: 300_000, 2: 800_000, 3: 1_500_000}
+NON_TEST_ITEMS = ("S-ACUP",)
+TEST_ITEM = "S-CTHD"
+
+
+@dataclass
+class _Bill:
+    institution: str
+    person: int
+    visit_type: str
+    day: date
+    lines: list[tuple[str, int, int, list[str]]]  # item, quantity, unit price fen, trace codes
+    admitted_on: date | None = None
+    status: str = "settled"
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def total(self) -> int:
+        return sum(q * p for _, q, p, _ in self.lines)
+
+
+@dataclass
+class Synthetic:
+    year: int
+    institutions: list[tuple[str, int]] = field(default_factory=list)  # code, level
+    persons: dict[int, date | None] = field(default_factory=dict)  # id → death date
+    bills: list[_Bill] = field(default_factory=list)
+    truth: dict[str, set[str]] = field(default_factory=dict)
+
+    def plant(self, rule: str, key: str) -> None:
+        self.truth.setdefault(rule, set()).add(key)
+
+
+class _Gen:
+    def __init__(self, syn: Synthetic, rng: random.Random, person_ids: list[int]) -> None:
+        self.syn, self.rng, self._ids = syn, rng, iter(person_ids)
+        self._codes = itertools.count(1)
+        self.ordinary = [c for c, _ in syn.institutions if not c.endswith("01")]  # "…01" are the outliers
+
+    def person(self, death: date | None = None) -> int:
+        pid = next(self._ids)
+        self.syn.persons[pid] = death
+        return pid
+
+    def trace(self) -> str:
+        return f"EVT{self.syn.year}{next(self._codes):010d}"
+
+    def day(self, lo: int = 0, hi: int = 330) -> date:
+        return date(self.syn.year, 1, 1) + timedelta(days=self.rng.randint(lo, hi))
+
+    def inst(self, level: int | None = None) -> str:
+        pool = [c for c in self.ordinary if level is None or c[2] == str(level)]
+        return self.rng.choice(pool)
+
+    def inpatient(self, inst: str, person: int, admitted: date, days: int, *, bed_only: bool = False,
+                  cost: int | None = None) -> _Bill:
+        lines: list[tuple[str, int, int, list[str]]] = [("S-BED-2", days, 4000, []), ("S-NURS-1", days, 3000, [])]
+        if not bed_only:
+            level = int(inst[2])
+            target = cost if cost is not None else int(BASE_CASE_FEN[level] * self.rng.uniform(0.9, 1.1))
+            lines.append(("S-APPX", 1, max(10_000, target - 7000 * days), []))
+        bill = _Bill(inst, person, "inpatient", admitted + timedelta(days=days), lines, admitted_on=admitted)
+        self.syn.bills.append(bill)
+        return bill
+
+    def outpatient(self, inst: str, person: int, day: date, item: str = "S-ACUP", *, status: str = "settled",
+                   trace: list[str] | None = None) -> _Bill:
+        lines = [(item, 1, 3000, [])] if trace is None else [("D-AMOX-250", len(trace), 1200, trace)]
+        bill = _Bill(inst, person, "outpatient", day, lines, status=status)
+        self.syn.bills.append(bill)
+        return bill
+
+
+def _institutions(syn: Synthetic) -> None:
+    syn.institutions = [(f"{PREFIX}{lv}{j:02d}", lv) for lv in LEVELS for j in range(1, PER_LEVEL + 1)]
+
+
+def _background(g: _Gen, persons: int, bills: int) -> None:
+    """Clean people: factors spread uniformly per institution, so no outlier by chance."""
+    factor = {c: g.rng.uniform(0.85, 1.15) for c in g.ordinary}
+    people = [g.person() for _ in range(persons)]
+    homes = {p: (g.inst(), g.inst()) for p in people}
+    # every ordinary institution gets enough inpatient cases for the peer statistics
+    case_people = iter(people)
+    for inst in g.ordinary:
+        level = int(inst[2])
+        for _ in range(6):
+            person = next(case_people, None)
+            if person is None:
+                break
+            g.inpatient(inst, person, g.day(0, 300), g.rng.randint(3, 9),
+                        cost=int(BASE_CASE_FEN[level] * factor[inst] * g.rng.uniform(0.97, 1.03)))
+    per_person = max(1, bills // max(1, persons))
+    for person in people:
+        test_home, other_home = homes[person]
+        days = sorted(set(g.day() for _ in range(per_person)))
+        for i, d in enumerate(days):
+            if i % 3 == 0:
+                g.outpatient(test_home, person, d, TEST_ITEM)
+            elif i % 3 == 1:
+                g.outpatient(other_home, person, d, trace=[g.trace(), g.trace()])
+            else:
+                g.outpatient(other_home if other_home != test_home else test_home, person, d)
+
+
+def _plant(g: _Gen, rules: RuleSet, k: int) -> None:
+    syn, rng = g.syn, g.rng
+    split = int(rules.params("split_admission")["days"])
+    freq = rules.params("frequent_admissions")
+    freq_n, freq_days = int(freq["count"]), int(freq["days"])
+    per_day = int(rules.params("visits_per_day")["max_per_day"])
+    week = rules.params("institutions_per_week")
+    max_inst, week_days = int(week["max_institutions"]), int(week["days"])
+    test_days = int(rules.params("duplicate_test")["days"])
+    test_item = str(rules.params("duplicate_test")["items"][0])
+
+    for _ in range(k):
+        # split admission: readmitted within the limit (hit) / one day beyond it (miss)
+        inst, p = g.inst(), g.person()
+        first = g.inpatient(inst, p, g.day(0, 200), 5)
+        assert first.admitted_on is not None
+        second = g.inpatient(inst, p, first.day + timedelta(days=rng.randint(0, split)), 4)
+        syn.plant("split_admission", str(second.id))
+        inst, p = g.inst(), g.person()
+        first = g.inpatient(inst, p, g.day(0, 200), 5)
+        g.inpatient(inst, p, first.day + timedelta(days=split + 1), 4)
+
+        # frequent admissions: N within the window at different institutions (hit) / spread wider (miss)
+        p, start = g.person(), g.day(0, 200)
+        step = (freq_days - 1) // (freq_n - 1)
+        insts = rng.sample(g.ordinary, freq_n)
+        last = None
+        for i in range(freq_n):
+            last = g.inpatient(insts[i], p, start + timedelta(days=i * step), 2)
+        assert last is not None
+        syn.plant("frequent_admissions", str(last.id))
+        p, start = g.person(), g.day(0, 200)
+        wide = -(-freq_days // (freq_n - 1))  # ceil: the Nth lands on day ≥ window
+        for i in range(freq_n):
+            g.inpatient(insts[i], p, start + timedelta(days=i * wide), 2)
+
+        # bed-hogging: only bed and nursing (hit) / plus one test (miss)
+        bill = g.inpatient(g.inst(), g.person(), g.day(), rng.randint(5, 20), bed_only=True)
+        syn.plant("bed_hogging", str(bill.id))
+        miss = g.inpatient(g.inst(), g.person(), g.day(), 6, bed_only=True)
+        miss.lines.append(("S-BLRT", 1, 2000, []))
+
+        # visits per day: limit + 1 visits (hit) / exactly the limit (miss)
+        p, d, a, b = g.person(), g.day(), g.inst(), g.inst()
+        for i in range(per_day + 1):
+            g.outpatient(a if i % 2 else b, p, d)
+        syn.plant("visits_per_day", f"{p}:{d}")
+        p, d = g.person(), g.day()
+        for i in range(per_day):
+            g.outpatient(a if i % 2 else b, p, d)
+
+        # institutions in a week: limit + 1 institutions on consecutive days (hit) / spread over a longer span (miss)
+        p, d = g.person(), g.day(0, 300)
+        insts = rng.sample(g.ordinary, max_inst + 1)
+        for i, inst in enumerate(insts):
+            g.outpatient(inst, p, d + timedelta(days=i))
+        syn.plant("institutions_per_week", f"{p}:{d + timedelta(days=max_inst)}")
+        p, d = g.person(), g.day(0, 300)
+        for i, inst in enumerate(insts):  # first and last visit week_days apart: never all in one window
+            g.outpatient(inst, p, d + timedelta(days=round(i * week_days / max_inst)))
+
+        # claims after death: dated after the death (hit) / on the death day (miss)
+        death = g.day(0, 300)
+        bill = g.outpatient(g.inst(), g.person(death), death + timedelta(days=rng.randint(1, 30)))
+        syn.plant("claims_after_death", str(bill.id))
+        g.outpatient(g.inst(), g.person(death), death)
+
+        # traceability code on two live settlements (hit) / the first one cancelled (miss)
+        code, a, b = g.trace(), g.inst(), g.inst()
+        g.outpatient(a, g.person(), g.day(0, 150), trace=[code])
+        g.outpatient(b, g.person(), g.day(151, 300), trace=[code])
+        syn.plant("trace_code_duplicate", code)
+        code = g.trace()
+        g.outpatient(a, g.person(), g.day(0, 150), trace=[code], status="cancelled")
+        g.outpatient(b, g.person(), g.day(151, 300), trace=[code])
+
+        # duplicate test at another institution within the window (hit) / one day later (miss)
+        p, d = g.person(), g.day(0, 300)
+        a, b = rng.sample(g.ordinary, 2)
+        g.outpatient(a, p, d, test_item)
+        later = g.outpatient(b, p, d + timedelta(days=rng.randint(0, test_days)), test_item)
+        syn.plant("duplicate_test", f"{later.id}:{test_item}")
+        p = g.person()
+        g.outpatient(a, p, d, test_item)
+        g.outpatient(b, p, d + timedelta(days=test_days + 1), test_item)
+
+    # institution outliers: every "…01" institution bills three times its level's cost
+    for code, level in syn.institutions:
+        if code.endswith("01"):
+            for _ in range(8):
+                g.inpatient(code, g.person(), g.day(0, 300), 5, cost=BASE_CASE_FEN[level] * 3)
+            syn.plant("institution_outlier", f"{code}:{syn.year}")
+
+
+def generate(rules: RuleSet, persons: int, bills: int, *, year: int, seed: int, person_ids: list[int]) -> Synthetic:
+    """The rows and the truth, in memory (pure: no I/O)."""
+    syn = Synthetic(year=year)
+    _institutions(syn)
+    g = _Gen(syn, random.Random(seed), person_ids)
+    _background(g, persons, bills)
+    _plant(g, rules, max(3, persons // 500))
+    return syn
+
+
+def planted_people(persons: int) -> int:
+    """Upper bound of person ids the generator needs (background + planted)."""
+    return persons + 40 * max(3, persons // 500) + 8 * len(LEVELS) + 10
+
+
+# ---------------------------------------------------------------- writing it
+
+
+def _settlement_record(b: _Bill, id_number: str, year: int, n: int) -> tuple[Any, ...]:
+    total = b.total
+    fund = total * 6 // 10
+    at = datetime.combine(b.day, time(9, 0), tzinfo=UTC) + timedelta(seconds=n % 30_000)
+    return (
+        b.id, b.institution, b.person, id_number, f"ev-{b.id}", f"EV{n}", b.visit_type, "resident", year,
+        b.admitted_on, b.day if b.visit_type == "inpatient" else None, b.day, [], [], b.status, at,
+        at + timedelta(hours=1) if b.status == "cancelled" else None, "synthetic", False, False, False,
+        total, 0, 0, 0, total, 0, fund, 0, 0, fund, total - fund, 0, total - fund, "{}", "[]", "[]",
+    )
+
+
+SETTLEMENT_COLUMNS = (
+    "id", "institution_code", "person_id", "id_number", "idempotency_key", "visit_no", "visit_type", "scheme",
+    "year", "admitted_on", "discharged_on", "service_date", "diagnoses", "procedures", "status", "settled_at",
+    "cancelled_at", "policy_version", "funds_off", "cross_region", "third_party_liable", "total",
+    "full_self_pay", "over_cap_self_pay", "pre_self_pay", "policy_range", "deductible", "basic_fund",
+    "critical_illness", "medical_assistance", "fund_total", "personal_part", "personal_account", "cash",
+    "accrual", "warnings", "explanation",
+)
+LINE_COLUMNS = (
+    "settlement_id", "line_no", "item_code", "quantity", "unit_price", "service_date", "days_supply",
+    "trace_codes", "amount", "full_self_pay", "over_cap_self_pay", "pre_self_pay", "policy_range", "reasons",
+)
+
+
+async def write(session: AsyncSession, syn: Synthetic, budget_fen: int = 10**12) -> Mapping[str, int]:
+    """COPY the synthetic institutions, persons, settlements and lines (caller's transaction)."""
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.copy_records_to_table(
+        "institutions",
+        records=[(c, f"合成机构 {c}", "hospital", lv, REGION, "active", "A", budget_fen) for c, lv in syn.institutions],
+        columns=["code", "name", "type", "level", "region", "agreement", "credit_grade", "annual_budget"],
+    )
+    id_numbers = {pid: f"990001{syn.year}{pid % 10**8:08d}"[:18] for pid in syn.persons}
+    await raw.copy_records_to_table(
+        "persons",
+        records=[
+            (pid, id_numbers[pid], "合成", REGION, date(1970, 1, 1), "M", death) for pid, death in syn.persons.items()
+        ],
+        columns=["id", "id_number", "name", "region", "birth_date", "gender", "death_date"],
+    )
+    await raw.copy_records_to_table(
+        "settlements",
+        records=[_settlement_record(b, id_numbers[b.person], syn.year, n) for n, b in enumerate(syn.bills)],
+        columns=list(SETTLEMENT_COLUMNS),
+    )
+    lines: list[tuple[Any, ...]] = [
+        (b.id, no, item, Decimal(q), p, b.day, None, codes, q * p, 0, 0, 0, q * p, [])
+        for b in syn.bills
+        for no, (item, q, p, codes) in enumerate(b.lines, start=1)
+    ]
+    await raw.copy_records_to_table("settlement_lines", records=lines, columns=list(LINE_COLUMNS))
+    return {"institutions": len(syn.institutions), "persons": len(syn.persons), "bills": len(syn.bills),
+            "lines": len(lines)}
+
+
+async def reserve_person_ids(session: AsyncSession, n: int) -> list[int]:
+    rows = await session.scalars(text("SELECT nextval('persons_id_seq') FROM generate_series(1, :n)"), {"n": n})
+    return [int(r) for r in rows]

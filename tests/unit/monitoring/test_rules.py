@@ -1,0 +1,73 @@
+"""Pure parts of monitoring: rule overlay, in-settlement decisions, overlap, grades, seeding."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from yibao.benefit.inputs import Warning
+from yibao.errors import RuleBlocked
+from yibao.monitoring import rules as r
+from yibao.monitoring.alerts import months_of_balance
+from yibao.monitoring.workflow import grade_for
+
+UNITS = Warning("units_per_day", "S-BED-2: 2 units over 1 day(s) exceeds 1 per day")
+CROSS = Warning("cross_region_unfiled", "not filed")
+
+
+def _with(rule_id: str, **changes: object) -> r.RuleSet:
+    base = r.RuleSet.defaults().get(rule_id)
+    fields = {**base.__dict__, **changes, "version": 2}
+    return r.build([r.RuleConfig(**fields)], [])  # type: ignore[arg-type]
+
+
+def test_warn_mode_keeps_the_signal_and_foreign_warnings_pass() -> None:
+    assert r.apply_in_settlement(r.RuleSet.defaults(), "430522", [UNITS, CROSS]) == (UNITS, CROSS)
+
+
+def test_block_mode_refuses_with_rule_blocked() -> None:
+    with pytest.raises(RuleBlocked) as exc:
+        r.apply_in_settlement(_with("units_per_day", mode="block"), "430522", [UNITS])
+    assert exc.value.code == "RULE_BLOCKED" and "units_per_day" in str(exc.value)
+
+
+def test_region_switch_drops_the_signal_only_there() -> None:
+    rules = r.build([], [("units_per_day", "430522", False)])
+    assert r.apply_in_settlement(rules, "430522", [UNITS]) == ()
+    assert r.apply_in_settlement(rules, "430100", [UNITS]) == (UNITS,)
+
+
+def test_latest_version_wins() -> None:
+    old = r.RuleConfig("split_admission", "x", "post", "post", False, True, {"days": 30}, 1)
+    new = r.RuleConfig("split_admission", "x", "post", "post", False, True, {"days": 10}, 2)
+    assert r.build([new, old], []).params("split_admission") == {"days": 10}
+
+
+def test_overlap_hit_and_near_misses() -> None:
+    stay = r.StayOverlap("s1", "H430522101", date(2026, 3, 1), date(2026, 3, 10))
+    hit = r.overlap_warning("outpatient", date(2026, 3, 5), stay)
+    assert hit is not None and hit.rule == "inpatient_overlap"
+    assert r.overlap_warning("outpatient", date(2026, 3, 10), stay) is None  # discharge day
+    assert r.overlap_warning("inpatient", date(2026, 3, 5), stay) is None
+    assert r.overlap_warning("outpatient", date(2026, 3, 5), None) is None
+
+
+def test_seed_params_follow_the_policy_document() -> None:
+    p = r.seed_params({"split_admission_days": 12, "abnormal_visits": {"per_day": 5, "institutions_per_week": 6},
+                       "penalty_multiple": {"min": 1, "max": 3}})
+    assert p["split_admission"]["days"] == 12
+    assert p["visits_per_day"]["max_per_day"] == 5 and p["institutions_per_week"]["max_institutions"] == 6
+    assert p["penalty"] == {"min_multiple": 1, "max_multiple": 3}
+    assert p["frequent_admissions"] == {"count": 3, "days": 90}  # default kept
+
+
+def test_credit_grade_from_thresholds() -> None:
+    t = {"B": 1, "C": 3, "D": 5}
+    assert [grade_for(n, t) for n in (0, 1, 2, 3, 5, 9)] == ["A", "B", "B", "C", "D", "D"]
+
+
+def test_months_of_balance() -> None:
+    assert months_of_balance(600_000, Decimal(100_000)) == Decimal("6.00")
+    assert months_of_balance(100, Decimal(0)) is None
