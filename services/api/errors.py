@@ -121,8 +121,11 @@ async def _on_statement_error(request: Request, exc: DBAPIError) -> JSON:
             "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
         )
     if sqlstate.startswith("22"):
-        return error_response("INVALID_REQUEST", "数据无法保存 a value in the request cannot be stored "
-                              "(e.g. a NUL character or a number out of range)", 400)
+        return error_response(
+            "INVALID_REQUEST",
+            "数据无法保存 a value in the request cannot be stored (e.g. a NUL character or a number out of range)",
+            400,
+        )
     if sqlstate.startswith("23"):
         log.warning("constraint race answered 409: %s", sqlstate)
         return error_response("CONFLICT", "并发冲突 a concurrent request changed the same record; retry", 409)
@@ -142,3 +145,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(InterfaceError, on_database_down)
     app.add_exception_handler(DBAPIError, on_database_down)
     app.add_exception_handler(OSError, on_database_down)
+    app.add_exception_handler(Exception, on_unexpected)  # still a 500, but in our error shape and logged

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentMember, RefsDep, RuntimeDep, SessionDep, UowDep, require_staff
 from api.responses import JSON
-from api.schemas.common import ERRORS, fen
+from api.schemas.common import ERRORS, YearPath, fen
 from api.schemas.members import (
     AccountRead,
     ActivateRequest,
@@ -156,7 +156,7 @@ async def me(member: CurrentMember, session: SessionDep) -> MeRead:
     summary="Enrolment status of a year: coverage start and why (waiting period reason)",
 )
 async def enrolment(
-    year: int, member: CurrentMember, session: SessionDep, id_number: ForPerson = None
+    year: YearPath, member: CurrentMember, session: SessionDep, id_number: ForPerson = None
 ) -> EnrolmentStatus:
     person = await members.visible_person(session, member.person_id, id_number)
     row = await premiums.enrolment_for(session, person.id, year)
@@ -171,7 +171,7 @@ async def enrolment(
     "/premiums/{year:int}", response_model=PremiumDue, summary="Premium due today for a year (premium − subsidy)"
 )
 async def premium_due(
-    year: int, member: CurrentMember, session: SessionDep, refs: RefsDep, id_number: ForPerson = None
+    year: YearPath, member: CurrentMember, session: SessionDep, refs: RefsDep, id_number: ForPerson = None
 ) -> PremiumDue:
     person = await members.visible_person(session, member.person_id, id_number)
     q = await premiums.quote(

@@ -43,8 +43,15 @@ REVIEW_EXAMPLE = {"stage": "second", "decision": "confirm", "penalty_multiple": 
 
 def _rule(r: RuleConfig) -> dict[str, Any]:
     return {
-        "rule_id": r.rule_id, "name": r.name, "stage": r.stage, "mode": r.mode, "locked": r.locked,
-        "enabled": r.enabled, "regions": dict(r.regions), "params": dict(r.params), "version": r.version,
+        "rule_id": r.rule_id,
+        "name": r.name,
+        "stage": r.stage,
+        "mode": r.mode,
+        "locked": r.locked,
+        "enabled": r.enabled,
+        "regions": dict(r.regions),
+        "params": dict(r.params),
+        "version": r.version,
     }
 
 
@@ -153,7 +160,9 @@ async def get_suspect(suspect_id: SuspectId, reader: Reader, session: SessionDep
 
 
 @router.post(
-    "/suspects/{suspect_id}/push", response_model=SuspectRead, responses=ERRORS,
+    "/suspects/{suspect_id}/push",
+    response_model=SuspectRead,
+    responses=ERRORS,
     summary="Push a new suspect to its institution (inspector)",
 )
 async def push(suspect_id: SuspectId, staff: Inspector, uow: UowDep) -> Any:
@@ -163,7 +172,9 @@ async def push(suspect_id: SuspectId, staff: Inspector, uow: UowDep) -> Any:
 
 
 @router.post(
-    "/suspects/{suspect_id}/refund", response_model=SuspectRead, responses=ERRORS,
+    "/suspects/{suspect_id}/refund",
+    response_model=SuspectRead,
+    responses=ERRORS,
     summary="Institution self-corrects (退回): the amount is deducted at the next daily settle",
 )
 async def refund(suspect_id: SuspectId, body: RefundRequest, reader: Reader, uow: UowDep) -> Any:
@@ -174,7 +185,9 @@ async def refund(suspect_id: SuspectId, body: RefundRequest, reader: Reader, uow
 
 
 @router.post(
-    "/suspects/{suspect_id}/appeal", response_model=SuspectRead, responses=ERRORS,
+    "/suspects/{suspect_id}/appeal",
+    response_model=SuspectRead,
+    responses=ERRORS,
     summary="Institution appeals (申诉) with a text and attachment links",
 )
 async def appeal(suspect_id: SuspectId, body: AppealRequest, reader: Reader, uow: UowDep) -> Any:
@@ -238,13 +251,22 @@ async def agreement_action(
     if body.action == "suspend" and body.days is None:
         raise InvalidRequest("暂停须指定天数 suspend needs `days`")
     row = await workflow.agreement_action(
-        uow.session, code, body.action, staff=staff.name, reason=body.reason, days=body.days,
+        uow.session,
+        code,
+        body.action,
+        staff=staff.name,
+        reason=body.reason,
+        days=body.days,
         suspect_id=body.suspect_id,
     )
     out = {
-        "id": row.id, "institution_code": row.institution_code, "action": row.action, "days": row.days,
+        "id": row.id,
+        "institution_code": row.institution_code,
+        "action": row.action,
+        "days": row.days,
         "suspended_until": row.suspended_until.isoformat() if row.suspended_until else None,
-        "reason": row.reason, "actor": row.actor,
+        "reason": row.reason,
+        "actor": row.actor,
     }
     await uow.commit()
     runtime.refs.invalidate()
@@ -273,8 +295,14 @@ async def list_alerts(
     rows = (await session.scalars(stmt.order_by(AlertRow.id.desc()).limit(limit + 1))).all()
     page = rows[:limit]
     items = [
-        {"id": r.id, "kind": r.kind, "period": r.period, "subject": r.subject,
-         "amount": to_wire(r.amount) if r.amount is not None else None, "detail": r.detail}
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "period": r.period,
+            "subject": r.subject,
+            "amount": to_wire(r.amount) if r.amount is not None else None,
+            "detail": r.detail,
+        }
         for r in page
     ]
     return JSON({"items": items, "next_cursor": page[-1].id if len(rows) > limit else None})

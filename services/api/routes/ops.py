@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from api.deps import SessionDep, StaffUser
 from api.responses import JSON
-from api.schemas.common import ERRORS
+from api.schemas.common import ERRORS, YearQuery
 from yibao.enrolment import ops
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops 运营"], responses=ERRORS)
@@ -52,7 +52,7 @@ Accept = Annotated[str | None, Header()]
 
 @router.get("/enrolment-rate", summary="Enrolment rate by region and special group for a year", responses=_CSV_DOC)
 async def enrolment_rate(
-    year: int,
+    year: YearQuery,
     _: StaffUser,
     session: SessionDep,
     fmt: Fmt = None,
@@ -79,7 +79,7 @@ async def enrolment_rate(
     summary="One person, one file: special-group people not yet enrolled for a year",
 )
 async def unenrolled(
-    year: int,
+    year: YearQuery,
     _: StaffUser,
     session: SessionDep,
     fmt: Fmt = None,

@@ -46,8 +46,10 @@ async def list_orders(
     rows = (await session.scalars(stmt.order_by(DisbursementOrderRow.settle_date.desc()).limit(limit + 1))).all()
     page = rows[:limit]
     return JSON(
-        {"items": [render.order(r) for r in page],
-         "next_cursor": page[-1].settle_date.isoformat() if len(rows) > limit else None}
+        {
+            "items": [render.order(r) for r in page],
+            "next_cursor": page[-1].settle_date.isoformat() if len(rows) > limit else None,
+        }
     )
 
 
@@ -103,13 +105,20 @@ async def approve_prepayment(prepayment_id: int, staff: Finance, uow: UowDep) ->
 
 
 @router.post(
-    "/supplier-payments", status_code=201, responses=ERRORS,
+    "/supplier-payments",
+    status_code=201,
+    responses=ERRORS,
     summary="Pay a supplier for procured goods (集采) and deduct it from the institution's payable",
 )
 async def supplier_payment(body: SupplierPaymentCreate, staff: Finance, uow: UowDep) -> Any:
     deduction_id = await advances.pay_supplier(
-        uow.session, institution_code=body.institution_code, supplier=body.supplier, fund=body.fund,
-        amount=fen(body.amount), reference=body.reference, staff=staff.name,
+        uow.session,
+        institution_code=body.institution_code,
+        supplier=body.supplier,
+        fund=body.fund,
+        amount=fen(body.amount),
+        reference=body.reference,
+        staff=staff.name,
     )
     await uow.commit()
     return JSON({"deduction_id": deduction_id, "reference": body.reference}, status_code=201)

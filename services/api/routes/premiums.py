@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import RefsDep, SessionDep, UowDep, require_staff
 from api.routes.members import enrolment_status, payment_read
-from api.schemas.common import ERRORS, fen
+from api.schemas.common import ERRORS, YearQuery, fen
 from api.schemas.members import PaymentRead
 from api.schemas.premiums import PaymentCreate, SubsidyTotal, SubsidyTotals
 from yibao.audit import Actor, record
@@ -78,6 +78,6 @@ async def refund(payment_id: int, staff: Cashier, uow: UowDep) -> PaymentRead:
 
 
 @router.get("/subsidies", response_model=SubsidyTotals, summary="Subsidies booked to the assistance fund, per group")
-async def subsidies(year: int, _: Cashier, session: SessionDep) -> SubsidyTotals:
+async def subsidies(year: YearQuery, _: Cashier, session: SessionDep) -> SubsidyTotals:
     rows = await premiums.subsidy_totals(session, year)
     return SubsidyTotals(year=year, items=[SubsidyTotal(group=g, people=n, amount=to_wire(a)) for g, n, a in rows])

@@ -20,18 +20,24 @@ router = APIRouter(prefix="/api/v1/reconcile", tags=["reconcile 月核算"])
 EXAMPLE = {
     "month": "2026-03",
     "totals": [{"scheme": "resident", "count": 1, "total": "2640.00", "fund_pay": "990.50", "account_pay": "0.00"}],
-    "details": [{"settlement_id": "…", "scheme": "resident", "total": "2640.00", "fund_pay": "990.50",
-                 "account_pay": "0.00"}],
+    "details": [
+        {"settlement_id": "…", "scheme": "resident", "total": "2640.00", "fund_pay": "990.50", "account_pay": "0.00"}
+    ],
 }
 
 
 @router.post(
-    "/submissions", responses=ERRORS, summary="Submit a month (JSON): balanced / unbalanced with every difference",
+    "/submissions",
+    responses=ERRORS,
+    summary="Submit a month (JSON): balanced / unbalanced with every difference",
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
 )
 async def submit(body: SubmissionCreate, institution: CurrentInstitution, uow: UowDep) -> Any:
     row = await monthly.submit(
-        uow.session, institution.code, body.month, [t.to_domain() for t in body.totals],
+        uow.session,
+        institution.code,
+        body.month,
+        [t.to_domain() for t in body.totals],
         [d.to_domain() for d in body.details],
     )
     out = monthly.render(row)
@@ -77,5 +83,3 @@ async def presettlements(
 ) -> Any:
     scope = reader.code if isinstance(reader, Institution) else None
     return JSON({"items": await dip_presettle.listing(session, year, month, scope)})
-
-

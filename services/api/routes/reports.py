@@ -43,9 +43,14 @@ async def funds(
         raise InvalidRequest("日期范围无效 `to` must be on or after `from`, at most 800 days")
     rows = await session.execute(text(_SQL), {"unit": period, "from": date_from, "to": date_to})
     items = [
-        {"period": r.period.isoformat() if period == "day" else r.period.isoformat()[:7], "fund": r.fund,
-         "spending": to_wire(r.spending), "income": to_wire(r.income), "paid_out": to_wire(r.paid_out),
-         "payable_change": to_wire(r.payable_change)}
+        {
+            "period": r.period.isoformat() if period == "day" else r.period.isoformat()[:7],
+            "fund": r.fund,
+            "spending": to_wire(r.spending),
+            "income": to_wire(r.income),
+            "paid_out": to_wire(r.paid_out),
+            "payable_change": to_wire(r.payable_change),
+        }
         for r in rows
     ]
     return JSON({"period": period, "items": items})

@@ -65,8 +65,11 @@ async def settle(
     id_number = None
     if body.member_code is not None:  # its use is written in the settlement's transaction
         id_number = await codes.redeem(
-            uow.session, body.member_code, runtime.settings.member_code_secret.get_secret_value(),
-            institution.code, idempotency_key,
+            uow.session,
+            body.member_code,
+            runtime.settings.member_code_secret.get_secret_value(),
+            institution.code,
+            idempotency_key,
         )
     result = await service.settle(uow, refs, institution, body.to_command(id_number), idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from yibao.money import Fen, yuan_to_fen
@@ -39,3 +40,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "conflict (duplicate, already cancelled, …)"},
     422: {"model": ErrorResponse, "description": "refused by the rules (not enrolled, …)"},
 }
+
+
+#: a coverage / fund year in a path or a query string (bounded: dates outside it cannot be built)
+YearPath = Annotated[int, Path(ge=2000, le=2100, examples=[2026])]
+YearQuery = Annotated[int, Query(ge=2000, le=2100, examples=[2026])]

@@ -65,7 +65,8 @@ class SettleRequest(Strict):
     member_code: Annotated[
         str | None,
         Field(
-            min_length=1, max_length=2000,
+            min_length=1,
+            max_length=2000,
             description="instead of `id_number`: the member QR code (医保码) scanned from the app; valid 60 s, "
             "one settlement (a retry with the same Idempotency-Key and body still replays)",
         ),
