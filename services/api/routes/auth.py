@@ -10,6 +10,7 @@ from sqlalchemy import select
 from api.deps import AdminUser, RuntimeDep, StaffUser, UowDep
 from api.responses import JSON
 from api.schemas.auth import (
+    KeyCreated,
     KeyRead,
     LoginRequest,
     PasswordChange,
@@ -99,6 +100,21 @@ async def update_staff(username: str, body: StaffUpdate, admin: AdminUser, uow: 
     out = _staff_read(row)
     await uow.commit()
     return JSON(out)
+
+
+@router.post(
+    "/institutions/{code}/keys",
+    status_code=201,
+    response_model=KeyCreated,
+    summary="Issue an institution key (shown once; older keys stay valid until revoked)",
+)
+async def create_key(code: str, admin: AdminUser, uow: UowDep, runtime: RuntimeDep) -> Any:
+    secret = await tokens.create_institution_key(uow.session, code, runtime.settings.master_secret())
+    await audit.record(
+        uow.session, _who(admin), "institution_key.issued", ("institution", code), {"key_id": secret[:12]}
+    )
+    await uow.commit()
+    return JSON({"institution_code": code, "key_id": secret[:12], "key": secret}, status_code=201)
 
 
 @router.get("/institutions/{code}/keys", response_model=list[KeyRead], summary="An institution's keys (admin)")
