@@ -236,7 +236,7 @@ def relay() -> None:
 @main.command()
 @click.option("--institution", default="H430522100", show_default=True, help="key to print for")
 def up(institution: str) -> None:
-    """Set everything up and run the whole system: DB, reference data, API and both workers."""
+    """Set everything up and run the whole system: DB, reference data, API, both workers, scheduler."""
     from yibao.auth.tokens import create_institution_key, create_staff_token
     from yibao.db import admin
     from yibao.policy.loader import load_reference as load
@@ -255,6 +255,7 @@ def up(institution: str) -> None:
         subprocess.Popen([*me, "api"], start_new_session=True),
         subprocess.Popen([*me, "worker", "settlement"], start_new_session=True),
         subprocess.Popen([*me, "worker", "monitor"], start_new_session=True),
+        subprocess.Popen([*me, "schedule"], start_new_session=True),
     ]
     click.echo(f"API:           http://{s.api_host}:{s.api_port}  (docs: /docs)")
     click.echo(f"institution key ({institution}): {key}")
