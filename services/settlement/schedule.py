@@ -1,4 +1,8 @@
-"""APScheduler cron: shortly after midnight China time, request ``daily_settle`` for yesterday.
+"""APScheduler cron: shortly after midnight China time, request ``daily_settle`` for yesterday;
+later in the night the monitoring sweep of yesterday, and on the 1st the monthly alerts.
+
+This is the system's one scheduler process: it only *requests* job runs (rows + outbox
+events); each run is executed by the worker of its service (``yibao.jobs.kinds``).
 
 Run with ``python -m settlement.schedule`` (``yibao schedule`` starts exactly that). Requests go
 through ``yibao.jobs.runner.request`` with ``dedup_key=daily_settle:<date>``, so several
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,12 +40,42 @@ async def request_daily_settle(sessionmaker: async_sessionmaker[AsyncSession], t
     return str(row.id)
 
 
+SWEEP_AT = {"hour": 1, "minute": 30}  # after the daily settle; models read the closed day
+ALERTS_AT = {"day": 1, "hour": 2, "minute": 0}  # the month before, once it has closed
+
+
+async def _request(
+    sessionmaker: async_sessionmaker[AsyncSession], kind: str, params: dict[str, Any], dedup_key: str
+) -> str:
+    async with UnitOfWork(sessionmaker) as uow:
+        row, created = await runner.request(uow, kind, params, "scheduler", dedup_key=dedup_key)
+        await uow.commit()
+    log.info("%s: run %s (%s)", dedup_key, row.id, "requested" if created else "already requested")
+    return str(row.id)
+
+
+async def request_monitor_sweep(sessionmaker: async_sessionmaker[AsyncSession], today: date | None = None) -> str:
+    """Run every post-settlement model over yesterday (idempotent per day)."""
+    day = (today or clock.today()) - timedelta(days=1)
+    params = {"date_from": day.isoformat(), "date_to": day.isoformat()}
+    return await _request(sessionmaker, "monitor_sweep", params, f"monitor_sweep:{day}")
+
+
+async def request_monthly_alerts(sessionmaker: async_sessionmaker[AsyncSession], today: date | None = None) -> str:
+    """Return-to-poverty, fund health and budget-growth alerts for the month that just closed."""
+    last_month = (today or clock.today()).replace(day=1) - timedelta(days=1)
+    params = {"year": last_month.year, "month": last_month.month}
+    return await _request(sessionmaker, "monitor_alerts", params, f"monitor_alerts:{last_month:%Y-%m}")
+
+
 async def _serve() -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     sessionmaker = make_sessionmaker(make_engine(get_settings(), pool_size=1))
     scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
     scheduler.add_job(request_daily_settle, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **RUN_AT)
+    scheduler.add_job(request_monitor_sweep, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **SWEEP_AT)
+    scheduler.add_job(request_monthly_alerts, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **ALERTS_AT)
     scheduler.start()
     await request_daily_settle(sessionmaker)  # catch up a missed night at start (dedup makes it safe)
     await asyncio.Event().wait()

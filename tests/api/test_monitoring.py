@@ -76,8 +76,9 @@ async def test_units_per_day_warns_then_blocks_once_staff_say_so(client, admin_h
         assert r.status_code == 422 and r.json()["error"]["code"] == "RULE_BLOCKED"
         assert "units_per_day" in r.json()["error"]["message"]
         # and a near miss (1 unit) still settles
-        ok = await client.post("/api/v1/settlements", json=make_bill(idn, [line("S-BED-2", "1", "40.00")]),
-                               headers={**hospital, **idem()})
+        ok = await client.post(
+            "/api/v1/settlements", json=make_bill(idn, [line("S-BED-2", "1", "40.00")]), headers={**hospital, **idem()}
+        )
         assert ok.status_code == 201, ok.text
     finally:
         r = await client.patch(f"{RULES}/units_per_day", json={"mode": "warn"}, headers=staff["inspector"])
@@ -102,12 +103,18 @@ async def test_outpatient_elsewhere_during_a_stay_warns(client, admin_headers, i
     # given a settled stay at the TCM hospital from 03-01 to 03-10
     idn = await make_person(client, admin_headers)
     tcm, county = _inst(institution_keys, "H430522101"), _inst(institution_keys, "H430522100")
-    stay = make_bill(idn, [line("S-BED-2", "9", "40.00", day="2026-03-02")], visit_type="inpatient",
-                     admitted_on="2026-03-01", service_date="2026-03-10")
+    stay = make_bill(
+        idn,
+        [line("S-BED-2", "9", "40.00", day="2026-03-02")],
+        visit_type="inpatient",
+        admitted_on="2026-03-01",
+        service_date="2026-03-10",
+    )
     assert (await client.post("/api/v1/settlements", json=stay, headers={**tcm, **idem()})).status_code == 201
     # when an outpatient bill at another hospital is dated inside the stay
-    inside = await client.post("/api/v1/settlements", json=make_bill(idn, service_date="2026-03-05"),
-                               headers={**county, **idem()})
+    inside = await client.post(
+        "/api/v1/settlements", json=make_bill(idn, service_date="2026-03-05"), headers={**county, **idem()}
+    )
     # then it settles with a warning; on the discharge day (near miss) or at the same hospital it does not
     assert inside.status_code == 201
     assert "inpatient_overlap" in {w["rule"] for w in inside.json()["warnings"]}
@@ -127,8 +134,11 @@ async def test_suspension_takes_effect_at_once_even_with_a_stale_cache(
     idn = await make_person(client, admin_headers)
     stale = await app.state.runtime.refs.get()  # what another API process may still hold for seconds
     assert stale.institutions["H430522010"].agreement == "active"
-    r = await client.post("/api/v1/monitoring/institutions/H430522010/agreement-actions",
-                          json={"action": "suspend", "days": 30, "reason": "查实违规"}, headers=staff["inspector"])
+    r = await client.post(
+        "/api/v1/monitoring/institutions/H430522010/agreement-actions",
+        json={"action": "suspend", "days": 30, "reason": "查实违规"},
+        headers=staff["inspector"],
+    )
     assert r.status_code == 201 and r.json()["suspended_until"]
     try:
         r = await client.post("/api/v1/settlements", json=make_bill(idn), headers={**clinic, **idem()})
@@ -142,13 +152,19 @@ async def test_suspension_takes_effect_at_once_even_with_a_stale_cache(
             except InstitutionNotActive:
                 pass
     finally:
-        r = await client.post("/api/v1/monitoring/institutions/H430522010/agreement-actions",
-                              json={"action": "reinstate", "reason": "整改完成"}, headers=staff["inspector"])
+        r = await client.post(
+            "/api/v1/monitoring/institutions/H430522010/agreement-actions",
+            json={"action": "reinstate", "reason": "整改完成"},
+            headers=staff["inspector"],
+        )
         assert r.status_code == 201
     r = await client.post("/api/v1/settlements", json=make_bill(idn), headers={**clinic, **idem()})
     assert r.status_code == 201, r.text
-    again = await client.post("/api/v1/monitoring/institutions/H430522010/agreement-actions",
-                              json={"action": "reinstate", "reason": "x"}, headers=staff["inspector"])
+    again = await client.post(
+        "/api/v1/monitoring/institutions/H430522010/agreement-actions",
+        json={"action": "reinstate", "reason": "x"},
+        headers=staff["inspector"],
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "INVALID_STATE"
 
 
@@ -158,10 +174,20 @@ async def test_suspension_takes_effect_at_once_even_with_a_stale_cache(
 async def _split_admission_suspect(client, admin_headers, institution_keys, sessionmaker) -> int:  # type: ignore[no-untyped-def]
     idn = await make_person(client, admin_headers)
     county = _inst(institution_keys, "H430522100")
-    first = make_bill(idn, [line("S-APPX", "1", "1500.00", day="2026-04-02")], visit_type="inpatient",
-                      admitted_on="2026-04-01", service_date="2026-04-06")
-    second = make_bill(idn, [line("S-APPX", "1", "1500.00", day="2026-04-12")], visit_type="inpatient",
-                       admitted_on="2026-04-11", service_date="2026-04-16")
+    first = make_bill(
+        idn,
+        [line("S-APPX", "1", "1500.00", day="2026-04-02")],
+        visit_type="inpatient",
+        admitted_on="2026-04-01",
+        service_date="2026-04-06",
+    )
+    second = make_bill(
+        idn,
+        [line("S-APPX", "1", "1500.00", day="2026-04-12")],
+        visit_type="inpatient",
+        admitted_on="2026-04-11",
+        service_date="2026-04-16",
+    )
     assert (await client.post("/api/v1/settlements", json=first, headers={**county, **idem()})).status_code == 201
     r = await client.post("/api/v1/settlements", json=second, headers={**county, **idem()})
     assert r.status_code == 201
@@ -171,8 +197,9 @@ async def _split_admission_suspect(client, admin_headers, institution_keys, sess
     from yibao.monitoring.orm import SuspectRow
 
     async with sessionmaker() as s:
-        sid = await s.scalar(select(SuspectRow.id).where(SuspectRow.rule_id == "split_admission",
-                                                         SuspectRow.evidence_key == readmission))
+        sid = await s.scalar(
+            select(SuspectRow.id).where(SuspectRow.rule_id == "split_admission", SuspectRow.evidence_key == readmission)
+        )
     assert sid is not None
     return int(sid)
 
@@ -193,21 +220,27 @@ async def test_confirmed_suspect_books_deduction_and_penalty_with_two_reviewers(
     listed = await client.get("/api/v1/monitoring/suspects", headers=other)
     assert sid not in {x["id"] for x in listed.json()["items"]}
     # the institution appeals with evidence
-    r = await client.post(f"{url}/appeal", headers=county, json={
-        "text": "病情需要 medically needed", "attachments": [{"name": "病程.pdf", "url": "https://his/att/1"}]})
+    r = await client.post(
+        f"{url}/appeal",
+        headers=county,
+        json={"text": "病情需要 medically needed", "attachments": [{"name": "病程.pdf", "url": "https://his/att/1"}]},
+    )
     assert r.status_code == 200 and r.json()["status"] == "appealed"
     assert (await client.post(f"{url}/refund", json={}, headers=county)).status_code == 409
     # second review before the first is refused; a clerk cannot review
     early = await client.post(f"{url}/review", json={"stage": "second", "decision": "confirm"}, headers=staff["second"])
     assert early.status_code == 409 and early.json()["error"]["code"] == "INVALID_STATE"
-    assert (await client.post(f"{url}/review", json={"stage": "first", "decision": "confirm"},
-                              headers=staff["clerk"])).status_code == 403
-    r = await client.post(f"{url}/review", json={"stage": "first", "decision": "confirm", "penalty_multiple": 2},
-                          headers=staff["first"])
+    assert (
+        await client.post(f"{url}/review", json={"stage": "first", "decision": "confirm"}, headers=staff["clerk"])
+    ).status_code == 403
+    r = await client.post(
+        f"{url}/review", json={"stage": "first", "decision": "confirm", "penalty_multiple": 2}, headers=staff["first"]
+    )
     assert r.status_code == 200 and r.json()["status"] == "first_reviewed"
     # the same person cannot do the second review
-    same = await client.post(f"{url}/review", json={"stage": "second", "decision": "confirm"},
-                             headers=staff["second_same"])
+    same = await client.post(
+        f"{url}/review", json={"stage": "second", "decision": "confirm"}, headers=staff["second_same"]
+    )
     assert same.status_code == 403 and same.json()["error"]["code"] == "SAME_ACTOR"
     r = await client.post(f"{url}/review", json={"stage": "second", "decision": "confirm"}, headers=staff["second"])
     assert r.status_code == 200 and r.json()["status"] == "confirmed" and r.json()["penalty_multiple"] == 2

@@ -24,23 +24,35 @@ async def test_reconcile_finds_exactly_the_planted_mismatches(client, admin_head
 
     def detail(b):  # type: ignore[no-untyped-def]
         t = b["totals"]
-        return {"settlement_id": b["settlement_id"], "scheme": "resident", "total": t["total"],
-                "fund_pay": t["fund_total"], "account_pay": t["personal_account"]}
+        return {
+            "settlement_id": b["settlement_id"],
+            "scheme": "resident",
+            "total": t["total"],
+            "fund_pay": t["fund_total"],
+            "account_pay": t["personal_account"],
+        }
 
     details = [detail(b) for b in bills]
     total = sum(int(b["totals"]["total"].replace(".", "")) for b in bills)
-    good_totals = [{"scheme": "resident", "count": 4, "total": f"{total / 100:.2f}",
-                    "fund_pay": "0.00", "account_pay": "0.00"}]
+    good_totals = [
+        {"scheme": "resident", "count": 4, "total": f"{total / 100:.2f}", "fund_pay": "0.00", "account_pay": "0.00"}
+    ]
     good_totals[0]["fund_pay"] = f"{sum(int(b['totals']['fund_total'].replace('.', '')) for b in bills) / 100:.2f}"
-    ok = await client.post("/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals,
-                                                                  "details": details}, headers=h)
+    ok = await client.post(
+        "/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals, "details": details}, headers=h
+    )
     assert ok.status_code == 200, ok.text
     assert ok.json()["status"] == "balanced"
     # when: one bill left out, one unknown id, one amount changed
-    planted = [details[0], details[1], {**details[2], "total": "1.00"},
-               {**details[3], "settlement_id": "00000000-0000-0000-0000-000000000000"}]
-    r = await client.post("/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals,
-                                                                 "details": planted}, headers=h)
+    planted = [
+        details[0],
+        details[1],
+        {**details[2], "total": "1.00"},
+        {**details[3], "settlement_id": "00000000-0000-0000-0000-000000000000"},
+    ]
+    r = await client.post(
+        "/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals, "details": planted}, headers=h
+    )
     body = r.json()
     # then
     assert body["status"] == "unbalanced"
@@ -48,8 +60,9 @@ async def test_reconcile_finds_exactly_the_planted_mismatches(client, admin_head
     assert body["missing_at_fund"] == ["00000000-0000-0000-0000-000000000000"]
     assert [(d["settlement_id"], d["field"]) for d in body["differences"]] == [(bills[2]["settlement_id"], "total")]
     assert body["total_differences"] == []
-    again = await client.post("/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals,
-                                                                     "details": planted}, headers=h)
+    again = await client.post(
+        "/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals, "details": planted}, headers=h
+    )
     assert again.json()["id"] == body["id"]
     # CSV upload of the good list balances; others cannot read this institution's submission
     csv = "settlement_id,scheme,total,fund_pay,account_pay\n" + "".join(
@@ -57,9 +70,12 @@ async def test_reconcile_finds_exactly_the_planted_mismatches(client, admin_head
     )
     import json
 
-    up = await client.post("/api/v1/reconcile/submissions/csv", headers=h,
-                           data={"month": "2026-06", "totals": json.dumps(good_totals)},
-                           files={"details": ("june.csv", csv.encode(), "text/csv")})
+    up = await client.post(
+        "/api/v1/reconcile/submissions/csv",
+        headers=h,
+        data={"month": "2026-06", "totals": json.dumps(good_totals)},
+        files={"details": ("june.csv", csv.encode(), "text/csv")},
+    )
     assert up.status_code == 200 and up.json()["status"] == "balanced", up.text
     other = key(institution_keys, "H430522100")
     assert (await client.get(f"/api/v1/reconcile/submissions/{body['id']}", headers=other)).status_code == 404
@@ -93,8 +109,9 @@ async def test_order_through_api_and_clearing_preview_commit(client, app, admin_
     other = key(institution_keys, "H430522010")
     assert (await client.get(f"/api/v1/payouts/orders/{oid}", headers=other)).status_code == 404
     # prepayment is maker-checked
-    p = await client.post("/api/v1/payouts/prepayments", headers=fa,
-                          json={"institution_code": INST, "year": 2026, "amount": "1000.00"})
+    p = await client.post(
+        "/api/v1/payouts/prepayments", headers=fa, json={"institution_code": INST, "year": 2026, "amount": "1000.00"}
+    )
     assert p.status_code == 201
     assert (await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fa)).status_code == 403
     assert (await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fb)).status_code == 200

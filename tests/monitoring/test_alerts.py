@@ -20,8 +20,13 @@ async def test_return_to_poverty_and_fund_health(client, admin_headers, hospital
         bill = make_bill(idn, [line("S-VIPW", qty, "700.00", day="2026-06-02")], service_date="2026-06-02")
         r = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
         assert r.status_code == 201, r.text
-    stay = make_bill(small, [line("S-APPX", "1", "1500.00", day="2026-06-03")], visit_type="inpatient",
-                     admitted_on="2026-06-03", service_date="2026-06-05")  # some fund spending this year
+    stay = make_bill(
+        small,
+        [line("S-APPX", "1", "1500.00", day="2026-06-03")],
+        visit_type="inpatient",
+        admitted_on="2026-06-03",
+        service_date="2026-06-05",
+    )  # some fund spending this year
     assert (await client.post("/api/v1/settlements", json=stay, headers={**hospital, **idem()})).status_code == 201
     async with sessionmaker() as s:
         try:

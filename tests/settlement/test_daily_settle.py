@@ -77,8 +77,13 @@ async def test_deductions_carry_forward_and_order_is_maker_checked(
     assert owed > 0
     async with sessionmaker() as s, s.begin():
         await deductions.book(
-            s, institution_code=code, fund="basic", kind="violation", source="test:carry-1",
-            amount=Fen(owed + 500), due_on=date(2026, 3, 10),
+            s,
+            institution_code=code,
+            fund="basic",
+            kind="violation",
+            source="test:carry-1",
+            amount=Fen(owed + 500),
+            due_on=date(2026, 3, 10),
         )
     # when Mar 10 and Mar 11 are settled
     d10 = await run_settle(sessionmaker, date(2026, 3, 10), by="finance-a")
@@ -116,8 +121,13 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
     taken_deductions = 0
     async with sessionmaker() as s, s.begin():
         await deductions.book(
-            s, institution_code="H430522101", fund="basic", kind="penalty", source="test:month-1",
-            amount=Fen(30_000), due_on=date(2026, 5, 3),
+            s,
+            institution_code="H430522101",
+            fund="basic",
+            kind="penalty",
+            source="test:month-1",
+            amount=Fen(30_000),
+            due_on=date(2026, 5, 3),
         )
     for n in range(10):
         day = date(2026, 5, 1) + timedelta(days=n)
@@ -137,8 +147,10 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
                 for fund, v in fund_parts(body["totals"]).items():
                     expected[(code, fund)] -= v
         emp = await settle(
-            client, key(institution_keys, HOSP),
-            outpatient(employee, day, price="300.00", use_personal_account=True), china(2026, 5, day.day, 12),
+            client,
+            key(institution_keys, HOSP),
+            outpatient(employee, day, price="300.00", use_personal_account=True),
+            china(2026, 5, day.day, 12),
         )
         for fund, v in fund_parts(emp["totals"]).items():
             expected[(HOSP, fund)] += v
@@ -174,7 +186,5 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
     async with sessionmaker() as s:
         assert await unbalanced_movements(s) == 0
         assert await claims_differences(s, date(2026, 5, 11)) == []
-        open_legs = await s.scalar(
-            select(DisbursementLineRow.order_id).where(DisbursementLineRow.net < 0).limit(1)
-        )
+        open_legs = await s.scalar(select(DisbursementLineRow.order_id).where(DisbursementLineRow.net < 0).limit(1))
         assert open_legs is None

@@ -22,8 +22,13 @@ async def test_settlement_event_finds_a_split_admission(client, admin_headers, h
     # given two stays at one hospital, the second 5 days after the first discharge
     idn = await make_person(client, admin_headers)
     for admitted, discharged in (("2026-05-01", "2026-05-05"), ("2026-05-10", "2026-05-14")):
-        bill = make_bill(idn, [line("S-APPX", "1", "1500.00", day=admitted)], visit_type="inpatient",
-                         admitted_on=admitted, service_date=discharged)
+        bill = make_bill(
+            idn,
+            [line("S-APPX", "1", "1500.00", day=admitted)],
+            visit_type="inpatient",
+            admitted_on=admitted,
+            service_date=discharged,
+        )
         r = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
         assert r.status_code == 201
     readmission = r.json()["settlement_id"]
@@ -32,8 +37,11 @@ async def test_settlement_event_finds_a_split_admission(client, admin_headers, h
     await _drain(sessionmaker, broker)
     # then exactly one suspect names the readmission
     async with sessionmaker() as s:
-        n = await s.scalar(select(func.count()).select_from(SuspectRow).where(
-            SuspectRow.rule_id == "split_admission", SuspectRow.evidence_key == readmission))
+        n = await s.scalar(
+            select(func.count())
+            .select_from(SuspectRow)
+            .where(SuspectRow.rule_id == "split_admission", SuspectRow.evidence_key == readmission)
+        )
     assert n == 1
 
 

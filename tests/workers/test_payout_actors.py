@@ -31,9 +31,7 @@ async def test_events_post_once_and_daily_settle_runs_as_a_job(
     await _drain(sessionmaker, broker)
     await _drain(sessionmaker, broker)
     async with sessionmaker() as s:
-        legs = await s.scalar(
-            select(func.count()).where(PostingRow.source == bill["settlement_id"])
-        )
+        legs = await s.scalar(select(func.count()).where(PostingRow.source == bill["settlement_id"]))
     assert legs == 4  # settlement + cancel, two legs each, basic fund only
     # when daily settle is requested twice through the API (same dedup key)
     with at(china(2026, 8, 4, 0, 10)):
@@ -54,3 +52,17 @@ async def test_scheduler_requests_yesterday_once(sessionmaker) -> None:
     a = await request_daily_settle(sessionmaker, date(2026, 9, 2))
     b = await request_daily_settle(sessionmaker, date(2026, 9, 2))
     assert a == b
+
+
+async def test_scheduler_requests_the_nightly_sweep_and_monthly_alerts_once(sessionmaker) -> None:
+    from settlement.schedule import request_monitor_sweep, request_monthly_alerts
+    from yibao.jobs import runner
+
+    sweep = await request_monitor_sweep(sessionmaker, date(2026, 9, 2))
+    assert sweep == await request_monitor_sweep(sessionmaker, date(2026, 9, 2))
+    alerts = await request_monthly_alerts(sessionmaker, date(2026, 9, 1))
+    assert alerts == await request_monthly_alerts(sessionmaker, date(2026, 9, 1))
+    async with sessionmaker() as s:
+        sweep_run, alert_run = await runner.get(s, sweep), await runner.get(s, alerts)
+    assert sweep_run.params == {"date_from": "2026-09-01", "date_to": "2026-09-01"}
+    assert alert_run.params == {"year": 2026, "month": 8}

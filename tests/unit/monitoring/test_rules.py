@@ -55,8 +55,13 @@ def test_overlap_hit_and_near_misses() -> None:
 
 
 def test_seed_params_follow_the_policy_document() -> None:
-    p = r.seed_params({"split_admission_days": 12, "abnormal_visits": {"per_day": 5, "institutions_per_week": 6},
-                       "penalty_multiple": {"min": 1, "max": 3}})
+    p = r.seed_params(
+        {
+            "split_admission_days": 12,
+            "abnormal_visits": {"per_day": 5, "institutions_per_week": 6},
+            "penalty_multiple": {"min": 1, "max": 3},
+        }
+    )
     assert p["split_admission"]["days"] == 12
     assert p["visits_per_day"]["max_per_day"] == 5 and p["institutions_per_week"]["max_institutions"] == 6
     assert p["penalty"] == {"min_multiple": 1, "max_multiple": 3}
