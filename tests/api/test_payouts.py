@@ -9,6 +9,25 @@ from tests.settlement.helpers import at, china, inpatient, key, outpatient, sett
 from yibao.auth.tokens import create_staff_token
 
 INST = "H430522101"
+#: a hospital no other test bills, so carried balances from other tests cannot net its day away
+OWN = "H430522199"
+
+
+async def own_hospital(client, app, admin_headers) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    async with app.state.runtime.sessionmaker() as s, s.begin():
+        await s.execute(
+            text(
+                "INSERT INTO institutions (code, name, type, level, region, agreement, credit_grade, annual_budget, "
+                "dip_coefficient) VALUES (:c, '测试专用医院', 'hospital', 2, '430522', 'active', 'A', 1000000000, 1.0) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"c": OWN},
+        )
+    r = await client.post(f"/api/v1/institutions/{OWN}/keys", headers=admin_headers)
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['key']}"}
 
 
 async def finance(app, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -86,7 +105,7 @@ async def test_reconcile_finds_exactly_the_planted_mismatches(client, admin_head
 async def test_order_through_api_and_clearing_preview_commit(client, app, admin_headers, institution_keys) -> None:
     # given a July bill and its daily settle run by finance A
     fa, fb = await finance(app, "fin-a"), await finance(app, "fin-b")
-    h = key(institution_keys, INST)
+    h = await own_hospital(client, app, admin_headers)
     idn = await make_person(client, admin_headers)
     await settle(client, h, inpatient(idn, date(2026, 7, 6), diagnoses=["K35.8"]), china(2026, 7, 6, 10))
     from yibao.payouts.daily_settle import settle_day
@@ -105,12 +124,13 @@ async def test_order_through_api_and_clearing_preview_commit(client, app, admin_
     csv = await client.get(f"/api/v1/payouts/orders/{oid}/bank-file", headers=fb)
     assert csv.text.strip().splitlines()[-1].startswith("TOTAL,")
     mine = await client.get(f"/api/v1/payouts/orders/{oid}", headers=h)
-    assert {ln["institution_code"] for ln in mine.json()["lines"]} == {INST}
+    assert mine.status_code == 200, mine.text
+    assert {ln["institution_code"] for ln in mine.json()["lines"]} == {OWN}, mine.text
     other = key(institution_keys, "H430522010")
     assert (await client.get(f"/api/v1/payouts/orders/{oid}", headers=other)).status_code == 404
     # prepayment is maker-checked
     p = await client.post(
-        "/api/v1/payouts/prepayments", headers=fa, json={"institution_code": INST, "year": 2026, "amount": "1000.00"}
+        "/api/v1/payouts/prepayments", headers=fa, json={"institution_code": OWN, "year": 2026, "amount": "1000.00"}
     )
     assert p.status_code == 201
     assert (await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fa)).status_code == 403
@@ -120,12 +140,12 @@ async def test_order_through_api_and_clearing_preview_commit(client, app, admin_
         prev = await client.get("/api/v1/clearing/2026/preview", headers=fa)
         assert prev.status_code == 200 and prev.json()["committed"] is False
         st = {s["institution_code"]: s for s in prev.json()["statements"]}
-        assert st[INST]["prepaid"] == "1000.00"
+        assert st[OWN]["prepaid"] == "1000.00"
         first = await client.post("/api/v1/clearing/2026/commit", headers=fb)
         second = await client.post("/api/v1/clearing/2026/commit", headers=fa)
     assert first.status_code == 200 and second.json() == first.json()
     mine = await client.get("/api/v1/clearing/2026/statements", headers=h)
-    assert [s["institution_code"] for s in mine.json()["statements"]] == [INST]
+    assert [s["institution_code"] for s in mine.json()["statements"]] == [OWN]
     rep = await client.get(f"/api/v1/reports/funds?from=2026-07-01&to={date(2027, 1, 31)}&period=month", headers=fa)
     assert rep.status_code == 200 and any(i["fund"] == "basic" for i in rep.json()["items"])
     assert date(2026, 7, 6) + timedelta(days=1) == date(2026, 7, 7)
