@@ -166,7 +166,9 @@ async def test_a_member_never_sees_another_persons_data(client, admin_headers, i
         await client.get(f"/api/v1/me/settlements?id_number={idn}", headers=stranger),
         await client.get(f"/api/v1/me/account?id_number={idn}", headers=stranger),
     ]
-    assert [r.status_code for r in answers] == [404] * len(answers), [(idn, str(r.request.url), r.text) for r in answers]
+    assert [r.status_code for r in answers] == [404] * len(answers), [
+        (idn, str(r.request.url), r.text) for r in answers
+    ]
     own = await client.get("/api/v1/me/settlements", headers=stranger)
     assert own.status_code == 200
     for r in [*answers, own]:  # the 404s echo nothing but what the caller sent

@@ -20,6 +20,8 @@ SPECIAL_GROUP = "SPECIAL_GROUP"
 WAITING_OUTSIDE_WINDOW = "WAITING_OUTSIDE_WINDOW"
 WAITING_LAPSED = "WAITING_LAPSED"
 EMPLOYEE = "EMPLOYEE"
+EMPLOYEE_CONTRIBUTION = "EMPLOYEE_CONTRIBUTION"
+EMPLOYEE_WAITING = "EMPLOYEE_WAITING"
 STAFF = "STAFF"
 
 
@@ -123,3 +125,27 @@ def resident_coverage(
             f"{months} months from {base}"
         )
     return Coverage(start, reason, why, months)
+
+
+def employee_coverage(*, month: date, waiting_months: int, continuing: bool) -> Coverage:
+    """Employee coverage derived from a contribution for ``month`` (its first day).
+
+    Covered from the first day of the contributed month; a policy with ``waiting_months`` > 0
+    delays a *new* contributor by that many months, while a person who also contributed the
+    month before (any employer, so a job change or a new year) continues without waiting.
+    """
+    label = month.strftime("%Y-%m")
+    if waiting_months <= 0 or continuing:
+        return Coverage(
+            month,
+            EMPLOYEE_CONTRIBUTION,
+            f"职工医保缴费，自{label}起保障 employee contributions from {label}: covered from {month}",
+        )
+    start = add_months(month, waiting_months)
+    return Coverage(
+        start,
+        EMPLOYEE_WAITING,
+        f"职工医保新参保，等待期{waiting_months}个月 new employee contributor from {label}: waiting "
+        f"{waiting_months} months, covered from {start}",
+        waiting_months,
+    )
