@@ -301,3 +301,34 @@ async def test_list_is_keyset_paginated_newest_first(client, admin_headers, staf
     assert seen == ["2026-03", "2026-02", "2026-01"]
     bad = await client.get(f"/api/v1/employers/{code}/contributions?cursor=x", headers=staff["finance"])
     assert bad.status_code == 400
+
+
+async def test_policy_waiting_months_apply_once_per_run(client, admin_headers, staff, sessionmaker) -> None:
+    """A policy with waiting_months = 2 (the default has 0): a new contributor from March is covered
+    from May, April's posting does not shorten that, and a gap starts a new run."""
+    from datetime import date
+
+    from yibao.employers import service
+    from yibao.employers.rules import LineIn
+    from yibao.money import Fen
+    from yibao.policy.params import ContributionParams
+
+    # given
+    code = await employer(client, staff["clerk"])
+    idn = await person(client, admin_headers)
+    params = ContributionParams(waiting_months=2)
+    async with sessionmaker() as s:
+        emp = await service.get(s, code)
+        # when
+        for month in (date(2026, 3, 1), date(2026, 4, 1)):
+            await service.post_month(s, emp, month, [LineIn(idn, Fen(500_000))], params)
+        e = (
+            await s.scalars(
+                select(EnrolmentRow)
+                .join(PersonRow, PersonRow.id == EnrolmentRow.person_id)
+                .where(PersonRow.id_number == idn, EnrolmentRow.year == 2026)
+            )
+        ).one()
+        # then
+        assert (str(e.coverage_start), e.coverage_reason, e.waiting_months) == ("2026-05-01", "EMPLOYEE_WAITING", 2)
+        await s.rollback()

@@ -156,13 +156,25 @@ _INSERT_LINES = text(
     """
 )
 
-_CONTINUING = text(
+#: first month (as year*12 + month) of each person's unbroken run of contributed months that
+#: contains :idx, over every employer's postings (gaps and islands: idx + rank is constant in a run)
+_RUN_START = text(
     """
-    SELECT DISTINCT l.person_id FROM contribution_lines l
-    JOIN contribution_postings p ON p.id = l.posting_id
-    WHERE p.month = :prev AND l.person_id = ANY(CAST(:pids AS bigint[]))
+    WITH months AS (
+        SELECT DISTINCT l.person_id,
+               CAST(extract(year FROM p.month) * 12 + extract(month FROM p.month) AS integer) AS idx
+        FROM contribution_lines l JOIN contribution_postings p ON p.id = l.posting_id
+        WHERE l.person_id = ANY(CAST(:pids AS bigint[]))
+    ), islands AS (
+        SELECT person_id, idx, idx + row_number() OVER (PARTITION BY person_id ORDER BY idx DESC) AS grp
+        FROM months
+    )
+    SELECT i.person_id, min(i.idx) AS first_idx FROM islands i
+    JOIN islands cur ON cur.person_id = i.person_id AND cur.idx = :idx AND cur.grp = i.grp
+    GROUP BY i.person_id
     """
 )
+
 
 #: derived fields win over staff-typed ones; between postings the earliest coverage start wins
 #: (months may be posted out of order) and the retiree flag, once set by a posting, stays
@@ -193,15 +205,20 @@ _UPSERT_ENROLMENTS = text(
 async def _derive_enrolments(
     session: AsyncSession, month: date, lines: list[LineIn], people: dict[str, int], params: ContributionParams
 ) -> int:
-    """Create or keep each person's employee enrolment of the month's year (resident rows untouched)."""
+    """Create or keep each person's employee enrolment of the month's year (resident rows untouched).
+
+    Runs after the posting's lines are inserted, so the month itself is part of each person's run.
+    """
     pids = [people[ln.id_number] for ln in lines]
-    continuing: set[int] = set()
-    if params.waiting_months > 0:
-        prev = cov.add_months(month, -1)
-        continuing = set((await session.scalars(_CONTINUING, {"prev": prev, "pids": pids})).all())
+    run_start: dict[int, date] = {}
+    if params.waiting_months > 0:  # the run only matters when there is a waiting period
+        found = await session.execute(_RUN_START, {"pids": pids, "idx": month.year * 12 + month.month})
+        run_start = {int(pid): date((idx - 1) // 12, (idx - 1) % 12 + 1, 1) for pid, idx in found}
     rows: list[tuple[int, cov.Coverage, bool]] = []
     for pid, ln in zip(pids, lines, strict=True):
-        c = cov.employee_coverage(month=month, waiting_months=params.waiting_months, continuing=pid in continuing)
+        c = cov.employee_coverage(
+            month=month, waiting_months=params.waiting_months, run_start=run_start.get(pid, month)
+        )
         if c.start.year == month.year:  # a waiting period running past Dec 31 gives no coverage this year
             rows.append((pid, c, ln.retiree))
     if rows:

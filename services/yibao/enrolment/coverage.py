@@ -127,25 +127,26 @@ def resident_coverage(
     return Coverage(start, reason, why, months)
 
 
-def employee_coverage(*, month: date, waiting_months: int, continuing: bool) -> Coverage:
+def employee_coverage(*, month: date, waiting_months: int, run_start: date) -> Coverage:
     """Employee coverage derived from a contribution for ``month`` (its first day).
 
-    Covered from the first day of the contributed month; a policy with ``waiting_months`` > 0
-    delays a *new* contributor by that many months, while a person who also contributed the
-    month before (any employer, so a job change or a new year) continues without waiting.
+    ``run_start`` is the first month of the unbroken run of contributed months (any employer)
+    that contains ``month``. Covered from the first day of the contributed month, but not before
+    ``run_start`` + ``waiting_months``: a new contributor waits once, a job change without a gap
+    or a new calendar year does not start the waiting again.
     """
     label = month.strftime("%Y-%m")
-    if waiting_months <= 0 or continuing:
+    waited = add_months(run_start, max(waiting_months, 0))
+    if waited <= month:
         return Coverage(
             month,
             EMPLOYEE_CONTRIBUTION,
             f"职工医保缴费，自{label}起保障 employee contributions from {label}: covered from {month}",
         )
-    start = add_months(month, waiting_months)
     return Coverage(
-        start,
+        waited,
         EMPLOYEE_WAITING,
-        f"职工医保新参保，等待期{waiting_months}个月 new employee contributor from {label}: waiting "
-        f"{waiting_months} months, covered from {start}",
+        f"职工医保自{run_start:%Y-%m}起新参保，等待期{waiting_months}个月 new employee contributor since "
+        f"{run_start:%Y-%m}: waiting {waiting_months} months, covered from {waited}",
         waiting_months,
     )
