@@ -15,6 +15,7 @@ from api.responses import JSON
 from api.routes import (
     auth,
     clearing,
+    employers,
     health,
     jobs,
     members,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(members.router)
     app.include_router(members.staff_router)
     app.include_router(premiums.router)
+    app.include_router(employers.router)
     app.include_router(ops.router)
     app.include_router(jobs.router)
     app.include_router(payouts.router)

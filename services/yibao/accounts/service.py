@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,3 +45,49 @@ async def credit(
     session.add(movement)
     await session.flush()
     return person, movement, int(balance or 0), True
+
+
+_CREDIT_CONFLICTS = text(
+    """
+    SELECT count(*) FROM unnest(CAST(:pids AS bigint[]), CAST(:amounts AS bigint[])) AS i(person_id, amount)
+    JOIN account_movements m ON m.person_id = i.person_id AND m.reference = :ref
+    WHERE m.amount <> i.amount OR m.kind <> 'credit'
+    """
+)
+
+_CREDIT_MANY = text(
+    """
+    WITH moved AS (
+        INSERT INTO account_movements (person_id, amount, kind, reference)
+        SELECT person_id, amount, 'credit', :ref
+        FROM unnest(CAST(:pids AS bigint[]), CAST(:amounts AS bigint[])) AS i(person_id, amount)
+        ORDER BY person_id
+        ON CONFLICT (person_id, reference) DO NOTHING
+        RETURNING person_id, amount
+    ), credited AS (
+        INSERT INTO personal_accounts (person_id, balance)
+        SELECT person_id, amount FROM moved ORDER BY person_id
+        ON CONFLICT (person_id) DO UPDATE
+        SET balance = personal_accounts.balance + EXCLUDED.balance, updated_at = now()
+        RETURNING person_id
+    )
+    SELECT count(*) FROM credited
+    """
+)
+
+
+async def credit_many(session: AsyncSession, credits: Sequence[tuple[int, Fen]], reference: str) -> int:
+    """The batch form of ``credit``: one reference, many people, two statements whatever the count.
+
+    Same rules as ``credit``: once per (person, reference), a repeat with the same amount is a
+    no-op and with another amount ``IdempotencyConflict``. Rows are touched in person-id order so
+    two batches crediting overlapping people cannot deadlock. Returns how many were credited now.
+    """
+    if any(amount <= 0 for _, amount in credits):
+        raise InvalidRequest("amount must be positive")
+    if not credits:
+        return 0
+    params = {"pids": [p for p, _ in credits], "amounts": [int(a) for _, a in credits], "ref": reference}
+    if await session.scalar(_CREDIT_CONFLICTS, params):
+        raise IdempotencyConflict(f"reference {reference!r} was already used for another amount")
+    return int(await session.scalar(_CREDIT_MANY, params) or 0)

@@ -20,6 +20,8 @@ SPECIAL_GROUP = "SPECIAL_GROUP"
 WAITING_OUTSIDE_WINDOW = "WAITING_OUTSIDE_WINDOW"
 WAITING_LAPSED = "WAITING_LAPSED"
 EMPLOYEE = "EMPLOYEE"
+EMPLOYEE_CONTRIBUTION = "EMPLOYEE_CONTRIBUTION"
+EMPLOYEE_WAITING = "EMPLOYEE_WAITING"
 STAFF = "STAFF"
 
 
@@ -123,3 +125,28 @@ def resident_coverage(
             f"{months} months from {base}"
         )
     return Coverage(start, reason, why, months)
+
+
+def employee_coverage(*, month: date, waiting_months: int, run_start: date) -> Coverage:
+    """Employee coverage derived from a contribution for ``month`` (its first day).
+
+    ``run_start`` is the first month of the unbroken run of contributed months (any employer)
+    that contains ``month``. Covered from the first day of the contributed month, but not before
+    ``run_start`` + ``waiting_months``: a new contributor waits once, a job change without a gap
+    or a new calendar year does not start the waiting again.
+    """
+    label = month.strftime("%Y-%m")
+    waited = add_months(run_start, max(waiting_months, 0))
+    if waited <= month:
+        return Coverage(
+            month,
+            EMPLOYEE_CONTRIBUTION,
+            f"职工医保缴费，自{label}起保障 employee contributions from {label}: covered from {month}",
+        )
+    return Coverage(
+        waited,
+        EMPLOYEE_WAITING,
+        f"职工医保自{run_start:%Y-%m}起新参保，等待期{waiting_months}个月 new employee contributor since "
+        f"{run_start:%Y-%m}: waiting {waiting_months} months, covered from {waited}",
+        waiting_months,
+    )
