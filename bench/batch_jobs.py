@@ -81,7 +81,7 @@ FROM generate_series(0, :n - 1) AS i
 JOIN persons p ON p.id = (SELECT min(id) FROM persons) + i % :persons
 CROSS JOIN LATERAL (SELECT (CAST(:first AS date) + (i % :days))::date AS d) AS dd
 CROSS JOIN LATERAL (SELECT * FROM dip_groups ORDER BY code OFFSET i % (SELECT count(*) FROM dip_groups) LIMIT 1) g
-CROSS JOIN LATERAL (SELECT (1000 + (i * 7919) % 900000)::bigint AS total) AS t0
+CROSS JOIN LATERAL (SELECT (1000 + (i::bigint * 7919) % 900000) AS total) AS t0
 CROSS JOIN LATERAL (SELECT t0.total, t0.total * 6 / 10 AS basic, CASE WHEN i % 10 = 0 THEN t0.total / 10 ELSE 0 END
                     AS ci, CASE WHEN i % 4 = 0 THEN t0.total / 20 ELSE 0 END AS acct) AS t
 """
