@@ -192,7 +192,16 @@ async def measure(url: str, n_rec: int) -> dict[str, Any]:
     async with sm() as s, s.begin():
         with _timed(f"reconcile of a {len(rows):,}-row CSV upload", timings):
             details = monthly.parse_csv(csv.encode())
-            row = await monthly.submit(s, "B000000000", RECONCILE_MONTH, [], details)
+            totals = [
+                monthly.SchemeTotal(
+                    "resident",
+                    len(details),
+                    sum(d.total for d in details),
+                    sum(d.fund_pay for d in details),
+                    sum(d.account_pay for d in details),
+                )
+            ]
+            row = await monthly.submit(s, "B000000000", RECONCILE_MONTH, totals, details)
         out["reconcile_status"] = monthly.render(row)["status"]
     async with sm() as s:
         with _timed("DIP clearing preview of the year's inpatient cases", timings):
