@@ -32,11 +32,10 @@ from yibao.benefit.inputs import (
     PersonState,
     YearAccumulators,
 )
-from yibao.bill_settlement import render
+from yibao.bill_settlement import render, sql
 from yibao.bill_settlement.commands import SettleBill
 from yibao.bill_settlement.orm import (
     ACCUMULATOR_FIELDS,
-    IdempotencyKeyRow,
     PersonYearRow,
     SettlementLineRow,
     SettlementRow,
@@ -208,17 +207,19 @@ async def _account_payer(session: AsyncSession, cmd: SettleBill, patient: _Patie
 async def _account_balance(session: AsyncSession, payer_id: int | None, *, lock: bool) -> int | None:
     if payer_id is None:
         return None
-    stmt = select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id)
-    return await session.scalar(stmt.with_for_update() if lock else stmt)
+    if lock:
+        balance: int | None = await session.scalar(sql.LOCK_ACCOUNT, {"person_id": payer_id})
+        return balance
+    return await session.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id))
 
 
 async def _accumulators(session: AsyncSession, person_id: int, year: int, *, lock: bool) -> YearAccumulators:
-    cols = [getattr(PersonYearRow, f) for f in ACCUMULATOR_FIELDS]
-    stmt = select(*cols).where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
-    row = (await session.execute(stmt.with_for_update() if lock else stmt)).first()
-    if row is None and lock:
-        await session.execute(insert(PersonYearRow).values(person_id=person_id, year=year).on_conflict_do_nothing())
-        row = (await session.execute(stmt.with_for_update())).first()
+    if lock:  # one round trip: create on the first bill of the year, lock, read
+        row = (await session.execute(sql.LOCK_PERSON_YEAR, {"person_id": person_id, "year": year})).first()
+    else:
+        cols = [getattr(PersonYearRow, f) for f in ACCUMULATOR_FIELDS]
+        stmt = select(*cols).where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
+        row = (await session.execute(stmt)).first()
     if row is None:
         return YearAccumulators()
     return YearAccumulators(**dict(zip(ACCUMULATOR_FIELDS, row, strict=True)))
@@ -324,21 +325,11 @@ async def preview(
 
 async def _claim_key(session: AsyncSession, institution_code: str, key: str, fingerprint: str) -> bytes | None:
     """Claim the key, or return the stored first answer; a concurrent twin waits here."""
-    claimed = await session.scalar(
-        insert(IdempotencyKeyRow)
-        .values(institution_code=institution_code, key=key, request_hash=fingerprint)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKeyRow.key)
-    )
+    ids_ = {"institution_code": institution_code, "key": key}
+    claimed = await session.scalar(sql.CLAIM_KEY, {**ids_, "request_hash": fingerprint})
     if claimed is not None:
         return None
-    first = (
-        await session.execute(
-            select(IdempotencyKeyRow.request_hash, IdempotencyKeyRow.response).where(
-                IdempotencyKeyRow.institution_code == institution_code, IdempotencyKeyRow.key == key
-            )
-        )
-    ).one()
+    first = (await session.execute(sql.FIRST_ANSWER, ids_)).one()
     if first.request_hash != fingerprint:
         raise IdempotencyConflict(
             "幂等键已用于不同的结算请求 this Idempotency-Key was used for a different request body"
@@ -379,38 +370,25 @@ async def settle(
     totals = render.split_totals(split)
     body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at)
     raw = orjson.dumps(body)
-
+    event_id, event = uow.envelope(
+        SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at)
+    )
+    params = {
+        **_settlement_params(settlement_id, institution, patient, payer_id, idempotency_key, cmd, split, settled_at),
+        **totals,
+        "warnings": orjson.dumps(body["warnings"]).decode(),
+        "explanation": orjson.dumps(body["explanation"]).decode(),
+        "lines": _lines_json(cmd, split),
+        "trace_codes": [c for ln in cmd.lines for c in ln.trace_codes],
+        **_accrual_params(split.accrual),
+        "account_debit": int(split.totals.personal_account) if payer_id is not None else 0,
+        "event_id": event_id,
+        "event_topic": SETTLEMENT_CREATED,
+        "event": orjson.dumps(event).decode(),
+        "response": raw.decode(),
+    }
     try:
-        await s.execute(
-            insert(SettlementRow).values(
-                id=settlement_id,
-                institution_code=institution.code,
-                person_id=patient.person_id,
-                id_number=patient.id_number,
-                account_payer_person_id=payer_id,
-                idempotency_key=idempotency_key,
-                visit_no=cmd.visit_no,
-                visit_type=cmd.visit_type,
-                scheme=patient.state.scheme,
-                year=patient.year,
-                admitted_on=cmd.admitted_on,
-                discharged_on=cmd.discharged_on,
-                service_date=cmd.service_date,
-                diagnoses=list(cmd.diagnoses),
-                procedures=list(cmd.procedures),
-                status="settled",
-                settled_at=settled_at,
-                policy_version=split.policy_version,
-                admission_order=split.admission_order,
-                funds_off=split.funds_off,
-                cross_region=split.cross_region,
-                third_party_liable=cmd.third_party_liable,
-                accrual={f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS},
-                warnings=body["warnings"],
-                explanation=body["explanation"],
-                **totals,
-            )
-        )
+        inserted = (await s.execute(sql.RECORD_SETTLEMENT, params)).scalar_one()
     except IntegrityError as exc:
         if "uq_settlements_open_visit" in str(exc.orig):
             raise Duplicate(
@@ -418,59 +396,81 @@ async def settle(
                 "cancel it first or retry with the original Idempotency-Key"
             ) from None
         raise
-    codes = [(c, ln.line_no) for ln in cmd.lines for c in ln.trace_codes]
-    if codes:
-        inserted = (
-            await s.scalars(
-                insert(TraceCodeRow)
-                .values(
-                    [
-                        {"code": c, "settlement_id": settlement_id, "institution_code": institution.code}
-                        for c, _ in codes
-                    ]
-                )
-                .on_conflict_do_nothing()
-                .returning(TraceCodeRow.code)
-            )
-        ).all()
-        if len(inserted) != len(codes):
-            taken = sorted({c for c, _ in codes} - set(inserted))
-            raise TraceCodeAlreadySettled(
-                f"追溯码已结算 traceability code {', '.join(taken)} was already settled", codes=taken
-            )
-    await s.execute(
-        insert(SettlementLineRow),
+    if len(inserted) != len(params["trace_codes"]):  # rolled back by the unit of work
+        taken = sorted(set(params["trace_codes"]) - set(inserted))
+        raise TraceCodeAlreadySettled(
+            f"追溯码已结算 traceability code {', '.join(taken)} was already settled", codes=taken
+        )
+    await uow.commit()
+    return SettleResult(raw, replayed=False)
+
+
+def _settlement_params(
+    settlement_id: uuid.UUID,
+    institution: Institution,
+    patient: _Patient,
+    payer_id: int | None,
+    idempotency_key: str,
+    cmd: SettleBill,
+    split: BenefitSplit,
+    settled_at: datetime,
+) -> dict[str, Any]:
+    """The ``settlements`` row (less totals, warnings and explanation) as statement parameters."""
+    return {
+        "id": settlement_id,
+        "institution_code": institution.code,
+        "person_id": patient.person_id,
+        "id_number": patient.id_number,
+        "account_payer_person_id": payer_id,
+        "idempotency_key": idempotency_key,
+        "visit_no": cmd.visit_no,
+        "visit_type": cmd.visit_type,
+        "scheme": patient.state.scheme,
+        "year": patient.year,
+        "admitted_on": cmd.admitted_on,
+        "discharged_on": cmd.discharged_on,
+        "service_date": cmd.service_date,
+        "diagnoses": list(cmd.diagnoses),
+        "procedures": list(cmd.procedures),
+        "status": "settled",
+        "settled_at": settled_at,
+        "policy_version": split.policy_version,
+        "admission_order": split.admission_order,
+        "funds_off": split.funds_off,
+        "cross_region": split.cross_region,
+        "third_party_liable": cmd.third_party_liable,
+        "accrual": orjson.dumps({f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS}).decode(),
+    }
+
+
+def _accrual_params(accrual: Accrual) -> dict[str, Any]:
+    """``d_<field>``: what this bill adds to each accumulator; ``accrues``: whether any moves."""
+    deltas = {f"d_{f}": int(getattr(accrual, f)) for f in ACCUMULATOR_FIELDS}
+    return {**deltas, "accrues": any(deltas.values())}
+
+
+def _lines_json(cmd: SettleBill, split: BenefitSplit) -> str:
+    """The ``settlement_lines`` rows as one JSON array (read by ``jsonb_to_recordset``)."""
+    return orjson.dumps(
         [
             {
-                "settlement_id": settlement_id,
                 "line_no": ln.line_no,
                 "item_code": ln.item_code,
-                "quantity": ln.quantity,
-                "unit_price": ln.unit_price,
+                "quantity": str(ln.quantity),
+                "unit_price": int(ln.unit_price),
                 "service_date": ln.service_date,
                 "days_supply": ln.days_supply,
-                "trace_codes": list(ln.trace_codes),
-                "amount": sp.amount,
-                "full_self_pay": sp.full_self_pay,
-                "over_cap_self_pay": sp.over_cap_self_pay,
-                "pre_self_pay": sp.pre_self_pay,
-                "policy_range": sp.policy_range,
+                "trace_codes": ln.trace_codes,
+                "amount": int(sp.amount),
+                "full_self_pay": int(sp.full_self_pay),
+                "over_cap_self_pay": int(sp.over_cap_self_pay),
+                "pre_self_pay": int(sp.pre_self_pay),
+                "policy_range": int(sp.policy_range),
                 "reasons": list(sp.reasons),
             }
             for ln, sp in zip(cmd.lines, split.lines, strict=True)
-        ],
-    )
-    await _apply_accrual(s, patient.person_id, patient.year, +1, split.accrual)
-    if payer_id is not None and split.totals.personal_account:
-        await _move_account(s, payer_id, -split.totals.personal_account, "settlement", settlement_id)
-    uow.publish(SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at))
-    await s.execute(
-        update(IdempotencyKeyRow)
-        .where(IdempotencyKeyRow.institution_code == institution.code, IdempotencyKeyRow.key == idempotency_key)
-        .values(settlement_id=settlement_id, response=raw.decode())
-    )
-    await uow.commit()
-    return SettleResult(raw, replayed=False)
+        ]
+    ).decode()
 
 
 async def _move_account(s: AsyncSession, payer_id: int, amount: int, kind: str, settlement_id: uuid.UUID) -> None:
