@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Row, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,43 +80,6 @@ class _Patient:
     stay: StayOverlap | None = None
 
 
-_PATIENT_SQL = text(
-    """
-    SELECT p.id, p.id_number, p.region, p.birth_date, p.gender, p.death_date,
-           ARRAY(SELECT g."group" FROM person_groups g
-                 WHERE g.person_id = p.id AND g.valid_from <= :d
-                   AND (g.valid_to IS NULL OR g.valid_to >= :d)) AS groups,
-           e.scheme, e.coverage_start, e.retiree, e.continuous_years, e.zero_claim_credit,
-           EXISTS (SELECT 1 FROM filings f
-                   WHERE f.person_id = p.id AND f.to_region = :region AND f.status = 'approved'
-                     AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed,
-           i.agreement AS inst_agreement, i.suspended_until AS inst_suspended_until,
-           ov.id AS stay_id, ov.institution_code AS stay_institution,
-           ov.admitted_on AS stay_admitted_on, ov.discharged_on AS stay_discharged_on
-    FROM persons p
-    -- monitoring: the agreement as committed now (the cached copy may be seconds old) ...
-    LEFT JOIN institutions i ON i.code = :inst
-    -- ... and an inpatient stay at another institution enclosing the date (index on person_id, service_date)
-    LEFT JOIN LATERAL (
-        SELECT s.id, s.institution_code, s.admitted_on, s.discharged_on FROM settlements s
-        WHERE :overlap AND s.person_id = p.id AND s.service_date > :d AND s.visit_type = 'inpatient'
-          AND s.status = 'settled' AND s.institution_code <> :inst
-          AND s.admitted_on < :d AND s.discharged_on > :d
-        LIMIT 1
-    ) ov ON true
-    LEFT JOIN LATERAL (
-        SELECT scheme, coverage_start, retiree, continuous_years, zero_claim_credit
-        FROM enrolments
-        WHERE person_id = p.id AND year = :y
-        ORDER BY coverage_start <= :d DESC,
-                 CASE WHEN coverage_start <= :d THEN coverage_start END DESC NULLS LAST,
-                 coverage_start
-        LIMIT 1
-    ) e ON true
-    WHERE p.id_number = :id
-    """
-)
-
 _PAYER_SQL = text(
     """
     SELECT p.id, b.relation FROM persons p
@@ -144,19 +107,24 @@ def _validate(cmd: SettleBill, refs: ReferenceData) -> None:
 
 
 async def _load_patient(session: AsyncSession, cmd: SettleBill, institution: Institution) -> _Patient:
-    parsed = ids.parse(cmd.id_number)
+    row = (await session.execute(sql.PATIENT, _patient_params(cmd, institution))).first()
+    return _patient(row, cmd, institution)
+
+
+def _patient_params(cmd: SettleBill, institution: Institution) -> dict[str, Any]:
+    return {
+        "id": ids.parse(cmd.id_number).id_number, "d": cmd.service_date, "y": cmd.service_date.year,
+        "region": institution.region, "inst": institution.code,
+        "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
+    }
+
+
+def _patient(row: Row[Any] | None, cmd: SettleBill, institution: Institution) -> _Patient:
+    """The patient from a row of ``sql.PATIENT`` (or ``sql.CLAIM_AND_LOCK``), refusing whom the
+    fund cannot pay for."""
     year = cmd.service_date.year
-    row = (
-        await session.execute(
-            _PATIENT_SQL,
-            {
-                "id": parsed.id_number, "d": cmd.service_date, "y": year, "region": institution.region,
-                "inst": institution.code, "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
-            },
-        )
-    ).first()
-    if row is None:
-        raise PersonNotFound(f"参保人不存在 no person with ID {ids.mask(parsed.id_number)}")
+    if row is None or row.id is None:
+        raise PersonNotFound(f"参保人不存在 no person with ID {ids.mask(ids.parse(cmd.id_number).id_number)}")
     if row.death_date is not None and row.death_date < cmd.service_date:
         raise PersonDeceased(
             f"参保人已于 {row.death_date} 死亡 person died on {row.death_date}, "
@@ -255,16 +223,22 @@ async def _compute(
     institution: Institution,
     cmd: SettleBill,
     *,
-    lock: bool,
+    locked: Row[Any] | None = None,
 ) -> tuple[_Patient, int | None, BenefitSplit]:
-    """The split from locked (settle) or current (preview) figures; returns who pays from an account."""
+    """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
+    (preview) figures; returns who pays from an account."""
+    lock = locked is not None
     ensure_active(institution, clock.today())
     _validate(cmd, refs)
-    patient = await _load_patient(session, cmd, institution)
+    patient = _patient(locked, cmd, institution) if lock else await _load_patient(session, cmd, institution)
     ensure_active(patient.institution, clock.today())  # takes effect at once, whatever the cache says
     policy = refs.policy(patient.state.region, patient.year)
     payer_id = await _account_payer(session, cmd, patient, policy)
-    accumulators = await _accumulators(session, patient.person_id, patient.year, lock=lock)
+    accumulators = (
+        YearAccumulators(**{f: getattr(locked, f) for f in ACCUMULATOR_FIELDS})
+        if locked is not None
+        else await _accumulators(session, patient.person_id, patient.year, lock=False)
+    )
     balance = await _account_balance(session, payer_id, lock=lock)
     account = (
         AccountState(holder_is_patient=payer_id == patient.person_id, balance=Fen(balance))
@@ -314,7 +288,7 @@ async def preview(
     session: AsyncSession, refs: ReferenceData, institution: Institution, cmd: SettleBill
 ) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split = await _compute(session, refs, institution, cmd, lock=False)
+    patient, _, split = await _compute(session, refs, institution, cmd)
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
         taken = await session.scalar(select(TraceCodeRow.code).where(TraceCodeRow.code.in_(codes)).limit(1))
@@ -323,18 +297,22 @@ async def preview(
     return _body("", "preview", institution, patient.id_number, cmd, split, None)
 
 
-async def _claim_key(session: AsyncSession, institution_code: str, key: str, fingerprint: str) -> bytes | None:
-    """Claim the key, or return the stored first answer; a concurrent twin waits here."""
-    ids_ = {"institution_code": institution_code, "key": key}
-    claimed = await session.scalar(sql.CLAIM_KEY, {**ids_, "request_hash": fingerprint})
-    if claimed is not None:
-        return None
-    first = (await session.execute(sql.FIRST_ANSWER, ids_)).one()
+async def _claim_and_lock(
+    session: AsyncSession, institution: Institution, key: str, cmd: SettleBill
+) -> tuple[Row[Any], bytes | None]:
+    """Claim the key, read the patient and lock their person-year row (one round trip); or, for
+    a retry, return the stored first answer. A concurrent twin waits here for the first."""
+    fingerprint = cmd.fingerprint()
+    params = {**_patient_params(cmd, institution), "key": key, "request_hash": fingerprint}
+    row = (await session.execute(sql.CLAIM_AND_LOCK, params)).one()
+    if row.claimed:
+        return row, None
+    first = (await session.execute(sql.FIRST_ANSWER, {"institution_code": institution.code, "key": key})).one()
     if first.request_hash != fingerprint:
         raise IdempotencyConflict(
             "幂等键已用于不同的结算请求 this Idempotency-Key was used for a different request body"
         )
-    return str(first.response).encode()
+    return row, str(first.response).encode()
 
 
 async def _apply_accrual(s: AsyncSession, person_id: int, year: int, sign: int, accrual: Accrual) -> None:
@@ -360,11 +338,11 @@ async def settle(
     idempotency_key: str,
 ) -> SettleResult:
     s = uow.session
-    first = await _claim_key(s, institution.code, idempotency_key, cmd.fingerprint())
+    locked, first = await _claim_and_lock(s, institution, idempotency_key, cmd)
     if first is not None:
         return SettleResult(first, replayed=True)
 
-    patient, payer_id, split = await _compute(s, refs, institution, cmd, lock=True)
+    patient, payer_id, split = await _compute(s, refs, institution, cmd, locked=locked)
     settlement_id = uuid.uuid4()
     settled_at = clock.now()
     totals = render.split_totals(split)

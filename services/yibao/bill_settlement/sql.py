@@ -17,16 +17,44 @@ from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS
 
 _ACCUMULATORS = ", ".join(ACCUMULATOR_FIELDS)
 
-#: Claim an ``Idempotency-Key``: a row back means this request is the first; a concurrent
-#: twin with the same key blocks on the unique index until the first commits or rolls back.
-CLAIM_KEY = text(
-    """
-    INSERT INTO idempotency_keys (institution_code, key, request_hash)
-    VALUES (:institution_code, :key, :request_hash)
-    ON CONFLICT DO NOTHING
-    RETURNING key
-    """
-)
+#: The patient as of the service date: person, special groups, the year's enrolment, an
+#: approved cross-region filing, the institution's agreement as committed now (the cached
+#: copy may be seconds old) and an inpatient stay elsewhere enclosing the date (monitoring).
+_PATIENT_SELECT = """
+    SELECT p.id, p.id_number, p.region, p.birth_date, p.gender, p.death_date,
+           ARRAY(SELECT g."group" FROM person_groups g
+                 WHERE g.person_id = p.id AND g.valid_from <= :d
+                   AND (g.valid_to IS NULL OR g.valid_to >= :d)) AS groups,
+           e.scheme, e.coverage_start, e.retiree, e.continuous_years, e.zero_claim_credit,
+           EXISTS (SELECT 1 FROM filings f
+                   WHERE f.person_id = p.id AND f.to_region = :region AND f.status = 'approved'
+                     AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed,
+           i.agreement AS inst_agreement, i.suspended_until AS inst_suspended_until,
+           ov.id AS stay_id, ov.institution_code AS stay_institution,
+           ov.admitted_on AS stay_admitted_on, ov.discharged_on AS stay_discharged_on
+    FROM persons p
+    -- monitoring: the agreement as committed now (the cached copy may be seconds old) ...
+    LEFT JOIN institutions i ON i.code = :inst
+    -- ... and an inpatient stay at another institution enclosing the date (index on person_id, service_date)
+    LEFT JOIN LATERAL (
+        SELECT s.id, s.institution_code, s.admitted_on, s.discharged_on FROM settlements s
+        WHERE :overlap AND s.person_id = p.id AND s.service_date > :d AND s.visit_type = 'inpatient'
+          AND s.status = 'settled' AND s.institution_code <> :inst
+          AND s.admitted_on < :d AND s.discharged_on > :d
+        LIMIT 1
+    ) ov ON true
+    LEFT JOIN LATERAL (
+        SELECT scheme, coverage_start, retiree, continuous_years, zero_claim_credit
+        FROM enrolments
+        WHERE person_id = p.id AND year = :y
+        ORDER BY coverage_start <= :d DESC,
+                 CASE WHEN coverage_start <= :d THEN coverage_start END DESC NULLS LAST,
+                 coverage_start
+        LIMIT 1
+    ) e ON true
+    WHERE p.id_number = :id
+"""
+PATIENT = text(_PATIENT_SELECT)
 
 FIRST_ANSWER = text(
     "SELECT request_hash, response FROM idempotency_keys WHERE institution_code = :institution_code AND key = :key"
@@ -41,6 +69,30 @@ LOCK_PERSON_YEAR = text(
     INSERT INTO person_years (person_id, year) VALUES (:person_id, :year)
     ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year
     RETURNING {_ACCUMULATORS}
+    """
+)
+
+#: The first three steps of ``settle`` in one round trip: claim the key, read the patient,
+#: and (only if the key was claimed: ``FROM patient, claim``) lock the person-year row. The
+#: join on ``claim`` also orders the steps: a retry waiting on its twin's key holds no
+#: person-year lock meanwhile, so the lock order key → person-year → account is kept.
+#: One row always comes back: ``claimed`` false is a retry, ``id`` NULL an unknown person.
+CLAIM_AND_LOCK = text(
+    f"""
+    WITH claim AS (
+        INSERT INTO idempotency_keys (institution_code, key, request_hash)
+        VALUES (:inst, :key, :request_hash)
+        ON CONFLICT DO NOTHING
+        RETURNING key
+    ), patient AS ({_PATIENT_SELECT}
+    ), year_row AS (
+        INSERT INTO person_years (person_id, year)
+        SELECT patient.id, :y FROM patient, claim
+        ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year
+        RETURNING {_ACCUMULATORS}
+    )
+    SELECT EXISTS (SELECT 1 FROM claim) AS claimed, patient.*, year_row.*
+    FROM (VALUES (1)) AS one (x) LEFT JOIN patient ON true LEFT JOIN year_row ON true
     """
 )
 
