@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     api_workers: int = 1
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    #: test each pooled connection with a round trip before use. Off by default: it cost
+    #: ~3 round trips per settlement, asyncpg notices a dead socket on first use anyway, the
+    #: disconnect invalidates the whole pool, and that request answers 503 for the HIS to
+    #: retry (tests/robustness/test_outages.py restarts PostgreSQL under load to prove it)
+    db_pool_pre_ping: bool = False
     outbox_poll_seconds: float = Field(default=0.2, gt=0)
     outbox_batch: int = 500
     run_outbox_relay: bool = True  # the API process relays its own outbox rows

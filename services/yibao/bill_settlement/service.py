@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Row, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,11 +32,10 @@ from yibao.benefit.inputs import (
     PersonState,
     YearAccumulators,
 )
-from yibao.bill_settlement import render
+from yibao.bill_settlement import render, sql
 from yibao.bill_settlement.commands import SettleBill
 from yibao.bill_settlement.orm import (
     ACCUMULATOR_FIELDS,
-    IdempotencyKeyRow,
     PersonYearRow,
     SettlementLineRow,
     SettlementRow,
@@ -81,43 +80,6 @@ class _Patient:
     stay: StayOverlap | None = None
 
 
-_PATIENT_SQL = text(
-    """
-    SELECT p.id, p.id_number, p.region, p.birth_date, p.gender, p.death_date,
-           ARRAY(SELECT g."group" FROM person_groups g
-                 WHERE g.person_id = p.id AND g.valid_from <= :d
-                   AND (g.valid_to IS NULL OR g.valid_to >= :d)) AS groups,
-           e.scheme, e.coverage_start, e.retiree, e.continuous_years, e.zero_claim_credit,
-           EXISTS (SELECT 1 FROM filings f
-                   WHERE f.person_id = p.id AND f.to_region = :region AND f.status = 'approved'
-                     AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed,
-           i.agreement AS inst_agreement, i.suspended_until AS inst_suspended_until,
-           ov.id AS stay_id, ov.institution_code AS stay_institution,
-           ov.admitted_on AS stay_admitted_on, ov.discharged_on AS stay_discharged_on
-    FROM persons p
-    -- monitoring: the agreement as committed now (the cached copy may be seconds old) ...
-    LEFT JOIN institutions i ON i.code = :inst
-    -- ... and an inpatient stay at another institution enclosing the date (index on person_id, service_date)
-    LEFT JOIN LATERAL (
-        SELECT s.id, s.institution_code, s.admitted_on, s.discharged_on FROM settlements s
-        WHERE :overlap AND s.person_id = p.id AND s.service_date > :d AND s.visit_type = 'inpatient'
-          AND s.status = 'settled' AND s.institution_code <> :inst
-          AND s.admitted_on < :d AND s.discharged_on > :d
-        LIMIT 1
-    ) ov ON true
-    LEFT JOIN LATERAL (
-        SELECT scheme, coverage_start, retiree, continuous_years, zero_claim_credit
-        FROM enrolments
-        WHERE person_id = p.id AND year = :y
-        ORDER BY coverage_start <= :d DESC,
-                 CASE WHEN coverage_start <= :d THEN coverage_start END DESC NULLS LAST,
-                 coverage_start
-        LIMIT 1
-    ) e ON true
-    WHERE p.id_number = :id
-    """
-)
-
 _PAYER_SQL = text(
     """
     SELECT p.id, b.relation FROM persons p
@@ -145,19 +107,24 @@ def _validate(cmd: SettleBill, refs: ReferenceData) -> None:
 
 
 async def _load_patient(session: AsyncSession, cmd: SettleBill, institution: Institution) -> _Patient:
-    parsed = ids.parse(cmd.id_number)
+    row = (await session.execute(sql.PATIENT, _patient_params(cmd, institution))).first()
+    return _patient(row, cmd, institution)
+
+
+def _patient_params(cmd: SettleBill, institution: Institution) -> dict[str, Any]:
+    return {
+        "id": ids.parse(cmd.id_number).id_number, "d": cmd.service_date, "y": cmd.service_date.year,
+        "region": institution.region, "inst": institution.code,
+        "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
+    }
+
+
+def _patient(row: Row[Any] | None, cmd: SettleBill, institution: Institution) -> _Patient:
+    """The patient from a row of ``sql.PATIENT`` (or ``sql.CLAIM_AND_LOCK``), refusing whom the
+    fund cannot pay for."""
     year = cmd.service_date.year
-    row = (
-        await session.execute(
-            _PATIENT_SQL,
-            {
-                "id": parsed.id_number, "d": cmd.service_date, "y": year, "region": institution.region,
-                "inst": institution.code, "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
-            },
-        )
-    ).first()
-    if row is None:
-        raise PersonNotFound(f"参保人不存在 no person with ID {ids.mask(parsed.id_number)}")
+    if row is None or row.id is None:
+        raise PersonNotFound(f"参保人不存在 no person with ID {ids.mask(ids.parse(cmd.id_number).id_number)}")
     if row.death_date is not None and row.death_date < cmd.service_date:
         raise PersonDeceased(
             f"参保人已于 {row.death_date} 死亡 person died on {row.death_date}, "
@@ -208,17 +175,19 @@ async def _account_payer(session: AsyncSession, cmd: SettleBill, patient: _Patie
 async def _account_balance(session: AsyncSession, payer_id: int | None, *, lock: bool) -> int | None:
     if payer_id is None:
         return None
-    stmt = select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id)
-    return await session.scalar(stmt.with_for_update() if lock else stmt)
+    if lock:
+        balance: int | None = await session.scalar(sql.LOCK_ACCOUNT, {"person_id": payer_id})
+        return balance
+    return await session.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id))
 
 
 async def _accumulators(session: AsyncSession, person_id: int, year: int, *, lock: bool) -> YearAccumulators:
-    cols = [getattr(PersonYearRow, f) for f in ACCUMULATOR_FIELDS]
-    stmt = select(*cols).where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
-    row = (await session.execute(stmt.with_for_update() if lock else stmt)).first()
-    if row is None and lock:
-        await session.execute(insert(PersonYearRow).values(person_id=person_id, year=year).on_conflict_do_nothing())
-        row = (await session.execute(stmt.with_for_update())).first()
+    if lock:  # one round trip: create on the first bill of the year, lock, read
+        row = (await session.execute(sql.LOCK_PERSON_YEAR, {"person_id": person_id, "year": year})).first()
+    else:
+        cols = [getattr(PersonYearRow, f) for f in ACCUMULATOR_FIELDS]
+        stmt = select(*cols).where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
+        row = (await session.execute(stmt)).first()
     if row is None:
         return YearAccumulators()
     return YearAccumulators(**dict(zip(ACCUMULATOR_FIELDS, row, strict=True)))
@@ -254,16 +223,22 @@ async def _compute(
     institution: Institution,
     cmd: SettleBill,
     *,
-    lock: bool,
+    locked: Row[Any] | None = None,
 ) -> tuple[_Patient, int | None, BenefitSplit]:
-    """The split from locked (settle) or current (preview) figures; returns who pays from an account."""
+    """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
+    (preview) figures; returns who pays from an account."""
+    lock = locked is not None
     ensure_active(institution, clock.today())
     _validate(cmd, refs)
-    patient = await _load_patient(session, cmd, institution)
+    patient = _patient(locked, cmd, institution) if lock else await _load_patient(session, cmd, institution)
     ensure_active(patient.institution, clock.today())  # takes effect at once, whatever the cache says
     policy = refs.policy(patient.state.region, patient.year)
     payer_id = await _account_payer(session, cmd, patient, policy)
-    accumulators = await _accumulators(session, patient.person_id, patient.year, lock=lock)
+    accumulators = (
+        YearAccumulators(**{f: getattr(locked, f) for f in ACCUMULATOR_FIELDS})
+        if locked is not None
+        else await _accumulators(session, patient.person_id, patient.year, lock=False)
+    )
     balance = await _account_balance(session, payer_id, lock=lock)
     account = (
         AccountState(holder_is_patient=payer_id == patient.person_id, balance=Fen(balance))
@@ -313,7 +288,7 @@ async def preview(
     session: AsyncSession, refs: ReferenceData, institution: Institution, cmd: SettleBill
 ) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split = await _compute(session, refs, institution, cmd, lock=False)
+    patient, _, split = await _compute(session, refs, institution, cmd)
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
         taken = await session.scalar(select(TraceCodeRow.code).where(TraceCodeRow.code.in_(codes)).limit(1))
@@ -322,28 +297,22 @@ async def preview(
     return _body("", "preview", institution, patient.id_number, cmd, split, None)
 
 
-async def _claim_key(session: AsyncSession, institution_code: str, key: str, fingerprint: str) -> bytes | None:
-    """Claim the key, or return the stored first answer; a concurrent twin waits here."""
-    claimed = await session.scalar(
-        insert(IdempotencyKeyRow)
-        .values(institution_code=institution_code, key=key, request_hash=fingerprint)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKeyRow.key)
-    )
-    if claimed is not None:
-        return None
-    first = (
-        await session.execute(
-            select(IdempotencyKeyRow.request_hash, IdempotencyKeyRow.response).where(
-                IdempotencyKeyRow.institution_code == institution_code, IdempotencyKeyRow.key == key
-            )
-        )
-    ).one()
+async def _claim_and_lock(
+    session: AsyncSession, institution: Institution, key: str, cmd: SettleBill
+) -> tuple[Row[Any], bytes | None]:
+    """Claim the key, read the patient and lock their person-year row (one round trip); or, for
+    a retry, return the stored first answer. A concurrent twin waits here for the first."""
+    fingerprint = cmd.fingerprint()
+    params = {**_patient_params(cmd, institution), "key": key, "request_hash": fingerprint}
+    row = (await session.execute(sql.CLAIM_AND_LOCK, params)).one()
+    if row.claimed:
+        return row, None
+    first = (await session.execute(sql.FIRST_ANSWER, {"institution_code": institution.code, "key": key})).one()
     if first.request_hash != fingerprint:
         raise IdempotencyConflict(
             "幂等键已用于不同的结算请求 this Idempotency-Key was used for a different request body"
         )
-    return str(first.response).encode()
+    return row, str(first.response).encode()
 
 
 async def _apply_accrual(s: AsyncSession, person_id: int, year: int, sign: int, accrual: Accrual) -> None:
@@ -369,48 +338,35 @@ async def settle(
     idempotency_key: str,
 ) -> SettleResult:
     s = uow.session
-    first = await _claim_key(s, institution.code, idempotency_key, cmd.fingerprint())
+    locked, first = await _claim_and_lock(s, institution, idempotency_key, cmd)
     if first is not None:
         return SettleResult(first, replayed=True)
 
-    patient, payer_id, split = await _compute(s, refs, institution, cmd, lock=True)
+    patient, payer_id, split = await _compute(s, refs, institution, cmd, locked=locked)
     settlement_id = uuid.uuid4()
     settled_at = clock.now()
     totals = render.split_totals(split)
     body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at)
     raw = orjson.dumps(body)
-
+    event_id, event = uow.envelope(
+        SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at)
+    )
+    params = {
+        **_settlement_params(settlement_id, institution, patient, payer_id, idempotency_key, cmd, split, settled_at),
+        **totals,
+        "warnings": orjson.dumps(body["warnings"]).decode(),
+        "explanation": orjson.dumps(body["explanation"]).decode(),
+        "lines": _lines_json(cmd, split),
+        "trace_codes": [c for ln in cmd.lines for c in ln.trace_codes],
+        **_accrual_params(split.accrual),
+        "account_debit": int(split.totals.personal_account) if payer_id is not None else 0,
+        "event_id": event_id,
+        "event_topic": SETTLEMENT_CREATED,
+        "event": orjson.dumps(event).decode(),
+        "response": raw.decode(),
+    }
     try:
-        await s.execute(
-            insert(SettlementRow).values(
-                id=settlement_id,
-                institution_code=institution.code,
-                person_id=patient.person_id,
-                id_number=patient.id_number,
-                account_payer_person_id=payer_id,
-                idempotency_key=idempotency_key,
-                visit_no=cmd.visit_no,
-                visit_type=cmd.visit_type,
-                scheme=patient.state.scheme,
-                year=patient.year,
-                admitted_on=cmd.admitted_on,
-                discharged_on=cmd.discharged_on,
-                service_date=cmd.service_date,
-                diagnoses=list(cmd.diagnoses),
-                procedures=list(cmd.procedures),
-                status="settled",
-                settled_at=settled_at,
-                policy_version=split.policy_version,
-                admission_order=split.admission_order,
-                funds_off=split.funds_off,
-                cross_region=split.cross_region,
-                third_party_liable=cmd.third_party_liable,
-                accrual={f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS},
-                warnings=body["warnings"],
-                explanation=body["explanation"],
-                **totals,
-            )
-        )
+        inserted = (await s.execute(sql.RECORD_SETTLEMENT, params)).scalar_one()
     except IntegrityError as exc:
         if "uq_settlements_open_visit" in str(exc.orig):
             raise Duplicate(
@@ -418,59 +374,81 @@ async def settle(
                 "cancel it first or retry with the original Idempotency-Key"
             ) from None
         raise
-    codes = [(c, ln.line_no) for ln in cmd.lines for c in ln.trace_codes]
-    if codes:
-        inserted = (
-            await s.scalars(
-                insert(TraceCodeRow)
-                .values(
-                    [
-                        {"code": c, "settlement_id": settlement_id, "institution_code": institution.code}
-                        for c, _ in codes
-                    ]
-                )
-                .on_conflict_do_nothing()
-                .returning(TraceCodeRow.code)
-            )
-        ).all()
-        if len(inserted) != len(codes):
-            taken = sorted({c for c, _ in codes} - set(inserted))
-            raise TraceCodeAlreadySettled(
-                f"追溯码已结算 traceability code {', '.join(taken)} was already settled", codes=taken
-            )
-    await s.execute(
-        insert(SettlementLineRow),
+    if len(inserted) != len(params["trace_codes"]):  # rolled back by the unit of work
+        taken = sorted(set(params["trace_codes"]) - set(inserted))
+        raise TraceCodeAlreadySettled(
+            f"追溯码已结算 traceability code {', '.join(taken)} was already settled", codes=taken
+        )
+    await uow.commit()
+    return SettleResult(raw, replayed=False)
+
+
+def _settlement_params(
+    settlement_id: uuid.UUID,
+    institution: Institution,
+    patient: _Patient,
+    payer_id: int | None,
+    idempotency_key: str,
+    cmd: SettleBill,
+    split: BenefitSplit,
+    settled_at: datetime,
+) -> dict[str, Any]:
+    """The ``settlements`` row (less totals, warnings and explanation) as statement parameters."""
+    return {
+        "id": settlement_id,
+        "institution_code": institution.code,
+        "person_id": patient.person_id,
+        "id_number": patient.id_number,
+        "account_payer_person_id": payer_id,
+        "idempotency_key": idempotency_key,
+        "visit_no": cmd.visit_no,
+        "visit_type": cmd.visit_type,
+        "scheme": patient.state.scheme,
+        "year": patient.year,
+        "admitted_on": cmd.admitted_on,
+        "discharged_on": cmd.discharged_on,
+        "service_date": cmd.service_date,
+        "diagnoses": list(cmd.diagnoses),
+        "procedures": list(cmd.procedures),
+        "status": "settled",
+        "settled_at": settled_at,
+        "policy_version": split.policy_version,
+        "admission_order": split.admission_order,
+        "funds_off": split.funds_off,
+        "cross_region": split.cross_region,
+        "third_party_liable": cmd.third_party_liable,
+        "accrual": orjson.dumps({f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS}).decode(),
+    }
+
+
+def _accrual_params(accrual: Accrual) -> dict[str, Any]:
+    """``d_<field>``: what this bill adds to each accumulator; ``accrues``: whether any moves."""
+    deltas = {f"d_{f}": int(getattr(accrual, f)) for f in ACCUMULATOR_FIELDS}
+    return {**deltas, "accrues": any(deltas.values())}
+
+
+def _lines_json(cmd: SettleBill, split: BenefitSplit) -> str:
+    """The ``settlement_lines`` rows as one JSON array (read by ``jsonb_to_recordset``)."""
+    return orjson.dumps(
         [
             {
-                "settlement_id": settlement_id,
                 "line_no": ln.line_no,
                 "item_code": ln.item_code,
-                "quantity": ln.quantity,
-                "unit_price": ln.unit_price,
+                "quantity": str(ln.quantity),
+                "unit_price": int(ln.unit_price),
                 "service_date": ln.service_date,
                 "days_supply": ln.days_supply,
-                "trace_codes": list(ln.trace_codes),
-                "amount": sp.amount,
-                "full_self_pay": sp.full_self_pay,
-                "over_cap_self_pay": sp.over_cap_self_pay,
-                "pre_self_pay": sp.pre_self_pay,
-                "policy_range": sp.policy_range,
+                "trace_codes": ln.trace_codes,
+                "amount": int(sp.amount),
+                "full_self_pay": int(sp.full_self_pay),
+                "over_cap_self_pay": int(sp.over_cap_self_pay),
+                "pre_self_pay": int(sp.pre_self_pay),
+                "policy_range": int(sp.policy_range),
                 "reasons": list(sp.reasons),
             }
             for ln, sp in zip(cmd.lines, split.lines, strict=True)
-        ],
-    )
-    await _apply_accrual(s, patient.person_id, patient.year, +1, split.accrual)
-    if payer_id is not None and split.totals.personal_account:
-        await _move_account(s, payer_id, -split.totals.personal_account, "settlement", settlement_id)
-    uow.publish(SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at))
-    await s.execute(
-        update(IdempotencyKeyRow)
-        .where(IdempotencyKeyRow.institution_code == institution.code, IdempotencyKeyRow.key == idempotency_key)
-        .values(settlement_id=settlement_id, response=raw.decode())
-    )
-    await uow.commit()
-    return SettleResult(raw, replayed=False)
+        ]
+    ).decode()
 
 
 async def _move_account(s: AsyncSession, payer_id: int, amount: int, kind: str, settlement_id: uuid.UUID) -> None:

@@ -47,7 +47,13 @@ class UnitOfWork:
 
     def publish(self, topic: str, payload: dict[str, Any]) -> uuid.UUID:
         """Record an event in the outbox; it is sent only if this transaction commits."""
-        event_id = uuid.uuid4()
-        envelope = {"event_id": str(event_id), "type": topic, "v": 1, **payload}
+        event_id, envelope = self.envelope(topic, payload)
         self.session.add(OutboxRow(event_id=event_id, topic=topic, payload=envelope))
         return event_id
+
+    @staticmethod
+    def envelope(topic: str, payload: dict[str, Any]) -> tuple[uuid.UUID, dict[str, Any]]:
+        """An event's id and outbox payload, for callers that insert the outbox row themselves
+        (the settle path writes it in the same statement as the settlement)."""
+        event_id = uuid.uuid4()
+        return event_id, {"event_id": str(event_id), "type": topic, "v": 1, **payload}

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from uuid import uuid4
 
 from dramatiq import Broker, Message
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import func
@@ -59,8 +62,46 @@ async def relay_once(sessionmaker: async_sessionmaker[AsyncSession], broker: Bro
 
 
 def _enqueue_all(broker: Broker, messages: list[Message[Any]]) -> None:
+    if isinstance(broker, RedisBroker):
+        _enqueue_pipelined(broker, messages)
+        return
     for message in messages:
         broker.enqueue(message)
+
+
+def _enqueue_pipelined(broker: RedisBroker, messages: list[Message[Any]]) -> None:
+    """``RedisBroker.enqueue`` for a whole batch in one Redis round trip.
+
+    Why: one EVALSHA round trip per message (two per settlement) from a thread was ~15% of
+    the API's CPU under load. This does what ``RedisBroker.enqueue`` (dramatiq 2.x, no
+    delay) does — a fresh ``redis_message_id``, the middleware hooks, the broker's own
+    ``dispatch`` script with the same arguments — but queues the calls in a pipeline.
+    If the pipeline fails midway the batch is not marked sent and is sent again, which the
+    consumers' inbox already makes harmless (at-least-once, as before).
+    """
+    dispatch = broker.scripts["dispatch"]
+    pipe = broker.client.pipeline(transaction=False)
+    sent = []
+    for original in messages:
+        message = original.copy(options={"redis_message_id": str(uuid4())})
+        broker.emit_before("enqueue", message, None)
+        args = [
+            "enqueue",
+            current_millis(),
+            message.queue_name,
+            broker.broker_id,
+            broker.heartbeat_timeout,
+            broker.dead_message_ttl,
+            broker._should_do_maintenance("enqueue"),
+            broker._max_unpack_size(),  # type: ignore[no-untyped-call]
+            message.options["redis_message_id"],
+            message.encode(),
+        ]
+        dispatch(keys=[broker.namespace], args=args, client=pipe)
+        sent.append(message)
+    pipe.execute()
+    for message in sent:
+        broker.emit_after("enqueue", message, None)
 
 
 async def relay_forever(

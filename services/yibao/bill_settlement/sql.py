@@ -1,0 +1,162 @@
+"""The statements of the settle path, built once at import.
+
+Why plain SQL here, when the rest of the code uses the ORM: ``settle`` is the one hot path
+(every bill of every hospital). Built per request, ORM ``insert()/update()`` constructs cost
+more CPU in SQLAlchemy (statement building, cache keys, unit-of-work flush) than the
+database spends on them, and each statement is a round trip with the person's row locks
+held. So the write half of a settlement is a single statement of data-modifying CTEs, and
+the locks are taken with one statement each. The tables and columns are those of ``orm.py``;
+the tests in tests/api and tests/integration read the rows back through the ORM.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS
+
+_ACCUMULATORS = ", ".join(ACCUMULATOR_FIELDS)
+
+#: The patient as of the service date: person, special groups, the year's enrolment, an
+#: approved cross-region filing, the institution's agreement as committed now (the cached
+#: copy may be seconds old) and an inpatient stay elsewhere enclosing the date (monitoring).
+_PATIENT_SELECT = """
+    SELECT p.id, p.id_number, p.region, p.birth_date, p.gender, p.death_date,
+           ARRAY(SELECT g."group" FROM person_groups g
+                 WHERE g.person_id = p.id AND g.valid_from <= :d
+                   AND (g.valid_to IS NULL OR g.valid_to >= :d)) AS groups,
+           e.scheme, e.coverage_start, e.retiree, e.continuous_years, e.zero_claim_credit,
+           EXISTS (SELECT 1 FROM filings f
+                   WHERE f.person_id = p.id AND f.to_region = :region AND f.status = 'approved'
+                     AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed,
+           i.agreement AS inst_agreement, i.suspended_until AS inst_suspended_until,
+           ov.id AS stay_id, ov.institution_code AS stay_institution,
+           ov.admitted_on AS stay_admitted_on, ov.discharged_on AS stay_discharged_on
+    FROM persons p
+    -- monitoring: the agreement as committed now (the cached copy may be seconds old) ...
+    LEFT JOIN institutions i ON i.code = :inst
+    -- ... and an inpatient stay at another institution enclosing the date (index on person_id, service_date)
+    LEFT JOIN LATERAL (
+        SELECT s.id, s.institution_code, s.admitted_on, s.discharged_on FROM settlements s
+        WHERE :overlap AND s.person_id = p.id AND s.service_date > :d AND s.visit_type = 'inpatient'
+          AND s.status = 'settled' AND s.institution_code <> :inst
+          AND s.admitted_on < :d AND s.discharged_on > :d
+        LIMIT 1
+    ) ov ON true
+    LEFT JOIN LATERAL (
+        SELECT scheme, coverage_start, retiree, continuous_years, zero_claim_credit
+        FROM enrolments
+        WHERE person_id = p.id AND year = :y
+        ORDER BY coverage_start <= :d DESC,
+                 CASE WHEN coverage_start <= :d THEN coverage_start END DESC NULLS LAST,
+                 coverage_start
+        LIMIT 1
+    ) e ON true
+    WHERE p.id_number = :id
+"""
+PATIENT = text(_PATIENT_SELECT)
+
+FIRST_ANSWER = text(
+    "SELECT request_hash, response FROM idempotency_keys WHERE institution_code = :institution_code AND key = :key"
+)
+
+#: Lock the person-year row, creating it on the person's first bill of the year, and read the
+#: accumulators: one round trip instead of SELECT FOR UPDATE (+ INSERT + SELECT FOR UPDATE).
+#: ``DO UPDATE`` (a no-op assignment) is what makes the conflicting row come back locked and
+#: in its latest committed version, which ``DO NOTHING`` would not return at all.
+LOCK_PERSON_YEAR = text(
+    f"""
+    INSERT INTO person_years (person_id, year) VALUES (:person_id, :year)
+    ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year
+    RETURNING {_ACCUMULATORS}
+    """
+)
+
+#: The first three steps of ``settle`` in one round trip: claim the key, read the patient,
+#: and (only if the key was claimed: ``FROM patient, claim``) lock the person-year row. The
+#: join on ``claim`` also orders the steps: a retry waiting on its twin's key holds no
+#: person-year lock meanwhile, so the lock order key → person-year → account is kept.
+#: One row always comes back: ``claimed`` false is a retry, ``id`` NULL an unknown person.
+CLAIM_AND_LOCK = text(
+    f"""
+    WITH claim AS (
+        INSERT INTO idempotency_keys (institution_code, key, request_hash)
+        VALUES (:inst, :key, :request_hash)
+        ON CONFLICT DO NOTHING
+        RETURNING key
+    ), patient AS ({_PATIENT_SELECT}
+    ), year_row AS (
+        INSERT INTO person_years (person_id, year)
+        SELECT patient.id, :y FROM patient, claim
+        ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year
+        RETURNING {_ACCUMULATORS}
+    )
+    SELECT EXISTS (SELECT 1 FROM claim) AS claimed, patient.*, year_row.*
+    FROM (VALUES (1)) AS one (x) LEFT JOIN patient ON true LEFT JOIN year_row ON true
+    """
+)
+
+LOCK_ACCOUNT = text("SELECT balance FROM personal_accounts WHERE person_id = :person_id FOR UPDATE")
+
+_SETTLEMENT_COLUMNS = (
+    "id, institution_code, person_id, id_number, account_payer_person_id, idempotency_key, visit_no, "
+    "visit_type, scheme, year, admitted_on, discharged_on, service_date, diagnoses, procedures, status, "
+    "settled_at, policy_version, admission_order, funds_off, cross_region, third_party_liable, "
+    "total, full_self_pay, over_cap_self_pay, pre_self_pay, policy_range, deductible, basic_fund, "
+    "critical_illness, medical_assistance, fund_total, personal_part, personal_account, cash, "
+    "accrual, warnings, explanation"
+)
+_SETTLEMENT_VALUES = ", ".join(
+    f"CAST(:{c} AS jsonb)" if c in ("accrual", "warnings", "explanation") else f":{c}"
+    for c in _SETTLEMENT_COLUMNS.split(", ")
+)
+#: the record type of one element of the ``:lines`` JSON array (see ``service._lines_json``)
+_LINE_RECORD = (
+    "line_no int, item_code varchar, quantity numeric, unit_price bigint, service_date date, "
+    "days_supply int, trace_codes varchar[], amount bigint, full_self_pay bigint, "
+    "over_cap_self_pay bigint, pre_self_pay bigint, policy_range bigint, reasons varchar[]"
+)
+_LINE_COLUMNS = ", ".join(c.split()[0] for c in _LINE_RECORD.split(", "))
+_ACCRUE = ", ".join(f"{f} = {f} + :d_{f}" for f in ACCUMULATOR_FIELDS)
+
+#: Everything a settlement writes once its split is computed, in one round trip:
+#: the settlement, its lines, its trace codes (a code settled before is skipped and left out
+#: of the answer, so the caller can refuse the bill and roll back), the accumulators, the
+#: account debit and its movement, the outbox event and the stored answer for retries.
+#: Lines, codes and the movement select from ``settlement`` so they are inserted after it.
+#: A second open settlement of the visit fails on ``uq_settlements_open_visit`` as before.
+RECORD_SETTLEMENT = text(
+    f"""
+    WITH settlement AS (
+        INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({_SETTLEMENT_VALUES})
+        RETURNING id
+    ), lines AS (
+        INSERT INTO settlement_lines (settlement_id, {_LINE_COLUMNS})
+        SELECT settlement.id, {_LINE_COLUMNS}
+        FROM settlement, jsonb_to_recordset(CAST(:lines AS jsonb)) AS l({_LINE_RECORD})
+    ), traced AS (
+        INSERT INTO trace_codes (code, settlement_id, institution_code)
+        SELECT code, settlement.id, :institution_code
+        FROM settlement, unnest(CAST(:trace_codes AS varchar[])) AS code
+        ON CONFLICT DO NOTHING
+        RETURNING code
+    ), accrued AS (
+        UPDATE person_years SET {_ACCRUE}, updated_at = now()
+        WHERE person_id = :person_id AND year = :year AND :accrues
+    ), debited AS (
+        UPDATE personal_accounts SET balance = balance - :account_debit, updated_at = now()
+        WHERE person_id = :account_payer_person_id AND :account_debit <> 0
+        RETURNING person_id
+    ), movement AS (
+        INSERT INTO account_movements (person_id, amount, kind, reference, settlement_id)
+        SELECT debited.person_id, -:account_debit, 'settlement', 'settlement:' || settlement.id, settlement.id
+        FROM debited, settlement
+    ), event AS (
+        INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
+    ), answer AS (
+        UPDATE idempotency_keys SET settlement_id = :id, response = :response
+        WHERE institution_code = :institution_code AND key = :idempotency_key
+    )
+    SELECT ARRAY(SELECT code FROM traced) AS inserted_codes
+    """
+)
