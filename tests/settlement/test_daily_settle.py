@@ -13,7 +13,7 @@ from tests.builders import make_person
 from tests.settlement.helpers import at, cancel, china, fund_parts, inpatient, key, outpatient, settle
 from yibao.deductions import service as deductions
 from yibao.errors import InvalidState, SameActor
-from yibao.ledger.balances import claims_differences, unbalanced_movements
+from yibao.ledger.balances import claims_differences, open_payable_differences, unbalanced_movements
 from yibao.money import Fen
 from yibao.payouts import disbursement
 from yibao.payouts.daily_settle import settle_day
@@ -63,6 +63,8 @@ async def test_midnight_boundary_and_cancel_after_close(client, admin_headers, i
     line4 = (await order_lines(sessionmaker, d4.order_id))[(HOSP, "basic")]
     assert line4.cancelled == late_fen
     assert line4.net == line4.settled - late_fen
+    async with sessionmaker() as s:
+        assert await open_payable_differences(s) == []
 
 
 async def test_deductions_carry_forward_and_order_is_maker_checked(
@@ -173,8 +175,8 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
     async with sessionmaker() as s:
         rows = await s.execute(
             text(
-                "SELECT institution_code, fund, -SUM(amount) FROM ledger_postings WHERE account = 'payable' "
-                "AND settle_date IS NULL AND business_date <= '2026-05-11' GROUP BY 1, 2"
+                "SELECT institution_code, fund, -SUM(amount) FROM payable_open "
+                "WHERE business_date <= '2026-05-11' GROUP BY 1, 2"
             )
         )
         carried = {(r[0], r[1]): int(r[2]) for r in rows}
@@ -186,5 +188,6 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
     async with sessionmaker() as s:
         assert await unbalanced_movements(s) == 0
         assert await claims_differences(s, date(2026, 5, 11)) == []
+        assert await open_payable_differences(s) == []
         open_legs = await s.scalar(select(DisbursementLineRow.order_id).where(DisbursementLineRow.net < 0).limit(1))
         assert open_legs is None
