@@ -191,3 +191,54 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
         assert await open_payable_differences(s) == []
         open_legs = await s.scalar(select(DisbursementLineRow.order_id).where(DisbursementLineRow.net < 0).limit(1))
         assert open_legs is None
+
+
+async def test_bill_posted_while_the_settle_runs_is_taken_once_by_the_next_settle(
+    client, admin_headers, institution_keys, sessionmaker
+) -> None:
+    # given a posted bill on Oct 5 (its payable is in an open bucket)
+    import asyncio
+
+    from yibao.ledger.postings import post_settlements
+
+    code = "H430522100"
+    h = key(institution_keys, code)
+    idn = await make_person(client, admin_headers)
+    first = await settle(client, h, inpatient(idn, date(2026, 10, 5)), china(2026, 10, 5, 9))
+    assert fund_parts(first["totals"])["basic"] > 0
+    async with sessionmaker() as s, s.begin():
+        await post_settlements(s, [first["settlement_id"]], ["settlement"])
+    # when Oct 5's settle has taken that bucket but not committed yet, a late bill of the same
+    # institution, fund and day is posted: its upsert waits on the settle's row lock
+    day_settle = sessionmaker()
+    await day_settle.begin()
+    try:
+        with at(china(2026, 10, 6, 0, 10)):
+            d5 = await settle_day(day_settle, date(2026, 10, 5), "scheduler")
+        other = await make_person(client, admin_headers)
+        late = await settle(
+            client, h, inpatient(other, date(2026, 10, 5), price="2500.00"), china(2026, 10, 5, 23, 59, 59, 999000)
+        )
+
+        async def post_late() -> None:
+            async with sessionmaker() as s, s.begin():
+                await post_settlements(s, [late["settlement_id"]], ["settlement"])
+
+        poster = asyncio.create_task(post_late())
+        await asyncio.sleep(0.5)
+        assert not poster.done()  # blocked on the bucket the settle deleted
+        await day_settle.commit()
+    finally:
+        await day_settle.close()
+    await asyncio.wait_for(poster, 10)
+    # then Oct 5 paid only the first bill; the late one is in a fresh bucket, taken by Oct 6 once
+    assert (await order_lines(sessionmaker, d5.order_id))[(code, "basic")].settled == fund_parts(first["totals"])[
+        "basic"
+    ]
+    d6 = await run_settle(sessionmaker, date(2026, 10, 6))
+    assert (await order_lines(sessionmaker, d6.order_id))[(code, "basic")].settled == fund_parts(late["totals"])[
+        "basic"
+    ]
+    async with sessionmaker() as s:
+        assert await open_payable_differences(s) == []
+        assert await unbalanced_movements(s) == 0
