@@ -35,12 +35,13 @@ def upgrade() -> None:
         sa.Column("business_date", sa.Date(), nullable=False),
         sa.Column("movement", sa.String(length=30), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("legs", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("institution_code", "fund", "business_date", "movement", name=op.f("pk_payable_open")),
     )
     op.execute(
         """
-        INSERT INTO payable_open (institution_code, fund, business_date, movement, amount)
-        SELECT institution_code, fund, business_date, movement, SUM(amount)
+        INSERT INTO payable_open (institution_code, fund, business_date, movement, amount, legs)
+        SELECT institution_code, fund, business_date, movement, SUM(amount), count(*)
         FROM ledger_postings
         WHERE account = 'payable' AND settle_date IS NULL
         GROUP BY 1, 2, 3, 4

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db.base import Base, FenColumn
@@ -33,6 +33,7 @@ class PostingRow(Base):
     fund: Mapped[str] = mapped_column(String(20))  # basic / critical_illness / assistance / personal_account
     account: Mapped[str] = mapped_column(String(20))  # claims / payable / bank / recoveries / prepayment / …
     amount: Mapped[int] = mapped_column(FenColumn)
+    legs: Mapped[int] = mapped_column(Integer)  # how many payable legs ``amount`` sums
     business_date: Mapped[date] = mapped_column(Date)  # China-time day the movement belongs to
     settle_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -46,6 +47,7 @@ class PayableOpenRow(Base):
     legs actually inserted, upserting ``amount = amount + new``), so for every key it always
     equals the payable legs not yet taken (credit < 0 = owed to the institution). The daily
     settle deletes the rows it takes; a row it must carry (net negative) it writes back.
+    ``legs`` lets the settle's catch-up see at a glance that a day is fully posted.
     """
 
     __tablename__ = "payable_open"
@@ -55,3 +57,4 @@ class PayableOpenRow(Base):
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     movement: Mapped[str] = mapped_column(String(30), primary_key=True)
     amount: Mapped[int] = mapped_column(FenColumn)
+    legs: Mapped[int] = mapped_column(Integer)  # how many payable legs ``amount`` sums

@@ -64,19 +64,19 @@ WITH locked AS (
     DELETE FROM payable_open p USING locked k
     WHERE p.institution_code = k.institution_code AND p.fund = k.fund
       AND p.business_date = k.business_date AND p.movement = k.movement
-    RETURNING p.institution_code, p.fund, p.business_date, p.movement, p.amount
+    RETURNING p.institution_code, p.fund, p.business_date, p.movement, p.amount, p.legs
 ), grouped AS (  -- a window, not a join: RETURNING is estimated at one row, so a join would nest
     -- loops over thousands × thousands of buckets (0.6 s for 1,500 buckets, measured)
-    SELECT institution_code, fund, business_date, movement, amount,
+    SELECT institution_code, fund, business_date, movement, amount, legs,
            -SUM(amount) OVER (PARTITION BY institution_code, fund) AS owed
     FROM taken
 ), carried AS (
-    INSERT INTO payable_open (institution_code, fund, business_date, movement, amount)
-    SELECT institution_code, fund, business_date, movement, amount
+    INSERT INTO payable_open (institution_code, fund, business_date, movement, amount, legs)
+    SELECT institution_code, fund, business_date, movement, amount, legs
     FROM grouped WHERE owed < 0
     ORDER BY 1, 2, 3, 4
     ON CONFLICT (institution_code, fund, business_date, movement)
-    DO UPDATE SET amount = payable_open.amount + EXCLUDED.amount
+    DO UPDATE SET amount = payable_open.amount + EXCLUDED.amount, legs = payable_open.legs + EXCLUDED.legs
 ), owed AS (
     SELECT DISTINCT institution_code, fund, owed FROM grouped WHERE owed > 0
 ), ranked AS (
@@ -147,12 +147,6 @@ async def settle_day(session: AsyncSession, day: date, prepared_by: str) -> Dail
     existing = await session.scalar(select(DisbursementOrderRow).where(DisbursementOrderRow.settle_date == day))
     if existing is not None:
         return DailySettleResult(existing.id, day, False, existing.total, existing.line_count, 0)
-    # The catch-up's anti-join against the day's legs (bulk-written by the workers since the last
-    # ANALYZE) is a hash join only with fresh statistics and the memory to hold it: stale, the
-    # planner sorts both sides to disk (3x slower, measured). ANALYZE samples a bounded number
-    # of rows; work_mem is for this transaction only.
-    await session.execute(text("SET LOCAL work_mem = '128MB'"))
-    await session.execute(text("ANALYZE ledger_postings"))
     caught_up = await post_day(session, day)
     # Small tables, but a day of upserts/deletes since autovacuum last looked: fresh statistics
     # keep the take's joins hashed (ANALYZE samples a bounded number of rows).
