@@ -242,3 +242,28 @@ async def test_bill_posted_while_the_settle_runs_is_taken_once_by_the_next_settl
     async with sessionmaker() as s:
         assert await open_payable_differences(s) == []
         assert await unbalanced_movements(s) == 0
+
+
+async def test_catch_up_posts_only_the_bills_the_workers_missed(
+    client, admin_headers, institution_keys, sessionmaker
+) -> None:
+    # given two bills on Oct 12, only the first posted by the worker
+    from yibao.ledger.postings import post_settlements
+
+    code = "H430522100"
+    h = key(institution_keys, code)
+    people = [await make_person(client, admin_headers) for _ in range(2)]
+    bills = [
+        await settle(client, h, inpatient(idn, date(2026, 10, 12)), china(2026, 10, 12, hh))
+        for idn, hh in zip(people, (9, 10), strict=True)
+    ]
+    async with sessionmaker() as s, s.begin():
+        assert await post_settlements(s, [bills[0]["settlement_id"]], ["settlement"]) == 2
+    # when the day is settled
+    d12 = await run_settle(sessionmaker, date(2026, 10, 12))
+    # then the catch-up wrote just the second bill's legs, and the order pays both
+    assert d12.caught_up_legs == 2
+    line = (await order_lines(sessionmaker, d12.order_id))[(code, "basic")]
+    assert line.settled == sum(fund_parts(b["totals"])["basic"] for b in bills)
+    async with sessionmaker() as s:
+        assert await open_payable_differences(s) == []
