@@ -13,7 +13,7 @@ from tests.builders import make_person
 from tests.settlement.helpers import at, cancel, china, fund_parts, inpatient, key, outpatient, settle
 from yibao.deductions import service as deductions
 from yibao.errors import InvalidState, SameActor
-from yibao.ledger.balances import claims_differences, unbalanced_movements
+from yibao.ledger.balances import claims_differences, open_payable_differences, unbalanced_movements
 from yibao.money import Fen
 from yibao.payouts import disbursement
 from yibao.payouts.daily_settle import settle_day
@@ -63,6 +63,8 @@ async def test_midnight_boundary_and_cancel_after_close(client, admin_headers, i
     line4 = (await order_lines(sessionmaker, d4.order_id))[(HOSP, "basic")]
     assert line4.cancelled == late_fen
     assert line4.net == line4.settled - late_fen
+    async with sessionmaker() as s:
+        assert await open_payable_differences(s) == []
 
 
 async def test_deductions_carry_forward_and_order_is_maker_checked(
@@ -173,8 +175,8 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
     async with sessionmaker() as s:
         rows = await s.execute(
             text(
-                "SELECT institution_code, fund, -SUM(amount) FROM ledger_postings WHERE account = 'payable' "
-                "AND settle_date IS NULL AND business_date <= '2026-05-11' GROUP BY 1, 2"
+                "SELECT institution_code, fund, -SUM(amount) FROM payable_open "
+                "WHERE business_date <= '2026-05-11' GROUP BY 1, 2"
             )
         )
         carried = {(r[0], r[1]): int(r[2]) for r in rows}
@@ -186,5 +188,82 @@ async def test_simulated_month_pays_exactly_the_fund_parts_minus_deductions(
     async with sessionmaker() as s:
         assert await unbalanced_movements(s) == 0
         assert await claims_differences(s, date(2026, 5, 11)) == []
+        assert await open_payable_differences(s) == []
         open_legs = await s.scalar(select(DisbursementLineRow.order_id).where(DisbursementLineRow.net < 0).limit(1))
         assert open_legs is None
+
+
+async def test_bill_posted_while_the_settle_runs_is_taken_once_by_the_next_settle(
+    client, admin_headers, institution_keys, sessionmaker
+) -> None:
+    # given a posted bill on Oct 5 (its payable is in an open bucket)
+    import asyncio
+
+    from yibao.ledger.postings import post_settlements
+
+    code = "H430522100"
+    h = key(institution_keys, code)
+    idn = await make_person(client, admin_headers)
+    first = await settle(client, h, inpatient(idn, date(2026, 10, 5)), china(2026, 10, 5, 9))
+    assert fund_parts(first["totals"])["basic"] > 0
+    async with sessionmaker() as s, s.begin():
+        await post_settlements(s, [first["settlement_id"]], ["settlement"])
+    # when Oct 5's settle has taken that bucket but not committed yet, a late bill of the same
+    # institution, fund and day is posted: its upsert waits on the settle's row lock
+    day_settle = sessionmaker()
+    await day_settle.begin()
+    try:
+        with at(china(2026, 10, 6, 0, 10)):
+            d5 = await settle_day(day_settle, date(2026, 10, 5), "scheduler")
+        other = await make_person(client, admin_headers)
+        late = await settle(
+            client, h, inpatient(other, date(2026, 10, 5), price="2500.00"), china(2026, 10, 5, 23, 59, 59, 999000)
+        )
+
+        async def post_late() -> None:
+            async with sessionmaker() as s, s.begin():
+                await post_settlements(s, [late["settlement_id"]], ["settlement"])
+
+        poster = asyncio.create_task(post_late())
+        await asyncio.sleep(0.5)
+        assert not poster.done()  # blocked on the bucket the settle deleted
+        await day_settle.commit()
+    finally:
+        await day_settle.close()
+    await asyncio.wait_for(poster, 10)
+    # then Oct 5 paid only the first bill; the late one is in a fresh bucket, taken by Oct 6 once
+    assert (await order_lines(sessionmaker, d5.order_id))[(code, "basic")].settled == fund_parts(first["totals"])[
+        "basic"
+    ]
+    d6 = await run_settle(sessionmaker, date(2026, 10, 6))
+    assert (await order_lines(sessionmaker, d6.order_id))[(code, "basic")].settled == fund_parts(late["totals"])[
+        "basic"
+    ]
+    async with sessionmaker() as s:
+        assert await open_payable_differences(s) == []
+        assert await unbalanced_movements(s) == 0
+
+
+async def test_catch_up_posts_only_the_bills_the_workers_missed(
+    client, admin_headers, institution_keys, sessionmaker
+) -> None:
+    # given two bills on Oct 12, only the first posted by the worker
+    from yibao.ledger.postings import post_settlements
+
+    code = "H430522100"
+    h = key(institution_keys, code)
+    people = [await make_person(client, admin_headers) for _ in range(2)]
+    bills = [
+        await settle(client, h, inpatient(idn, date(2026, 10, 12)), china(2026, 10, 12, hh))
+        for idn, hh in zip(people, (9, 10), strict=True)
+    ]
+    async with sessionmaker() as s, s.begin():
+        assert await post_settlements(s, [bills[0]["settlement_id"]], ["settlement"]) == 2
+    # when the day is settled
+    d12 = await run_settle(sessionmaker, date(2026, 10, 12))
+    # then the catch-up wrote just the second bill's legs, and the order pays both
+    assert d12.caught_up_legs == 2
+    line = (await order_lines(sessionmaker, d12.order_id))[(code, "basic")]
+    assert line.settled == sum(fund_parts(b["totals"])["basic"] for b in bills)
+    async with sessionmaker() as s:
+        assert await open_payable_differences(s) == []

@@ -73,3 +73,31 @@ async def claims_differences(session: AsyncSession, up_to: date) -> list[tuple[s
         {"d": up_to},
     )
     return [(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
+
+
+async def open_payable_differences(session: AsyncSession) -> list[tuple[str, str, int, int]]:
+    """(institution, fund, payable per ledger, open buckets − order lines) wherever they
+    differ: empty when ``payable_open`` is exactly the payable no daily settle has taken yet.
+
+    Every payable leg other than a disbursement is either still open (in a bucket) or taken
+    into exactly one order line, which nets it with that day's deductions (also payable legs):
+    so those legs sum to the open buckets minus the nets of all order lines."""
+    rows = await session.execute(
+        text(
+            """
+            WITH book AS (
+                SELECT institution_code, fund, SUM(amount) AS amount FROM ledger_postings
+                WHERE account = 'payable' AND movement <> 'disbursement' GROUP BY 1, 2
+            ), parts AS (
+                SELECT institution_code, fund, amount FROM payable_open
+                UNION ALL
+                SELECT institution_code, fund, -net FROM disbursement_lines
+            ), expected AS (SELECT institution_code, fund, SUM(amount) AS amount FROM parts GROUP BY 1, 2)
+            SELECT COALESCE(b.institution_code, e.institution_code), COALESCE(b.fund, e.fund),
+                   COALESCE(b.amount, 0)::bigint, COALESCE(e.amount, 0)::bigint
+            FROM book b FULL JOIN expected e USING (institution_code, fund)
+            WHERE COALESCE(b.amount, 0) <> COALESCE(e.amount, 0)
+            """
+        )
+    )
+    return [(r[0], r[1], int(r[2]), int(r[3])) for r in rows]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, String, UniqueConstraint, func, text
+from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db.base import Base, FenColumn
@@ -12,8 +12,11 @@ class PostingRow(Base):
     """One leg of a double-entry movement: ``amount`` > 0 is a debit, < 0 a credit.
 
     Every movement (``movement``, ``source``) writes legs per fund that sum to zero, in one
-    statement. Amounts are never updated; ``settle_date`` is set once, on ``payable`` legs,
-    by the daily settle that took them into a disbursement order (NULL = not yet taken).
+    statement. Legs are immutable (never updated). What is still owed is not marked on the legs
+    but kept in ``payable_open`` (see :class:`PayableOpenRow`). ``settle_date`` is only written
+    on payable legs born settled (a daily settle's deductions, a paid order's disbursement):
+    the day of the order they belong to. Bill and clearing legs keep it NULL since migration
+    0007 (before it, the settle that took them stamped it).
     """
 
     __tablename__ = "ledger_postings"
@@ -21,13 +24,6 @@ class PostingRow(Base):
         UniqueConstraint("movement", "source", "fund", "account", name="uq_ledger_postings_movement_leg"),
         Index("ix_ledger_postings_business_date", "business_date"),
         Index("ix_ledger_postings_institution_fund", "institution_code", "fund", "account"),
-        Index(
-            "ix_ledger_postings_payable_open",
-            "institution_code",
-            "fund",
-            postgresql_where=text("account = 'payable' AND settle_date IS NULL"),
-        ),
-        Index("ix_ledger_postings_settle_date", "settle_date"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -37,6 +33,28 @@ class PostingRow(Base):
     fund: Mapped[str] = mapped_column(String(20))  # basic / critical_illness / assistance / personal_account
     account: Mapped[str] = mapped_column(String(20))  # claims / payable / bank / recoveries / prepayment / …
     amount: Mapped[int] = mapped_column(FenColumn)
+    legs: Mapped[int] = mapped_column(Integer)  # how many payable legs ``amount`` sums
     business_date: Mapped[date] = mapped_column(Date)  # China-time day the movement belongs to
     settle_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PayableOpenRow(Base):
+    """The open (not yet taken by a daily settle) payable, summed per institution, fund,
+    business date and movement: a few thousand rows however many bills a day has.
+
+    Written in the same statement as the payable legs it sums (a data-modifying CTE over the
+    legs actually inserted, upserting ``amount = amount + new``), so for every key it always
+    equals the payable legs not yet taken (credit < 0 = owed to the institution). The daily
+    settle deletes the rows it takes; a row it must carry (net negative) it writes back.
+    ``legs`` lets the settle's catch-up see at a glance that a day is fully posted.
+    """
+
+    __tablename__ = "payable_open"
+
+    institution_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    fund: Mapped[str] = mapped_column(String(20), primary_key=True)
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    movement: Mapped[str] = mapped_column(String(30), primary_key=True)
+    amount: Mapped[int] = mapped_column(FenColumn)
+    legs: Mapped[int] = mapped_column(Integer)  # how many payable legs ``amount`` sums
