@@ -267,3 +267,34 @@ async def test_catch_up_posts_only_the_bills_the_workers_missed(
     assert line.settled == sum(fund_parts(b["totals"])["basic"] for b in bills)
     async with sessionmaker() as s:
         assert await open_payable_differences(s) == []
+
+
+async def test_paying_an_order_books_every_institutions_payout(
+    client, admin_headers, institution_keys, sessionmaker
+) -> None:
+    from sqlalchemy import func, select
+
+    from yibao.ledger.orm import PostingRow
+
+    # given one day with bills at two hospitals, settled into one order
+    idn = await make_person(client, admin_headers)
+    for code in ("H430522100", "H430522010"):
+        await settle(client, key(institution_keys, code), inpatient(idn, date(2026, 4, 7)), china(2026, 4, 7, 9))
+    order_day = await run_settle(sessionmaker, date(2026, 4, 7))
+    async with sessionmaker() as s, s.begin():
+        await disbursement.approve(s, order_day.order_id, "finance-b")
+        order = await disbursement.pay(s, order_day.order_id, "finance-b")
+        total, lines = order.total, len(await disbursement.lines(s, order.id))
+    # then the bank legs of the payment add up to the order, one per line
+    async with sessionmaker() as s:
+        bank, legs = (
+            await s.execute(
+                select(func.sum(PostingRow.amount), func.count()).where(
+                    PostingRow.movement == "disbursement",
+                    PostingRow.account == "bank",
+                    PostingRow.source.like(f"order:{order_day.order_id}:%"),
+                )
+            )
+        ).one()
+    assert lines >= 2 and legs == lines
+    assert -int(bank) == total

@@ -49,7 +49,10 @@ async def approve(session: AsyncSession, order_id: int, approver: str) -> Disbur
         raise SameActor("制单人不能审批自己的拨付单 the preparer of an order cannot approve it")
     order.state, order.approved_by, order.approved_at = "approved", approver, clock.now()
     await audit.record(
-        session, audit.Actor("staff", approver), "disbursement.approved", ("disbursement_order", str(order.id)),
+        session,
+        audit.Actor("staff", approver),
+        "disbursement.approved",
+        ("disbursement_order", str(order.id)),
         {"settle_date": order.settle_date.isoformat(), "total_fen": order.total},
     )
     await session.flush()
@@ -64,8 +67,14 @@ def bank_file(order: DisbursementOrderRow, rows: list[DisbursementLineRow], name
     paid = [r for r in rows if r.net > 0]
     for r in paid:
         writer.writerow(
-            (order.id, order.settle_date.isoformat(), r.institution_code, names.get(r.institution_code, ""),
-             r.fund, to_wire(r.net))
+            (
+                order.id,
+                order.settle_date.isoformat(),
+                r.institution_code,
+                names.get(r.institution_code, ""),
+                r.fund,
+                to_wire(r.net),
+            )
         )
     writer.writerow(("TOTAL", len(paid), "", "", "", to_wire(sum(r.net for r in paid))))
     return out.getvalue()
@@ -80,15 +89,25 @@ async def pay(session: AsyncSession, order_id: int, payer: str) -> DisbursementO
     names = {code: name for code, name in await session.execute(select(InstitutionRow.code, InstitutionRow.name))}
     for r in rows:
         await post_pair(
-            session, movement="disbursement", source=f"order:{order.id}", institution_code=r.institution_code,
-            fund=r.fund, debit="payable", credit="bank", amount=r.net, business_date=clock.today(),
+            session,
+            movement="disbursement",
+            source=f"order:{order.id}:{r.institution_code}",
+            institution_code=r.institution_code,
+            fund=r.fund,
+            debit="payable",
+            credit="bank",
+            amount=r.net,
+            business_date=clock.today(),
             settle_date=order.settle_date,
         )
     order.bank_file = bank_file(order, rows, names)
     order.bank_file_sha256 = hashlib.sha256(order.bank_file.encode()).hexdigest()
     order.state, order.paid_by, order.paid_at = "paid", payer, clock.now()
     await audit.record(
-        session, audit.Actor("staff", payer), "disbursement.paid", ("disbursement_order", str(order.id)),
+        session,
+        audit.Actor("staff", payer),
+        "disbursement.paid",
+        ("disbursement_order", str(order.id)),
         {"total_fen": order.total, "bank_file_sha256": order.bank_file_sha256},
     )
     await session.flush()
