@@ -9,8 +9,9 @@ from yibao.errors import InvalidRequest
 from yibao.jobs.runner import Handler, JobContext
 from yibao.monitoring import alerts
 from yibao.monitoring.repository import load_rules
-from yibao.monitoring.sweep import selected
-from yibao.monitoring.sweep import sweep as run_sweep
+from yibao.monitoring.sweep import selected, sweep_in_parallel
+
+DEFAULT_PARALLELISM = 2
 
 
 def _date(params: dict[str, Any], key: str) -> date:
@@ -22,17 +23,25 @@ def _date(params: dict[str, Any], key: str) -> date:
 
 async def monitor_sweep(ctx: JobContext) -> dict[str, Any]:
     """Every model (or ``models``) over bills dated in [date_from, date_to]; one transaction
-    per model, each idempotent, so a retried run only adds what is still missing."""
+    per model, ``parallelism`` models at a time (default 2, the cores of a small database
+    host), each idempotent, so a retried run only adds what is still missing."""
     date_from, date_to = _date(ctx.params, "date_from"), _date(ctx.params, "date_to")
+    parallelism = ctx.params.get("parallelism", DEFAULT_PARALLELISM)
+    if not isinstance(parallelism, int) or not 1 <= parallelism <= 8:
+        raise InvalidRequest("job parameter parallelism must be an integer from 1 to 8")
     async with ctx.sessionmaker() as s:
         rules = await load_rules(s)
     models = [r.rule_id for r in selected(rules, ctx.params.get("models"))]
-    found: dict[str, int] = {}
-    for n, rule_id in enumerate(models, start=1):
-        async with ctx.sessionmaker() as s, s.begin():
-            found.update(await run_sweep(s, rules, date_from, date_to, only=[rule_id]))
-        await ctx.progress(n, len(models))
-    return {"new_suspects": found}
+    done: list[str] = []
+
+    async def progress(rule_id: str, _: int) -> None:
+        done.append(rule_id)
+        await ctx.progress(len(done), len(models))
+
+    found = await sweep_in_parallel(
+        ctx.sessionmaker, rules, date_from, date_to, only=models, parallelism=parallelism, after_each=progress
+    )
+    return {"new_suspects": {m: found[m] for m in models}}
 
 
 async def monitor_alerts(ctx: JobContext) -> dict[str, Any]:
