@@ -33,7 +33,7 @@ from yibao.events.orm import InboxRow, OutboxRow
 
 QUICK = {
     "BROKER_HEARTBEAT_TIMEOUT_MS": "3000",
-    "BROKER_MAINTENANCE_CHANCE": "5",
+    "BROKER_MAINTENANCE_CHANCE": "200000",
     "RATE_LIMIT_ENABLED": "true",
     "OUTBOX_POLL_SECONDS": "0.1",
 }
