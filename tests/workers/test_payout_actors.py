@@ -66,3 +66,43 @@ async def test_scheduler_requests_the_nightly_sweep_and_monthly_alerts_once(sess
         sweep_run, alert_run = await runner.get(s, sweep), await runner.get(s, alerts)
     assert sweep_run.params == {"date_from": "2026-09-01", "date_to": "2026-09-01"}
     assert alert_run.params == {"year": 2026, "month": 8}
+
+
+async def test_daily_settle_job_killed_mid_run_completes_once_on_redelivery(
+    client, admin_headers, institution_keys, sessionmaker, broker
+) -> None:
+    """A worker killed inside the settle's transaction left nothing but a run marked running;
+    the redelivered message runs it again to one order, and a further redelivery is a no-op."""
+    import uuid
+
+    from sqlalchemy import update
+
+    import settlement.jobs
+    from yibao.events.orm import OutboxRow
+    from yibao.jobs.orm import JobRunRow
+    from yibao.messaging.runtime import run_job
+    from yibao.payouts.orm import DisbursementOrderRow
+
+    h = key(institution_keys, "H430522010")
+    idn = await make_person(client, admin_headers)
+    await settle(client, h, outpatient(idn, date(2026, 8, 12)), china(2026, 8, 12, 9))
+    with at(china(2026, 8, 13, 0, 10)):
+        body = {"kind": "daily_settle", "params": {"date": "2026-08-12"}}
+        run_id = (await client.post("/api/v1/jobs", json=body, headers=admin_headers)).json()["id"]
+        # the first attempt started and died: state running, attempts 1, nothing committed
+        async with sessionmaker() as s, s.begin():
+            await s.execute(
+                update(JobRunRow).where(JobRunRow.id == uuid.UUID(run_id)).values(state="running", attempts=1)
+            )
+            event_id = await s.scalar(select(OutboxRow.event_id).where(OutboxRow.payload["run_id"].astext == run_id))
+        await run_job(str(event_id), settlement.jobs.HANDLERS, 3)  # redelivered after the kill
+        await run_job(str(event_id), settlement.jobs.HANDLERS, 3)  # and once more
+    run = (await client.get(f"/api/v1/jobs/{run_id}", headers=admin_headers)).json()
+    assert run["state"] == "succeeded" and run["attempts"] == 2, run
+    async with sessionmaker() as s:
+        orders = await s.scalar(
+            select(func.count())
+            .select_from(DisbursementOrderRow)
+            .where(DisbursementOrderRow.settle_date == date(2026, 8, 12))
+        )
+    assert orders == 1
