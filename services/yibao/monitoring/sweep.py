@@ -59,6 +59,14 @@ ON CONFLICT (rule_id, evidence_key) DO NOTHING
 """
 
 
+#: the models that scan lines or whole years start first, so the short ones fill the gaps
+#: (longest-first scheduling; measured on 1 M bills: trace codes 3.2 s, visits 1.6 s, …)
+HEAVIEST_FIRST = ("trace_code_duplicate", "visits_per_day", "institutions_per_week", "duplicate_test")
+
+#: memory for one model's aggregates, for its transaction only (models run two at a time)
+MODEL_WORK_MEM = "128MB"
+
+
 async def run_model(
     session: AsyncSession,
     rule: RuleConfig,
@@ -69,6 +77,13 @@ async def run_model(
     """New suspects of one rule over bills dated in the range (optionally a few persons)."""
     model = MODELS[rule.rule_id]
     sql, binds = model.select(rule.params)
+    # each model is one large aggregate over a year of bills: with the 4 MB default its hash
+    # tables spill to disk (33 batches for 1 M bills, measured: 2.2 s → 1.0 s in memory)
+    # and JIT compilation costs more than it saves on these one-pass statements (424 ms of
+    # compiling against a 3.5 s query, measured on the trace-code model)
+    await session.execute(
+        text("SELECT set_config('work_mem', :mem, true), set_config('jit', 'off', true)"), {"mem": MODEL_WORK_MEM}
+    )
     result = await session.execute(
         text(_INSERT.format(model=sql)),
         {
@@ -143,5 +158,9 @@ async def sweep_in_parallel(
         if after_each is not None:
             await after_each(rule.rule_id, found[rule.rule_id])
 
-    await asyncio.gather(*(one(rule) for rule in selected(rules, only)))
+    rules_heaviest_first = sorted(
+        selected(rules, only),
+        key=lambda r: HEAVIEST_FIRST.index(r.rule_id) if r.rule_id in HEAVIEST_FIRST else len(HEAVIEST_FIRST),
+    )
+    await asyncio.gather(*(one(rule) for rule in rules_heaviest_first))
     return found
