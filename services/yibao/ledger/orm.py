@@ -33,7 +33,6 @@ class PostingRow(Base):
     fund: Mapped[str] = mapped_column(String(20))  # basic / critical_illness / assistance / personal_account
     account: Mapped[str] = mapped_column(String(20))  # claims / payable / bank / recoveries / prepayment / …
     amount: Mapped[int] = mapped_column(FenColumn)
-    legs: Mapped[int] = mapped_column(Integer)  # how many payable legs ``amount`` sums
     business_date: Mapped[date] = mapped_column(Date)  # China-time day the movement belongs to
     settle_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
