@@ -18,16 +18,27 @@ from yibao.people.repository import get_by_id_number
 async def credit(
     session: AsyncSession, raw_id: str, amount: Fen, reference: str
 ) -> tuple[PersonRow, AccountMovementRow, int, bool]:
-    """Credit once per reference: a repeat returns the first movement (created=False)."""
+    """Credit once per reference: a repeat returns the first movement (created=False).
+
+    The movement is inserted first (ON CONFLICT DO NOTHING), as in ``credit_many``: a concurrent
+    twin with the same reference waits on its unique key and then finds the first movement,
+    instead of both raising the balance and one failing on the key."""
     if amount <= 0:
         raise InvalidRequest("amount must be positive")
     person = await get_by_id_number(session, raw_id)
-    existing = await session.scalar(
-        select(AccountMovementRow).where(
-            AccountMovementRow.person_id == person.id, AccountMovementRow.reference == reference
-        )
+    movement_id = await session.scalar(
+        insert(AccountMovementRow)
+        .values(person_id=person.id, amount=amount, kind="credit", reference=reference)
+        .on_conflict_do_nothing(index_elements=["person_id", "reference"])
+        .returning(AccountMovementRow.id)
     )
-    if existing is not None:
+    if movement_id is None:
+        existing = await session.scalar(
+            select(AccountMovementRow).where(
+                AccountMovementRow.person_id == person.id, AccountMovementRow.reference == reference
+            )
+        )
+        assert existing is not None
         if existing.amount != amount or existing.kind != "credit":
             raise IdempotencyConflict(f"reference {reference!r} was already used for another amount")
         balance = await session.scalar(
@@ -41,9 +52,8 @@ async def credit(
             set_={"balance": PersonalAccountRow.balance + amount},
         ).returning(PersonalAccountRow.balance)
     )
-    movement = AccountMovementRow(person_id=person.id, amount=amount, kind="credit", reference=reference)
-    session.add(movement)
-    await session.flush()
+    movement = await session.get(AccountMovementRow, movement_id)
+    assert movement is not None
     return person, movement, int(balance or 0), True
 
 
