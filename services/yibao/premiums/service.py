@@ -31,7 +31,7 @@ from yibao.errors import (
     PremiumWindowNotOpen,
     RefundNotAllowed,
 )
-from yibao.money import Fen
+from yibao.money import Fen, to_wire
 from yibao.people.orm import PersonGroupRow, PersonRow
 from yibao.policy.params import PolicyParams, PremiumParams
 from yibao.premiums import rules
@@ -111,7 +111,7 @@ async def _debit_account(session: AsyncSession, payer_id: int, amount: Fen, refe
     )
     if balance is None or balance < amount:
         raise InsufficientBalance(
-            f"个人账户余额不足 balance {Fen(balance or 0) / 100:.2f} is below the premium {amount / 100:.2f}"
+            f"个人账户余额不足 balance {to_wire(balance or 0)} is below the premium {to_wire(amount)}"
         )
     await session.execute(
         update(PersonalAccountRow)
@@ -227,7 +227,7 @@ async def pay(
     q = await quote(session, person, year, paid_on, params)
     if amount != q.due:
         raise PremiumAmountMismatch(
-            f"应缴 {q.due / 100:.2f} 元，实缴 {amount / 100:.2f} 元 due {q.due / 100:.2f}, got {amount / 100:.2f}"
+            f"应缴 {to_wire(q.due)} 元，实缴 {to_wire(amount)} 元 due {to_wire(q.due)}, got {to_wire(amount)}"
         )
     if q.kind == "payback" and await enrolment_for(session, person.id, year) is not None:
         raise InvalidRequest(f"{year} was not a lapsed year: the person was enrolled")
