@@ -107,3 +107,17 @@ async def test_unknown_kind_and_wrong_role_are_refused(client, admin_headers, ap
     assert r.status_code == 403
     r = await client.get("/api/v1/jobs/not-a-uuid", headers=admin_headers)
     assert r.status_code == 404
+
+
+async def test_progress_never_moves_backwards(client, admin_headers, sessionmaker, echo_kind) -> None:
+    """Models of one sweep run side by side; their progress reports may commit out of order."""
+    import uuid
+
+    from yibao.jobs.runner import JobContext
+
+    r = await client.post("/api/v1/jobs", json={"kind": "count_to", "params": {"n": 1}}, headers=admin_headers)
+    ctx = JobContext(uuid.UUID(r.json()["id"]), sessionmaker, {})
+    await ctx.progress(9, 9)
+    await ctx.progress(8, 9)  # the slower of two parallel parts reports last
+    run = (await client.get(f"/api/v1/jobs/{r.json()['id']}", headers=admin_headers)).json()
+    assert (run["processed"], run["total"]) == (9, 9)

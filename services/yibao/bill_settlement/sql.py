@@ -35,7 +35,7 @@ _PATIENT_SELECT = """
     FROM persons p
     -- monitoring: the agreement as committed now (the cached copy may be seconds old) ...
     LEFT JOIN institutions i ON i.code = :inst
-    -- ... and an inpatient stay at another institution enclosing the date (index on person_id, service_date)
+    -- ... and an inpatient stay at another institution enclosing the date (ix_settlements_inpatient_stays)
     LEFT JOIN LATERAL (
         SELECT s.id, s.institution_code, s.admitted_on, s.discharged_on FROM settlements s
         WHERE :overlap AND s.person_id = p.id AND s.service_date > :d AND s.visit_type = 'inpatient'

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,8 +38,9 @@ class JobContext:
     params: dict[str, Any]
 
     async def progress(self, processed: int, total: int | None = None) -> None:
-        """Committed at once in its own transaction, so ops can follow a long run."""
-        values: dict[str, Any] = {"processed": processed}
+        """Committed at once in its own transaction, so ops can follow a long run. Never moves
+        backwards: reports from parts running side by side may commit out of order."""
+        values: dict[str, Any] = {"processed": func.greatest(JobRunRow.processed, processed)}
         if total is not None:
             values["total"] = total
         async with self.sessionmaker() as s, s.begin():
