@@ -1,4 +1,5 @@
-"""Count what one settlement costs in database round trips, in-process, with SQLAlchemy events.
+"""Count what one settlement costs in database round trips, in-process: SQLAlchemy events for
+the ORM sessions, asyncpg's query logger for the settle path's own pool.
 
 Why: on a two-core box every round trip is a wake-up of the event loop, a context switch
 to a PostgreSQL backend and back, with row locks held in between. The profile shows the
@@ -20,6 +21,7 @@ from bills import PLACEHOLDER, Template, token
 from sqlalchemy import event
 
 from yibao.config import Settings
+from yibao.db.engine import make_pool
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class RoundTrips:
 def _kind(statement: str) -> str:
     """A short label: verb and table (``INSERT settlements``, ``SELECT person_years``)."""
     words = statement.split()
-    verb = words[0].upper() if words else "?"
+    verb = words[0].upper().rstrip(";") if words else "?"
+    if verb in ("BEGIN", "COMMIT", "ROLLBACK"):
+        return verb
     if verb == "SELECT" and re.search(r"FROM persons p\b", statement):
         return "SELECT patient (persons+groups+enrolment+filing)"
     table = re.search(r"\b(?:INTO|FROM|UPDATE)\s+\"?(\w+)", statement, re.I)
@@ -58,6 +62,13 @@ async def count(database_url: str, templates: list[Template], bills: int) -> Rou
     ok = 0
     async with app.router.lifespan_context(app):
         engine = app.state.runtime.engine.sync_engine
+        counting = False
+
+        async def log_queries(conn: Any) -> None:
+            conn.add_query_logger(lambda q: counting and seen.update([_kind(q.query)]))
+
+        await app.state.runtime.pg.close()
+        app.state.runtime.pg = await make_pool(settings, init=log_queries)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             salt = secrets.token_hex(2)[:3]  # fresh tokens: a replayed key would skip the work
@@ -87,6 +98,7 @@ async def count(database_url: str, templates: list[Template], bills: int) -> Rou
                 if ping:
                     seen["pool pre-ping (BEGIN; ';'; ROLLBACK)"] += ping
 
+            counting = True
             for n in range(1, bills + 1):
                 ok += await _send(client, templates[n % len(templates)], salt, n) == 201
     per_bill = {k: v / bills for k, v in seen.most_common()}

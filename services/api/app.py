@@ -31,7 +31,7 @@ from api.routes import (
 from api.runtime import CredentialCache, Runtime
 from yibao import logs
 from yibao.config import Settings, get_settings
-from yibao.db.engine import make_engine, make_sessionmaker
+from yibao.db.engine import make_engine, make_pool, make_sessionmaker
 from yibao.events.outbox import relay_forever
 from yibao.messaging.broker import make_broker
 from yibao.reference import ReferenceCache
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             sessionmaker=sessionmaker,
+            pg=await make_pool(settings),
             refs=ReferenceCache(sessionmaker, settings.reference_cache_seconds),
             credentials=CredentialCache(),
             limiter=RateLimiter(settings),
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
             await app.state.runtime.redis.aclose()
+            await app.state.runtime.pg.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -31,7 +31,9 @@ from yibao.reference import ReferenceData
 bearer = HTTPBearer(auto_error=False, description="institution key or staff token")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a
+    thread hop on every request for what is one attribute read."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

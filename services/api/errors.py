@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -110,7 +111,17 @@ def _sqlstate(exc: BaseException) -> str:
     return ""
 
 
-async def _on_statement_error(request: Request, exc: DBAPIError) -> JSON:
+async def on_driver_error(request: Request, exc: Exception) -> JSON:
+    """What asyncpg raises itself on the settle hot path (no ORM session there to wrap it):
+    a lost connection is a retryable 503, a refused statement is judged by its SQLSTATE."""
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
+        return await on_database_down(request, exc)
+    if isinstance(exc, asyncpg.PostgresError):
+        return await _on_statement_error(request, exc)
+    return await on_unexpected(request, exc)
+
+
+async def _on_statement_error(request: Request, exc: Exception) -> JSON:
     """A statement the database refused. Input it cannot store (SQLSTATE class 22: a NUL byte,
     a number out of range) is the caller's mistake; a constraint race (class 23) is a conflict
     worth retrying. Either way the transaction was rolled back, so nothing was written."""
@@ -144,5 +155,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, on_database_down)
     app.add_exception_handler(InterfaceError, on_database_down)
     app.add_exception_handler(DBAPIError, on_database_down)
+    app.add_exception_handler(asyncpg.PostgresError, on_driver_error)
+    app.add_exception_handler(asyncpg.InterfaceError, on_driver_error)
     app.add_exception_handler(OSError, on_database_down)
     app.add_exception_handler(Exception, on_unexpected)  # still a 500, but in our error shape and logged

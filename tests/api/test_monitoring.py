@@ -11,6 +11,7 @@ from sqlalchemy import select
 from api.schemas.settlements import SettleRequest
 from tests.builders import idem, line, make_bill, make_person
 from yibao.bill_settlement import service
+from yibao.db.statements import SessionDb
 from yibao.deductions.orm import DeductionRow
 from yibao.errors import InstitutionNotActive
 from yibao.monitoring.repository import load_rules
@@ -147,7 +148,7 @@ async def test_suspension_takes_effect_at_once_even_with_a_stale_cache(
         cmd = SettleRequest.model_validate(make_bill(idn)).to_command()
         async with sessionmaker() as s:
             try:
-                await service.preview(s, stale, stale.institutions["H430522010"], cmd)
+                await service.preview(SessionDb(s), stale, stale.institutions["H430522010"], cmd)
                 raise AssertionError("a stale cache let a suspended institution settle")
             except InstitutionNotActive:
                 pass

@@ -12,6 +12,7 @@ from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.settlements import EXAMPLE_REQUEST, SettlementPage, SettlementRead, SettleRequest
 from yibao.bill_settlement import queries, service
+from yibao.db.statements import transaction
 from yibao.errors import InvalidRequest
 from yibao.institutions.agreements import Institution
 from yibao.members import codes
@@ -27,13 +28,12 @@ RequestBody = Annotated[SettleRequest, Body(openapi_examples={"inpatient": {"val
     responses=ERRORS,
     summary="Pre-settle a bill (预结算): the split, nothing written",
 )
-async def preview(
-    body: RequestBody, institution: CurrentInstitution, session: SessionDep, refs: RefsDep, runtime: RuntimeDep
-) -> Any:
-    id_number = None
-    if body.member_code is not None:  # checked, not consumed
-        id_number = await codes.peek(session, body.member_code, runtime.settings.member_code_secret.get_secret_value())
-    return JSON(await service.preview(session, refs, institution, body.to_command(id_number)))
+async def preview(body: RequestBody, institution: CurrentInstitution, refs: RefsDep, runtime: RuntimeDep) -> Any:
+    async with transaction(runtime.pg, readonly=True) as db:
+        id_number = None
+        if body.member_code is not None:  # checked, not consumed
+            id_number = await codes.peek(db, body.member_code, runtime.settings.member_code_secret.get_secret_value())
+        return JSON(await service.preview(db, refs, institution, body.to_command(id_number)))
 
 
 @router.post(
@@ -53,7 +53,6 @@ async def preview(
 async def settle(
     body: RequestBody,
     institution: CurrentInstitution,
-    uow: UowDep,
     refs: RefsDep,
     runtime: RuntimeDep,
     idempotency_key: Annotated[
@@ -62,16 +61,17 @@ async def settle(
 ) -> Any:
     if not idempotency_key:
         raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
-    id_number = None
-    if body.member_code is not None:  # its use is written in the settlement's transaction
-        id_number = await codes.redeem(
-            uow.session,
-            body.member_code,
-            runtime.settings.member_code_secret.get_secret_value(),
-            institution.code,
-            idempotency_key,
-        )
-    result = await service.settle(uow, refs, institution, body.to_command(id_number), idempotency_key)
+    async with transaction(runtime.pg) as db:  # the hot path: asyncpg, no ORM session
+        id_number = None
+        if body.member_code is not None:  # its use is written in the settlement's transaction
+            id_number = await codes.redeem(
+                db,
+                body.member_code,
+                runtime.settings.member_code_secret.get_secret_value(),
+                institution.code,
+                idempotency_key,
+            )
+        result = await service.settle(db, refs, institution, body.to_command(id_number), idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, status_code=201, headers=headers, media_type="application/json")
 

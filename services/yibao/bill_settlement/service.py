@@ -4,18 +4,24 @@ The order inside ``settle`` is the design: claim the idempotency key (a concurre
 waits on it), lock the person-year row, then the paying account (always in that order, so
 two bills cannot deadlock), compute the split purely from what is locked, and write the
 settlement, its lines, the accumulators, the account debit, the trace codes and the
-outbox event in the same transaction. Any refusal raises before commit: nothing written.
+outbox event in the same transaction. Any refusal raises: the caller's transaction rolls
+back and nothing is written.
+
+Preview and settle take a :class:`~yibao.db.statements.Db`: the API runs them straight on an
+asyncpg connection (the hot path), anything holding an ORM session wraps it in ``SessionDb``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +47,7 @@ from yibao.bill_settlement.orm import (
     SettlementRow,
     TraceCodeRow,
 )
+from yibao.db.statements import Db, SessionDb
 from yibao.db.uow import UnitOfWork
 from yibao.errors import (
     AlreadyCancelled,
@@ -80,15 +87,6 @@ class _Patient:
     stay: StayOverlap | None = None
 
 
-_PAYER_SQL = text(
-    """
-    SELECT p.id, b.relation FROM persons p
-    LEFT JOIN family_bindings b ON b.holder_person_id = p.id AND b.relative_person_id = :patient
-    WHERE p.id_number = :payer
-    """
-)
-
-
 # ---------------------------------------------------------------- reading the inputs
 
 
@@ -106,8 +104,8 @@ def _validate(cmd: SettleBill, refs: ReferenceData) -> None:
             seen.add(code)
 
 
-async def _load_patient(session: AsyncSession, cmd: SettleBill, institution: Institution) -> _Patient:
-    row = (await session.execute(sql.PATIENT, _patient_params(cmd, institution))).first()
+async def _load_patient(db: Db, cmd: SettleBill, institution: Institution) -> _Patient:
+    row = await db.fetchrow(sql.PATIENT, _patient_params(cmd, institution))
     return _patient(row, cmd, institution)
 
 
@@ -119,42 +117,42 @@ def _patient_params(cmd: SettleBill, institution: Institution) -> dict[str, Any]
     }
 
 
-def _patient(row: Row[Any] | None, cmd: SettleBill, institution: Institution) -> _Patient:
+def _patient(row: Mapping[str, Any] | None, cmd: SettleBill, institution: Institution) -> _Patient:
     """The patient from a row of ``sql.PATIENT`` (or ``sql.CLAIM_AND_LOCK``), refusing whom the
     fund cannot pay for."""
     year = cmd.service_date.year
-    if row is None or row.id is None:
+    if row is None or row["id"] is None:
         raise PersonNotFound(f"参保人不存在 no person with ID {ids.mask(ids.parse(cmd.id_number).id_number)}")
-    if row.death_date is not None and row.death_date < cmd.service_date:
+    death_date = row["death_date"]
+    if death_date is not None and death_date < cmd.service_date:
         raise PersonDeceased(
-            f"参保人已于 {row.death_date} 死亡 person died on {row.death_date}, "
-            f"before the service date {cmd.service_date}"
+            f"参保人已于 {death_date} 死亡 person died on {death_date}, before the service date {cmd.service_date}"
         )
-    if row.scheme is None:
+    if row["scheme"] is None:
         raise NotEnrolled(f"未参保 person is not enrolled in any scheme for {year}")
     state = PersonState(
-        scheme=row.scheme,
-        birth_date=row.birth_date,
-        gender=row.gender,
-        region=row.region,
-        groups=frozenset(row.groups or ()),
-        coverage_start=row.coverage_start,
-        retiree=row.retiree,
-        continuous_years=row.continuous_years,
-        zero_claim_credit=Fen(row.zero_claim_credit),
-        cross_region_filed=bool(row.filed),
+        scheme=row["scheme"],
+        birth_date=row["birth_date"],
+        gender=row["gender"],
+        region=row["region"],
+        groups=frozenset(row["groups"] or ()),
+        coverage_start=row["coverage_start"],
+        retiree=row["retiree"],
+        continuous_years=row["continuous_years"],
+        zero_claim_credit=Fen(row["zero_claim_credit"]),
+        cross_region_filed=bool(row["filed"]),
     )
-    fresh = replace(institution, agreement=row.inst_agreement or institution.agreement,
-                    suspended_until=row.inst_suspended_until)
+    fresh = replace(institution, agreement=row["inst_agreement"] or institution.agreement,
+                    suspended_until=row["inst_suspended_until"])
     stay = (
-        StayOverlap(str(row.stay_id), row.stay_institution, row.stay_admitted_on, row.stay_discharged_on)
-        if row.stay_id is not None
+        StayOverlap(str(row["stay_id"]), row["stay_institution"], row["stay_admitted_on"], row["stay_discharged_on"])
+        if row["stay_id"] is not None
         else None
     )
-    return _Patient(row.id, row.id_number, state, year, fresh, stay)
+    return _Patient(row["id"], row["id_number"], state, year, fresh, stay)
 
 
-async def _account_payer(session: AsyncSession, cmd: SettleBill, patient: _Patient, policy: PolicyParams) -> int | None:
+async def _account_payer(db: Db, cmd: SettleBill, patient: _Patient, policy: PolicyParams) -> int | None:
     """Whose personal account pays: the patient's own, or a bound relative's (family sharing)."""
     if not cmd.use_personal_account:
         return None
@@ -163,34 +161,32 @@ async def _account_payer(session: AsyncSession, cmd: SettleBill, patient: _Patie
     payer_id = ids.parse(cmd.account_payer_id_number).id_number
     if payer_id == patient.id_number:
         return patient.person_id
-    row = (await session.execute(_PAYER_SQL, {"patient": patient.person_id, "payer": payer_id})).first()
+    row = await db.fetchrow(sql.PAYER, {"patient": patient.person_id, "payer": payer_id})
     if row is None:
         raise PersonNotFound(f"账户支付人不存在 no person with ID {ids.mask(payer_id)}")
     allowed = policy.employee.family_sharing_relations
-    if row.relation is None or row.relation not in allowed:
+    if row["relation"] is None or row["relation"] not in allowed:
         raise Forbidden("家庭共济未绑定 the account holder has not bound this person for family sharing")
-    return int(row.id)
+    return int(row["id"])
 
 
-async def _account_balance(session: AsyncSession, payer_id: int | None, *, lock: bool) -> int | None:
+async def _account_balance(db: Db, payer_id: int | None, *, lock: bool) -> int | None:
     if payer_id is None:
         return None
-    if lock:
-        balance: int | None = await session.scalar(sql.LOCK_ACCOUNT, {"person_id": payer_id})
-        return balance
-    return await session.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id))
+    balance: int | None = await db.fetchval(sql.LOCK_ACCOUNT if lock else sql.ACCOUNT_BALANCE, {"person_id": payer_id})
+    return balance
 
 
-async def _accumulators(session: AsyncSession, person_id: int, year: int, *, lock: bool) -> YearAccumulators:
-    if lock:  # one round trip: create on the first bill of the year, lock, read
-        row = (await session.execute(sql.LOCK_PERSON_YEAR, {"person_id": person_id, "year": year})).first()
-    else:
-        cols = [getattr(PersonYearRow, f) for f in ACCUMULATOR_FIELDS]
-        stmt = select(*cols).where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
-        row = (await session.execute(stmt)).first()
-    if row is None:
-        return YearAccumulators()
-    return YearAccumulators(**dict(zip(ACCUMULATOR_FIELDS, row, strict=True)))
+async def _accumulators(db: Db, person_id: int, year: int, *, lock: bool) -> YearAccumulators:
+    """The person-year accumulators; ``lock``: create the row on the first bill of the year,
+    lock and read it in one round trip."""
+    params = {"person_id": person_id, "year": year}
+    row = await db.fetchrow(sql.LOCK_PERSON_YEAR if lock else sql.ACCUMULATORS, params)
+    return YearAccumulators() if row is None else _year_accumulators(row)
+
+
+def _year_accumulators(row: Mapping[str, Any]) -> YearAccumulators:
+    return YearAccumulators(**{f: row[f] for f in ACCUMULATOR_FIELDS})
 
 
 def _bill(cmd: SettleBill, institution: Institution, refs: ReferenceData) -> Bill:
@@ -218,28 +214,28 @@ def _bill(cmd: SettleBill, institution: Institution, refs: ReferenceData) -> Bil
 
 
 async def _compute(
-    session: AsyncSession,
+    db: Db,
     refs: ReferenceData,
     institution: Institution,
     cmd: SettleBill,
     *,
-    locked: Row[Any] | None = None,
+    locked: Mapping[str, Any] | None = None,
 ) -> tuple[_Patient, int | None, BenefitSplit]:
     """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
     (preview) figures; returns who pays from an account."""
     lock = locked is not None
     ensure_active(institution, clock.today())
     _validate(cmd, refs)
-    patient = _patient(locked, cmd, institution) if lock else await _load_patient(session, cmd, institution)
+    patient = _patient(locked, cmd, institution) if lock else await _load_patient(db, cmd, institution)
     ensure_active(patient.institution, clock.today())  # takes effect at once, whatever the cache says
     policy = refs.policy(patient.state.region, patient.year)
-    payer_id = await _account_payer(session, cmd, patient, policy)
+    payer_id = await _account_payer(db, cmd, patient, policy)
     accumulators = (
-        YearAccumulators(**{f: getattr(locked, f) for f in ACCUMULATOR_FIELDS})
+        _year_accumulators(locked)
         if locked is not None
-        else await _accumulators(session, patient.person_id, patient.year, lock=False)
+        else await _accumulators(db, patient.person_id, patient.year, lock=False)
     )
-    balance = await _account_balance(session, payer_id, lock=lock)
+    balance = await _account_balance(db, payer_id, lock=lock)
     account = (
         AccountState(holder_is_patient=payer_id == patient.person_id, balance=Fen(balance))
         if balance is not None
@@ -284,35 +280,35 @@ def _body(
 # ---------------------------------------------------------------- commands
 
 
-async def preview(
-    session: AsyncSession, refs: ReferenceData, institution: Institution, cmd: SettleBill
-) -> dict[str, Any]:
+async def preview(db: Db, refs: ReferenceData, institution: Institution, cmd: SettleBill) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split = await _compute(session, refs, institution, cmd)
+    patient, _, split = await _compute(db, refs, institution, cmd)
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
-        taken = await session.scalar(select(TraceCodeRow.code).where(TraceCodeRow.code.in_(codes)).limit(1))
+        taken = await db.fetchval(sql.TRACE_CODE_TAKEN, {"codes": codes})
         if taken is not None:
             raise TraceCodeAlreadySettled(f"追溯码已结算 traceability code {taken} was already settled")
     return _body("", "preview", institution, patient.id_number, cmd, split, None)
 
 
 async def _claim_and_lock(
-    session: AsyncSession, institution: Institution, key: str, cmd: SettleBill
-) -> tuple[Row[Any], bytes | None]:
+    db: Db, institution: Institution, key: str, cmd: SettleBill
+) -> tuple[Mapping[str, Any], bytes | None]:
     """Claim the key, read the patient and lock their person-year row (one round trip); or, for
     a retry, return the stored first answer. A concurrent twin waits here for the first."""
     fingerprint = cmd.fingerprint()
     params = {**_patient_params(cmd, institution), "key": key, "request_hash": fingerprint}
-    row = (await session.execute(sql.CLAIM_AND_LOCK, params)).one()
-    if row.claimed:
+    row = await db.fetchrow(sql.CLAIM_AND_LOCK, params)
+    assert row is not None  # the statement always returns one row
+    if row["claimed"]:
         return row, None
-    first = (await session.execute(sql.FIRST_ANSWER, {"institution_code": institution.code, "key": key})).one()
-    if first.request_hash != fingerprint:
+    first = await db.fetchrow(sql.FIRST_ANSWER, {"institution_code": institution.code, "key": key})
+    assert first is not None  # the key exists: claiming it conflicted
+    if first["request_hash"] != fingerprint:
         raise IdempotencyConflict(
             "幂等键已用于不同的结算请求 this Idempotency-Key was used for a different request body"
         )
-    return row, str(first.response).encode()
+    return row, str(first["response"]).encode()
 
 
 async def _apply_accrual(s: AsyncSession, person_id: int, year: int, sign: int, accrual: Accrual) -> None:
@@ -331,24 +327,25 @@ async def _apply_accrual(s: AsyncSession, person_id: int, year: int, sign: int, 
 
 
 async def settle(
-    uow: UnitOfWork,
+    db: Db,
     refs: ReferenceData,
     institution: Institution,
     cmd: SettleBill,
     idempotency_key: str,
 ) -> SettleResult:
-    s = uow.session
-    locked, first = await _claim_and_lock(s, institution, idempotency_key, cmd)
+    """Settle inside the caller's transaction, which must commit for the bill to count (and
+    roll back on any exception: a refusal raises after some statements ran)."""
+    locked, first = await _claim_and_lock(db, institution, idempotency_key, cmd)
     if first is not None:
         return SettleResult(first, replayed=True)
 
-    patient, payer_id, split = await _compute(s, refs, institution, cmd, locked=locked)
+    patient, payer_id, split = await _compute(db, refs, institution, cmd, locked=locked)
     settlement_id = uuid.uuid4()
     settled_at = clock.now()
     totals = render.split_totals(split)
     body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at)
     raw = orjson.dumps(body)
-    event_id, event = uow.envelope(
+    event_id, event = UnitOfWork.envelope(
         SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at)
     )
     params = {
@@ -366,21 +363,23 @@ async def settle(
         "response": raw.decode(),
     }
     try:
-        inserted = (await s.execute(sql.RECORD_SETTLEMENT, params)).scalar_one()
-    except IntegrityError as exc:
-        if "uq_settlements_open_visit" in str(exc.orig):
+        inserted = await db.fetchval(sql.RECORD_SETTLEMENT, params)
+    except (IntegrityError, asyncpg.UniqueViolationError) as exc:
+        if _OPEN_VISIT in str(getattr(exc, "constraint_name", None) or getattr(exc, "orig", exc)):
             raise Duplicate(
                 f"就诊 {cmd.visit_no} 已结算 visit {cmd.visit_no} already has a settlement; "
                 "cancel it first or retry with the original Idempotency-Key"
             ) from None
         raise
-    if len(inserted) != len(params["trace_codes"]):  # rolled back by the unit of work
+    if len(inserted) != len(params["trace_codes"]):  # the caller's transaction rolls back
         taken = sorted(set(params["trace_codes"]) - set(inserted))
         raise TraceCodeAlreadySettled(
             f"追溯码已结算 traceability code {', '.join(taken)} was already settled", codes=taken
         )
-    await uow.commit()
     return SettleResult(raw, replayed=False)
+
+
+_OPEN_VISIT = "uq_settlements_open_visit"  # one open settlement per (institution, visit)
 
 
 def _settlement_params(
@@ -501,11 +500,11 @@ async def cancel(uow: UnitOfWork, institution: Institution, settlement_id: str) 
     if row.status == "cancelled":
         raise AlreadyCancelled(f"结算 {settlement_id} 已于 {row.cancelled_at} 撤销 already cancelled")
     # lock order as in settle: person-year first, then the account
-    await _accumulators(s, row.person_id, row.year, lock=True)
+    await _accumulators(SessionDb(s), row.person_id, row.year, lock=True)
     accrual = Accrual(**row.accrual)  # type: ignore[arg-type]  # ints stored from an Accrual
     await _apply_accrual(s, row.person_id, row.year, -1, accrual)
     if row.account_payer_person_id is not None and row.personal_account:
-        await _account_balance(s, row.account_payer_person_id, lock=True)
+        await _account_balance(SessionDb(s), row.account_payer_person_id, lock=True)
         await _move_account(s, row.account_payer_person_id, row.personal_account, "cancel", row.id)
     await s.execute(delete(TraceCodeRow).where(TraceCodeRow.settlement_id == row.id))
     row.status = "cancelled"

@@ -5,15 +5,15 @@ Why plain SQL here, when the rest of the code uses the ORM: ``settle`` is the on
 more CPU in SQLAlchemy (statement building, cache keys, unit-of-work flush) than the
 database spends on them, and each statement is a round trip with the person's row locks
 held. So the write half of a settlement is a single statement of data-modifying CTEs, and
-the locks are taken with one statement each. The tables and columns are those of ``orm.py``;
-the tests in tests/api and tests/integration read the rows back through the ORM.
+the locks are taken with one statement each; ``settle`` runs them on an asyncpg connection
+(``yibao.db.statements`` says why). The tables and columns are those of ``orm.py``; the tests
+in tests/api and tests/integration read the rows back through the ORM.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
 from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS
+from yibao.db.statements import Statement
 
 _ACCUMULATORS = ", ".join(ACCUMULATOR_FIELDS)
 
@@ -54,17 +54,31 @@ _PATIENT_SELECT = """
     ) e ON true
     WHERE p.id_number = :id
 """
-PATIENT = text(_PATIENT_SELECT)
+PATIENT = Statement(_PATIENT_SELECT)
 
-FIRST_ANSWER = text(
+FIRST_ANSWER = Statement(
     "SELECT request_hash, response FROM idempotency_keys WHERE institution_code = :institution_code AND key = :key"
+)
+
+#: the person-year accumulators as committed (a preview locks nothing)
+ACCUMULATORS = Statement(f"SELECT {_ACCUMULATORS} FROM person_years WHERE person_id = :person_id AND year = :year")
+TRACE_CODE_TAKEN = Statement("SELECT code FROM trace_codes WHERE code = ANY(CAST(:codes AS varchar[])) LIMIT 1")
+ACCOUNT_BALANCE = Statement("SELECT balance FROM personal_accounts WHERE person_id = :person_id")
+
+#: who pays from an account: the payer (by ID number) and how they are bound to the patient
+PAYER = Statement(
+    """
+    SELECT p.id, b.relation FROM persons p
+    LEFT JOIN family_bindings b ON b.holder_person_id = p.id AND b.relative_person_id = :patient
+    WHERE p.id_number = :payer
+    """
 )
 
 #: Lock the person-year row, creating it on the person's first bill of the year, and read the
 #: accumulators: one round trip instead of SELECT FOR UPDATE (+ INSERT + SELECT FOR UPDATE).
 #: ``DO UPDATE`` (a no-op assignment) is what makes the conflicting row come back locked and
 #: in its latest committed version, which ``DO NOTHING`` would not return at all.
-LOCK_PERSON_YEAR = text(
+LOCK_PERSON_YEAR = Statement(
     f"""
     INSERT INTO person_years (person_id, year) VALUES (:person_id, :year)
     ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year
@@ -77,7 +91,7 @@ LOCK_PERSON_YEAR = text(
 #: join on ``claim`` also orders the steps: a retry waiting on its twin's key holds no
 #: person-year lock meanwhile, so the lock order key → person-year → account is kept.
 #: One row always comes back: ``claimed`` false is a retry, ``id`` NULL an unknown person.
-CLAIM_AND_LOCK = text(
+CLAIM_AND_LOCK = Statement(
     f"""
     WITH claim AS (
         INSERT INTO idempotency_keys (institution_code, key, request_hash)
@@ -96,7 +110,7 @@ CLAIM_AND_LOCK = text(
     """
 )
 
-LOCK_ACCOUNT = text("SELECT balance FROM personal_accounts WHERE person_id = :person_id FOR UPDATE")
+LOCK_ACCOUNT = Statement("SELECT balance FROM personal_accounts WHERE person_id = :person_id FOR UPDATE")
 
 _SETTLEMENT_COLUMNS = (
     "id, institution_code, person_id, id_number, account_payer_person_id, idempotency_key, visit_no, "
@@ -125,7 +139,7 @@ _ACCRUE = ", ".join(f"{f} = {f} + :d_{f}" for f in ACCUMULATOR_FIELDS)
 #: account debit and its movement, the outbox event and the stored answer for retries.
 #: Lines, codes and the movement select from ``settlement`` so they are inserted after it.
 #: A second open settlement of the visit fails on ``uq_settlements_open_visit`` as before.
-RECORD_SETTLEMENT = text(
+RECORD_SETTLEMENT = Statement(
     f"""
     WITH settlement AS (
         INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({_SETTLEMENT_VALUES})

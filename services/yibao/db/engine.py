@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from yibao.config import Settings
+
+#: what every connection of ours announces and assumes
+SERVER_SETTINGS = {"application_name": "yibao", "timezone": "UTC"}
 
 
 def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
@@ -13,8 +20,33 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEng
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=settings.db_pool_pre_ping,
-        connect_args={"server_settings": {"application_name": "yibao", "timezone": "UTC"}},
+        connect_args={"server_settings": SERVER_SETTINGS},
     )
+
+
+async def make_pool(
+    settings: Settings, *, init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+) -> asyncpg.Pool:
+    """The asyncpg pool of the settle hot path (``yibao.db.statements`` says why it bypasses the
+    ORM). It connects lazily, like the engine, and holds at most ``db_pool_size`` connections.
+
+    ``reset`` is skipped on release: asyncpg's default sends ``pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL`` every time, a round trip per request for session state this
+    pool's users never create (they run statements inside ``transaction()``, which always ends
+    in COMMIT or ROLLBACK; a broken connection is discarded by the pool)."""
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    return await asyncpg.create_pool(
+        url.render_as_string(hide_password=False),
+        min_size=0,
+        max_size=settings.db_pool_size,
+        server_settings=SERVER_SETTINGS,
+        reset=_keep_session,
+        init=init,
+    )
+
+
+async def _keep_session(_: asyncpg.Connection) -> None:
+    return None
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

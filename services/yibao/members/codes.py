@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
+from yibao.db.statements import Db, Statement
 from yibao.errors import MemberCodeExpired, MemberCodeInvalid, MemberCodeUsed, PersonNotFound
-from yibao.members.orm import MemberCodeUseRow
-from yibao.people.orm import PersonRow
 
 _ALG = "HS256"
 _TYP = "yibao.member_code"
@@ -68,24 +64,37 @@ def decode(code: str, secret: str) -> Claims:
         raise MemberCodeInvalid() from exc
 
 
-async def _id_number(session: AsyncSession, person_id: int) -> str:
-    idn = await session.scalar(select(PersonRow.id_number).where(PersonRow.id == person_id))
+#: the use of a code, by its jti
+_USE = Statement("SELECT institution_code, idempotency_key FROM member_code_uses WHERE jti = :jti")
+#: record the use; nothing comes back if a concurrent request committed its use first
+_CLAIM_USE = Statement(
+    """
+    INSERT INTO member_code_uses (jti, person_id, institution_code, idempotency_key)
+    VALUES (:jti, :person_id, :institution_code, :idempotency_key)
+    ON CONFLICT DO NOTHING RETURNING jti
+    """
+)
+_ID_NUMBER = Statement("SELECT id_number FROM persons WHERE id = :person_id")
+
+
+async def _id_number(db: Db, person_id: int) -> str:
+    idn: str | None = await db.fetchval(_ID_NUMBER, {"person_id": person_id})
     if idn is None:
         raise PersonNotFound()
     return idn
 
 
-async def peek(session: AsyncSession, code: str, secret: str) -> str:
+async def peek(db: Db, code: str, secret: str) -> str:
     """For a preview: the ID number of a valid, unused code; nothing is consumed."""
     claims = decode(code, secret)
-    if await session.get(MemberCodeUseRow, claims.jti) is not None:
+    if await db.fetchrow(_USE, {"jti": claims.jti}) is not None:
         raise MemberCodeUsed()
     if claims.expires_at <= clock.now():
         raise MemberCodeExpired()
-    return await _id_number(session, claims.person_id)
+    return await _id_number(db, claims.person_id)
 
 
-async def redeem(session: AsyncSession, code: str, secret: str, institution_code: str, idempotency_key: str) -> str:
+async def redeem(db: Db, code: str, secret: str, institution_code: str, idempotency_key: str) -> str:
     """The ID number the code stands for, recording its use in the caller's transaction.
 
     Order: a use by this very request (a retry) wins over expiry; a use by any other request
@@ -93,24 +102,16 @@ async def redeem(session: AsyncSession, code: str, secret: str, institution_code
     concurrent requests with one code serialise on the jti's primary key.
     """
     claims = decode(code, secret)
-    mine = (institution_code, idempotency_key)
-    use = await session.get(MemberCodeUseRow, claims.jti)
+    use = await db.fetchrow(_USE, {"jti": claims.jti})
     if use is None:
         if claims.expires_at <= clock.now():
             raise MemberCodeExpired()
-        inserted = await session.scalar(
-            insert(MemberCodeUseRow)
-            .values(
-                jti=claims.jti,
-                person_id=claims.person_id,
-                institution_code=institution_code,
-                idempotency_key=idempotency_key,
-            )
-            .on_conflict_do_nothing()
-            .returning(MemberCodeUseRow.jti)
-        )
-        if inserted is None:  # a concurrent request committed its use first
-            use = await session.get(MemberCodeUseRow, claims.jti, populate_existing=True)
-    if use is not None and (use.institution_code, use.idempotency_key) != mine:
+        params = {
+            "jti": claims.jti, "person_id": claims.person_id,
+            "institution_code": institution_code, "idempotency_key": idempotency_key,
+        }
+        if await db.fetchval(_CLAIM_USE, params) is None:  # a concurrent request committed its use first
+            use = await db.fetchrow(_USE, {"jti": claims.jti})
+    if use is not None and (use["institution_code"], use["idempotency_key"]) != (institution_code, idempotency_key):
         raise MemberCodeUsed()
-    return await _id_number(session, claims.person_id)
+    return await _id_number(db, claims.person_id)
