@@ -14,6 +14,7 @@ import pytest
 from api.ratelimit import RateLimiter
 from tests.builders import idem, make_bill, make_person
 from yibao.auth.signing import signed_headers
+from yibao.errors import RateLimited
 
 
 async def _create_staff(client, admin_headers, username: str, role: str, password: str = "a-long-password-1") -> None:  # type: ignore[no-untyped-def]
@@ -160,6 +161,23 @@ def tight_limits(app, settings):  # type: ignore[no-untyped-def]
     )
     yield
     runtime.limiter = original
+
+
+async def test_rate_limit_is_one_window_for_all_api_processes(settings) -> None:  # type: ignore[no-untyped-def]
+    """Two processes' limiters count one caller together in Redis, though each counts locally
+    between syncs: a burst through both passes the limit's worth, not twice it."""
+    tight = settings.model_copy(
+        update={"rate_limit_institution": "40/minute", "broker_namespace": f"rl-{secrets.token_hex(4)}"}
+    )
+    processes = [RateLimiter(tight), RateLimiter(tight)]
+    passed = 0
+    for n in range(120):
+        try:
+            await processes[n % 2].check("institution", "H430522001")
+            passed += 1
+        except RateLimited as exc:
+            assert exc.details["retry_after"] >= 1
+    assert passed == 40
 
 
 async def test_rate_limit_answers_429_with_retry_after(client, hospital, tight_limits) -> None:
