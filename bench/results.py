@@ -37,6 +37,7 @@ class RunReport:
     phase_b: dict[str, Any] | None
     rates: dict[str, float | None]
     integrity: str
+    ceiling: dict[str, Any] | None = None  # the settle SQL replayed without the API (ceiling.py)
     extras: list[str] = field(default_factory=list)
 
     @property
@@ -149,9 +150,37 @@ def figures(r: RunReport) -> list[tuple[str, str]]:
         ]
         if noise := _noise(b, profiled):
             rows.append(("phase B noise", noise))
+    if r.ceiling is not None:
+        rows += _ceiling_rows(r)
     rows.append(("integrity", r.integrity))
     if r.seed_line:
         rows.append(("seed", r.seed_line))
+    return rows
+
+
+def _ceiling_rows(r: RunReport) -> list[tuple[str, str]]:
+    c = r.ceiling
+    assert c is not None
+    tps, cores = c["tps"], c.get("cpu_cores", {})
+    rows = [
+        (
+            f"database ceiling: settle SQL replayed without the API (asyncpg, C={c['concurrency']})",
+            f"{tps:.1f} settlements/s, errors {c['errors'] or 0}",
+        )
+    ]
+    if r.pgbench and r.pgbench["tps"]:
+        rows.append(("ratio ceiling / pgbench_tps", f"{tps / r.pgbench['tps']:.3f}"))
+    if tps:
+        rows.append(("ratio settlement_tps (phase A) / ceiling", f"{r.phase_a['tps'] / tps:.3f}"))
+    if cores and tps:
+        pg_ms, client_ms = 1000 * cores["postgres"] / tps, 1000 * c["client_cpu_s"] / c["duration_s"] / tps
+        rows.append(
+            (
+                "ceiling CPU (cores) and per settlement",
+                f"postgres {cores['postgres']}, replay client {cores['api']}, other {cores['other']}, "
+                f"idle {cores['idle']}; PostgreSQL {pg_ms:.2f} ms, client {client_ms:.2f} ms per settlement",
+            )
+        )
     return rows
 
 

@@ -72,7 +72,7 @@ async def count(database_url: str, templates: list[Template], bills: int) -> Rou
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             salt = secrets.token_hex(2)[:3]  # fresh tokens: a replayed key would skip the work
-            await _send(client, templates[0], salt, 0)  # warm caches (reference, credentials)
+            await send_bill(client, templates[0], salt, 0)  # warm caches (reference, credentials)
 
             @event.listens_for(engine, "before_cursor_execute")
             def _statement(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
@@ -100,12 +100,12 @@ async def count(database_url: str, templates: list[Template], bills: int) -> Rou
 
             counting = True
             for n in range(1, bills + 1):
-                ok += await _send(client, templates[n % len(templates)], salt, n) == 201
+                ok += await send_bill(client, templates[n % len(templates)], salt, n) == 201
     per_bill = {k: v / bills for k, v in seen.most_common()}
     return RoundTrips(bills, ok, per_bill)
 
 
-async def _send(client: httpx.AsyncClient, template: Template, salt: str, n: int) -> int:
+async def send_bill(client: httpx.AsyncClient, template: Template, salt: str, n: int) -> int:
     value = token(salt, "R", n)
     response = await client.post(
         "/api/v1/settlements",

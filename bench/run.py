@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import pickle
 import sys
 import time
 from dataclasses import asdict
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import ceiling
 import redis
 import results
 import roundtrips
@@ -96,6 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse-db", action="store_true", help="keep the existing benchmark database")
     p.add_argument("--skip-pgbench", action="store_true", help="no baseline (ratio is n/a)")
     p.add_argument("--skip-phase-b", action="store_true")
+    p.add_argument(
+        "--skip-ceiling", action="store_true", help="do not replay the settle SQL without the API (bench/ceiling.py)"
+    )
+    p.add_argument("--ceiling-bills", type=int, default=500, help="bills captured for the database ceiling")
     p.add_argument(
         "--profile",
         action="store_true",
@@ -312,6 +318,46 @@ def profile_extras(args: argparse.Namespace, out_dir: Path, profiler: Profiler, 
     return extras
 
 
+# ---------------------------------------------------------------- the database's own limit
+
+
+async def database_ceiling(args: argparse.Namespace, out_dir: Path, workload: Path) -> dict[str, Any]:
+    """Replay the settle path's statements without the API (``bench/ceiling.py``) for as long
+    as pgbench ran, with as many connections; PostgreSQL's CPU is sampled over the window."""
+    persons, institutions, today = load_workload(workload)
+    templates = build_templates(persons, institutions, args.ceiling_bills, args.seed + 2, "127.0.0.1", args.port, today)
+    bills = await ceiling.capture(database_url(args, args.database), templates, args.ceiling_bills)
+    bills_file, out = out_dir / "ceiling-bills.pickle", out_dir / "ceiling.json"
+    bills_file.write_bytes(pickle.dumps(bills))
+    bench_dsn = seeding.plain_dsn(database_url(args, args.database))
+    await ceiling.top_up_accounts(bench_dsn)
+    step(f"database ceiling: {len(bills)} captured bills replayed by {args.concurrency} asyncpg connections")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH / "ceiling.py"), "replay", "--dsn", bench_dsn, "--bills", str(bills_file),
+        "--out", str(out), "--concurrency", str(args.concurrency), "--warmup", str(args.warmup),
+        "--duration", str(args.pgbench_seconds), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    pg_dsn = seeding.plain_dsn(database_url(args, "postgres"))
+    before = after = None
+    opened_at = closed_at = 0.0
+    pg_pids: list[int] = []
+    assert proc.stdout is not None
+    async for raw in proc.stdout:
+        if raw.strip() == b"WINDOW_START":
+            pg_pids = await postgres_pids(pg_dsn, args.database)
+            opened_at, before = time.monotonic(), CpuSnapshot.take(proc.pid, pg_pids)
+        elif raw.strip() == b"WINDOW_END":
+            closed_at = time.monotonic()
+            after = CpuSnapshot.take(proc.pid, sorted(set(pg_pids) | set(await postgres_pids(pg_dsn, args.database))))
+    if await proc.wait() != 0:
+        raise RuntimeError("the ceiling replay failed")
+    result: dict[str, Any] = json.loads(out.read_text())
+    if before is not None and after is not None:
+        result["cpu_cores"] = cpu_split(before, after, closed_at - opened_at, 0.0)
+    step(f"database ceiling: {result['tps']:.1f} settlements/s, errors {result['errors'] or 0}")
+    return result
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -365,6 +411,7 @@ def params(args: argparse.Namespace) -> dict[str, Any]:
         if args.skip_pgbench
         else f"-s {args.pgbench_scale} -c {args.concurrency} -j 2 -T {args.pgbench_seconds} -M prepared",
         "load_fraction": args.load_fraction,
+        "ceiling_bills": None if args.skip_ceiling else args.ceiling_bills,
         "profiled": args.profile,
         **({"api_env": " ".join(args.api_env)} if args.api_env else {}),
     }
@@ -413,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         step("stopping the API")
         server.stop()
+    db_ceiling = None if args.skip_ceiling else asyncio.run(database_ceiling(args, out_dir, workload))
     phases = [p for p in (phase_a, phase_b) if p is not None]
     report = results.RunReport(
         label=args.label or default_label(args),
@@ -424,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         phase_b=phase_b,
         rates=rates,
         integrity=integrity(count_before, count_after, phases),
+        ceiling=db_ceiling,
         extras=extras,
     )
     print(results.console(report), flush=True)
