@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import weakref
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.asyncio import AsyncIO
 
 from yibao.config import Settings
+
+#: the Redis URL each broker was built for (the outbox relay opens an asyncio client to it)
+_URLS: weakref.WeakKeyDictionary[RedisBroker, str] = weakref.WeakKeyDictionary()
+
+
+def redis_url(broker: RedisBroker) -> str:
+    return _URLS[broker]
 
 
 def make_broker(settings: Settings) -> RedisBroker:
@@ -19,6 +28,7 @@ def make_broker(settings: Settings) -> RedisBroker:
     )
     broker.add_middleware(AsyncIO())
     broker.add_middleware(CurrentMessage())  # job actors read their retry count
+    _URLS[broker] = settings.redis_url
     return broker
 
 
