@@ -187,7 +187,18 @@ def baseline(args: argparse.Namespace) -> dict[str, Any] | None:
         scale=args.pgbench_scale,
     )
     step(f"pgbench: {result.tps:.1f} tps, latency avg {result.latency_ms} ms")
+    asyncio.run(settle_pgbench(database_url(args, args.pgbench_database)))
     return {k: v for k, v in asdict(result).items() if k != "output"}
+
+
+async def settle_pgbench(url: str) -> None:
+    """Vacuum what pgbench updated and checkpoint, so its aftermath (autovacuum of its tables,
+    a checkpoint of its dirty pages) does not run during the settlement phases."""
+    conn = await asyncpg.connect(seeding.plain_dsn(url))
+    try:
+        await seeding.settle_down(conn)
+    finally:
+        await conn.close()
 
 
 async def pg_settings(dsn: str) -> dict[str, str]:
