@@ -31,7 +31,6 @@ import resource
 import secrets
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,8 @@ import httpx
 import uvloop
 from bills import Template
 from roundtrips import send_bill
+
+from yibao.uuids import uuid7
 
 Captured = list[tuple[str, dict[str, Any]]]  # one bill: (statement name, parameters) in order
 TOP_UP_FEN = 10**12
@@ -116,8 +117,8 @@ def fresh(bill: Captured, tag: str) -> Captured:
             p["key"] = key
         elif name == "record":
             p.update(
-                id=uuid.uuid4(),
-                event_id=uuid.uuid4(),
+                id=uuid7(),  # as settle makes them
+                event_id=uuid7(),
                 idempotency_key=key,
                 visit_no=f"C{tag}",
                 trace_codes=[f"{code}-{tag}" for code in p["trace_codes"]],

@@ -69,6 +69,7 @@ from yibao.monitoring.rules import OVERLAP_VISIT_TYPES, StayOverlap, apply_in_se
 from yibao.people import id_number as ids
 from yibao.policy.params import PolicyParams
 from yibao.reference import ReferenceData
+from yibao.uuids import uuid7
 
 
 @dataclass(frozen=True)
@@ -340,7 +341,7 @@ async def settle(
         return SettleResult(first, replayed=True)
 
     patient, payer_id, split = await _compute(db, refs, institution, cmd, locked=locked)
-    settlement_id = uuid.uuid4()
+    settlement_id = uuid7()
     settled_at = clock.now()
     totals = render.split_totals(split)
     body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at)

@@ -13,6 +13,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yibao.events.orm import OutboxRow
+from yibao.uuids import uuid7
 
 
 class UnitOfWork:
@@ -55,5 +56,5 @@ class UnitOfWork:
     def envelope(topic: str, payload: dict[str, Any]) -> tuple[uuid.UUID, dict[str, Any]]:
         """An event's id and outbox payload, for callers that insert the outbox row themselves
         (the settle path writes it in the same statement as the settlement)."""
-        event_id = uuid.uuid4()
+        event_id = uuid7()
         return event_id, {"event_id": str(event_id), "type": topic, "v": 1, **payload}
