@@ -12,9 +12,12 @@ import logging
 from typing import Any
 from uuid import uuid4
 
-from dramatiq import Broker, Message
+import dramatiq
+import orjson
+from dramatiq import Broker, Message, Middleware
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
+from dramatiq.encoder import JSONEncoder
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import NoScriptError
 from sqlalchemy import select, update
@@ -29,17 +32,22 @@ log = logging.getLogger("yibao.outbox")
 
 
 def messages_for(row_event_id: str, topic: str) -> list[Message[Any]]:
-    return [
-        Message(
-            queue_name=queue,
-            actor_name=actor,
-            args=(row_event_id,),
-            kwargs={},
-            options={},
-            message_id=f"{row_event_id}:{queue}",
-        )
-        for queue, actor in SUBSCRIBERS.get(topic, [])
-    ]
+    now = current_millis()
+    return [Message(**_fields(row_event_id, queue, actor, {}, now)) for queue, actor in SUBSCRIBERS.get(topic, [])]
+
+
+def _fields(event_id: str, queue: str, actor: str, options: dict[str, Any], now: int) -> dict[str, Any]:
+    """A Dramatiq message as ``Message.asdict()`` gives it: one event for one consumer queue,
+    with a message id that names both (the consumers' inbox deduplicates on the event id)."""
+    return {
+        "queue_name": queue,
+        "actor_name": actor,
+        "args": (event_id,),
+        "kwargs": {},
+        "options": options,
+        "message_id": f"{event_id}:{queue}",
+        "message_timestamp": now,
+    }
 
 
 async def relay_once(sessionmaker: async_sessionmaker[AsyncSession], broker: Broker, batch: int = 500) -> int:
@@ -56,11 +64,11 @@ async def relay_once(sessionmaker: async_sessionmaker[AsyncSession], broker: Bro
         ).all()
         if not rows:
             return 0
-        messages = [m for r in rows for m in messages_for(str(r.event_id), r.topic)]
+        events = [(str(r.event_id), r.topic) for r in rows]
         if isinstance(broker, RedisBroker):
-            await _dispatcher(broker).enqueue(messages)
+            await _dispatcher(broker).publish(events)
         else:  # the stub broker of tests
-            for message in messages:
+            for message in (m for event_id, topic in events for m in messages_for(event_id, topic)):
                 broker.enqueue(message)
         await session.execute(
             update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows])).values(sent_at=func.now())
@@ -71,14 +79,16 @@ async def relay_once(sessionmaker: async_sessionmaker[AsyncSession], broker: Bro
 class _AsyncDispatch:
     """``RedisBroker.enqueue`` for a whole batch, in one round trip on an asyncio Redis client.
 
-    Why: the broker's own client is synchronous, so the relay used to enqueue from a worker
-    thread, one pipeline per batch; that thread (holding the GIL while it encoded and parsed)
-    was ~14% of the API's CPU under load, and it stalled the event loop the bills run on.
-    This does what ``RedisBroker.enqueue`` (dramatiq 2.x, no delay) does — a fresh
-    ``redis_message_id``, the middleware hooks, the broker's own ``dispatch`` script with the
-    same arguments — with EVALSHA on the event loop, loading the script if Redis lost it.
-    If the pipeline fails midway the batch is not marked sent and is sent again, which the
-    consumers' inbox already makes harmless (at-least-once, as before).
+    Why: the relay runs in every API process, beside the bills. Enqueued one by one from a
+    worker thread (the broker's own client is synchronous) it was ~14% of the API's CPU and
+    held the GIL while the bills waited; through ``Message`` objects (two per event, copied,
+    each run past every middleware) still ~20%. So this writes what ``RedisBroker.enqueue``
+    (dramatiq 2.x, no delay) writes — the same message fields and encoding, a fresh
+    ``redis_message_id``, the broker's own ``dispatch`` script with the same arguments — with
+    EVALSHA on the event loop, loading the script if Redis lost it. It builds ``Message``
+    objects and runs the middleware hooks only if some middleware has enqueue hooks (none of
+    ours does). If the pipeline fails midway the batch is not marked sent and is sent again,
+    which the consumers' inbox makes harmless (at-least-once, as before).
     """
 
     def __init__(self, broker: RedisBroker) -> None:
@@ -86,35 +96,55 @@ class _AsyncDispatch:
         self.client = AsyncRedis.from_url(redis_url(broker))
         script = broker.scripts["dispatch"]
         self.source, self.sha = script.script, script.sha
+        self.hooked = any(
+            type(m).before_enqueue is not Middleware.before_enqueue
+            or type(m).after_enqueue is not Middleware.after_enqueue
+            for m in broker.middleware
+        )
+        encoder = dramatiq.get_encoder()
+        self.encode = orjson.dumps if type(encoder) is JSONEncoder else encoder.encode  # same JSON, faster
 
-    async def enqueue(self, messages: list[Message[Any]]) -> None:
-        broker = self.broker
-        sent = [original.copy(options={"redis_message_id": str(uuid4())}) for original in messages]
-        for message in sent:
-            broker.emit_before("enqueue", message, None)
-        calls = [self._arguments(message) for message in sent]
-        try:
-            await self._send(calls)
-        except NoScriptError:  # Redis restarted or flushed its scripts
-            await self.client.script_load(self.source)
-            await self._send(calls)
-        for message in sent:
-            broker.emit_after("enqueue", message, None)
+    async def publish(self, events: list[tuple[str, str]]) -> None:
+        """Enqueue each ``(event_id, topic)`` on every queue that subscribes to the topic."""
+        now = current_millis()
+        fields = [
+            _fields(event_id, queue, actor, {"redis_message_id": str(uuid4())}, now)
+            for event_id, topic in events
+            for queue, actor in SUBSCRIBERS.get(topic, [])
+        ]
+        if self.hooked:
+            await self._publish_with_hooks([Message(**f) for f in fields])
+            return
+        await self._dispatch([self._arguments(f["queue_name"], f["options"], self.encode(f)) for f in fields])
 
-    def _arguments(self, message: Message[Any]) -> list[Any]:
+    async def _publish_with_hooks(self, messages: list[Message[Any]]) -> None:
+        for message in messages:
+            self.broker.emit_before("enqueue", message, None)
+        await self._dispatch([self._arguments(m.queue_name, m.options, m.encode()) for m in messages])
+        for message in messages:
+            self.broker.emit_after("enqueue", message, None)
+
+    def _arguments(self, queue_name: str, options: dict[str, Any], data: bytes) -> list[Any]:
         broker = self.broker
         return [
             "enqueue",
             current_millis(),
-            message.queue_name,
+            queue_name,
             broker.broker_id,
             broker.heartbeat_timeout,
             broker.dead_message_ttl,
             broker._should_do_maintenance("enqueue"),
             broker._max_unpack_size(),  # type: ignore[no-untyped-call]
-            message.options["redis_message_id"],
-            message.encode(),
+            options["redis_message_id"],
+            data,
         ]
+
+    async def _dispatch(self, calls: list[list[Any]]) -> None:
+        try:
+            await self._send(calls)
+        except NoScriptError:  # Redis restarted or flushed its scripts
+            await self.client.script_load(self.source)
+            await self._send(calls)
 
     async def _send(self, calls: list[list[Any]]) -> None:
         pipe = self.client.pipeline(transaction=False)
