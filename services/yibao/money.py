@@ -13,7 +13,6 @@ Fen = NewType("Fen", int)
 
 ZERO = Fen(0)
 _ONE = Decimal(1)
-_CENT = Decimal("0.01")
 
 
 def round_fen(value: Decimal) -> Fen:
@@ -45,5 +44,9 @@ def yuan_to_fen(text: str | Decimal | int) -> Fen:
 
 
 def to_wire(value: int) -> str:
-    """Fen as the contract's JSON string with exactly two decimals ("12.30", "-0.50")."""
-    return str((Decimal(value) / 100).quantize(_CENT))
+    """Fen as the contract's JSON string with exactly two decimals ("12.30", "-0.50").
+
+    Integer arithmetic, not ``Decimal``: a settlement's answer formats ~100 amounts, and
+    this was a visible share of the settle path's CPU."""
+    yuan, fen = divmod(abs(value), 100)
+    return f"{'-' if value < 0 else ''}{yuan}.{fen:02d}"

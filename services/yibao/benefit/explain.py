@@ -36,9 +36,11 @@ def ratio(value: Decimal) -> str:
 
 
 def quantity(value: Decimal) -> str:
-    """A quantity without trailing-zero noise ("2", "0.5")."""
-    normal = value.normalize()
-    return f"{normal:f}"
+    """A quantity without trailing-zero noise ("2", "0.5"); whole numbers, the common case,
+    without formatting a Decimal."""
+    if value == value.to_integral_value():
+        return str(int(value))
+    return f"{value.normalize():f}"
 
 
 def entry(part: str, rule: str, detail: str) -> Explanation:
