@@ -31,7 +31,7 @@ from yibao.errors import RateLimited
 
 log = logging.getLogger("yibao.ratelimit")
 OPEN_SECONDS = 5.0
-SYNC_SECONDS = 0.1
+SYNC_SECONDS = 0.5
 LOCAL_SHARE = 4  # a process passes unsynced at most 1/LOCAL_SHARE of the headroom it last saw
 MAX_TALLIES = 10_000  # callers remembered per process (members are many); beyond, start afresh
 
