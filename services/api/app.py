@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -50,7 +51,13 @@ DESCRIPTION = """
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> FastAPI:
+    """``freeze_gc`` (the server process): once started, move every object alive into the
+    collector's permanent generation. Why: a full collection walks every tracked object —
+    ~160,000 after imports (FastAPI, SQLAlchemy, pydantic schemas, reference data), 140 ms
+    measured on this machine — stopping every request the process holds. Frozen, a full
+    collection walks only what was made since. Off for tests, which build many apps in one
+    process and would keep their cyclic garbage."""
     settings = settings or get_settings()
     logs.configure(settings.log_level)
 
@@ -68,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimiter(settings),
             redis=Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25),
         )
+        if freeze_gc:
+            gc.collect()  # startup's own garbage first
+            gc.freeze()
         relay: asyncio.Task[None] | None = None
         if settings.run_outbox_relay:
             broker = make_broker(settings)
