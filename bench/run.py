@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-pgbench", action="store_true", help="no baseline (ratio is n/a)")
     p.add_argument("--skip-phase-b", action="store_true")
     p.add_argument(
+        "--prime", type=float, default=10.0, help="seconds of unmeasured load before phase A, then ANALYZE (0: none)"
+    )
+    p.add_argument(
         "--skip-ceiling", action="store_true", help="do not replay the settle SQL without the API (bench/ceiling.py)"
     )
     p.add_argument("--ceiling-bills", type=int, default=500, help="bills captured for the database ceiling")
@@ -372,7 +375,7 @@ async def database_ceiling(args: argparse.Namespace, out_dir: Path, workload: Pa
 # ---------------------------------------------------------------- main
 
 
-Phases = tuple[dict[str, Any], dict[str, Any] | None, dict[str, float | None]]
+Phases = tuple[dict[str, Any], dict[str, Any] | None, dict[str, float | None], dict[str, Any] | None]
 
 
 async def drive(
@@ -383,14 +386,16 @@ async def drive(
     pg: dict[str, Any] | None,
     profiler: Profiler | None,
 ) -> Phases:
-    """Phase A, then phase B at a rate derived from A and pgbench; returns both and the rates."""
+    """Priming, phase A, then phase B at a rate derived from A and pgbench; returns A, B, the
+    rates and the priming load (its settlements count for the integrity check)."""
+    primed = await prime(args, server, workload, out_dir)
     timing = f"{args.warmup:.0f}+{args.duration:.0f} s"
     step(f"phase A: closed loop, {args.concurrency} clients, {timing}")
     phase_a = await run_phase(args, server, workload, out_dir, "A", None, profiler)
     step(f"phase A: {phase_a['tps']:.1f} tps, p99 {phase_a['latency_ms']['p99']} ms, {phase_a['errors']} errors")
     rates = phase_b_rate(args, pg, phase_a)
     if args.skip_phase_b:
-        return phase_a, None, rates
+        return phase_a, None, rates, primed
     step(f"phase B: open loop at {rates['target']:.1f}/s, {timing}")
     phase_b = await run_phase(args, server, workload, out_dir, "B", rates["target"], None)
     lat = phase_b["latency_ms"]
@@ -398,7 +403,37 @@ async def drive(
         f"phase B: {phase_b['tps']:.1f} tps, p50/p95/p99 {lat['p50']}/{lat['p95']}/{lat['p99']} "
         f"ms, {phase_b['errors']} errors"
     )
-    return phase_a, phase_b, rates
+    return phase_a, phase_b, rates, primed
+
+
+#: the tables a settlement writes, whose statistics its statements are planned with
+HOT_TABLES = (
+    "settlements", "settlement_lines", "trace_codes", "person_years", "idempotency_keys",
+    "outbox", "personal_accounts", "account_movements",
+)  # fmt: skip
+
+
+async def prime(args: argparse.Namespace, server: ApiServer, workload: Path, out_dir: Path) -> dict[str, Any] | None:
+    """Unmeasured load, then ANALYZE of the tables a settlement writes.
+
+    Why: a fresh database's settlement tables are empty when analysed, and PostgreSQL plans
+    the API's prepared statements from those statistics once, then keeps the plan per pooled
+    connection: with an empty ``person_years`` even an UPDATE by primary key is planned as a
+    sequential scan, which gets slower with every bill until autovacuum's next ANALYZE (up to
+    a minute away) invalidates it. Measured: PostgreSQL's CPU per bill was ~3× its steady
+    value for the whole of a fresh run. A running system has statistics of its real tables;
+    this gives the benchmark the same, as autovacuum would within its naptime."""
+    if args.prime <= 0:
+        return None
+    step(f"priming: {args.prime:.0f} s of unmeasured load, then ANALYZE of the settlement tables")
+    priming = argparse.Namespace(**{**vars(args), "duration": args.prime, "warmup": 1.0})
+    result = await run_phase(priming, server, workload, out_dir, "P", None, None)
+    conn = await asyncpg.connect(seeding.plain_dsn(database_url(args, args.database)))
+    try:
+        await conn.execute(f"ANALYZE {', '.join(HOT_TABLES)}")
+    finally:
+        await conn.close()
+    return result
 
 
 def integrity(before: int, after: int, phases: list[dict[str, Any]]) -> str:
@@ -422,6 +457,7 @@ def params(args: argparse.Namespace) -> dict[str, Any]:
         if args.skip_pgbench
         else f"-s {args.pgbench_scale} -c {args.concurrency} -j 2 -T {args.pgbench_seconds} -M prepared",
         "load_fraction": args.load_fraction,
+        "prime_s": args.prime,
         "ceiling_bills": None if args.skip_ceiling else args.ceiling_bills,
         "profiled": args.profile,
         **({"api_env": " ".join(args.api_env)} if args.api_env else {}),
@@ -465,14 +501,14 @@ def main(argv: list[str] | None = None) -> int:
     count_before = asyncio.run(settlement_count(bench_dsn))
     server = start_api(api_env(args), args.port, args.workers, out_dir / "api.log")
     try:
-        phase_a, phase_b, rates = asyncio.run(drive(args, server, workload, out_dir, pg, profiler))
+        phase_a, phase_b, rates, primed = asyncio.run(drive(args, server, workload, out_dir, pg, profiler))
         count_after = asyncio.run(settlement_count(bench_dsn))
         extras = profile_extras(args, out_dir, profiler, workload) if profiler else []
     finally:
         step("stopping the API")
         server.stop()
     db_ceiling = None if args.skip_ceiling else asyncio.run(database_ceiling(args, out_dir, workload))
-    phases = [p for p in (phase_a, phase_b) if p is not None]
+    phases = [p for p in (primed, phase_a, phase_b) if p is not None]
     report = results.RunReport(
         label=args.label or default_label(args),
         params=params(args),
