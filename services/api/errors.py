@@ -114,7 +114,9 @@ def _sqlstate(exc: BaseException) -> str:
 async def on_driver_error(request: Request, exc: Exception) -> JSON:
     """What asyncpg raises itself on the settle hot path (no ORM session there to wrap it):
     a lost connection is a retryable 503, a refused statement is judged by its SQLSTATE."""
-    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError) or (
+        isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+    ):  # asyncpg has no class of its own for "used a connection that died"
         return await on_database_down(request, exc)
     if isinstance(exc, asyncpg.PostgresError):
         return await _on_statement_error(request, exc)

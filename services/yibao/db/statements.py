@@ -14,6 +14,7 @@ tests): :class:`SessionDb` and :class:`ConnectionDb` give both the same two meth
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -90,6 +91,21 @@ ACQUIRE_TIMEOUT_SECONDS = 30.0
 @asynccontextmanager
 async def transaction(pool: asyncpg.Pool, *, readonly: bool = False) -> AsyncIterator[ConnectionDb]:
     """A pooled connection in one transaction: committed when the block ends, rolled back if it
-    raises (so a refusal raised after some statements ran leaves nothing behind)."""
-    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection, connection.transaction(readonly=readonly):
-        yield ConnectionDb(connection)
+    raises (so a refusal raised after some statements ran leaves nothing behind).
+
+    Not ``async with connection.transaction()``: when the connection died mid-request (the
+    database restarting), its exit raises "the underlying connection is closed" in place of
+    the error that says so, and the caller would answer 500 instead of a retryable 503. The
+    server rolls back a transaction whose connection is gone, so a failed rollback there is
+    moot and the original error is what propagates."""
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection:
+        tx = connection.transaction(readonly=readonly)
+        await tx.start()
+        try:
+            yield ConnectionDb(connection)
+        except BaseException:
+            if not connection.is_closed():
+                with contextlib.suppress(asyncpg.InterfaceError, OSError):
+                    await tx.rollback()
+            raise
+        await tx.commit()
