@@ -111,12 +111,18 @@ def _sqlstate(exc: BaseException) -> str:
     return ""
 
 
+#: how asyncpg words "this connection died under the request" when it raises the generic
+#: InterfaceError (e.g. a transaction's exit after the server terminated the connection)
+_CONNECTION_GONE = ("connection is closed", "released back to the pool")
+
+
 async def on_driver_error(request: Request, exc: Exception) -> JSON:
     """What asyncpg raises itself on the settle hot path (no ORM session there to wrap it):
     a lost connection is a retryable 503, a refused statement is judged by its SQLSTATE."""
-    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError) or (
-        isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
-    ):  # asyncpg has no class of its own for "used a connection that died"
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.exceptions.InternalClientError) or (
+        isinstance(exc, asyncpg.InterfaceError) and any(m in str(exc) for m in _CONNECTION_GONE)
+    ):  # InternalClientError: a connection left unusable by the server going away (the pool
+        # discards it on release); SQLAlchemy's adapter answered these 503 too
         return await on_database_down(request, exc)
     if isinstance(exc, asyncpg.PostgresError):
         return await _on_statement_error(request, exc)
@@ -159,5 +165,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, on_database_down)
     app.add_exception_handler(asyncpg.PostgresError, on_driver_error)
     app.add_exception_handler(asyncpg.InterfaceError, on_driver_error)
+    app.add_exception_handler(asyncpg.exceptions.InternalClientError, on_driver_error)
     app.add_exception_handler(OSError, on_database_down)
     app.add_exception_handler(Exception, on_unexpected)  # still a 500, but in our error shape and logged

@@ -14,7 +14,6 @@ tests): :class:`SessionDb` and :class:`ConnectionDb` give both the same two meth
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -91,21 +90,9 @@ ACQUIRE_TIMEOUT_SECONDS = 30.0
 @asynccontextmanager
 async def transaction(pool: asyncpg.Pool, *, readonly: bool = False) -> AsyncIterator[ConnectionDb]:
     """A pooled connection in one transaction: committed when the block ends, rolled back if it
-    raises (so a refusal raised after some statements ran leaves nothing behind).
-
-    Not ``async with connection.transaction()``: when the connection died mid-request (the
-    database restarting), its exit raises "the underlying connection is closed" in place of
-    the error that says so, and the caller would answer 500 instead of a retryable 503. The
-    server rolls back a transaction whose connection is gone, so a failed rollback there is
-    moot and the original error is what propagates."""
-    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection:
-        tx = connection.transaction(readonly=readonly)
-        await tx.start()
-        try:
-            yield ConnectionDb(connection)
-        except BaseException:
-            if not connection.is_closed():
-                with contextlib.suppress(asyncpg.InterfaceError, OSError):
-                    await tx.rollback()
-            raise
-        await tx.commit()
+    raises (so a refusal raised after some statements ran leaves nothing behind). asyncpg's own
+    transaction and pool handling, which also discards a connection a cancelled request left
+    mid-operation; a connection lost mid-request surfaces as asyncpg's "connection is closed"
+    errors, which ``api.errors`` answers 503."""
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection, connection.transaction(readonly=readonly):
+        yield ConnectionDb(connection)
