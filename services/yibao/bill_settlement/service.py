@@ -258,6 +258,7 @@ def _body(
     cmd: SettleBill,
     split: BenefitSplit,
     settled_at: datetime | None,
+    totals: dict[str, int],
 ) -> dict[str, Any]:
     return render.body(
         settlement_id=settlement_id,
@@ -271,7 +272,7 @@ def _body(
         settled_at=settled_at,
         cancelled_at=None,
         admission_order=split.admission_order,
-        totals=render.split_totals(split),
+        totals=totals,
         lines=render.split_lines(split, {ln.line_no: ln.item_code for ln in cmd.lines}),
         warnings=[{"rule": w.rule, "message": w.message} for w in split.warnings],
         explanation=[{"part": e.part, "rule": e.rule, "detail": e.detail} for e in split.explanation],
@@ -289,7 +290,7 @@ async def preview(db: Db, refs: ReferenceData, institution: Institution, cmd: Se
         taken = await db.fetchval(sql.TRACE_CODE_TAKEN, {"codes": codes})
         if taken is not None:
             raise TraceCodeAlreadySettled(f"追溯码已结算 traceability code {taken} was already settled")
-    return _body("", "preview", institution, patient.id_number, cmd, split, None)
+    return _body("", "preview", institution, patient.id_number, cmd, split, None, render.split_totals(split))
 
 
 async def _claim_and_lock(
@@ -344,7 +345,7 @@ async def settle(
     settlement_id = uuid7()
     settled_at = clock.now()
     totals = render.split_totals(split)
-    body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at)
+    body = _body(str(settlement_id), "settled", institution, patient.id_number, cmd, split, settled_at, totals)
     raw = orjson.dumps(body)
     event_id, event = UnitOfWork.envelope(
         SETTLEMENT_CREATED, _event(settlement_id, institution, patient.person_id, cmd, totals, settled_at)
