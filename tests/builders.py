@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from datetime import date
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -12,14 +14,32 @@ import httpx
 from yibao.people.id_number import make
 
 _seq = itertools.count(1)
+#: the sequence digits already handed out, per (region, birth date, gender): one run never repeats an ID
+_issued: defaultdict[tuple[str, date, str], Iterator[int]] = defaultdict(lambda: itertools.count(0))
+#: 500 sequence numbers per gender and birth date (3 digits, the last one's parity is the gender)
+SEQUENCES_PER_DAY = 500
+DEFAULT_BORN = date(1980, 5, 17)
 
 
-def new_id_number(born: date = date(1980, 5, 17), gender: str = "M", region: str = "430522") -> str:
-    """A valid, unique GB 11643 ID (random sequence digits; gender in the 17th digit)."""
-    serial = f"{secrets.randbelow(100):02d}"
-    parity = (1 if gender == "M" else 0) + 2 * secrets.randbelow(5)
-    body = f"{region}{born:%Y%m%d}{serial}{parity}"
-    return make(body)
+def _next_sequence(region: str, born: date, gender: str) -> int | None:
+    n = next(_issued[(region, born, gender)])
+    return n if n < SEQUENCES_PER_DAY else None
+
+
+def new_id_number(born: date | None = None, gender: str = "M", region: str = "430522") -> str:
+    """A valid GB 11643 ID that no other call in this run returned (gender in the 17th digit).
+
+    Without ``born`` the default birth date moves on a day once its 500 numbers are used, so a
+    long run never collides; with an explicit ``born`` running out is a loud error, not a repeat.
+    """
+    day = born or DEFAULT_BORN
+    while (n := _next_sequence(region, day, gender)) is None:
+        if born is not None:
+            raise AssertionError(f"no ID numbers left for {region} {born} {gender}; use another birth date")
+        day += timedelta(days=1)
+    serial, odd_even = divmod(n, 5)
+    parity = 2 * odd_even + (1 if gender == "M" else 0)
+    return make(f"{region}{day:%Y%m%d}{serial:02d}{parity}")
 
 
 async def make_person(
@@ -28,7 +48,7 @@ async def make_person(
     *,
     scheme: str = "resident",
     year: int = 2026,
-    born: date = date(1980, 5, 17),
+    born: date | None = None,
     gender: str = "M",
     region: str = "430522",
     coverage_start: str | None = None,
@@ -40,18 +60,7 @@ async def make_person(
     death_date: str | None = None,
 ) -> str:
     """Register, tag, enrol (and credit) a person through the admin API; returns the ID."""
-    for _ in range(20):
-        idn = new_id_number(born, gender, region)
-        r = await client.post(
-            "/api/v1/persons",
-            json={"id_number": idn, "name": f"测试{next(_seq)}", "region": region, "death_date": death_date},
-            headers=admin,
-        )
-        if r.status_code == 201:
-            break
-        assert r.status_code == 409, r.text
-    else:  # pragma: no cover
-        raise AssertionError("could not find a free ID number")
+    idn = await register_person(client, admin, born=born, gender=gender, region=region, death_date=death_date)
     for g in groups:
         r = await client.post(
             f"/api/v1/persons/{idn}/groups", json={"group": g, "valid_from": f"{year}-01-01"}, headers=admin
@@ -78,6 +87,24 @@ async def make_person(
             headers=admin,
         )
         assert r.status_code == 201, r.text
+    return idn
+
+
+async def register_person(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    *,
+    born: date | None = None,
+    gender: str = "M",
+    region: str = "430522",
+    name: str | None = None,
+    death_date: str | None = None,
+) -> str:
+    """Register a fresh person; anything but 201 fails the test (IDs never repeat within a run)."""
+    idn = new_id_number(born, gender, region)
+    body = {"id_number": idn, "name": name or f"测试{next(_seq)}", "region": region, "death_date": death_date}
+    r = await client.post("/api/v1/persons", json=body, headers=admin)
+    assert r.status_code == 201, r.text
     return idn
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from tests.builders import idem, line, make_bill, new_id_number
+from tests.builders import idem, line, make_bill, new_id_number, register_person
 from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
 from yibao.bill_settlement.orm import SettlementRow
 from yibao.employers.credit_code import CHARSET, make
@@ -35,14 +35,7 @@ async def staff(sessionmaker) -> dict[str, dict[str, str]]:  # type: ignore[no-u
 
 
 async def person(client: httpx.AsyncClient, admin: dict[str, str], **kw: Any) -> str:
-    for _ in range(20):
-        idn = new_id_number(**kw)
-        r = await client.post(
-            "/api/v1/persons", json={"id_number": idn, "name": "赵六", "region": "430522"}, headers=admin
-        )
-        if r.status_code == 201:
-            return idn
-    raise AssertionError("no free ID number")  # pragma: no cover
+    return await register_person(client, admin, name="赵六", **kw)
 
 
 async def employer(client: httpx.AsyncClient, clerk: dict[str, str]) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.builders import idem, line, make_bill, new_id_number
+from tests.builders import idem, line, make_bill, register_person
 from yibao import clock
 
 
@@ -23,13 +23,7 @@ def frozen() -> Iterator[list[datetime]]:
 
 
 async def register(client: httpx.AsyncClient, admin: dict[str, str], *groups: str, **kw: object) -> str:
-    for _ in range(20):
-        idn = new_id_number(**kw)  # type: ignore[arg-type]
-        r = await client.post(
-            "/api/v1/persons", json={"id_number": idn, "name": "王五", "region": "430522"}, headers=admin
-        )
-        if r.status_code == 201:
-            break
+    idn = await register_person(client, admin, name="王五", **kw)  # type: ignore[arg-type]
     for g in groups:
         r = await client.post(
             f"/api/v1/persons/{idn}/groups", json={"group": g, "valid_from": "2025-01-01"}, headers=admin
