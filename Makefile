@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install up test lint bench clean
+.PHONY: install up test test-random lint bench clean
 
 $(BIN)/yibao: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,12 @@ lint: install
 
 ## The whole test suite against the local PostgreSQL and Redis (its own database and Redis db).
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -p no:randomly
+
+## The same suite once more in a random order (pytest-randomly; the seed is printed to replay it
+## with `-p randomly -p "randomly" --randomly-seed=N`): every test must pass alone and in any order.
+test-random: install
+	$(BIN)/pytest -q -p randomly
 
 bench: install
 	$(BIN)/python bench/run.py

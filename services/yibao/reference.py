@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -83,9 +84,16 @@ class ReferenceCache:
     (an institution's suspension) is read inside the settle transaction anyway.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        ttl_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``monotonic`` is injectable so a test moves time past the TTL instead of sleeping."""
         self._sessionmaker = sessionmaker
         self._ttl = ttl_seconds
+        self._monotonic = monotonic
         self._data: ReferenceData | None = None
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
@@ -98,7 +106,7 @@ class ReferenceCache:
             async with self._lock:
                 fresh = await self._load() if self._data is None or self._ttl <= 0 else self._data
             return fresh
-        if time.monotonic() - self._loaded_at >= self._ttl and (self._refresh is None or self._refresh.done()):
+        if self._monotonic() - self._loaded_at >= self._ttl and (self._refresh is None or self._refresh.done()):
             self._refresh = asyncio.create_task(self._reload_quietly())
         return data
 
@@ -109,7 +117,7 @@ class ReferenceCache:
         async with self._sessionmaker() as session:
             data = await load_reference_data(session)
         if generation == self._generation:
-            self._data, self._loaded_at = data, time.monotonic()
+            self._data, self._loaded_at = data, self._monotonic()
         return data
 
     async def _reload_quietly(self) -> None:
@@ -119,7 +127,7 @@ class ReferenceCache:
             async with self._lock:
                 await self._load()
         except Exception as exc:  # database restarting: the last copy stays in use
-            self._loaded_at = time.monotonic()
+            self._loaded_at = self._monotonic()
             log.warning("reference data reload failed, keeping the last copy: %s", exc)
 
     def invalidate(self) -> None:

@@ -3,10 +3,41 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import httpx
+from sqlalchemy import select, text
 
 from tests.builders import idem, line, make_bill, make_person
+from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
+from yibao.bill_settlement.orm import PersonYearRow
+from yibao.people.orm import PersonRow
+
+#: every table a settlement writes, counted to prove that a preview writes none of them
+SETTLE_TABLES = ("settlements", "settlement_lines", "trace_codes", "idempotency_keys", "outbox", "account_movements")
+
+
+async def person_state(sessionmaker, idn: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Every accumulator of the person's 2026 row, the account balance and its movements."""
+    async with sessionmaker() as s:
+        pid = await s.scalar(select(PersonRow.id).where(PersonRow.id_number == idn))
+        year = await s.get(PersonYearRow, (pid, 2026))
+        balance = await s.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == pid))
+        movements = (
+            await s.execute(
+                select(AccountMovementRow.kind, AccountMovementRow.amount)
+                .where(AccountMovementRow.person_id == pid)
+                .order_by(AccountMovementRow.id)
+            )
+        ).all()
+    accumulators = {c.key: getattr(year, c.key) for c in PersonYearRow.__table__.columns} if year else {}
+    accumulators.pop("updated_at", None)
+    return {"accumulators": accumulators, "balance": balance, "movements": [tuple(m) for m in movements]}
+
+
+async def row_counts(sessionmaker) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        return {t: int(await s.scalar(text(f"SELECT count(*) FROM {t}"))) for t in SETTLE_TABLES}
 
 
 def inpatient_lines(trace: list[str]) -> list[dict[str, object]]:
@@ -110,19 +141,48 @@ async def test_same_key_different_body_is_a_conflict(client, admin_headers, hosp
     assert r2.status_code == 409 and r2.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"
 
 
-async def test_cancel_restores_every_accumulator(client, admin_headers, hospital) -> None:
+async def test_cancel_restores_every_accumulator(client, admin_headers, hospital, sessionmaker) -> None:
+    # given an employee with 5000.00 in the account and one bill already this year (non-zero accumulators)
     idn = await make_person(client, admin_headers, scheme="employee", account="5000.00")
-    bill = inpatient_bill(idn) | {"use_personal_account": True}
+    earlier = await client.post(
+        "/api/v1/settlements", json=inpatient_bill(idn) | {"use_personal_account": True}, headers={**hospital, **idem()}
+    )
+    assert earlier.status_code == 201, earlier.text
+    before = await person_state(sessionmaker, idn)
+    assert before["accumulators"]["inpatient_admissions"] == 1 and before["accumulators"]["fund_paid"] > 0
+    # when a second bill settles (moving the accumulators and the account) and is cancelled
+    bill = inpatient_bill(idn) | {"use_personal_account": True, "admitted_on": "2026-03-10"}
+    bill |= {"service_date": "2026-03-12", "discharged_on": "2026-03-12"}
     first = (await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})).json()
+    assert first["admission_order"] == 2
+    moved = await person_state(sessionmaker, idn)
+    assert moved["accumulators"]["inpatient_admissions"] == 2
+    assert moved["accumulators"]["fund_paid"] == before["accumulators"]["fund_paid"] + fen(
+        first["totals"]["fund_total"]
+    )
+    assert moved["balance"] == before["balance"] - fen(first["totals"]["personal_account"]) < before["balance"]
     cancelled = await client.post(f"/api/v1/settlements/{first['settlement_id']}/cancel", headers=hospital)
+    # then every accumulator and the balance are back where they were, and the account shows both movements
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    after = await person_state(sessionmaker, idn)
+    assert after["accumulators"] == before["accumulators"]
+    assert after["balance"] == before["balance"]
+    paid = fen(first["totals"]["personal_account"])
+    assert after["movements"][len(before["movements"]) :] == [("settlement", -paid), ("cancel", paid)]
     again = await client.post(f"/api/v1/settlements/{first['settlement_id']}/cancel", headers=hospital)
     assert again.status_code == 409 and again.json()["error"]["code"] == "ALREADY_CANCELLED"
-    # the same bill (same trace codes, same visit) settles again exactly as the first time
+    assert await person_state(sessionmaker, idn) == after
+    # and the same bill (same trace codes, same visit) settles again exactly as the first time
     redo = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
     assert redo.status_code == 201, redo.text
     assert redo.json()["totals"] == first["totals"]
-    assert redo.json()["admission_order"] == 1
+    assert redo.json()["admission_order"] == 2
+    assert await person_state(sessionmaker, idn) == {**moved, "movements": after["movements"] + [("settlement", -paid)]}
+
+
+def fen(wire: str) -> int:
+    whole, _, cents = wire.partition(".")
+    return int(whole) * 100 + int(cents)
 
 
 async def test_list_is_scoped_and_paginated(client, admin_headers, institution_keys) -> None:
@@ -158,13 +218,21 @@ async def test_another_institution_cannot_read_or_cancel(client, admin_headers, 
     assert (await client.get(f"/api/v1/settlements/{sid}", headers=admin_headers)).status_code == 200
 
 
-async def test_preview_writes_nothing(client, admin_headers, hospital) -> None:
-    idn = await make_person(client, admin_headers)
-    bill = inpatient_bill(idn)
+async def test_preview_writes_nothing(client, admin_headers, hospital, sessionmaker) -> None:
+    # given an employee with an account, and the counts of every table a settlement writes
+    idn = await make_person(client, admin_headers, scheme="employee", account="5000.00")
+    bill = inpatient_bill(idn) | {"use_personal_account": True}
+    state, counts = await person_state(sessionmaker, idn), await row_counts(sessionmaker)
+    # when the bill is previewed twice
     p1 = await client.post("/api/v1/settlements/preview", json=bill, headers=hospital)
     p2 = await client.post("/api/v1/settlements/preview", json=bill, headers=hospital)
+    # then both answer the same split and nothing was written: no row, no accumulator, no balance
     assert p1.status_code == p2.status_code == 200
     assert p1.json()["totals"] == p2.json()["totals"]
+    assert fen(p1.json()["totals"]["personal_account"]) > 0
+    assert await row_counts(sessionmaker) == counts
+    assert await person_state(sessionmaker, idn) == state
+    # and settling it gives exactly the previewed split, as the first admission (trace codes still free)
     settled = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
     assert settled.json()["totals"] == p1.json()["totals"]
     assert settled.json()["admission_order"] == 1

@@ -1,6 +1,11 @@
-"""The audit chain verifies when untouched and names the first edited or removed entry."""
+"""The audit chain verifies when untouched and names the first edited or removed entry.
+
+Tampering happens inside a transaction that is rolled back: ``verify`` reads the tampered rows
+through the same session, and the shared log of the run stays intact for every other test."""
 
 from __future__ import annotations
+
+import asyncio
 
 from sqlalchemy import delete, select, update
 
@@ -19,35 +24,55 @@ async def _append(sessionmaker, n: int, tag: str) -> list[int]:  # type: ignore[
     return ids
 
 
-async def test_chain_detects_edit_and_removal(sessionmaker) -> None:
+async def _verify(sessionmaker) -> tuple[int, audit.BrokenLink | None]:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        return await audit.verify(s)
+
+
+async def test_an_untouched_chain_verifies(sessionmaker) -> None:
+    # given five more entries
+    before, _ = await _verify(sessionmaker)
+    await _append(sessionmaker, 5, "plain")
+    # then the whole chain verifies, five entries longer
+    checked, broken = await _verify(sessionmaker)
+    assert broken is None and checked == before + 5
+
+
+async def test_an_edited_entry_is_named(sessionmaker) -> None:
+    # given five entries
     ids = await _append(sessionmaker, 5, "edit")
-    async with sessionmaker() as s:
-        checked, broken = await audit.verify(s)
-    assert broken is None and checked >= 5
-
     async with sessionmaker() as s, s.begin():
+        # when the third is edited (in a transaction that is rolled back)
         await s.execute(update(AuditRow).where(AuditRow.id == ids[2]).values(actor="mallory"))
-    async with sessionmaker() as s:
         _, broken = await audit.verify(s)
-    assert broken is not None and broken.entry_id == ids[2] and "edited" in broken.reason
+        # then verify names it as edited
+        assert broken is not None and broken.entry_id == ids[2] and "edited" in broken.reason
+        await s.rollback()
+    assert (await _verify(sessionmaker))[1] is None
 
+
+async def test_a_removed_entry_breaks_the_next_link(sessionmaker) -> None:
+    # given five entries
+    ids = await _append(sessionmaker, 5, "remove")
     async with sessionmaker() as s, s.begin():
-        await s.execute(update(AuditRow).where(AuditRow.id == ids[2]).values(actor="alice"))
+        # when the fourth is deleted (rolled back afterwards)
         await s.execute(delete(AuditRow).where(AuditRow.id == ids[3]))
-    async with sessionmaker() as s:
         _, broken = await audit.verify(s)
-    assert broken is not None and broken.entry_id == ids[4] and "removed" in broken.reason
-    async with sessionmaker() as s, s.begin():  # leave an intact chain for other tests
-        await s.execute(delete(AuditRow))
-        assert (await s.scalar(select(AuditRow.id).limit(1))) is None
+        # then the fifth, whose predecessor vanished, is named
+        assert broken is not None and broken.entry_id == ids[4] and "removed" in broken.reason
+        await s.rollback()
+    assert (await _verify(sessionmaker))[1] is None
 
 
 async def test_concurrent_appends_never_fork(sessionmaker) -> None:
-    import asyncio
-
-    await asyncio.gather(*(_append(sessionmaker, 3, f"c{k}") for k in range(6)))
+    # given the chain as it stands
+    before, _ = await _verify(sessionmaker)
+    # when six writers append three entries each at the same time
+    written = await asyncio.gather(*(_append(sessionmaker, 3, f"c{k}") for k in range(6)))
+    # then all 18 are in one unbroken chain, and no two entries share a predecessor
+    checked, broken = await _verify(sessionmaker)
     async with sessionmaker() as s:
-        checked, broken = await audit.verify(s)
         prevs = (await s.scalars(select(AuditRow.prev_hash))).all()
-    assert broken is None and checked == 18
+    assert broken is None and checked == before + 18
+    assert len({i for ids in written for i in ids}) == 18
     assert len(prevs) == len(set(prevs))

@@ -298,6 +298,9 @@ async def test_postgres_restart_gives_503_and_no_partial_write(
     base, procs = _system(s, tmp_path)
     acknowledged: dict[str, str] = {}
     seen: list[int] = []
+    sent_at: list[float] = []  # monotonic time of every attempt, to prove the restart hit the load
+    first_ten_each, restart_began, restart_ended = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    window: list[float] = []
     try:
         await asyncio.to_thread(live.wait_healthy, base)
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -305,9 +308,14 @@ async def test_postgres_restart_gives_503_and_no_partial_write(
 
             async def his(worker: int) -> None:
                 for i in range(30):
+                    if i == 10:  # bills 10-19 go out while PostgreSQL restarts …
+                        await restart_began.wait()
+                    if i == 20:  # … and 20-29 after it is back, so acknowledgements straddle it
+                        await restart_ended.wait()
                     key_ = f"pg-{worker}-{i}-{secrets.token_hex(4)}"
                     body = make_bill(people[(worker + i) % len(people)])
                     for _ in range(200):  # the HIS retries with the same key until answered
+                        sent_at.append(time.monotonic())
                         try:
                             r = await http.post(
                                 "/api/v1/settlements",
@@ -321,18 +329,28 @@ async def test_postgres_restart_gives_503_and_no_partial_write(
                         seen.append(r.status_code)
                         if r.status_code in (200, 201):
                             acknowledged[key_] = r.json()["settlement_id"]
+                            if len(acknowledged) == 40:  # the first ten bills of every HIS are in
+                                first_ten_each.set()
                             break
                         await asyncio.sleep(0.1)
 
             async def restart_midway() -> None:
-                await asyncio.sleep(1.0)
+                await first_ten_each.wait()
+                window.append(time.monotonic())
+                restart_began.set()
                 await asyncio.to_thread(private_pg.restart)
+                window.append(time.monotonic())
+                restart_ended.set()
 
             await asyncio.gather(*(his(w) for w in range(4)), restart_midway())
     finally:
         for p in procs:
             live.kill(p)
 
+    began, ended = window
+    assert min(sent_at) < began and max(sent_at) > ended
+    during = [t for t in sent_at if began <= t <= ended]
+    assert during, "no request was sent while PostgreSQL restarted: the test did not test the outage"
     assert 500 not in seen and all(c in (0, 200, 201, 503) for c in seen), sorted(set(seen))
     assert len(acknowledged) == 120
     engine = make_engine(s, pool_size=1)
@@ -357,6 +375,7 @@ async def test_postgres_restart_gives_503_and_no_partial_write(
     assert {k: str(v) for k, v in stored} == acknowledged
     assert lineless == 0 and drift == 0
     print(
-        f"\npostgres restart: {len(seen)} responses, {seen.count(503)} × 503, {seen.count(0)} connection "
+        f"\npostgres restart: {len(seen)} responses ({len(during)} sent during the restart), "
+        f"{seen.count(503)} × 503, {seen.count(0)} connection "
         f"errors, 0 × 500; {len(acknowledged)} acknowledged = stored"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,8 +29,27 @@ def test_to_wire_examples() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("7", "7"),
+        ("7.000", "7"),
+        ("1.5E+1", "15"),
+        ("100", "100"),
+        ("0.5", "0.5"),
+        ("2.50", "2.5"),
+        ("0.0001", "0.0001"),
+        ("12.3400", "12.34"),
+        ("1E+3", "1000"),
+    ],
+)
+def test_quantity_examples(value: str, shown: str) -> None:
+    assert quantity(Decimal(value)) == shown
+
+
 @given(st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("99999999"), places=4))
-def test_quantity_drops_trailing_zeros_only(value: Decimal) -> None:
+def test_quantity_is_the_same_number_in_plain_notation_without_trailing_zeros(value: Decimal) -> None:
     text = quantity(value)
-    assert Decimal(text) == value and "E" not in text
-    assert text == f"{value.normalize():f}"
+    assert Decimal(text) == value
+    assert set(text) <= set("0123456789.")
+    assert not text.endswith(".") and ("." not in text or not text.endswith("0"))

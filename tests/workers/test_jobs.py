@@ -4,7 +4,9 @@ and a redelivery or a second request with the same dedup key changes nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -15,27 +17,35 @@ from yibao.events.outbox import relay_once
 from yibao.jobs import kinds
 from yibao.jobs.runner import JobContext
 
-CALLS: list[dict[str, Any]] = []
 
+@dataclass
+class EchoKind:
+    """A job kind of this test only: its own name, so lists and calls see no other test's runs."""
 
-async def _count_to(ctx: JobContext) -> dict[str, Any]:
-    CALLS.append(ctx.params)
-    n = int(ctx.params["n"])
-    if n < 0:
-        from yibao.errors import InvalidRequest
+    name: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
-        raise InvalidRequest("n must not be negative")
-    for i in range(0, n + 1, 5):
-        await ctx.progress(i, n)
-    return {"counted": n}
+    def handler(self) -> Callable[[JobContext], Awaitable[dict[str, Any]]]:
+        async def count_to(ctx: JobContext) -> dict[str, Any]:
+            self.calls.append(ctx.params)
+            n = int(ctx.params["n"])
+            if n < 0:
+                from yibao.errors import InvalidRequest
+
+                raise InvalidRequest("n must not be negative")
+            for i in range(0, n + 1, 5):
+                await ctx.progress(i, n)
+            return {"counted": n}
+
+        return count_to
 
 
 @pytest.fixture
-def echo_kind(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setitem(kinds.KINDS, "count_to", kinds.JobKind("settlement", ("finance",), "test job"))
-    monkeypatch.setitem(settlement.jobs.HANDLERS, "count_to", _count_to)
-    CALLS.clear()
-    yield
+def echo_kind(monkeypatch: pytest.MonkeyPatch) -> Iterator[EchoKind]:
+    kind = EchoKind(f"count_to_{secrets.token_hex(3)}")
+    monkeypatch.setitem(kinds.KINDS, kind.name, kinds.JobKind("settlement", ("finance",), "test job"))
+    monkeypatch.setitem(settlement.jobs.HANDLERS, kind.name, kind.handler())
+    yield kind
 
 
 async def _drain(sessionmaker, broker) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +55,7 @@ async def _drain(sessionmaker, broker) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_job_runs_once_with_progress_and_result(client, admin_headers, sessionmaker, broker, echo_kind) -> None:
-    body = {"kind": "count_to", "params": {"n": 20}, "dedup_key": "count-20"}
+    body = {"kind": echo_kind.name, "params": {"n": 20}, "dedup_key": f"{echo_kind.name}-20"}
     r = await client.post("/api/v1/jobs", json=body, headers=admin_headers)
     assert r.status_code == 202, r.text
     run = r.json()
@@ -60,16 +70,16 @@ async def test_job_runs_once_with_progress_and_result(client, admin_headers, ses
     assert (done["processed"], done["total"]) == (20, 20)
     assert done["result"]["counted"] == 20
     assert done["attempts"] == 1
-    assert CALLS == [{"n": 20}]
+    assert echo_kind.calls == [{"n": 20}]
 
-    listed = (await client.get("/api/v1/jobs?kind=count_to", headers=admin_headers)).json()
+    listed = (await client.get(f"/api/v1/jobs?kind={echo_kind.name}", headers=admin_headers)).json()
     assert [j["id"] for j in listed["items"]] == [run["id"]]
 
 
 async def test_finished_job_is_not_run_again_on_redelivery(
     client, admin_headers, sessionmaker, broker, echo_kind
 ) -> None:
-    r = await client.post("/api/v1/jobs", json={"kind": "count_to", "params": {"n": 5}}, headers=admin_headers)
+    r = await client.post("/api/v1/jobs", json={"kind": echo_kind.name, "params": {"n": 5}}, headers=admin_headers)
     run_id = r.json()["id"]
     await _drain(sessionmaker, broker)
     from yibao.messaging.runtime import run_job
@@ -81,11 +91,11 @@ async def test_finished_job_is_not_run_again_on_redelivery(
 
         event_id = await s.scalar(select(OutboxRow.event_id).where(OutboxRow.payload["run_id"].astext == run_id))
     await run_job(str(event_id), settlement.jobs.HANDLERS, 3)  # a redelivered message
-    assert CALLS == [{"n": 5}]
+    assert echo_kind.calls == [{"n": 5}]
 
 
 async def test_domain_refusal_fails_the_run(client, admin_headers, sessionmaker, broker, echo_kind) -> None:
-    r = await client.post("/api/v1/jobs", json={"kind": "count_to", "params": {"n": -1}}, headers=admin_headers)
+    r = await client.post("/api/v1/jobs", json={"kind": echo_kind.name, "params": {"n": -1}}, headers=admin_headers)
     await _drain(sessionmaker, broker)
     done = (await client.get(f"/api/v1/jobs/{r.json()['id']}", headers=admin_headers)).json()
     assert done["state"] == "failed"
@@ -109,15 +119,17 @@ async def test_unknown_kind_and_wrong_role_are_refused(client, admin_headers, ap
     assert r.status_code == 404
 
 
-async def test_progress_never_moves_backwards(client, admin_headers, sessionmaker, echo_kind) -> None:
+async def test_progress_never_moves_backwards(client, admin_headers, sessionmaker, broker, echo_kind) -> None:
     """Models of one sweep run side by side; their progress reports may commit out of order."""
     import uuid
 
     from yibao.jobs.runner import JobContext
 
-    r = await client.post("/api/v1/jobs", json={"kind": "count_to", "params": {"n": 1}}, headers=admin_headers)
+    r = await client.post("/api/v1/jobs", json={"kind": echo_kind.name, "params": {"n": 1}}, headers=admin_headers)
     ctx = JobContext(uuid.UUID(r.json()["id"]), sessionmaker, {})
     await ctx.progress(9, 9)
     await ctx.progress(8, 9)  # the slower of two parallel parts reports last
     run = (await client.get(f"/api/v1/jobs/{r.json()['id']}", headers=admin_headers)).json()
     assert (run["processed"], run["total"]) == (9, 9)
+    await _drain(sessionmaker, broker)  # run it here, not in whichever test drains the queue next
+    assert echo_kind.calls == [{"n": 1}]
