@@ -5,16 +5,34 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import jwt
 import orjson
 import pytest
+from sqlalchemy import select
 
 from api.ratelimit import RateLimiter
 from tests.builders import idem, make_bill, make_person
+from yibao import clock
+from yibao.auth import signing
+from yibao.auth.orm import StaffUserRow
 from yibao.auth.signing import signed_headers
 from yibao.errors import RateLimited
+
+
+@pytest.fixture
+def frozen() -> Iterator[list[datetime]]:
+    """Move the business clock (``yibao.clock``); the wall clock comes back afterwards, even on failure."""
+    at = [datetime.now(UTC)]
+    clock.set_clock(lambda: at[0])
+    try:
+        yield at
+    finally:
+        clock.set_clock(None)
 
 
 async def _create_staff(client, admin_headers, username: str, role: str, password: str = "a-long-password-1") -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +80,56 @@ async def test_wrong_passwords_lock_the_account(client, admin_headers) -> None:
     assert r.status_code == 401 and "locked" in r.json()["error"]["message"]
     r = await _login(client, "nobody-at-all", "whatever-password")
     assert r.status_code == 401 and r.json()["error"]["message"] == "用户名或密码错误 wrong username or password"
+
+
+async def _lock_state(sessionmaker, username: str) -> tuple[int, datetime | None]:  # type: ignore[no-untyped-def]
+    """(failed logins counted, locked until) as stored."""
+    async with sessionmaker() as s:
+        row = (
+            await s.execute(
+                select(StaffUserRow.failed_logins, StaffUserRow.locked_until).where(StaffUserRow.username == username)
+            )
+        ).one()
+    return int(row.failed_logins), row.locked_until
+
+
+async def test_failed_login_counter_resets_after_a_successful_login(client, admin_headers, sessionmaker) -> None:
+    # given: four wrong passwords, one short of the lock (staff_max_failed_logins = 5)
+    name = f"clerk.{secrets.token_hex(3)}"
+    await _create_staff(client, admin_headers, name, "clerk")
+    first = [(await _login(client, name, "wrong-password!")).status_code for _ in range(4)]
+    counted = await _lock_state(sessionmaker, name)
+    # when: the right password, then four wrong ones again (8 in all, but never 5 in a row)
+    ok = await _login(client, name)
+    after_ok = await _lock_state(sessionmaker, name)
+    second = [(await _login(client, name, "wrong-password!")).status_code for _ in range(4)]
+    # then: the count restarted at 0, so the account is not locked and the right password works
+    assert first == second == [401, 401, 401, 401]
+    assert counted == (4, None)
+    assert ok.status_code == 200 and after_ok == (0, None), ok.text
+    assert await _lock_state(sessionmaker, name) == (4, None)
+    assert (await _login(client, name)).status_code == 200
+
+
+async def test_a_lock_expires_after_its_time(client, admin_headers, sessionmaker, frozen) -> None:
+    # given: five wrong passwords at t0 lock the account for staff_lockout_minutes = 15
+    name = f"clerk.{secrets.token_hex(3)}"
+    await _create_staff(client, admin_headers, name, "clerk")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    frozen[0] = t0
+    wrong = [(await _login(client, name, "wrong-password!")).status_code for _ in range(5)]
+    assert wrong == [401] * 5
+    assert await _lock_state(sessionmaker, name) == (0, t0 + timedelta(minutes=15))
+    # when: the right password one second before the lock ends, then when it ends
+    frozen[0] = t0 + timedelta(minutes=15) - timedelta(seconds=1)
+    still = await _login(client, name)
+    frozen[0] = t0 + timedelta(minutes=15)
+    free = await _login(client, name)
+    # then: refused as locked, then let in with the lock cleared
+    assert still.status_code == 401 and still.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert "locked" in still.json()["error"]["message"]
+    assert free.status_code == 200, free.text
+    assert await _lock_state(sessionmaker, name) == (0, None)
 
 
 async def test_password_change_and_deactivation(client, admin_headers) -> None:
@@ -122,6 +190,37 @@ async def test_signed_settlement_and_replay_refused(client, admin_headers, insti
         "/api/v1/settlements?limit=1", headers=_signed(key, "GET", "/api/v1/settlements?limit=1", b"")
     )
     assert ok.status_code == 200 and len(ok.json()["items"]) == 1
+
+
+def test_timestamp_freshness_is_inclusive_at_the_skew() -> None:
+    assert signing.fresh("1000", 300, now=1300.0) and signing.fresh("1000", 300, now=700.0)
+    assert not signing.fresh("1000", 300, now=1301.0) and not signing.fresh("1000", 300, now=699.0)
+    assert not signing.fresh("not-a-number", 300, now=1000.0)
+
+
+async def test_signature_skew_at_the_edge_is_accepted_one_second_past_refused(
+    app, client, institution_keys, monkeypatch, frozen
+) -> None:
+    """The server reads ``time.time()`` in ``yibao.auth.signing`` (not ``yibao.clock``), so both are
+    pinned to one whole second: the edge is then exact, whatever the test machine's speed."""
+    # given: server time pinned; the allowed skew is 300 s (signature_max_skew_seconds)
+    skew = app.state.runtime.settings.signature_max_skew_seconds
+    assert skew == 300
+    server_now = float(int(time.time()))
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: server_now), raising=False)
+    frozen[0] = datetime.fromtimestamp(server_now, UTC)
+    key = institution_keys["H430522100"]
+    path = "/api/v1/settlements?limit=1"
+    # when: one request per timestamp, each with its own nonce
+    answers = {
+        offset: await client.get(path, headers=_signed(key, "GET", path, b"", now=server_now + offset))
+        for offset in (-skew, -skew - 1, skew, skew + 1)
+    }
+    # then: exactly 300 s behind or ahead is accepted, 301 s is refused as stale / from the future
+    assert {o: r.status_code for o, r in answers.items()} == {-300: 200, -301: 401, 300: 200, 301: 401}
+    for offset in (-301, 301):
+        assert answers[offset].json()["error"]["code"] == "UNAUTHENTICATED"
+        assert "Timestamp" in answers[offset].json()["error"]["message"]
 
 
 async def test_server_can_require_signatures(app, client, institution_keys) -> None:

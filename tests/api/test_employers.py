@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from typing import Any
@@ -14,6 +15,7 @@ from tests.builders import idem, line, make_bill, new_id_number, register_person
 from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
 from yibao.bill_settlement.orm import SettlementRow
 from yibao.employers.credit_code import CHARSET, make
+from yibao.employers.orm import ContributionPostingRow, EmployerRow
 from yibao.enrolment.orm import EnrolmentRow
 from yibao.people.orm import PersonRow
 
@@ -152,6 +154,34 @@ async def test_retry_replays_and_credits_once_conflict_is_409(client, admin_head
             .where(AccountMovementRow.reference == f"contrib:{code}:2026-04")
         )
     assert moves == 2
+
+
+async def test_stored_fingerprint_is_the_canonical_form_of_the_posted_lines(
+    client, admin_headers, staff, sessionmaker
+) -> None:
+    """What a retry is compared with: the month, then [ID, base in fen, retiree] sorted by ID, as compact
+    JSON (the unit tests pin the digest of a fixed body). Yuan on the wire become integer fen."""
+    # given
+    code = await employer(client, staff["clerk"])
+    a, b = sorted([await person(client, admin_headers), await person(client, admin_headers)])
+    # when: listed in reverse order, bases in yuan
+    r = await post(
+        client,
+        staff["finance"],
+        code,
+        "2026-06",
+        [{"id_number": b, "base": "3333.33"}, {"id_number": a, "base": "5000.00", "retiree": False}],
+    )
+    # then
+    assert r.status_code == 201, r.text
+    canonical = f'["2026-06",[["{a}",500000,false],["{b}",333333,false]]]'
+    async with sessionmaker() as s:
+        stored = await s.scalar(
+            select(ContributionPostingRow.request_hash)
+            .join(EmployerRow, EmployerRow.id == ContributionPostingRow.employer_id)
+            .where(EmployerRow.code == code)
+        )
+    assert stored == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def test_unknown_person_duplicate_line_and_roles_are_refused(client, admin_headers, staff, sessionmaker) -> None:

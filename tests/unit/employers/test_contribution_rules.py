@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -46,6 +47,30 @@ def test_hash_ignores_line_order(rows: list[tuple[int, bool]]) -> None:
     month = date(2026, 3, 1)
     assert request_hash(month, lines) == request_hash(month, list(reversed(lines)))
     assert request_hash(month, lines) != request_hash(date(2026, 4, 1), lines)
+
+
+#: A posting of three lines, listed out of order: a retiree (base 0), an ID with a check character X,
+#: and a base with fen (3,333.33). The canonical form is the month and the lines sorted by ID number.
+GOLDEN_LINES = (
+    LineIn("430522199912310033", Fen(333_333)),
+    LineIn("43052219800517001X", Fen(500_000)),
+    LineIn("430522196001010028", Fen(0), retiree=True),
+)
+GOLDEN_CANONICAL = (
+    '["2026-03",[["430522196001010028",0,true],["43052219800517001X",500000,false],'
+    '["430522199912310033",333333,false]]]'
+)
+#: written down once: every stored posting's request_hash was computed this way. A change here makes
+#: every employer's retry of an already-posted month a 409 IDEMPOTENCY_CONFLICT after the deploy.
+GOLDEN_DIGEST = "7551e4d21f2d925d4523ce3070d04fde4e17d8f8192ff63c99c64e488e6f689a"
+
+
+def test_request_hash_is_the_golden_digest() -> None:
+    assert request_hash(date(2026, 3, 1), GOLDEN_LINES) == GOLDEN_DIGEST
+
+
+def test_golden_digest_is_the_sha256_of_the_canonical_form() -> None:
+    assert hashlib.sha256(GOLDEN_CANONICAL.encode()).hexdigest() == GOLDEN_DIGEST
 
 
 def test_employee_coverage_honours_waiting_for_new_contributors_only() -> None:

@@ -29,6 +29,20 @@ def test_paid_in_window_covers_from_jan_1() -> None:
     assert (c.start, c.reason, c.waiting_months) == (date(2026, 1, 1), cov.IN_WINDOW, 0)
 
 
+def test_window_for_2026_is_sep_1_to_dec_31_of_2025() -> None:
+    assert cov.window(2026, P) == (date(2025, 9, 1), date(2025, 12, 31))
+    assert not cov.in_window(2026, date(2025, 8, 31), P)
+    assert cov.in_window(2026, date(2025, 9, 1), P) and cov.in_window(2026, date(2025, 12, 31), P)
+    assert not cov.in_window(2026, date(2026, 1, 1), P)
+
+
+def test_window_edges_give_jan_1_and_the_day_after_waits_from_jan_1() -> None:
+    first, last, after = start(date(2025, 9, 1)), start(date(2025, 12, 31)), start(date(2026, 1, 1))
+    assert (first.start, first.reason, first.waiting_months) == (date(2026, 1, 1), cov.IN_WINDOW, 0)
+    assert (last.start, last.reason, last.waiting_months) == (date(2026, 1, 1), cov.IN_WINDOW, 0)
+    assert (after.start, after.reason, after.waiting_months) == (date(2026, 4, 1), cov.WAITING_OUTSIDE_WINDOW, 3)
+
+
 def test_outside_window_waits_three_months_from_payment() -> None:
     c = start(date(2026, 3, 10))
     assert (c.start, c.reason, c.waiting_months) == (date(2026, 6, 10), cov.WAITING_OUTSIDE_WINDOW, 3)
@@ -56,6 +70,17 @@ def test_newborn_within_90_days_is_covered_from_birth() -> None:
     assert (c.start, c.reason) == (born, cov.NEWBORN)
     late = start(date(2026, 6, 1), born=born)  # 120 days: ordinary waiting
     assert late.reason == cov.WAITING_OUTSIDE_WINDOW
+
+
+def test_newborn_rule_includes_day_90_and_ends_at_day_91() -> None:
+    # given: born 2026-02-01; Feb 28 + Mar 31 + Apr 30 days → May 1 is day 89, May 2 day 90, May 3 day 91
+    born = date(2026, 2, 1)
+    on_birth, day_90, day_91 = (start(d, born=born) for d in (born, date(2026, 5, 2), date(2026, 5, 3)))
+    # then
+    assert (on_birth.start, on_birth.reason) == (born, cov.NEWBORN)
+    assert (day_90.start, day_90.reason, day_90.waiting_months) == (born, cov.NEWBORN, 0)
+    assert (day_91.start, day_91.reason, day_91.waiting_months) == (date(2026, 8, 3), cov.WAITING_OUTSIDE_WINDOW, 3)
+    assert cov.is_newborn(2026, born, date(2026, 5, 2), P) and not cov.is_newborn(2026, born, date(2026, 5, 3), P)
 
 
 def test_lapsed_years_count_only_the_gap_just_before() -> None:
