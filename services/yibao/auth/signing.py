@@ -19,9 +19,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from yibao import clock
 
 NONCE_MIN, NONCE_MAX = 16, 64
 HEADERS = ("x-yibao-key", "x-yibao-timestamp", "x-yibao-nonce", "x-yibao-signature")
@@ -39,7 +40,7 @@ def signed_headers(
     secret: str, method: str, path_qs: str, body: bytes, nonce: str, now: float | None = None
 ) -> dict[str, str]:
     """What a client sends (used by tests, the simulator and the docs' example)."""
-    ts = str(int(now if now is not None else time.time()))
+    ts = str(int(now if now is not None else clock.now().timestamp()))
     return {
         "X-Yibao-Key": secret[:12],
         "X-Yibao-Timestamp": ts,
@@ -53,7 +54,7 @@ def fresh(timestamp: str, max_skew: int, now: float | None = None) -> bool:
         ts = int(timestamp)
     except ValueError:
         return False
-    return abs((now if now is not None else time.time()) - ts) <= max_skew
+    return abs((now if now is not None else clock.now().timestamp()) - ts) <= max_skew
 
 
 def matches(secret: str, method: str, path_qs: str, timestamp: str, nonce: str, body: bytes, signature: str) -> bool:
