@@ -1,151 +1,566 @@
-"""Payouts, reconcile, clearing and reports through HTTP."""
+"""Payouts, reconcile, clearing and reports through HTTP, every amount checked to the fen.
+
+Each test owns its institutions (``own_institution``) and its days (see tests/settlement/helpers),
+and the clearing test owns its pooling region and year, so no test sees another's money in any
+order of the run. Hand figures (default policy, DOMAIN §4; residents unless said):
+* inpatient at level 2: policy range P = 120.00 bed + min(price, 1,500.00) appendectomy;
+  basic = (P − 500.00) × 0.70 on a first admission (P = 1,620.00 → 784.00);
+* outpatient S-CTHD at level 1: resident pooling, no deductible, 0.50 → 120.00 pays 60.00;
+  employee pooling: 200.00 annual deductible, then 0.50; the rest from the personal account.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
-from tests.builders import make_person
-from tests.settlement.helpers import at, china, inpatient, key, outpatient, settle
+import pytest
+from sqlalchemy import text
+
+from tests.builders import line, make_bill, make_person
+from tests.settlement.helpers import (
+    OwnInstitution,
+    at,
+    cancel,
+    china,
+    fen,
+    fund_parts,
+    inpatient,
+    line_figures,
+    order_lines,
+    outpatient,
+    own_institution,
+    own_region,
+    run_settle,
+    settle,
+    yuan,
+)
 from yibao.auth.tokens import create_staff_token
 
-INST = "H430522101"
-#: a hospital no other test bills, so carried balances from other tests cannot net its day away
-OWN = "H430522199"
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
 
-async def own_hospital(client, app, admin_headers) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from sqlalchemy import text
-
-    async with app.state.runtime.sessionmaker() as s, s.begin():
-        await s.execute(
-            text(
-                "INSERT INTO institutions (code, name, type, level, region, agreement, credit_grade, annual_budget, "
-                "dip_coefficient) VALUES (:c, '测试专用医院', 'hospital', 2, '430522', 'active', 'A', 1000000000, 1.0) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            {"c": OWN},
-        )
-    r = await client.post(f"/api/v1/institutions/{OWN}/keys", headers=admin_headers)
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['key']}"}
-
-
-async def finance(app, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    async with app.state.runtime.sessionmaker() as s, s.begin():
+async def finance(sessionmaker, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s, s.begin():
         return {"Authorization": f"Bearer {await create_staff_token(s, 'finance', name)}"}
 
 
-async def test_reconcile_finds_exactly_the_planted_mismatches(client, admin_headers, institution_keys) -> None:
-    # given four bills in June at one institution
-    h = key(institution_keys, INST)
-    idn = await make_person(client, admin_headers)
-    bills = [await settle(client, h, outpatient(idn, date(2026, 6, d)), china(2026, 6, d, 10)) for d in (2, 3, 4, 5)]
+def totals_of(bill: dict) -> tuple[int, int, int]:  # type: ignore[type-arg]
+    t = bill["totals"]
+    return fen(t["total"]), fen(t["fund_total"]), fen(t["personal_account"])
 
-    def detail(b):  # type: ignore[no-untyped-def]
-        t = b["totals"]
+
+async def test_reconcile_finds_exactly_the_planted_mismatches(client, admin_headers, sessionmaker) -> None:
+    # given June 3 at a township hospital of this test: two resident visits, two employee visits
+    # paid from the personal account, and one resident visit cancelled the same day
+    own = await own_institution(client, sessionmaker, admin_headers, level=1)
+    resident = await make_person(client, admin_headers)
+    employee = await make_person(client, admin_headers, scheme="employee", account="5000.00")
+    day = date(2026, 6, 3)
+    b1 = await settle(client, own.headers, outpatient(resident, day), china(2026, 6, 3, 9))
+    b2 = await settle(client, own.headers, outpatient(resident, day), china(2026, 6, 3, 10))
+    b3 = await settle(
+        client, own.headers, outpatient(employee, day, price="150.00", use_personal_account=True), china(2026, 6, 3, 11)
+    )
+    b4 = await settle(
+        client, own.headers, outpatient(employee, day, price="130.00", use_personal_account=True), china(2026, 6, 3, 12)
+    )
+    gone = await settle(client, own.headers, outpatient(resident, day), china(2026, 6, 3, 13))
+    await cancel(client, own.headers, gone["settlement_id"], china(2026, 6, 3, 14))
+    # (total, fund pay, account pay) by hand: 120.00 × 0.50; the employee's 150.00 all under the
+    # 200.00 deductible, from the account; then 50.00 deductible left: (130.00 − 50.00) × 0.50
+    by_hand = {
+        b1["settlement_id"]: ("resident", 12_000, 6_000, 0),
+        b2["settlement_id"]: ("resident", 12_000, 6_000, 0),
+        b3["settlement_id"]: ("employee", 15_000, 0, 15_000),
+        b4["settlement_id"]: ("employee", 13_000, 4_000, 9_000),
+    }
+    assert {b["settlement_id"]: totals_of(b) for b in (b1, b2, b3, b4)} == {sid: v[1:] for sid, v in by_hand.items()}
+
+    def detail(sid: str, scheme: str, total: int, fund_pay: int, account_pay: int) -> dict[str, str]:
         return {
-            "settlement_id": b["settlement_id"],
-            "scheme": "resident",
-            "total": t["total"],
-            "fund_pay": t["fund_total"],
-            "account_pay": t["personal_account"],
+            "settlement_id": sid,
+            "scheme": scheme,
+            "total": yuan(total),
+            "fund_pay": yuan(fund_pay),
+            "account_pay": yuan(account_pay),
         }
 
-    details = [detail(b) for b in bills]
-    total = sum(int(b["totals"]["total"].replace(".", "")) for b in bills)
+    details = [detail(sid, *v) for sid, v in by_hand.items()]
     good_totals = [
-        {"scheme": "resident", "count": 4, "total": f"{total / 100:.2f}", "fund_pay": "0.00", "account_pay": "0.00"}
+        {"scheme": "employee", "count": 2, "total": "280.00", "fund_pay": "40.00", "account_pay": "240.00"},
+        {"scheme": "resident", "count": 2, "total": "240.00", "fund_pay": "120.00", "account_pay": "0.00"},
     ]
-    good_totals[0]["fund_pay"] = f"{sum(int(b['totals']['fund_total'].replace('.', '')) for b in bills) / 100:.2f}"
     ok = await client.post(
-        "/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals, "details": details}, headers=h
+        "/api/v1/reconcile/submissions",
+        json={"month": "2026-06", "totals": good_totals, "details": details},
+        headers=own.headers,
     )
     assert ok.status_code == 200, ok.text
-    assert ok.json()["status"] == "balanced"
-    # when: one bill left out, one unknown id, one amount changed
+    assert ok.json()["status"] == "balanced", ok.text
+    assert ok.json()["fund_totals"] == {t["scheme"]: {k: v for k, v in t.items() if k != "scheme"} for t in good_totals}
+    # when: one bill left out, one unknown id, a difference planted in every field of the detail
+    # and two in the month totals
+    s1, s2, s3, s4 = by_hand
     planted = [
-        details[0],
-        details[1],
-        {**details[2], "total": "1.00"},
-        {**details[3], "settlement_id": "00000000-0000-0000-0000-000000000000"},
+        {**details[1], "total": "121.00"},
+        {**details[2], "scheme": "resident", "fund_pay": "0.01"},
+        {**details[3], "account_pay": "80.00"},
+        {**details[0], "settlement_id": UNKNOWN},
     ]
-    r = await client.post(
-        "/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals, "details": planted}, headers=h
+    bad_totals = [
+        {**good_totals[0], "total": "280.01"},
+        {**good_totals[1], "count": 3, "account_pay": "1.00"},
+    ]
+    body = {"month": "2026-06", "totals": bad_totals, "details": planted}
+    r = await client.post("/api/v1/reconcile/submissions", json=body, headers=own.headers)
+    answer = r.json()
+    # then exactly the planted ones are found, with both sides' figures
+    assert answer["status"] == "unbalanced"
+    assert answer["missing_at_institution"] == [s1]
+    assert answer["missing_at_fund"] == [UNKNOWN]
+    assert sorted(answer["differences"], key=lambda d: (d["settlement_id"], d["field"])) == sorted(
+        [
+            {"settlement_id": s2, "field": "total", "fund": "120.00", "institution": "121.00"},
+            {"settlement_id": s3, "field": "scheme", "fund": "employee", "institution": "resident"},
+            {"settlement_id": s3, "field": "fund_pay", "fund": "0.00", "institution": "0.01"},
+            {"settlement_id": s4, "field": "account_pay", "fund": "90.00", "institution": "80.00"},
+        ],
+        key=lambda d: (d["settlement_id"], d["field"]),
     )
-    body = r.json()
-    # then
-    assert body["status"] == "unbalanced"
-    assert body["missing_at_institution"] == [bills[3]["settlement_id"]]
-    assert body["missing_at_fund"] == ["00000000-0000-0000-0000-000000000000"]
-    assert [(d["settlement_id"], d["field"]) for d in body["differences"]] == [(bills[2]["settlement_id"], "total")]
-    assert body["total_differences"] == []
-    again = await client.post(
-        "/api/v1/reconcile/submissions", json={"month": "2026-06", "totals": good_totals, "details": planted}, headers=h
+    assert sorted(answer["total_differences"], key=lambda d: (d["scheme"], d["field"])) == [
+        {"scheme": "employee", "field": "total", "fund": "280.00", "institution": "280.01"},
+        {"scheme": "resident", "field": "account_pay", "fund": "0.00", "institution": "1.00"},
+        {"scheme": "resident", "field": "count", "fund": 2, "institution": 3},
+    ]
+    again = await client.post("/api/v1/reconcile/submissions", json=body, headers=own.headers)
+    assert again.json()["id"] == answer["id"]
+    # a totals mismatch alone is enough to unbalance a month
+    only_totals = await client.post(
+        "/api/v1/reconcile/submissions",
+        json={"month": "2026-06", "totals": bad_totals, "details": details},
+        headers=own.headers,
     )
-    assert again.json()["id"] == body["id"]
-    # CSV upload of the good list balances; others cannot read this institution's submission
-    csv = "settlement_id,scheme,total,fund_pay,account_pay\n" + "".join(
+    assert only_totals.json()["status"] == "unbalanced"
+    assert only_totals.json()["total_differences"] == answer["total_differences"]
+    assert only_totals.json()["differences"] == [] and only_totals.json()["missing_at_fund"] == []
+    # the CSV upload of the good list balances; others cannot read this institution's submission
+    csv_text = "settlement_id,scheme,total,fund_pay,account_pay\n" + "".join(
         f"{d['settlement_id']},{d['scheme']},{d['total']},{d['fund_pay']},{d['account_pay']}\n" for d in details
     )
-    import json
-
     up = await client.post(
         "/api/v1/reconcile/submissions/csv",
-        headers=h,
+        headers=own.headers,
         data={"month": "2026-06", "totals": json.dumps(good_totals)},
-        files={"details": ("june.csv", csv.encode(), "text/csv")},
+        files={"details": ("june.csv", csv_text.encode(), "text/csv")},
     )
     assert up.status_code == 200 and up.json()["status"] == "balanced", up.text
-    other = key(institution_keys, "H430522100")
-    assert (await client.get(f"/api/v1/reconcile/submissions/{body['id']}", headers=other)).status_code == 404
-    bad = await client.post("/api/v1/reconcile/submissions", json={"month": "2026-13", "totals": []}, headers=h)
+    other = await own_institution(client, sessionmaker, admin_headers, level=1)
+    assert (await client.get(f"/api/v1/reconcile/submissions/{answer['id']}", headers=other.headers)).status_code == 404
+    bad = await client.post(
+        "/api/v1/reconcile/submissions", json={"month": "2026-13", "totals": []}, headers=own.headers
+    )
     assert bad.status_code == 400
+    # (June 3 is settled, so none of its payable is left open for another test's order)
+    closed = await run_settle(sessionmaker, day)
+    assert {k: line_figures(v) for k, v in (await order_lines(sessionmaker, closed.order_id)).items()} == {
+        (own.code, "basic"): (22_000, 6_000, 0, 0, 16_000),
+        (own.code, "personal_account"): (24_000, 0, 0, 0, 24_000),
+    }
 
 
-async def test_order_through_api_and_clearing_preview_commit(client, app, admin_headers, institution_keys) -> None:
-    # given a July bill and its daily settle run by finance A
-    fa, fb = await finance(app, "fin-a"), await finance(app, "fin-b")
-    h = await own_hospital(client, app, admin_headers)
-    idn = await make_person(client, admin_headers)
-    await settle(client, h, inpatient(idn, date(2026, 7, 6), diagnoses=["K35.8"]), china(2026, 7, 6, 10))
-    from yibao.payouts.daily_settle import settle_day
-
-    with at(china(2026, 7, 7, 0, 10)):
-        async with app.state.runtime.sessionmaker() as s, s.begin():
-            result = await settle_day(s, date(2026, 7, 6), "fin-a")
+async def test_order_is_maker_checked_and_pays_exactly_its_lines(client, admin_headers, sessionmaker) -> None:
+    # given July 6 at a county hospital (784.00 + 434.00 + 784.00, the last cancelled) and a
+    # township hospital (60.00), settled by finance A
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    county = await own_institution(client, sessionmaker, admin_headers, level=2)
+    township = await own_institution(client, sessionmaker, admin_headers, level=1)
+    day = date(2026, 7, 6)
+    people = [await make_person(client, admin_headers) for _ in range(4)]
+    bills = [
+        await settle(client, county.headers, inpatient(people[0], day), china(2026, 7, 6, 9)),
+        await settle(client, county.headers, inpatient(people[1], day, price="1000.00"), china(2026, 7, 6, 10)),
+        await settle(client, county.headers, inpatient(people[2], day), china(2026, 7, 6, 11)),
+        await settle(client, township.headers, outpatient(people[3], day), china(2026, 7, 6, 12)),
+    ]
+    # (1,120.00 − 500.00) × 0.70 = 434.00 for the 1,000.00 operation
+    assert [fund_parts(b["totals"])["basic"] for b in bills] == [78_400, 43_400, 78_400, 6_000]
+    await cancel(client, county.headers, bills[2]["settlement_id"], china(2026, 7, 6, 15))
+    result = await run_settle(sessionmaker, day, by="fin-a")
     oid = result.order_id
-    # when A tries to approve → 403 SAME_ACTOR; B approves and pays
+    # when A tries to approve → 403 SAME_ACTOR; B approves and pays on July 7
     r = await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fa)
     assert r.status_code == 403 and r.json()["error"]["code"] == "SAME_ACTOR"
-    assert (await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)).json()["state"] == "approved"
-    assert (await client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb)).json()["state"] == "paid"
+    approved = await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)
+    with at(china(2026, 7, 7, 9)):
+        paid = await client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb)
     again = await client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb)
-    assert again.status_code == 409
-    csv = await client.get(f"/api/v1/payouts/orders/{oid}/bank-file", headers=fb)
-    assert csv.text.strip().splitlines()[-1].startswith("TOTAL,")
-    mine = await client.get(f"/api/v1/payouts/orders/{oid}", headers=h)
-    assert mine.status_code == 200, mine.text
-    assert {ln["institution_code"] for ln in mine.json()["lines"]} == {OWN}, mine.text
-    other = key(institution_keys, "H430522010")
-    assert (await client.get(f"/api/v1/payouts/orders/{oid}", headers=other)).status_code == 404
-    # prepayment is maker-checked
-    p = await client.post(
-        "/api/v1/payouts/prepayments", headers=fa, json={"institution_code": OWN, "year": 2026, "amount": "1000.00"}
+    # then the order is the two hospitals' lines, to the fen, in every state
+    for step, state in ((approved, "approved"), (paid, "paid")):
+        assert step.status_code == 200, step.text
+        assert (step.json()["state"], step.json()["total"], step.json()["line_count"]) == (state, "1278.00", 2)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "INVALID_STATE"
+    order = (await client.get(f"/api/v1/payouts/orders/{oid}", headers=fb)).json()
+    assert (order["settle_date"], order["prepared_by"], order["approved_by"], order["paid_by"]) == (
+        "2026-07-06",
+        "fin-a",
+        "fin-b",
+        "fin-b",
     )
-    assert p.status_code == 201
+    county_line = {
+        "institution_code": county.code,
+        "fund": "basic",
+        "settled": "2002.00",
+        "cancelled": "784.00",
+        "adjusted": "0.00",
+        "deducted": "0.00",
+        "net": "1218.00",
+    }
+    township_line = {
+        "institution_code": township.code,
+        "fund": "basic",
+        "settled": "60.00",
+        "cancelled": "0.00",
+        "adjusted": "0.00",
+        "deducted": "0.00",
+        "net": "60.00",
+    }
+    assert sorted(order["lines"], key=lambda x: x["institution_code"]) == sorted(
+        [county_line, township_line], key=lambda x: x["institution_code"]
+    )
+    # the bank file: one row per institution and fund paid, and the control total
+    bank = await client.get(f"/api/v1/payouts/orders/{oid}/bank-file", headers=fb)
+    rows = list(csv.reader(io.StringIO(bank.text)))
+    assert rows[0] == ["order_id", "settle_date", "institution_code", "institution_name", "fund", "amount"]
+    assert sorted(rows[1:-1]) == sorted(
+        [
+            [str(oid), "2026-07-06", county.code, county.name, "basic", "1218.00"],
+            [str(oid), "2026-07-06", township.code, township.name, "basic", "60.00"],
+        ]
+    )
+    assert rows[-1] == ["TOTAL", "2", "", "", "", "1278.00"]
+    # each institution sees its own line only; one with no line sees nothing
+    mine = await client.get(f"/api/v1/payouts/orders/{oid}", headers=county.headers)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["lines"] == [county_line]
+    other = await own_institution(client, sessionmaker, admin_headers, level=1)
+    assert (await client.get(f"/api/v1/payouts/orders/{oid}", headers=other.headers)).status_code == 404
+    # and the fund report: July 6 spent the bills' basic parts, July 7 paid them out
+    rep = await client.get("/api/v1/reports/funds?from=2026-07-06&to=2026-07-07&period=day", headers=fa)
+    assert rep.status_code == 200, rep.text
+    assert rep.json()["items"] == [
+        {
+            "period": "2026-07-06",
+            "fund": "basic",
+            "spending": "1278.00",
+            "income": "0.00",
+            "paid_out": "0.00",
+            "payable_change": "1278.00",
+        },
+        {
+            "period": "2026-07-07",
+            "fund": "basic",
+            "spending": "0.00",
+            "income": "0.00",
+            "paid_out": "1278.00",
+            "payable_change": "-1278.00",
+        },
+    ]
+
+
+# --- year-end DIP clearing ------------------------------------------------------------------
+
+#: DIP groups of the reference data used below: (main diagnosis, procedure) → points, average cost
+GROUPS = {("K35.8", "47.0901"): (900, 900_000), ("J18.9", ""): (550, 550_000)}
+#: default policy: cases above 2× / below 0.5× the average are scaled; 15 % surplus kept;
+#: 50 % of an overspend shared, up to 10 % of the DIP amount
+HIGH, LOW, KEEP, SHARE, BAND = Decimal("2.0"), Decimal("0.5"), Decimal("0.15"), Decimal("0.50"), Decimal("0.10")
+
+
+def _half_up(x: Decimal, q: str = "1") -> Decimal:
+    return x.quantize(Decimal(q), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class HandStatement:
+    points: Decimal
+    weighted: Decimal
+    dip: int
+    claimed: int
+    before_cap: int
+    final: int
+    ratio: Decimal
+    prepaid: int
+    difference: int
+    unmatched_claimed: int
+
+
+def dip_reference(
+    cases: list[tuple[str, str, str, int, int]],
+    institutions: dict[str, tuple[Decimal, int, int]],
+    budget: int,
+) -> dict[str, HandStatement]:
+    """DOMAIN §5 year-end clearing, from the text alone (fen; points to 4 decimals, the point
+    value to 6 decimals of a fen, as the product states its precision).
+
+    ``cases``: (institution, main diagnosis, procedure, cost, basic fund paid);
+    ``institutions``: code → (coefficient, annual budget, prepaid)."""
+    points = dict.fromkeys(institutions, Decimal(0))
+    claimed = dict.fromkeys(institutions, 0)
+    unmatched = dict.fromkeys(institutions, 0)
+    for inst, dx, proc, cost, paid in cases:
+        if (dx, proc) not in GROUPS:
+            unmatched[inst] += paid
+            continue
+        pts, avg = GROUPS[(dx, proc)]
+        ratio = Decimal(cost) / Decimal(avg)
+        points[inst] += _half_up(pts * ratio if ratio > HIGH or ratio < LOW else Decimal(pts), "0.0001")
+        claimed[inst] += paid
+    weighted = {c: _half_up(points[c] * institutions[c][0], "0.0001") for c in institutions}
+    value = _half_up(Decimal(budget) / sum(weighted.values()), "0.000001")  # fen per point
+    out: dict[str, HandStatement] = {}
+    for code, (_, annual_budget, prepaid) in institutions.items():
+        dip = int(_half_up(weighted[code] * value))
+        paid = claimed[code]
+        if paid < dip:  # keep the surplus up to 15 % of the DIP amount
+            settled = paid + min(dip - paid, int(_half_up(dip * KEEP)))
+        else:  # the fund shares 50 % of the overspend, up to 10 % of the DIP amount
+            settled = dip + min(int(_half_up((paid - dip) * SHARE)), int(_half_up(dip * BAND)))
+        final = min(settled, annual_budget)
+        out[code] = HandStatement(
+            points=points[code],
+            weighted=weighted[code],
+            dip=dip,
+            claimed=paid,
+            before_cap=settled,
+            final=final,
+            ratio=_half_up(Decimal(final) / Decimal(paid), "0.0001"),
+            prepaid=prepaid,
+            difference=final - paid - prepaid,
+            unmatched_claimed=unmatched[code],
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class DipYear:
+    region: str
+    year: int
+    a: OwnInstitution
+    b: OwnInstitution
+    unmatched: str  # settlement id of A's case that fits no DIP group
+    expected: dict[str, HandStatement]
+
+
+async def dip_year(client, admin_headers, sessionmaker, year: int) -> DipYear:  # type: ignore[no-untyped-def]
+    """A pooling region of the test's own for ``year`` (DIP budget 2,500.00) with two DIP
+    hospitals, A (coefficient 1.00) and B (0.80, annual budget only 1,000.00); four stays on
+    July 6 (settled into that day's order) and a 1,000.00 prepayment to A paid out on July 8."""
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    region = await own_region(sessionmaker, year, dip_budget="2500.00")
+    a = await own_institution(
+        client, sessionmaker, admin_headers, region=region, dip_coefficient="1.00", annual_budget="100000.00"
+    )
+    b = await own_institution(
+        client, sessionmaker, admin_headers, region=region, dip_coefficient="0.80", annual_budget="1000.00"
+    )
+    day = date(year, 7, 6)
+    people = [await make_person(client, admin_headers, region=region, year=year) for _ in range(4)]
+    appendectomy = ["47.0901"]
+    # A: appendectomy (cost 6,120.00 = 0.68 × average: 900 points), pneumonia (cost 900.00 =
+    # 0.16 × average < 0.5: scaled to 550 × 900/5,500 = 90 points), and an appendicitis without
+    # the operation (no group: paid item by item, outside the pool)
+    a1 = await settle(
+        client, a.headers, inpatient(people[0], day, price="6000.00", procedures=appendectomy), china(year, 7, 6, 9)
+    )
+    pneumonia = make_bill(
+        people[1],
+        [
+            line("S-BED-2", "3", "40.00", no=1, day=day.isoformat()),
+            line("S-CTHD", "1", "180.00", no=2, day=day.isoformat()),
+            line("S-MRI", "1", "600.00", no=3, day=day.isoformat()),
+        ],
+        visit_type="inpatient",
+        service_date=day.isoformat(),
+        diagnoses=["J18.9"],
+    )
+    a2 = await settle(client, a.headers, pneumonia, china(year, 7, 6, 10))
+    a3 = await settle(client, a.headers, inpatient(people[2], day), china(year, 7, 6, 11))
+    # B: appendectomy at cost 20,120.00 = 2.24 × average > 2: scaled to 900 × 20,120/9,000 = 2,012
+    b1 = await settle(
+        client, b.headers, inpatient(people[3], day, price="20000.00", procedures=appendectomy), china(year, 7, 6, 12)
+    )
+    # first admissions, policy range 1,620.00 → 784.00; pneumonia: MRI is class B (10 % pre
+    # self-pay), P = 120.00 + 180.00 + 540.00 = 840.00 → (840.00 − 500.00) × 0.70 = 238.00
+    assert [(fen(x["totals"]["total"]), fund_parts(x["totals"])["basic"]) for x in (a1, a2, a3, b1)] == [
+        (612_000, 78_400),
+        (90_000, 23_800),
+        (162_000, 78_400),
+        (2_012_000, 78_400),
+    ]
+    order = await run_settle(sessionmaker, day)  # the day is paid as usual
+    assert {k: line_figures(v) for k, v in (await order_lines(sessionmaker, order.order_id)).items()} == {
+        (a.code, "basic"): (180_600, 0, 0, 0, 180_600),
+        (b.code, "basic"): (78_400, 0, 0, 0, 78_400),
+    }
+    p = await client.post(
+        "/api/v1/payouts/prepayments", headers=fa, json={"institution_code": a.code, "year": year, "amount": "1000.00"}
+    )
+    assert p.status_code == 201, p.text
     assert (await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fa)).status_code == 403
-    assert (await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fb)).status_code == 200
-    # and the clearing: preview, commit after the year, commit again changes nothing
-    with at(china(2027, 1, 5)):
-        prev = await client.get("/api/v1/clearing/2026/preview", headers=fa)
-        assert prev.status_code == 200 and prev.json()["committed"] is False
-        st = {s["institution_code"]: s for s in prev.json()["statements"]}
-        assert st[OWN]["prepaid"] == "1000.00"
-        first = await client.post("/api/v1/clearing/2026/commit", headers=fb)
-        second = await client.post("/api/v1/clearing/2026/commit", headers=fa)
-    assert first.status_code == 200 and second.json() == first.json()
-    mine = await client.get("/api/v1/clearing/2026/statements", headers=h)
-    assert [s["institution_code"] for s in mine.json()["statements"]] == [OWN]
-    rep = await client.get(f"/api/v1/reports/funds?from=2026-07-01&to={date(2027, 1, 31)}&period=month", headers=fa)
-    assert rep.status_code == 200 and any(i["fund"] == "basic" for i in rep.json()["items"])
-    assert date(2026, 7, 6) + timedelta(days=1) == date(2026, 7, 7)
+    with at(china(year, 7, 8, 10)):
+        ok = await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fb)
+    assert ok.status_code == 200 and ok.json()["amount"] == "1000.00", ok.text
+    expected = dip_reference(
+        [
+            (a.code, "K35.8", "47.0901", 612_000, 78_400),
+            (a.code, "J18.9", "", 90_000, 23_800),
+            (a.code, "K35.8", "", 162_000, 78_400),
+            (b.code, "K35.8", "47.0901", 2_012_000, 78_400),
+        ],
+        {a.code: (Decimal("1.00"), 10_000_000, 100_000), b.code: (Decimal("0.80"), 100_000, 0)},
+        250_000,
+    )
+    # by hand: weighted 990 + 1,609.6 = 2,599.6 points; 250,000 fen / 2,599.6 = 96.168641 fen a point.
+    # A: DIP 952.07, claimed 1,022.00 → 50 % of the 69.93 overspend (34.97 < band 95.21) = 987.04;
+    #    minus claimed and the 1,000.00 prepaid: −1,034.96 to recover.
+    # B: DIP 1,547.93, claimed 784.00 → surplus 763.93 kept up to 15 % (232.19) = 1,016.19, capped
+    #    by its 1,000.00 annual budget: 216.00 to pay.
+    assert {c: (e.dip, e.final, e.difference) for c, e in expected.items()} == {
+        a.code: (95_207, 98_704, -103_496),
+        b.code: (154_793, 100_000, 21_600),
+    }
+    return DipYear(region, year, a, b, a3["settlement_id"], expected)
+
+
+async def test_clearing_preview_refusal_commit_and_fund_report(client, admin_headers, sessionmaker) -> None:
+    # given the DIP year 2025 of a region of this test's own
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    dy = await dip_year(client, admin_headers, sessionmaker, 2025)
+    a, b, region = dy.a, dy.b, dy.region
+    # when a commit is tried before the year has ended
+    with at(china(2025, 12, 31, 23, 59)):
+        early = await client.post(f"/api/v1/clearing/2025/commit?region={region}", headers=fb)
+        still = await client.get(f"/api/v1/clearing/2025/preview?region={region}", headers=fa)
+    # then it is refused and nothing is written
+    assert early.status_code == 400 and early.json()["error"]["code"] == "INVALID_REQUEST", early.text
+    assert still.json()["committed"] is False
+    # when previewed and committed after the year (a second commit changes nothing)
+    with at(china(2026, 1, 5)):
+        prev = await client.get(f"/api/v1/clearing/2025/preview?region={region}", headers=fa)
+        first = await client.post(f"/api/v1/clearing/2025/commit?region={region}", headers=fb)
+        second = await client.post(f"/api/v1/clearing/2025/commit?region={region}", headers=fa)
+    await run_settle(sessionmaker, date(2026, 1, 5))  # close the clearing day (see helpers); pinned below
+    # then each statement is the hand clearing
+    assert prev.status_code == 200 and prev.json()["committed"] is False, prev.text
+    head = {k: prev.json()[k] for k in ("region", "year", "budget", "weighted_points", "point_value")}
+    assert head == {
+        "region": region,
+        "year": 2025,
+        "budget": "2500.00",
+        "weighted_points": "2599.6000",
+        "point_value": "0.961686",
+    }
+    got = {s["institution_code"]: s for s in prev.json()["statements"]}
+    assert set(got) == {a.code, b.code}
+    for code, e in dy.expected.items():
+        s = got[code]
+        assert (Decimal(s["points"]), Decimal(s["weighted_points"])) == (e.points, e.weighted), code
+        assert {k: s[k] for k in ("dip_amount", "claimed", "before_cap", "final", "prepaid", "difference")} == {
+            "dip_amount": yuan(e.dip),
+            "claimed": yuan(e.claimed),
+            "before_cap": yuan(e.before_cap),
+            "final": yuan(e.final),
+            "prepaid": yuan(e.prepaid),
+            "difference": yuan(e.difference),
+        }, code
+        assert Decimal(s["clearing_ratio"]) == e.ratio, code
+        assert s["unmatched_claimed"] == yuan(e.unmatched_claimed)
+    assert (got[a.code]["cases"], got[a.code]["unmatched"], got[a.code]["direction"]) == (
+        2,
+        [dy.unmatched],
+        "recover",
+    )
+    assert (got[b.code]["cases"], got[b.code]["unmatched"], got[b.code]["direction"]) == (1, [], "pay")
+    assert first.status_code == 200, first.text
+    assert second.json() == first.json()
+    assert first.json()["statements"] == prev.json()["statements"] and first.json()["committed"] is True
+    mine = await client.get(f"/api/v1/clearing/2025/statements?region={region}", headers=b.headers)
+    assert [s["institution_code"] for s in mine.json()["statements"]] == [b.code]
+    assert mine.json()["statements"][0]["final"] == "1000.00"
+    # and the fund report of the region's year: the bills' basic parts, then the prepayment paid out
+    rep = await client.get("/api/v1/reports/funds?from=2025-07-01&to=2025-12-31&period=day", headers=fa)
+    assert rep.status_code == 200, rep.text
+    assert rep.json()["items"] == [
+        {  # 784.00 + 238.00 + 784.00 (A) + 784.00 (B)
+            "period": "2025-07-06",
+            "fund": "basic",
+            "spending": "2590.00",
+            "income": "0.00",
+            "paid_out": "0.00",
+            "payable_change": "2590.00",
+        },
+        {
+            "period": "2025-07-08",
+            "fund": "basic",
+            "spending": "0.00",
+            "income": "0.00",
+            "paid_out": "1000.00",
+            "payable_change": "0.00",
+        },
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="year_end.commit posts every institution's `clearing` and `prepayment_recovery` legs with "
+    "source 'clearing:<year>', but the ledger's unique leg is (movement, source, fund, account) without "
+    "the institution: ON CONFLICT DO NOTHING keeps the first institution's legs and silently drops the "
+    "others' (B's 216.00 is never paid; likewise any other region's clearing of the same year)",
+)
+async def test_clearing_commit_books_every_institutions_difference(client, admin_headers, sessionmaker) -> None:
+    # given the DIP year 2024 of a region of this test's own (the same hand clearing as above)
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    dy = await dip_year(client, admin_headers, sessionmaker, 2024)
+    a, b = dy.a, dy.b
+    # when the clearing is committed on Jan 6 and that day is settled
+    with at(china(2025, 1, 6)):
+        committed = await client.post(f"/api/v1/clearing/2024/commit?region={dy.region}", headers=fb)
+    assert committed.status_code == 200, committed.text
+    after = await run_settle(sessionmaker, date(2025, 1, 6))
+    # then each hospital's final − claimed is booked on its payable, and A's prepayment recovered
+    async with sessionmaker() as s:
+        rows = await s.execute(
+            text(
+                "SELECT institution_code, movement, SUM(amount) FROM ledger_postings "
+                "WHERE institution_code = ANY(:codes) AND account = 'payable' "
+                "AND movement IN ('clearing', 'prepayment_recovery') GROUP BY 1, 2"
+            ),
+            {"codes": [a.code, b.code]},
+        )
+        booked = {(r[0], r[1]): int(r[2]) for r in rows}
+    assert booked == {
+        (a.code, "clearing"): 3_496,  # 987.04 − 1,022.00 owed back
+        (a.code, "prepayment_recovery"): 100_000,
+        (b.code, "clearing"): -21_600,  # 1,000.00 − 784.00 owed to B
+    }
+    # and the next daily settle pays B its 216.00; A's −1,034.96 waits to be recovered from new bills
+    assert {k: line_figures(v) for k, v in (await order_lines(sessionmaker, after.order_id)).items()} == {
+        (b.code, "basic"): (0, 0, 21_600, 0, 21_600)
+    }
+    assert after.total == 21_600
+    rep = await client.get("/api/v1/reports/funds?from=2025-01-06&to=2025-01-06&period=day", headers=fa)
+    assert rep.json()["items"] == [
+        {  # claims −34.96 (A) + 216.00 (B); the prepayment recovered; payable −(34.96 + 1,000.00 − 216.00)
+            "period": "2025-01-06",
+            "fund": "basic",
+            "spending": "181.04",
+            "income": "1000.00",
+            "paid_out": "0.00",
+            "payable_change": "-818.96",
+        }
+    ]
