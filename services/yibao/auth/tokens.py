@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
+from yibao.audit import Actor
 from yibao.auth import signing
 from yibao.auth.orm import InstitutionKeyRow, RequestNonceRow, StaffTokenRow
 from yibao.config import get_settings
@@ -37,6 +38,11 @@ class StaffPrincipal:
     role: str
     user_id: int | None = None  # a staff account's id; None for a bootstrap token
     token_id: int | None = None  # a bootstrap token's id
+
+    @property
+    def actor(self) -> Actor:
+        """How the audit log names this caller (services take it, so every entry point audits alike)."""
+        return Actor("staff", self.name)
 
 
 async def create_institution_key(session: AsyncSession, institution_code: str, master: bytes | None = None) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
+from yibao.audit import Actor
 from yibao.auth.tokens import digest
 from yibao.errors import ActivationCodeInvalid
 from yibao.members.orm import ActivationCodeRow, MemberTokenRow
@@ -23,6 +24,11 @@ from yibao.members.orm import ActivationCodeRow, MemberTokenRow
 class MemberPrincipal:
     person_id: int
     token_id: int
+
+    @property
+    def actor(self) -> Actor:
+        """The audit log names a member by internal person id, never by ID number."""
+        return Actor("member", str(self.person_id))
 
 
 async def issue_activation_code(
