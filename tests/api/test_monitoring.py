@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import httpx
@@ -10,12 +11,17 @@ from sqlalchemy import select
 
 from api.schemas.settlements import SettleRequest
 from tests.builders import idem, line, make_bill, make_person
+from tests.monitoring.rows import own_institution
+from yibao.audit.orm import AuditRow
 from yibao.bill_settlement import service
 from yibao.db.statements import SessionDb
 from yibao.deductions.orm import DeductionRow
 from yibao.errors import InstitutionNotActive
+from yibao.institutions.orm import InstitutionRow
+from yibao.monitoring.orm import SuspectRow
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import sweep
+from yibao.people.orm import PersonRow
 
 RULES = "/api/v1/monitoring/rules"
 
@@ -170,70 +176,100 @@ async def test_suspension_takes_effect_at_once_even_with_a_stale_cache(
 
 
 # ---------------------------------------------------------------- workflow
+#
+# Each workflow test owns its hospital (a committed row of its own, see tests/monitoring/rows.py)
+# and person, and runs the split-admission model for that person only: no other test's bills
+# become suspects here, and the deductions and credit grade asserted are this test's alone.
 
 
-async def _split_admission_suspect(client, admin_headers, institution_keys, sessionmaker) -> int:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class Suspect:
+    id: int
+    url: str
+    amount: int  # fen
+    institution_code: str
+    headers: dict[str, str]  # the institution's
+
+
+async def _split_admission_suspect(  # type: ignore[no-untyped-def]
+    client, admin_headers, sessionmaker, hospital: tuple[str, dict[str, str]]
+) -> Suspect:
+    code, headers = hospital
     idn = await make_person(client, admin_headers)
-    county = _inst(institution_keys, "H430522100")
-    first = make_bill(
-        idn,
-        [line("S-APPX", "1", "1500.00", day="2026-04-02")],
-        visit_type="inpatient",
-        admitted_on="2026-04-01",
-        service_date="2026-04-06",
-    )
-    second = make_bill(
-        idn,
-        [line("S-APPX", "1", "1500.00", day="2026-04-12")],
-        visit_type="inpatient",
-        admitted_on="2026-04-11",
-        service_date="2026-04-16",
-    )
-    assert (await client.post("/api/v1/settlements", json=first, headers={**county, **idem()})).status_code == 201
-    r = await client.post("/api/v1/settlements", json=second, headers={**county, **idem()})
-    assert r.status_code == 201
+    for admitted, discharged in (("2026-04-01", "2026-04-06"), ("2026-04-11", "2026-04-16")):
+        stay = make_bill(
+            idn,
+            [line("S-APPX", "1", "1500.00", day=admitted)],
+            visit_type="inpatient",
+            admitted_on=admitted,
+            service_date=discharged,
+        )
+        r = await client.post("/api/v1/settlements", json=stay, headers={**headers, **idem()})
+        assert r.status_code == 201, r.text
     readmission = r.json()["settlement_id"]
     async with sessionmaker() as s, s.begin():
-        await sweep(s, await load_rules(s), date(2026, 4, 1), date(2026, 4, 30), only=["split_admission"])
-    from yibao.monitoring.orm import SuspectRow
-
-    async with sessionmaker() as s:
-        sid = await s.scalar(
-            select(SuspectRow.id).where(SuspectRow.rule_id == "split_admission", SuspectRow.evidence_key == readmission)
+        pid = await s.scalar(select(PersonRow.id).where(PersonRow.id_number == idn))
+        found = await sweep(
+            s, await load_rules(s), date(2026, 4, 1), date(2026, 4, 30), persons=[pid], only=["split_admission"]
         )
-    assert sid is not None
-    return int(sid)
+    assert found == {"split_admission": 1}
+    async with sessionmaker() as s:
+        row = await s.scalar(
+            select(SuspectRow).where(SuspectRow.rule_id == "split_admission", SuspectRow.evidence_key == readmission)
+        )
+    assert row is not None and row.institution_code == code
+    assert row.amount == int(r.json()["totals"]["fund_total"].replace(".", "")) > 0
+    return Suspect(row.id, f"/api/v1/monitoring/suspects/{row.id}", row.amount, code, headers)
+
+
+async def _deductions(sessionmaker, suspect: Suspect) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        booked = await s.scalars(select(DeductionRow).where(DeductionRow.source == f"suspect:{suspect.id}"))
+        return {d.kind: d.amount for d in booked}
+
+
+async def _grade(sessionmaker, code: str) -> str:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        return str(await s.scalar(select(InstitutionRow.credit_grade).where(InstitutionRow.code == code)))
+
+
+def _refused(r: httpx.Response, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code, r.text
 
 
 async def test_confirmed_suspect_books_deduction_and_penalty_with_two_reviewers(
     client, admin_headers, institution_keys, staff, sessionmaker
 ) -> None:
-    sid = await _split_admission_suspect(client, admin_headers, institution_keys, sessionmaker)
-    url = f"/api/v1/monitoring/suspects/{sid}"
-    county, other = _inst(institution_keys, "H430522100"), _inst(institution_keys, "H430522101")
+    # given a new split-admission suspect at a hospital of this test's own
+    sus = await _split_admission_suspect(
+        client, admin_headers, sessionmaker, await own_institution(sessionmaker, client, admin_headers)
+    )
+    url, own, other = sus.url, sus.headers, _inst(institution_keys, "H430522101")
     # a new suspect is not visible to the institution until pushed; never to another institution
-    assert (await client.get(url, headers=county)).status_code == 404
+    _refused(await client.get(url, headers=own), 404, "NOT_FOUND")
     r = await client.post(f"{url}/push", headers=staff["inspector"])
     assert r.status_code == 200 and r.json()["status"] == "pushed"
-    assert (await client.get(url, headers=county)).json()["amount"] == r.json()["amount"]
-    assert (await client.get(url, headers=other)).status_code == 404
-    assert (await client.post(f"{url}/appeal", json={"text": "x"}, headers=other)).status_code == 404
+    assert (await client.get(url, headers=own)).json()["amount"] == r.json()["amount"]
+    _refused(await client.get(url, headers=other), 404, "NOT_FOUND")
+    _refused(await client.post(f"{url}/appeal", json={"text": "x"}, headers=other), 404, "NOT_FOUND")
     listed = await client.get("/api/v1/monitoring/suspects", headers=other)
-    assert sid not in {x["id"] for x in listed.json()["items"]}
+    assert sus.id not in {x["id"] for x in listed.json()["items"]}
+    mine = await client.get("/api/v1/monitoring/suspects", headers=own)
+    assert [x["id"] for x in mine.json()["items"]] == [sus.id]
     # the institution appeals with evidence
     r = await client.post(
         f"{url}/appeal",
-        headers=county,
+        headers=own,
         json={"text": "病情需要 medically needed", "attachments": [{"name": "病程.pdf", "url": "https://his/att/1"}]},
     )
     assert r.status_code == 200 and r.json()["status"] == "appealed"
-    assert (await client.post(f"{url}/refund", json={}, headers=county)).status_code == 409
+    _refused(await client.post(f"{url}/refund", json={}, headers=own), 409, "INVALID_STATE")
     # second review before the first is refused; a clerk cannot review
     early = await client.post(f"{url}/review", json={"stage": "second", "decision": "confirm"}, headers=staff["second"])
-    assert early.status_code == 409 and early.json()["error"]["code"] == "INVALID_STATE"
-    assert (
-        await client.post(f"{url}/review", json={"stage": "first", "decision": "confirm"}, headers=staff["clerk"])
-    ).status_code == 403
+    _refused(early, 409, "INVALID_STATE")
+    clerk = await client.post(f"{url}/review", json={"stage": "first", "decision": "confirm"}, headers=staff["clerk"])
+    _refused(clerk, 403, "FORBIDDEN")
     r = await client.post(
         f"{url}/review", json={"stage": "first", "decision": "confirm", "penalty_multiple": 2}, headers=staff["first"]
     )
@@ -242,30 +278,147 @@ async def test_confirmed_suspect_books_deduction_and_penalty_with_two_reviewers(
     same = await client.post(
         f"{url}/review", json={"stage": "second", "decision": "confirm"}, headers=staff["second_same"]
     )
-    assert same.status_code == 403 and same.json()["error"]["code"] == "SAME_ACTOR"
+    _refused(same, 403, "SAME_ACTOR")
+    assert await _grade(sessionmaker, sus.institution_code) == "A"
     r = await client.post(f"{url}/review", json={"stage": "second", "decision": "confirm"}, headers=staff["second"])
     assert r.status_code == 200 and r.json()["status"] == "confirmed" and r.json()["penalty_multiple"] == 2
-    amount = int(r.json()["amount"].replace(".", ""))
-    async with sessionmaker() as s:
-        booked = await s.scalars(select(DeductionRow).where(DeductionRow.source == f"suspect:{sid}"))
-        rows = {d.kind: d.amount for d in booked}
-    assert rows == {"violation": amount, "penalty": 2 * amount}
+    assert await _deductions(sessionmaker, sus) == {"violation": sus.amount, "penalty": 2 * sus.amount}
+    # one confirmed violation in the window: grade B (thresholds B 1, C 3, D 5)
+    assert await _grade(sessionmaker, sus.institution_code) == "B"
     # a confirmed suspect is final
-    r = await client.post(f"{url}/review", json={"stage": "second", "decision": "dismiss"}, headers=staff["second"])
-    assert r.status_code == 409
+    again = await client.post(f"{url}/review", json={"stage": "second", "decision": "dismiss"}, headers=staff["second"])
+    _refused(again, 409, "INVALID_STATE")
 
 
-async def test_refund_closes_a_pushed_suspect(client, admin_headers, institution_keys, staff, sessionmaker) -> None:
-    sid = await _split_admission_suspect(client, admin_headers, institution_keys, sessionmaker)
-    url = f"/api/v1/monitoring/suspects/{sid}"
-    county = _inst(institution_keys, "H430522100")
-    assert (await client.post(f"{url}/refund", json={}, headers=county)).status_code == 404  # not pushed yet
+async def test_refund_closes_a_pushed_suspect(client, admin_headers, staff, sessionmaker) -> None:
+    sus = await _split_admission_suspect(
+        client, admin_headers, sessionmaker, await own_institution(sessionmaker, client, admin_headers)
+    )
+    url = sus.url
+    _refused(await client.post(f"{url}/refund", json={}, headers=sus.headers), 404, "NOT_FOUND")  # not pushed yet
     await client.post(f"{url}/push", headers=staff["inspector"])
-    assert (await client.post(f"{url}/push", headers=staff["inspector"])).status_code == 409
-    r = await client.post(f"{url}/refund", json={"note": "同意退回"}, headers=county)
+    _refused(await client.post(f"{url}/push", headers=staff["inspector"]), 409, "INVALID_STATE")
+    r = await client.post(f"{url}/refund", json={"note": "同意退回"}, headers=sus.headers)
     assert r.status_code == 200 and r.json()["status"] == "refunded"
-    async with sessionmaker() as s:
-        kinds = [d.kind for d in await s.scalars(select(DeductionRow).where(DeductionRow.source == f"suspect:{sid}"))]
-    assert kinds == ["violation"]
+    assert await _deductions(sessionmaker, sus) == {"violation": sus.amount}
     bad = await client.post(f"{url}/review", json={"stage": "first", "decision": "confirm"}, headers=staff["first"])
-    assert bad.status_code == 409
+    _refused(bad, 409, "INVALID_STATE")
+    assert await _grade(sessionmaker, sus.institution_code) == "A"  # a self-correction is not a violation
+
+
+async def test_a_dismissed_suspect_refuses_every_further_step(client, admin_headers, staff, sessionmaker) -> None:
+    # given a pushed suspect that the institution appealed and both reviewers dismissed, with a reason
+    sus = await _split_admission_suspect(
+        client, admin_headers, sessionmaker, await own_institution(sessionmaker, client, admin_headers)
+    )
+    url = sus.url
+    assert (await client.post(f"{url}/push", headers=staff["inspector"])).status_code == 200
+    r = await client.post(f"{url}/appeal", json={"text": "转院后再入院 readmitted after transfer"}, headers=sus.headers)
+    assert r.status_code == 200
+    first = {"stage": "first", "decision": "dismiss", "note": "病历支持再入院"}
+    assert (await client.post(f"{url}/review", json=first, headers=staff["first"])).status_code == 200
+    reason = "病情变化, 非分解住院 condition changed: not a split admission"
+    r = await client.post(
+        f"{url}/review", json={"stage": "second", "decision": "dismiss", "note": reason}, headers=staff["second"]
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["second_reviewer"], r.json()["penalty_multiple"]) == (
+        "dismissed",
+        "rev-wang",
+        None,
+    )
+    # when anyone tries to act on it, then every step is refused as INVALID_STATE (409)
+    steps = [
+        ("push", staff["inspector"], None),
+        ("refund", sus.headers, {"note": "x"}),
+        ("appeal", sus.headers, {"text": "x"}),
+        ("review", staff["first"], {"stage": "first", "decision": "confirm", "penalty_multiple": 1}),
+        ("review", staff["second"], {"stage": "second", "decision": "confirm", "penalty_multiple": 1}),
+        ("review", staff["second"], {"stage": "second", "decision": "dismiss"}),
+    ]
+    for step, headers, body in steps:
+        _refused(await client.post(f"{url}/{step}", json=body, headers=headers), 409, "INVALID_STATE")
+    # and nothing was booked, the grade is untouched, the institution still sees the outcome and the reason is audited
+    assert await _deductions(sessionmaker, sus) == {}
+    assert await _grade(sessionmaker, sus.institution_code) == "A"
+    assert (await client.get(url, headers=sus.headers)).json()["status"] == "dismissed"
+    async with sessionmaker() as s:
+        audited = (
+            await s.scalars(
+                select(AuditRow)
+                .where(AuditRow.subject_type == "suspect", AuditRow.subject_id == str(sus.id))
+                .order_by(AuditRow.id)
+            )
+        ).all()
+    assert [a.action for a in audited] == [
+        "suspect.pushed",
+        "suspect.appealed",
+        "suspect.first_reviewed",
+        "suspect.dismissed",
+    ]
+    assert audited[-1].actor == "rev-wang" and audited[-1].detail["note"] == reason
+
+
+async def test_penalty_multiple_is_refused_outside_1_to_5_and_accepted_at_both_edges(
+    client, admin_headers, staff, sessionmaker
+) -> None:
+    # given two pushed suspects at a hospital of this test's own (bounds: penalty rule 1–5)
+    hospital = await own_institution(sessionmaker, client, admin_headers)
+    low, high = [await _split_admission_suspect(client, admin_headers, sessionmaker, hospital) for _ in range(2)]
+    for sus in (low, high):
+        assert (await client.post(f"{sus.url}/push", headers=staff["inspector"])).status_code == 200
+    r = await client.get(RULES, headers=staff["inspector"])
+    assert {x["rule_id"]: x for x in r.json()}["penalty"]["params"] == {"min_multiple": 1, "max_multiple": 5}
+
+    def review(stage: str, multiple: int | None) -> dict[str, object]:
+        return {"stage": stage, "decision": "confirm", "penalty_multiple": multiple}
+
+    # when the first review asks for 0× or 6×, then it is refused (400 INVALID_REQUEST) and nothing moves
+    for multiple in (0, 6):
+        bad = await client.post(f"{low.url}/review", json=review("first", multiple), headers=staff["first"])
+        _refused(bad, 400, "INVALID_REQUEST")
+        assert "penalty_multiple" in bad.json()["error"]["message"]
+    assert (await client.get(low.url, headers=staff["inspector"])).json()["status"] == "pushed"
+    # when it asks for exactly 1× and 5×, then both are accepted
+    for sus, multiple in ((low, 1), (high, 5)):
+        r = await client.post(f"{sus.url}/review", json=review("first", multiple), headers=staff["first"])
+        assert r.status_code == 200 and r.json()["status"] == "first_reviewed", r.text
+    # and the second review is held to the same bounds
+    for multiple in (0, 6):
+        bad = await client.post(f"{low.url}/review", json=review("second", multiple), headers=staff["second"])
+        _refused(bad, 400, "INVALID_REQUEST")
+    assert (await client.get(low.url, headers=staff["inspector"])).json()["status"] == "first_reviewed"
+    # and confirming at the edges books amount × 1 and amount × 5
+    for sus, multiple in ((low, 1), (high, 5)):
+        r = await client.post(f"{sus.url}/review", json=review("second", multiple), headers=staff["second"])
+        assert r.status_code == 200 and r.json()["penalty_multiple"] == multiple, r.text
+        assert await _deductions(sessionmaker, sus) == {"violation": sus.amount, "penalty": multiple * sus.amount}
+    assert await _grade(sessionmaker, hospital[0]) == "B"  # two confirmed: B (C from 3)
+
+
+async def test_penalty_bounds_follow_the_rule_data(client, admin_headers, staff, sessionmaker) -> None:
+    # given an inspector narrows the penalty rule to 2–4 (a new rule version)
+    sus = await _split_admission_suspect(
+        client, admin_headers, sessionmaker, await own_institution(sessionmaker, client, admin_headers)
+    )
+    assert (await client.post(f"{sus.url}/push", headers=staff["inspector"])).status_code == 200
+    narrow = {"params": {"min_multiple": 2, "max_multiple": 4}, "note": "区域从严"}
+    r = await client.patch(f"{RULES}/penalty", json=narrow, headers=staff["inspector"])
+    assert r.status_code == 200, r.text
+    try:
+        # when a review asks for 1× or 5× (inside the schema's 1–5), then the rule refuses it
+        for multiple in (1, 5):
+            body = {"stage": "first", "decision": "confirm", "penalty_multiple": multiple}
+            bad = await client.post(f"{sus.url}/review", json=body, headers=staff["first"])
+            _refused(bad, 400, "INVALID_REQUEST")
+            assert "between 2 and 4" in bad.json()["error"]["message"]
+        # and 2× at the first review, 4× at the second are accepted
+        body = {"stage": "first", "decision": "confirm", "penalty_multiple": 2}
+        assert (await client.post(f"{sus.url}/review", json=body, headers=staff["first"])).status_code == 200
+        body = {"stage": "second", "decision": "confirm", "penalty_multiple": 4}
+        r = await client.post(f"{sus.url}/review", json=body, headers=staff["second"])
+        assert r.status_code == 200 and r.json()["penalty_multiple"] == 4, r.text
+        assert await _deductions(sessionmaker, sus) == {"violation": sus.amount, "penalty": 4 * sus.amount}
+    finally:
+        wide = {"params": {"min_multiple": 1, "max_multiple": 5}, "note": "恢复"}
+        assert (await client.patch(f"{RULES}/penalty", json=wide, headers=staff["inspector"])).status_code == 200

@@ -61,6 +61,20 @@ class System:
             live.kill(proc)
 
 
+async def _clear_broker(settings: Settings) -> None:
+    """Drop what killed workers left in this run's broker namespace (delayed retries, unacked
+    messages): a later worker test drains whole queues and would otherwise wait on them."""
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(settings.redis_url)
+    try:
+        keys = [k async for k in r.scan_iter(f"{settings.broker_namespace}*")]
+        if keys:
+            await r.delete(*keys)
+    finally:
+        await r.aclose()
+
+
 async def _post_until_acknowledged(http: httpx.AsyncClient, key: str, body: dict[str, Any], hospital: str) -> str:
     """What a HIS does: resend the same request with the same key until it gets an answer."""
     for _ in range(400):
@@ -187,6 +201,7 @@ async def test_sigkill_loses_and_doubles_nothing(
         events, unsent, inbox = await _settled_everywhere(sessionmaker, within=90)
     finally:
         system.stop_all()
+        await _clear_broker(settings)
 
     assert system.kills >= 5
     assert len(acknowledged) == BILLS

@@ -1,13 +1,17 @@
 """Property tests: for any bill, person and year so far, the identities hold exactly, no part
-is negative, no fund exceeds what is left of its cap, and the result is deterministic."""
+is negative, no fund exceeds what is left of its cap, and the result is deterministic. And
+monotonicity: more spending (a bigger line, or more already paid towards a cap) never lowers
+the person's share, and a higher level never pays more where the policy lowers the ratio.
+The exact fen of single-line bills are checked against an independent oracle in
+``test_benefit_oracle.py``."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-from helpers import AWAY, HOME, catalogue, check_identities, plain_a, policy
+from helpers import AWAY, HOME, catalogue, check_identities, plain_a, policy, policy_range_bill
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -181,10 +185,111 @@ def test_identities_caps_and_determinism(bill: Bill, person: PersonState) -> Non
 @settings(max_examples=100, deadline=None)
 @given(bill=bills(), person=people())
 def test_account_never_changes_the_fund_split(bill: Bill, person: PersonState) -> None:
-    from dataclasses import replace
-
     with_account = calculate(bill, replace(person, account=AccountState(True, Fen(10**9))), policy())
     without = calculate(bill, replace(person, account=None), policy())
     assert with_account.totals.fund_total == without.totals.fund_total
     assert with_account.totals.cash == 0
     assert without.totals.cash == without.totals.personal_part
+
+
+# ---------------------------------------------------------------- monotonicity
+
+
+def _bigger(line: BillLine, extra_qty: Decimal, extra_price: int) -> BillLine:
+    return replace(line, quantity=line.quantity + extra_qty, unit_price=Fen(line.unit_price + extra_price))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bill=bills(), person=people(), data=st.data())
+def test_more_spending_never_lowers_the_persons_share(bill: Bill, person: PersonState, data: st.DataObject) -> None:
+    """A bigger line (more units or a higher price) never lowers the personal part, even where a
+    price cap or per-line rounding makes the funds' share of it smaller."""
+    # given the same bill with one line made bigger
+    i = data.draw(st.integers(0, len(bill.lines) - 1), label="line")
+    extra_qty = Decimal(data.draw(st.integers(0, 500), label="extra qty (0.01)")) / 100
+    extra_price = data.draw(st.integers(0 if extra_qty else 1, 100_000), label="extra price (fen)")
+    grown = _bigger(bill.lines[i], extra_qty, extra_price)
+    bigger = replace(bill, lines=(*bill.lines[:i], grown, *bill.lines[i + 1 :]))
+    # when both are calculated
+    small, large = calculate(bill, person, policy()).totals, calculate(bigger, person, policy()).totals
+    # then the person pays at least as much
+    assert large.total >= small.total
+    assert large.personal_part >= small.personal_part, (small, large)
+
+
+ALREADY_PAID = ("basic_paid", "outpatient_pool_paid", "critical_paid", "assistance_paid")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bill=bills(), person=people(), paid=st.sampled_from(ALREADY_PAID), more=fen_upto(100_000))
+def test_more_paid_towards_a_cap_never_lowers_the_persons_share(
+    bill: Bill, person: PersonState, paid: str, more: Fen
+) -> None:
+    """What a fund already paid this year only uses up its cap or limit: this bill's personal part
+    can only grow (a cap reached moves money from the fund to the person, never back)."""
+    acc = person.accumulators
+    later = replace(person, accumulators=replace(acc, **{paid: getattr(acc, paid) + more}))
+    before, after = calculate(bill, person, policy()).totals, calculate(bill, later, policy()).totals
+    assert after.personal_part >= before.personal_part, (paid, before, after)
+
+
+def _level_terms(scheme: str, visit: VisitType, level: int, retiree: bool) -> tuple[Decimal, Fen] | None:
+    """(ratio, deductible due on a first bill) the policy sets at a level; None: not covered."""
+    params = policy().scheme(scheme)
+    if visit == "outpatient":
+        op = params.outpatient_pooling
+        return (op.ratio, op.annual_deductible) if level in op.levels else None
+    by_level = params.inpatient if visit == "inpatient" else params.chronic_outpatient
+    if level not in by_level.ratio_by_level or level not in by_level.deductible_by_level:
+        return None
+    ratio = by_level.ratio_by_level[level]
+    if visit == "inpatient":
+        ip = params.inpatient
+        bonus = ip.retiree_ratio_bonus if scheme == "employee" and retiree else Decimal(0)
+        ratio = min(ratio + bonus, ip.max_ratio)
+    return ratio, by_level.deductible_by_level[level]
+
+
+def _lowered_by_level(scheme: str, visit: VisitType, retiree: bool) -> list[tuple[int, int]]:
+    """Adjacent levels where the policy pays no more at the higher one (lower or equal ratio, no
+    lower deductible, or not covered at all there)."""
+    pairs = []
+    for lo in range(3):
+        low, high = _level_terms(scheme, visit, lo, retiree), _level_terms(scheme, visit, lo + 1, retiree)
+        if low is None:
+            continue
+        if high is None or (high[0] <= low[0] and high[1] >= low[1]):
+            pairs.append((lo, lo + 1))
+    return pairs
+
+
+def test_the_default_policy_lowers_ratios_with_level() -> None:
+    # the property below is only worth something if the policy really lowers ratios with level
+    for scheme in ("resident", "employee"):
+        assert _lowered_by_level(scheme, "inpatient", False) == [(1, 2), (2, 3)]
+        assert _lowered_by_level(scheme, "chronic_outpatient", False) == [(0, 1), (1, 2), (2, 3)]
+    assert _lowered_by_level("employee", "inpatient", True) == [(1, 2), (2, 3)]
+    assert _lowered_by_level("resident", "outpatient", False) == [(0, 1), (1, 2)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    person=people(),
+    visit=st.sampled_from(["inpatient", "chronic_outpatient", "outpatient"]),
+    amount=st.integers(1, 30_000_000),
+    region=st.sampled_from([HOME, AWAY]),
+)
+def test_a_higher_level_never_pays_more_where_the_policy_lowers_the_ratio(
+    person: PersonState, visit: VisitType, amount: int, region: str
+) -> None:
+    pairs = _lowered_by_level(person.scheme, visit, person.retiree)
+    price = f"{Decimal(amount) / 100:.2f}"
+    for lo, hi in pairs:
+        # given the same bill at two adjacent levels
+        at = {
+            level: calculate(policy_range_bill(visit, level, price, region=region), person, policy())
+            for level in (lo, hi)
+        }
+        # then the higher level pays no more basic fund, and the person no less
+        assert at[hi].totals.basic_fund <= at[lo].totals.basic_fund, (lo, hi, at[lo].totals, at[hi].totals)
+        assert at[hi].totals.personal_part >= at[lo].totals.personal_part, (lo, hi)

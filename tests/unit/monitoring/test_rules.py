@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from yibao.benefit.inputs import Warning
+from yibao.benefit.inputs import Bill, BillLine, CatalogueItem, PersonState, Warning
+from yibao.benefit.lines import split_lines
 from yibao.errors import RuleBlocked
+from yibao.money import Fen
 from yibao.monitoring import rules as r
 from yibao.monitoring.alerts import months_of_balance
 from yibao.monitoring.workflow import grade_for
@@ -76,3 +78,61 @@ def test_credit_grade_from_thresholds() -> None:
 def test_months_of_balance() -> None:
     assert months_of_balance(600_000, Decimal(100_000)) == Decimal("6.00")
     assert months_of_balance(100, Decimal(0)) is None
+
+
+# ---------------------------------------------------------------- in-settlement signals at their exact limits
+
+BED = CatalogueItem("T-BED", "bed day", "service", "A", None, None, max_units_per_day=Decimal(1))
+DRUG = CatalogueItem("T-DRUG", "a drug", "drug", "A", None, None, max_days_supply=7)
+PATIENT = PersonState("resident", date(1970, 1, 1), "M", "430522", frozenset(), date(2026, 1, 1))
+
+
+def _signals(visit_type: str, lines: list[tuple[CatalogueItem, str, date, int | None]], **bill: object) -> list[str]:
+    bill_lines = tuple(
+        BillLine(no, item, Decimal(qty), Fen(4_000), day, days_supply=supply)
+        for no, (item, qty, day, supply) in enumerate(lines, start=1)
+    )
+    b = Bill(visit_type, max(line.service_date for line in bill_lines), 2, "430522", bill_lines, **bill)  # type: ignore[arg-type]
+    return [w.rule for w in r.apply_in_settlement(r.RuleSet.defaults(), "430522", split_lines(b, PATIENT).warnings)]
+
+
+def test_units_per_day_at_the_limit_times_the_days_of_the_stay() -> None:
+    # given a 5-day stay (03-01 to 03-06) and a bed fee limited to 1 a day: 5 units are at the limit, 5.5 above
+    stay = {"admitted_on": date(2026, 3, 1), "discharged_on": date(2026, 3, 6)}
+    day = date(2026, 3, 6)
+    assert _signals("inpatient", [(BED, "5", day, None)], **stay) == []
+    assert _signals("inpatient", [(BED, "3", day, None), (BED, "2.5", day, None)], **stay) == ["units_per_day"]
+    # and outside a stay the days are the distinct service dates: 2 units over 2 days at the limit, 3 above
+    two_days = [(BED, "1", date(2026, 3, 2), None), (BED, "1", date(2026, 3, 3), None)]
+    assert _signals("outpatient", two_days) == []
+    assert _signals("outpatient", [*two_days, (BED, "1", date(2026, 3, 3), None)]) == ["units_per_day"]
+
+
+def test_days_of_supply_at_the_limit() -> None:
+    # given a drug limited to 7 days of supply: 7 is at the limit, 8 above
+    day = date(2026, 3, 2)
+    assert _signals("outpatient", [(DRUG, "1", day, 7)]) == []
+    assert _signals("outpatient", [(DRUG, "1", day, 8)]) == ["days_supply"]
+
+
+def test_block_mode_refuses_only_above_the_limit() -> None:
+    # given units per day switched to block: the bill at the limit passes, one unit more is refused
+    rules = _with("units_per_day", mode="block")
+    stay = {"admitted_on": date(2026, 3, 1), "discharged_on": date(2026, 3, 3)}
+    for qty, refused in (("2", False), ("3", True)):
+        line = BillLine(1, BED, Decimal(qty), Fen(4_000), date(2026, 3, 3))
+        b = Bill("inpatient", date(2026, 3, 3), 2, "430522", (line,), **stay)  # type: ignore[arg-type]
+        warnings = split_lines(b, PATIENT).warnings
+        if refused:
+            with pytest.raises(RuleBlocked):
+                r.apply_in_settlement(rules, "430522", warnings)
+        else:
+            assert r.apply_in_settlement(rules, "430522", warnings) == ()
+
+
+def test_overlap_is_strictly_inside_the_stay() -> None:
+    stay = r.StayOverlap("s1", "H430522101", date(2026, 3, 1), date(2026, 3, 10))
+    assert r.overlap_warning("outpatient", date(2026, 3, 1), stay) is None  # admission day
+    assert r.overlap_warning("outpatient", date(2026, 3, 2), stay) is not None  # the day after
+    assert r.overlap_warning("pharmacy", date(2026, 3, 9), stay) is not None  # the day before discharge
+    assert r.overlap_warning("chronic_outpatient", date(2026, 3, 9), stay) is not None
