@@ -1,7 +1,7 @@
 """Staff API for employers and their monthly contributions (职工医保单位缴费).
 
-Routes stay thin: the posting's rules, idempotency and derived enrolments live in
-``yibao.employers.service``; here are roles, wire formats and the audit entry of each write.
+Routes stay thin: the posting's rules, idempotency, derived enrolments and the audit entry of
+each write live in ``yibao.employers.service``; here are roles and wire formats.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from api.deps import RefsDep, SessionDep, UowDep, require_staff
-from api.schemas.common import ERRORS, fen
+from api.schemas.common import ERRORS
 from api.schemas.employers import (
     EXAMPLE_CODE,
     EXAMPLE_POSTING,
-    ContributionLineRead,
     ContributionPage,
     ContributionPostingCreate,
     ContributionPostingRead,
@@ -24,12 +23,9 @@ from api.schemas.employers import (
     EmployerRead,
     Month,
 )
-from yibao.audit import Actor, record
 from yibao.auth.tokens import StaffPrincipal
 from yibao.employers import service as employers
-from yibao.employers.orm import ContributionPostingRow, EmployerRow
-from yibao.employers.rules import LineIn, month_label, parse_month
-from yibao.money import to_wire
+from yibao.employers.rules import month_label, parse_month
 
 router = APIRouter(prefix="/api/v1/employers", tags=["employers 单位缴费"], responses=ERRORS)
 
@@ -38,24 +34,6 @@ Clerk = Annotated[StaffPrincipal, Depends(require_staff("clerk"))]
 ContributionStaff = Annotated[StaffPrincipal, Depends(require_staff("finance", "clerk"))]
 Code = Annotated[str, Path(min_length=1, max_length=18, examples=[EXAMPLE_CODE])]
 PostingBody = Annotated[ContributionPostingCreate, Body(openapi_examples={"one month": {"value": EXAMPLE_POSTING}})]
-
-
-def _employer(row: EmployerRow, created: bool = False) -> EmployerRead:
-    return EmployerRead(code=row.code, name=row.name, region=row.region, created_at=row.created_at, created=created)
-
-
-def _summary(p: ContributionPostingRow, code: str, line_count: int) -> ContributionPostingSummary:
-    return ContributionPostingSummary(
-        posting_id=p.id,
-        employer_code=code,
-        month=month_label(p.month),
-        line_count=line_count,
-        employer_total=to_wire(p.employer_total),
-        employee_total=to_wire(p.employee_total),
-        account_total=to_wire(p.account_total),
-        credit_reference=employers.credit_reference(code, p.month),
-        created_at=p.created_at,
-    )
 
 
 @router.post(
@@ -69,26 +47,15 @@ def _summary(p: ContributionPostingRow, code: str, line_count: int) -> Contribut
     "does not match is `INVALID_REQUEST` (400).",
 )
 async def register(body: EmployerCreate, staff: Clerk, uow: UowDep, response: Response) -> EmployerRead:
-    row, created = await employers.register(uow.session, body.code, body.name, body.region)
-    if created:
-        await record(
-            uow.session,
-            Actor("staff", staff.name),
-            "employer.registered",
-            ("employer", str(row.id)),
-            {"code": row.code, "region": row.region},
-        )
-    await uow.session.refresh(row)
-    out = _employer(row, created)
-    await uow.commit()
-    if not created:
+    registered = await employers.register(uow, staff.actor, body.code, body.name, body.region)
+    if not registered.created:
         response.status_code = 200
-    return out
+    return EmployerRead.of(registered.employer, registered.created)
 
 
 @router.get("/{code}", response_model=EmployerRead, summary="One employer")
 async def get_employer(code: Code, _: ContributionStaff, session: SessionDep) -> EmployerRead:
-    return _employer(await employers.get(session, code))
+    return EmployerRead.of(await employers.get(session, code))
 
 
 @router.post(
@@ -113,52 +80,10 @@ async def get_employer(code: Code, _: ContributionStaff, session: SessionDep) ->
 async def post_contributions(
     code: Code, body: PostingBody, staff: ContributionStaff, uow: UowDep, refs: RefsDep, response: Response
 ) -> ContributionPostingRead:
-    employer = await employers.get(uow.session, code)
-    month = parse_month(body.month)
-    params = refs.policy(employer.region, month.year).contributions
-    posted = await employers.post_month(
-        uow.session,
-        employer,
-        month,
-        [LineIn(ln.id_number, fen(ln.base), ln.retiree) for ln in body.lines],
-        params,
-    )
-    p = posted.posting
-    if posted.created:
-        await record(
-            uow.session,
-            Actor("staff", staff.name),
-            "employer.contributions.posted",
-            ("contribution_posting", str(p.id)),
-            {
-                "employer": employer.code,
-                "month": body.month,
-                "lines": len(posted.lines),
-                "employer_total": p.employer_total,
-                "employee_total": p.employee_total,
-                "account_total": p.account_total,
-            },
-        )
-        await uow.session.refresh(p)
-    out = ContributionPostingRead(
-        **_summary(p, employer.code, len(posted.lines)).model_dump(),
-        created=posted.created,
-        lines=[
-            ContributionLineRead(
-                id_number=ln.id_number,
-                base=to_wire(ln.base),
-                employer_part=to_wire(ln.employer_part),
-                employee_part=to_wire(ln.employee_part),
-                account_credit=to_wire(ln.account_credit),
-                retiree=ln.retiree,
-            )
-            for ln in posted.lines
-        ],
-    )
-    await uow.commit()
+    posted = await employers.post_contributions(uow, staff.actor, refs, code, body.month, body.to_lines())
     if not posted.created:
         response.status_code = 200
-    return out
+    return ContributionPostingRead.of_posted(posted)
 
 
 @router.get(
@@ -176,6 +101,6 @@ async def list_contributions(
     employer = await employers.get(session, code)
     page, next_month = await employers.list_page(session, employer, parse_month(cursor) if cursor else None, limit)
     return ContributionPage(
-        items=[_summary(p, employer.code, n) for p, n in page],
+        items=[ContributionPostingSummary.of(p, employer.code, n) for p, n in page],
         next_cursor=month_label(next_month) if next_month else None,
     )

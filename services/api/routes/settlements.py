@@ -7,15 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 
-from api.deps import CurrentInstitution, Reader, RefsDep, RuntimeDep, SessionDep, UowDep
+from api.deps import CurrentInstitution, Reader, RefsDep, RuntimeDep, SessionDep
 from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.settlements import EXAMPLE_REQUEST, SettlementPage, SettlementRead, SettleRequest
 from yibao.bill_settlement import queries, service
-from yibao.db.statements import transaction
-from yibao.errors import InvalidRequest
 from yibao.institutions.agreements import Institution
-from yibao.members import codes
 
 router = APIRouter(prefix="/api/v1/settlements", tags=["settlements 结算"])
 
@@ -29,11 +26,11 @@ RequestBody = Annotated[SettleRequest, Body(openapi_examples={"inpatient": {"val
     summary="Pre-settle a bill (预结算): the split, nothing written",
 )
 async def preview(body: RequestBody, institution: CurrentInstitution, refs: RefsDep, runtime: RuntimeDep) -> Any:
-    async with transaction(runtime.pg, readonly=True) as db:
-        id_number = None
-        if body.member_code is not None:  # checked, not consumed
-            id_number = await codes.peek(db, body.member_code, runtime.settings.member_code_secret.get_secret_value())
-        return JSON(await service.preview(db, refs, institution, body.to_command(id_number)))
+    secret = runtime.settings.member_code_secret.get_secret_value()
+    cmd = body.to_command()
+    return JSON(
+        await service.preview_bill(runtime.pg, refs, institution, cmd, member_code=body.member_code, code_secret=secret)
+    )
 
 
 @router.post(
@@ -59,19 +56,11 @@ async def settle(
         str | None, Header(alias="Idempotency-Key", max_length=200, examples=["HIS-20260308-000123"])
     ] = None,
 ) -> Any:
-    if not idempotency_key:
-        raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
-    async with transaction(runtime.pg) as db:  # the hot path: asyncpg, no ORM session
-        id_number = None
-        if body.member_code is not None:  # its use is written in the settlement's transaction
-            id_number = await codes.redeem(
-                db,
-                body.member_code,
-                runtime.settings.member_code_secret.get_secret_value(),
-                institution.code,
-                idempotency_key,
-            )
-        result = await service.settle(db, refs, institution, body.to_command(id_number), idempotency_key)
+    secret = runtime.settings.member_code_secret.get_secret_value()
+    cmd = body.to_command()
+    result = await service.settle_bill(
+        runtime.pg, refs, institution, cmd, idempotency_key, member_code=body.member_code, code_secret=secret
+    )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, status_code=201, headers=headers, media_type="application/json")
 
@@ -82,8 +71,8 @@ async def settle(
     responses=ERRORS,
     summary="Cancel a settlement (撤销): reverses the bill and every accumulator it moved",
 )
-async def cancel(settlement_id: str, institution: CurrentInstitution, uow: UowDep) -> Any:
-    return JSON(await service.cancel(uow, institution, settlement_id))
+async def cancel(settlement_id: str, institution: CurrentInstitution, runtime: RuntimeDep) -> Any:
+    return JSON(await service.cancel_bill(runtime.pg, institution, settlement_id))
 
 
 def _scope(reader: Institution | Any) -> str | None:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import MoneyIn, MoneyOut, Strict
+from api.schemas.common import MoneyIn, MoneyOut, Strict, fen
 from api.schemas.people import IdNumber, Region
+from yibao.employers.rules import LineIn, month_label
+from yibao.employers.service import credit_reference
+from yibao.money import to_wire
+
+if TYPE_CHECKING:
+    from yibao.employers.orm import ContributionPostingRow, EmployerRow
+    from yibao.employers.service import LineOut, Posted
 
 EXAMPLE_CODE = "91430522MA4L12345T"
 CreditCode = Annotated[str, Field(min_length=18, max_length=18, examples=[EXAMPLE_CODE])]
@@ -42,6 +49,10 @@ class EmployerRead(BaseModel):
     created_at: datetime
     created: bool = Field(default=False, description="false when the code was already registered (idempotent)")
 
+    @classmethod
+    def of(cls, row: EmployerRow, created: bool = False) -> EmployerRead:
+        return cls(code=row.code, name=row.name, region=row.region, created_at=row.created_at, created=created)
+
 
 class ContributionLineIn(Strict):
     id_number: IdNumber
@@ -55,6 +66,9 @@ class ContributionPostingCreate(Strict):
     month: Month
     lines: Annotated[list[ContributionLineIn], Field(min_length=1, max_length=MAX_LINES)]
 
+    def to_lines(self) -> list[LineIn]:
+        return [LineIn(ln.id_number, fen(ln.base), ln.retiree) for ln in self.lines]
+
 
 class ContributionLineRead(BaseModel):
     id_number: str
@@ -63,6 +77,17 @@ class ContributionLineRead(BaseModel):
     employee_part: MoneyOut = Field(examples=["100.00"])
     account_credit: MoneyOut = Field(examples=["100.00"])
     retiree: bool
+
+    @classmethod
+    def of(cls, ln: LineOut) -> ContributionLineRead:
+        return cls(
+            id_number=ln.id_number,
+            base=to_wire(ln.base),
+            employer_part=to_wire(ln.employer_part),
+            employee_part=to_wire(ln.employee_part),
+            account_credit=to_wire(ln.account_credit),
+            retiree=ln.retiree,
+        )
 
 
 class ContributionPostingSummary(BaseModel):
@@ -78,10 +103,33 @@ class ContributionPostingSummary(BaseModel):
     )
     created_at: datetime
 
+    @classmethod
+    def of(cls, p: ContributionPostingRow, code: str, line_count: int) -> ContributionPostingSummary:
+        return cls(
+            posting_id=p.id,
+            employer_code=code,
+            month=month_label(p.month),
+            line_count=line_count,
+            employer_total=to_wire(p.employer_total),
+            employee_total=to_wire(p.employee_total),
+            account_total=to_wire(p.account_total),
+            credit_reference=credit_reference(code, p.month),
+            created_at=p.created_at,
+        )
+
 
 class ContributionPostingRead(ContributionPostingSummary):
     created: bool = Field(description="false: this month was already posted with the same lines (replay)")
     lines: list[ContributionLineRead]
+
+    @classmethod
+    def of_posted(cls, posted: Posted) -> ContributionPostingRead:
+        summary = ContributionPostingSummary.of(posted.posting, posted.employer.code, len(posted.lines))
+        return cls(
+            **summary.model_dump(),
+            created=posted.created,
+            lines=[ContributionLineRead.of(ln) for ln in posted.lines],
+        )
 
 
 class ContributionPage(BaseModel):

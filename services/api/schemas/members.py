@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from pydantic import BaseModel, Field
 
 from api.schemas.common import MoneyIn, MoneyOut, Strict
 from api.schemas.people import IdNumber, Region
 from api.schemas.settlements import SettlementRead
+from yibao.money import to_wire
+from yibao.people.service import filing_kind
+
+if TYPE_CHECKING:
+    from yibao.accounts.orm import AccountMovementRow
+    from yibao.enrolment.orm import EnrolmentRow
+    from yibao.members.service import Binding, Due, Me
+    from yibao.people.orm import FilingRow
+    from yibao.premiums.orm import PremiumPaymentRow
 
 
 class ActivationCodeRead(BaseModel):
@@ -39,6 +48,18 @@ class MeRead(BaseModel):
     gender: str
     relatives: list[RelativeRead] = Field(description="people bound to my account: I may act for them")
 
+    @classmethod
+    def of(cls, me: Me) -> MeRead:
+        p = me.person
+        return cls(
+            id_number=p.id_number,
+            name=p.name,
+            region=p.region,
+            birth_date=p.birth_date,
+            gender=p.gender,
+            relatives=[RelativeRead(id_number=r.id_number, name=r.name, relation=rel) for r, rel in me.relatives],
+        )
+
 
 class EnrolmentStatus(BaseModel):
     id_number: str
@@ -55,6 +76,21 @@ class EnrolmentStatus(BaseModel):
     continuous_years: int
     zero_claim_credit: MoneyOut
 
+    @classmethod
+    def of(cls, id_number: str, year: int, row: EnrolmentRow | None, scheme: str = "resident") -> EnrolmentStatus:
+        return cls(
+            id_number=id_number,
+            year=year,
+            scheme=row.scheme if row else scheme,
+            enrolled=row is not None,
+            coverage_start=row.coverage_start if row else None,
+            coverage_reason=row.coverage_reason if row else None,
+            coverage_detail=row.coverage_detail if row else None,
+            waiting_months=row.waiting_months if row else 0,
+            continuous_years=row.continuous_years if row else 0,
+            zero_claim_credit=to_wire(row.zero_claim_credit if row else 0),
+        )
+
 
 class PremiumDue(BaseModel):
     id_number: str
@@ -67,6 +103,22 @@ class PremiumDue(BaseModel):
     window_from: date
     window_to: date
     paid: bool
+
+    @classmethod
+    def of(cls, due: Due) -> PremiumDue:
+        q = due.quote
+        return cls(
+            id_number=due.person.id_number,
+            year=q.year,
+            kind=cast(Literal["current", "payback", "newborn"], q.kind),
+            premium=to_wire(q.premium),
+            subsidy=to_wire(q.subsidy),
+            subsidy_group=q.subsidy_group,
+            due=to_wire(q.due),
+            window_from=q.window_from,
+            window_to=q.window_to,
+            paid=due.paid,
+        )
 
 
 class MemberPayRequest(Strict):
@@ -102,6 +154,28 @@ class PaymentRead(BaseModel):
     created: bool = True
     enrolment: EnrolmentStatus | None = None
 
+    @classmethod
+    def of(
+        cls, p: PremiumPaymentRow, id_number: str, created: bool = True, enrolment: EnrolmentRow | None = None
+    ) -> PaymentRead:
+        """``enrolment``: the enrolment the payment derived, shown with the payment."""
+        return cls(
+            payment_id=p.id,
+            id_number=id_number,
+            year=p.year,
+            kind=p.kind,
+            channel=p.channel,
+            reference=p.reference,
+            premium=to_wire(p.premium),
+            subsidy=to_wire(p.subsidy),
+            subsidy_group=p.subsidy_group,
+            amount=to_wire(p.amount),
+            paid_on=p.paid_on,
+            status=p.status,
+            created=created,
+            enrolment=EnrolmentStatus.of(id_number, p.year, enrolment) if enrolment is not None else None,
+        )
+
 
 class MovementRead(BaseModel):
     amount: MoneyOut
@@ -114,6 +188,17 @@ class AccountRead(BaseModel):
     id_number: str
     balance: MoneyOut
     movements: list[MovementRead]
+
+    @classmethod
+    def of(cls, id_number: str, balance: int, moves: list[AccountMovementRow]) -> AccountRead:
+        return cls(
+            id_number=id_number,
+            balance=to_wire(balance),
+            movements=[
+                MovementRead(amount=to_wire(m.amount), kind=m.kind, reference=m.reference, at=m.created_at)
+                for m in moves
+            ],
+        )
 
 
 class BindingAsk(Strict):
@@ -128,6 +213,17 @@ class BindingRequestRead(BaseModel):
     relative_id_number: str
     relation: str
     status: str
+
+    @classmethod
+    def of(cls, b: Binding) -> BindingRequestRead:
+        r = b.request
+        return cls(
+            request_id=r.id,
+            holder_id_number=b.holder_id_number,
+            relative_id_number=b.relative_id_number,
+            relation=r.relation,
+            status=r.status,
+        )
 
 
 class MemberFilingCreate(Strict):
@@ -144,6 +240,17 @@ class MemberFilingRead(BaseModel):
     valid_to: date | None
     kind: Literal["temporary", "long_term"]
     status: str
+
+    @classmethod
+    def of(cls, r: FilingRow) -> MemberFilingRead:
+        return cls(
+            filing_id=r.id,
+            to_region=r.to_region,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            kind=cast(Literal["temporary", "long_term"], filing_kind(r.valid_from, r.valid_to)),
+            status=r.status,
+        )
 
 
 class MemberCodeRead(BaseModel):

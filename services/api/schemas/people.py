@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from pydantic import BaseModel, Field
 
 from api.schemas.common import MoneyIn, MoneyOut, PositiveMoney, Strict
+from yibao.money import to_wire
+
+if TYPE_CHECKING:
+    from yibao.accounts.service import Credited
+    from yibao.enrolment.orm import EnrolmentRow
+    from yibao.people.orm import FilingRow, PersonRow
 
 IdNumber = Annotated[str, Field(min_length=1, max_length=18, examples=["430522199001011235"])]
 Region = Annotated[str, Field(pattern=r"^\d{6}$", examples=["430522"])]
@@ -26,6 +32,17 @@ class PersonRead(BaseModel):
     birth_date: date
     gender: Literal["M", "F"]
     death_date: date | None
+
+    @classmethod
+    def of(cls, p: PersonRow) -> PersonRead:
+        return cls(
+            id_number=p.id_number,
+            name=p.name,
+            region=p.region,
+            birth_date=p.birth_date,
+            gender=cast(Literal["M", "F"], p.gender),
+            death_date=p.death_date,
+        )
 
 
 class GroupCreate(Strict):
@@ -60,6 +77,18 @@ class EnrolmentRead(BaseModel):
     continuous_years: int
     zero_claim_credit: MoneyOut
 
+    @classmethod
+    def of(cls, id_number: str, row: EnrolmentRow) -> EnrolmentRead:
+        return cls(
+            id_number=id_number,
+            scheme=row.scheme,
+            year=row.year,
+            coverage_start=row.coverage_start,
+            retiree=row.retiree,
+            continuous_years=row.continuous_years,
+            zero_claim_credit=to_wire(row.zero_claim_credit),
+        )
+
 
 class CreditCreate(Strict):
     amount: PositiveMoney
@@ -72,6 +101,16 @@ class CreditRead(BaseModel):
     reference: str
     balance: MoneyOut = Field(description="balance after this credit")
     created: bool = Field(description="false when the reference was already credited (a retry)")
+
+    @classmethod
+    def of(cls, c: Credited) -> CreditRead:
+        return cls(
+            id_number=c.person.id_number,
+            amount=to_wire(c.movement.amount),
+            reference=c.movement.reference,
+            balance=to_wire(c.balance),
+            created=c.created,
+        )
 
 
 class FilingCreate(Strict):
@@ -87,6 +126,16 @@ class FilingRead(BaseModel):
     valid_from: date
     valid_to: date | None
     status: str
+
+    @classmethod
+    def of(cls, id_number: str, row: FilingRow) -> FilingRead:
+        return cls(
+            id_number=id_number,
+            to_region=row.to_region,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            status=row.status,
+        )
 
 
 class BindingCreate(Strict):

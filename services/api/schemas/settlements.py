@@ -102,12 +102,10 @@ class SettleRequest(Strict):
         return self
 
     def to_command(self, id_number: str | None = None) -> SettleBill:
-        """``id_number``: the person a ``member_code`` resolved to (the API layer resolves it)."""
-        resolved = id_number or self.id_number
-        if resolved is None:
-            raise ValueError("member_code must be resolved to an id_number first")
+        """The command; with a ``member_code`` instead of an ``id_number`` its ``id_number`` is
+        empty until the use case redeems the code (``id_number``: a person resolved already)."""
         return SettleBill(
-            id_number=resolved,
+            id_number=id_number or self.id_number or "",
             visit_no=self.visit_no,
             visit_type=self.visit_type,
             service_date=self.service_date,

@@ -1,39 +1,60 @@
-"""Personal-account credits (idempotent by reference) and debits from settlements."""
+"""Personal accounts (个人账户): the one module that moves ``personal_accounts`` and
+``account_movements``.
+
+* ``credit`` (a use case: audited, commits) and ``credit_many`` (a step of a contribution
+  posting): once per (person, reference).
+* ``debit`` and ``reverse``: steps of a premium payment and of its refund. They run inside the
+  caller's transaction (which audits and commits): the row is locked first, a debit never takes
+  the balance below 0, and every change of the balance has its movement.
+* The settle and cancel statements take their account part from ``yibao.accounts.sql``.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yibao import audit
 from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
-from yibao.errors import IdempotencyConflict, InvalidRequest
-from yibao.money import Fen
+from yibao.db.uow import UnitOfWork
+from yibao.errors import IdempotencyConflict, InsufficientBalance, InvalidRequest
+from yibao.money import Fen, to_wire
 from yibao.people.orm import PersonRow
 from yibao.people.repository import get_by_id_number
 
 
-async def credit(
-    session: AsyncSession, raw_id: str, amount: Fen, reference: str
-) -> tuple[PersonRow, AccountMovementRow, int, bool]:
-    """Credit once per reference: a repeat returns the first movement (created=False).
+@dataclass(frozen=True)
+class Credited:
+    person: PersonRow
+    movement: AccountMovementRow  # the first movement of the reference (a repeat returns it)
+    balance: int  # after the credit
+    created: bool
+
+
+async def credit(uow: UnitOfWork, actor: audit.Actor, raw_id: str, amount: Fen, reference: str) -> Credited:
+    """Credit once per reference: a repeat returns the first movement (``created=False``) and is
+    not audited again.
 
     The movement is inserted first (ON CONFLICT DO NOTHING), as in ``credit_many``: a concurrent
     twin with the same reference waits on its unique key and then finds the first movement,
     instead of both raising the balance and one failing on the key."""
+    s = uow.session
     if amount <= 0:
         raise InvalidRequest("amount must be positive")
-    person = await get_by_id_number(session, raw_id)
-    movement_id = await session.scalar(
+    person = await get_by_id_number(s, raw_id)
+    movement_id = await s.scalar(
         insert(AccountMovementRow)
         .values(person_id=person.id, amount=amount, kind="credit", reference=reference)
         .on_conflict_do_nothing(index_elements=["person_id", "reference"])
         .returning(AccountMovementRow.id)
     )
     if movement_id is None:
-        existing = await session.scalar(
+        existing = await s.scalar(
             select(AccountMovementRow).where(
                 AccountMovementRow.person_id == person.id, AccountMovementRow.reference == reference
             )
@@ -41,20 +62,22 @@ async def credit(
         assert existing is not None
         if existing.amount != amount or existing.kind != "credit":
             raise IdempotencyConflict(f"reference {reference!r} was already used for another amount")
-        balance = await session.scalar(
-            select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person.id)
-        )
-        return person, existing, int(balance or 0), False
+        balance = await s.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person.id))
+        return Credited(person, existing, int(balance or 0), created=False)
     upsert = insert(PersonalAccountRow).values(person_id=person.id, balance=amount)
-    balance = await session.scalar(
+    balance = await s.scalar(
         upsert.on_conflict_do_update(
             index_elements=["person_id"],
             set_={"balance": PersonalAccountRow.balance + amount},
         ).returning(PersonalAccountRow.balance)
     )
-    movement = await session.get(AccountMovementRow, movement_id)
+    movement = await s.get(AccountMovementRow, movement_id)
     assert movement is not None
-    return person, movement, int(balance or 0), True
+    await audit.record(
+        s, actor, "account.credited", ("person", str(person.id)), {"amount": movement.amount, "reference": reference}
+    )
+    await uow.commit()
+    return Credited(person, movement, int(balance or 0), created=True)
 
 
 _CREDIT_CONFLICTS = text(
@@ -87,7 +110,8 @@ _CREDIT_MANY = text(
 
 
 async def credit_many(session: AsyncSession, credits: Sequence[tuple[int, Fen]], reference: str) -> int:
-    """The batch form of ``credit``: one reference, many people, two statements whatever the count.
+    """The batch form of ``credit``, a step of the caller's transaction: one reference, many
+    people, two statements whatever the count.
 
     Same rules as ``credit``: once per (person, reference), a repeat with the same amount is a
     no-op and with another amount ``IdempotencyConflict``. Rows are touched in person-id order so
@@ -101,3 +125,59 @@ async def credit_many(session: AsyncSession, credits: Sequence[tuple[int, Fen]],
     if await session.scalar(_CREDIT_CONFLICTS, params):
         raise IdempotencyConflict(f"reference {reference!r} was already used for another amount")
     return int(await session.scalar(_CREDIT_MANY, params) or 0)
+
+
+async def debit(session: AsyncSession, person_id: int, amount: Fen, *, kind: str, reference: str, what: str) -> int:
+    """Take ``amount`` (> 0) from the account, a step of the caller's transaction: the row is
+    locked first, and a balance below ``amount`` (or no account) is ``INSUFFICIENT_BALANCE``
+    (``what`` names the charge in that message). Returns the balance after the debit."""
+    balance = await session.scalar(
+        select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person_id).with_for_update()
+    )
+    if balance is None or balance < amount:
+        raise InsufficientBalance(
+            f"个人账户余额不足 balance {to_wire(balance or 0)} is below the {what} {to_wire(amount)}"
+        )
+    await session.execute(
+        update(PersonalAccountRow)
+        .where(PersonalAccountRow.person_id == person_id)
+        .values(balance=PersonalAccountRow.balance - amount, updated_at=func.now())
+    )
+    session.add(AccountMovementRow(person_id=person_id, amount=-amount, kind=kind, reference=reference))
+    return int(balance - amount)
+
+
+async def reverse(
+    session: AsyncSession,
+    person_id: int,
+    amount: Fen,
+    *,
+    kind: str,
+    reference: str,
+    settlement_id: uuid.UUID | None = None,
+) -> None:
+    """Give back ``amount`` (> 0) an earlier debit took, a step of the caller's transaction (which
+    made sure that debit is reversed once). The UPDATE locks the row; the movement names the
+    reversal by ``reference`` (unique per person)."""
+    await session.execute(
+        update(PersonalAccountRow)
+        .where(PersonalAccountRow.person_id == person_id)
+        .values(balance=PersonalAccountRow.balance + amount, updated_at=func.now())
+    )
+    session.add(
+        AccountMovementRow(
+            person_id=person_id, amount=amount, kind=kind, reference=reference, settlement_id=settlement_id
+        )
+    )
+
+
+async def statement(session: AsyncSession, person_id: int, limit: int = 100) -> tuple[int, list[AccountMovementRow]]:
+    """The person's balance (0 without an account) and latest movements, newest first."""
+    balance = await session.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person_id))
+    moves = await session.scalars(
+        select(AccountMovementRow)
+        .where(AccountMovementRow.person_id == person_id)
+        .order_by(AccountMovementRow.id.desc())
+        .limit(limit)
+    )
+    return int(balance or 0), list(moves)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -21,21 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from yibao.benefit.inputs import Accrual, YearAccumulators
 from yibao.db.base import Base, FenColumn
 
-ACCUMULATOR_FIELDS = (
-    "inpatient_admissions",
-    "basic_paid",
-    "chronic_deductible_used",
-    "outpatient_deductible_used",
-    "outpatient_pool_paid",
-    "policy_range_self_pay",
-    "critical_paid",
-    "assistance_base",
-    "assistance_paid",
-    "fund_paid",
-    "personal_paid",
-)
+#: the person-year accumulators, named once by the benefit core (``YearAccumulators``); a
+#: settlement's ``Accrual`` moves exactly these, and ``person_years`` has a column for each
+ACCUMULATOR_FIELDS = tuple(f.name for f in fields(YearAccumulators))
 
 
 class PersonYearRow(Base):
@@ -57,6 +49,12 @@ class PersonYearRow(Base):
     fund_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
     personal_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+if tuple(f.name for f in fields(Accrual)) != ACCUMULATOR_FIELDS or not set(ACCUMULATOR_FIELDS) <= set(
+    PersonYearRow.__table__.columns.keys()
+):  # the statements of ``sql.py`` are built from these names: drift must fail at import, not mid-bill
+    raise TypeError("Accrual, YearAccumulators and person_years must name the same accumulators")
 
 
 class SettlementRow(Base):

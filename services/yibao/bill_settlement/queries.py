@@ -1,4 +1,5 @@
-"""Read side: one settlement, or a keyset-paginated list, always scoped to the institution."""
+"""Read side of settlements: one settlement, or a keyset-paginated list, always scoped to the
+institution (or, for staff, to none); a person's own bills for the member app."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from yibao.clock import CHINA
 from yibao.errors import InvalidRequest, NotFound
 
 
-async def get(session: AsyncSession, settlement_id: str, institution_code: str | None) -> dict[str, Any]:
-    """``institution_code=None`` is staff access to every institution's bills."""
+async def get(
+    session: AsyncSession, settlement_id: str, institution_code: str | None, *, person_id: int | None = None
+) -> dict[str, Any]:
+    """``institution_code=None`` is staff access to every institution's bills; ``person_id``
+    limits to that person's bills (the member app). Outside the scope is ``NOT_FOUND``."""
     try:
         sid = uuid.UUID(settlement_id)
     except ValueError:
@@ -26,6 +30,8 @@ async def get(session: AsyncSession, settlement_id: str, institution_code: str |
     stmt = select(SettlementRow).where(SettlementRow.id == sid)
     if institution_code is not None:
         stmt = stmt.where(SettlementRow.institution_code == institution_code)
+    if person_id is not None:
+        stmt = stmt.where(SettlementRow.person_id == person_id)
     row = await session.scalar(stmt)
     if row is None:
         raise NotFound(f"结算 {settlement_id} 不存在 settlement not found")
@@ -86,3 +92,21 @@ async def list_page(
         "items": [render.from_rows(r, lines_by_id[r.id]) for r in page],
         "next_cursor": _encode(page[-1].settled_at, page[-1].id) if more else None,
     }
+
+
+async def of_person(session: AsyncSession, person_id: int, limit: int = 100) -> list[dict[str, Any]]:
+    """The person's bills, newest first, each with its full split (the settlement contract body)."""
+    rows = list(
+        await session.scalars(
+            select(SettlementRow)
+            .where(SettlementRow.person_id == person_id)
+            .order_by(SettlementRow.settled_at.desc(), SettlementRow.id.desc())
+            .limit(limit)
+        )
+    )
+    if not rows:
+        return []
+    by: dict[uuid.UUID, list[SettlementLineRow]] = {r.id: [] for r in rows}
+    for ln in await session.scalars(select(SettlementLineRow).where(SettlementLineRow.settlement_id.in_(list(by)))):
+        by[ln.settlement_id].append(ln)
+    return [render.from_rows(r, by[r.id]) for r in rows]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -34,7 +34,7 @@ def body(
     cancelled_at: datetime | None,
     admission_order: int | None,
     totals: dict[str, int],
-    lines: Iterable[dict[str, Any]],
+    lines: Iterable[Mapping[str, Any]],
     warnings: Sequence[dict[str, str]],
     explanation: Sequence[dict[str, str]],
 ) -> dict[str, Any]:
@@ -106,4 +106,26 @@ def from_rows(row: SettlementRow, lines: Sequence[SettlementLineRow]) -> dict[st
         ],
         warnings=row.warnings,
         explanation=row.explanation,
+    )
+
+
+def from_record(row: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The same body from a settlement read as a mapping (a statement's row, JSON columns
+    decoded) and its lines in line order."""
+    return body(
+        settlement_id=str(row["id"]),
+        status=row["status"],
+        policy_version=row["policy_version"],
+        institution_code=row["institution_code"],
+        id_number=row["id_number"],
+        visit_no=row["visit_no"],
+        visit_type=row["visit_type"],
+        service_date=row["service_date"].isoformat(),
+        settled_at=row["settled_at"],
+        cancelled_at=row["cancelled_at"],
+        admission_order=row["admission_order"],
+        totals={k: row[k] for k in TOTAL_FIELDS},
+        lines=lines,
+        warnings=row["warnings"],
+        explanation=row["explanation"],
     )

@@ -1,5 +1,9 @@
 """Preview, settle and cancel one bill.
 
+The use cases ``preview_bill``, ``settle_bill`` and ``cancel_bill`` own their transaction on a
+pooled asyncpg connection (``yibao.db.statements.transaction``) and redeem a member QR code in
+it; ``preview``, ``settle`` and ``cancel`` are the same inside a transaction the caller holds.
+
 The order inside ``settle`` is the design: claim the idempotency key (a concurrent retry
 waits on it), lock the person-year row, then the paying account (always in that order, so
 two bills cannot deadlock), compute the split purely from what is locked, and write the
@@ -7,8 +11,9 @@ settlement, its lines, the accumulators, the account debit, the trace codes and 
 outbox event in the same transaction. Any refusal raises: the caller's transaction rolls
 back and nothing is written.
 
-Preview and settle take a :class:`~yibao.db.statements.Db`: the API runs them straight on an
-asyncpg connection (the hot path), anything holding an ORM session wraps it in ``SessionDb``.
+Preview, settle and cancel take a :class:`~yibao.db.statements.Db`: the use cases run them
+straight on an asyncpg connection (the hot path), anything holding an ORM session wraps it in
+``SessionDb``. ``cancel`` reverses in one statement what ``settle`` wrote in one (``sql.py``).
 """
 
 from __future__ import annotations
@@ -21,13 +26,9 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
-from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
 from yibao.benefit import calculate
 from yibao.benefit.inputs import (
     AccountState,
@@ -40,14 +41,8 @@ from yibao.benefit.inputs import (
 )
 from yibao.bill_settlement import render, sql
 from yibao.bill_settlement.commands import SettleBill
-from yibao.bill_settlement.orm import (
-    ACCUMULATOR_FIELDS,
-    PersonYearRow,
-    SettlementLineRow,
-    SettlementRow,
-    TraceCodeRow,
-)
-from yibao.db.statements import Db, SessionDb
+from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS
+from yibao.db.statements import Db, transaction
 from yibao.db.uow import UnitOfWork
 from yibao.errors import (
     AlreadyCancelled,
@@ -64,6 +59,7 @@ from yibao.errors import (
 )
 from yibao.events.names import SETTLEMENT_CANCELLED, SETTLEMENT_CREATED
 from yibao.institutions.agreements import Institution, ensure_active
+from yibao.members import codes
 from yibao.money import Fen
 from yibao.monitoring.rules import OVERLAP_VISIT_TYPES, StayOverlap, apply_in_settlement, overlap_warning
 from yibao.people import id_number as ids
@@ -112,8 +108,11 @@ async def _load_patient(db: Db, cmd: SettleBill, institution: Institution) -> _P
 
 def _patient_params(cmd: SettleBill, institution: Institution) -> dict[str, Any]:
     return {
-        "id": ids.parse(cmd.id_number).id_number, "d": cmd.service_date, "y": cmd.service_date.year,
-        "region": institution.region, "inst": institution.code,
+        "id": ids.parse(cmd.id_number).id_number,
+        "d": cmd.service_date,
+        "y": cmd.service_date.year,
+        "region": institution.region,
+        "inst": institution.code,
         "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
     }
 
@@ -143,8 +142,11 @@ def _patient(row: Mapping[str, Any] | None, cmd: SettleBill, institution: Instit
         zero_claim_credit=Fen(row["zero_claim_credit"]),
         cross_region_filed=bool(row["filed"]),
     )
-    fresh = replace(institution, agreement=row["inst_agreement"] or institution.agreement,
-                    suspended_until=row["inst_suspended_until"])
+    fresh = replace(
+        institution,
+        agreement=row["inst_agreement"] or institution.agreement,
+        suspended_until=row["inst_suspended_until"],
+    )
     stay = (
         StayOverlap(str(row["stay_id"]), row["stay_institution"], row["stay_admitted_on"], row["stay_discharged_on"])
         if row["stay_id"] is not None
@@ -313,21 +315,6 @@ async def _claim_and_lock(
     return row, str(first["response"]).encode()
 
 
-async def _apply_accrual(s: AsyncSession, person_id: int, year: int, sign: int, accrual: Accrual) -> None:
-    """Move the (already locked) person-year accumulators by ``sign`` × this bill's accrual."""
-    changes = {
-        f: getattr(PersonYearRow, f) + sign * int(getattr(accrual, f))
-        for f in ACCUMULATOR_FIELDS
-        if getattr(accrual, f)
-    }
-    if changes:
-        await s.execute(
-            update(PersonYearRow)
-            .where(PersonYearRow.person_id == person_id, PersonYearRow.year == year)
-            .values(**changes, updated_at=func.now())
-        )
-
-
 async def settle(
     db: Db,
     refs: ReferenceData,
@@ -452,23 +439,6 @@ def _lines_json(cmd: SettleBill, split: BenefitSplit) -> str:
     ).decode()
 
 
-async def _move_account(s: AsyncSession, payer_id: int, amount: int, kind: str, settlement_id: uuid.UUID) -> None:
-    await s.execute(
-        update(PersonalAccountRow)
-        .where(PersonalAccountRow.person_id == payer_id)
-        .values(balance=PersonalAccountRow.balance + amount, updated_at=func.now())
-    )
-    await s.execute(
-        insert(AccountMovementRow).values(
-            person_id=payer_id,
-            amount=amount,
-            kind=kind,
-            reference=f"{kind}:{settlement_id}",
-            settlement_id=settlement_id,
-        )
-    )
-
-
 def _event(
     settlement_id: uuid.UUID,
     institution: Institution,
@@ -489,45 +459,56 @@ def _event(
     }
 
 
-async def cancel(uow: UnitOfWork, institution: Institution, settlement_id: str) -> dict[str, Any]:
-    """Reverse the bill and every accumulator it moved; booked on the day of the cancel."""
-    s = uow.session
-    row = await s.scalar(
-        select(SettlementRow)
-        .where(SettlementRow.id == _uuid(settlement_id), SettlementRow.institution_code == institution.code)
-        .with_for_update()
-    )
+async def cancel(db: Db, institution: Institution, settlement_id: str) -> dict[str, Any]:
+    """Reverse the bill and every accumulator it moved, inside the caller's transaction; booked
+    on the day of the cancel. Another institution's bill is ``NOT_FOUND``, a second cancel
+    ``ALREADY_CANCELLED``. Lock order as in settle: person-year first, then the account."""
+    sid = _uuid(settlement_id)
+    row = await db.fetchrow(sql.LOCK_FOR_CANCEL, {"id": sid, "institution_code": institution.code})
     if row is None:
         raise NotFound(f"结算 {settlement_id} 不存在 settlement not found")
-    if row.status == "cancelled":
-        raise AlreadyCancelled(f"结算 {settlement_id} 已于 {row.cancelled_at} 撤销 already cancelled")
-    # lock order as in settle: person-year first, then the account
-    await _accumulators(SessionDb(s), row.person_id, row.year, lock=True)
-    accrual = Accrual(**row.accrual)  # type: ignore[arg-type]  # ints stored from an Accrual
-    await _apply_accrual(s, row.person_id, row.year, -1, accrual)
-    if row.account_payer_person_id is not None and row.personal_account:
-        await _account_balance(SessionDb(s), row.account_payer_person_id, lock=True)
-        await _move_account(s, row.account_payer_person_id, row.personal_account, "cancel", row.id)
-    await s.execute(delete(TraceCodeRow).where(TraceCodeRow.settlement_id == row.id))
-    row.status = "cancelled"
-    row.cancelled_at = clock.now()
-    totals = {k: getattr(row, k) for k in render.TOTAL_FIELDS}
-    uow.publish(
+    if row["status"] == "cancelled":
+        raise AlreadyCancelled(f"结算 {settlement_id} 已于 {row['cancelled_at']} 撤销 already cancelled")
+    payer_id = row["account_payer_person_id"]
+    if payer_id is not None and row["personal_account"]:
+        await _account_balance(db, payer_id, lock=True)
+    cancelled_at = clock.now()
+    totals = {k: row[k] for k in render.TOTAL_FIELDS}
+    event_id, event = UnitOfWork.envelope(
         SETTLEMENT_CANCELLED,
         {
-            "settlement_id": str(row.id),
-            "institution_code": row.institution_code,
-            "person_id": row.person_id,
-            "visit_type": row.visit_type,
-            "service_date": row.service_date.isoformat(),
-            "at": row.cancelled_at.isoformat(),
+            "settlement_id": str(row["id"]),
+            "institution_code": row["institution_code"],
+            "person_id": row["person_id"],
+            "visit_type": row["visit_type"],
+            "service_date": row["service_date"].isoformat(),
+            "at": cancelled_at.isoformat(),
             "totals_fen": totals,
         },
     )
-    lines = (await s.scalars(select(SettlementLineRow).where(SettlementLineRow.settlement_id == row.id))).all()
-    body = render.from_rows(row, lines)
-    await uow.commit()
-    return body
+    accrual = orjson.loads(row["accrual"])
+    deltas = {f"d_{f}": -int(accrual.get(f, 0)) for f in ACCUMULATOR_FIELDS}
+    params = {
+        "id": sid,
+        "cancelled_at": cancelled_at,
+        "person_id": row["person_id"],
+        "year": row["year"],
+        **deltas,
+        "accrues": any(deltas.values()),
+        "event_id": event_id,
+        "event_topic": SETTLEMENT_CANCELLED,
+        "event": orjson.dumps(event).decode(),
+    }
+    cancelled = await db.fetchval(sql.CANCEL_SETTLEMENT, params)
+    assert cancelled == 1  # the row is locked and was settled; anything else rolls the caller back
+    stored = {
+        **row,
+        "status": "cancelled",
+        "cancelled_at": cancelled_at,
+        "warnings": orjson.loads(row["warnings"]),
+        "explanation": orjson.loads(row["explanation"]),
+    }
+    return render.from_record(stored, orjson.loads(row["lines"] or "[]"))
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -535,3 +516,53 @@ def _uuid(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise NotFound(f"结算 {value} 不存在 settlement not found") from None
+
+
+# ---------------------------------------------------------------- use cases (own their transaction)
+
+_NO_KEY = "缺少 Idempotency-Key 请求头 the Idempotency-Key header is required"
+
+
+async def preview_bill(
+    pool: asyncpg.Pool,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    *,
+    member_code: str | None = None,
+    code_secret: str = "",
+) -> dict[str, Any]:
+    """``preview`` in a read-only transaction; a ``member_code`` names the patient (checked, not
+    consumed) instead of ``cmd.id_number``."""
+    async with transaction(pool, readonly=True) as db:
+        if member_code is not None:
+            cmd = replace(cmd, id_number=await codes.peek(db, member_code, code_secret))
+        return await preview(db, refs, institution, cmd)
+
+
+async def settle_bill(
+    pool: asyncpg.Pool,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    idempotency_key: str | None,
+    *,
+    member_code: str | None = None,
+    code_secret: str = "",
+) -> SettleResult:
+    """``settle`` in its own transaction on the hot path's pool. A ``member_code`` names the
+    patient instead of ``cmd.id_number``; its use is written in the settlement's transaction,
+    so a code is used exactly when its bill committed (a retry of the request still replays)."""
+    if not idempotency_key:
+        raise InvalidRequest(_NO_KEY)
+    async with transaction(pool) as db:  # the hot path: asyncpg, no ORM session
+        if member_code is not None:
+            id_number = await codes.redeem(db, member_code, code_secret, institution.code, idempotency_key)
+            cmd = replace(cmd, id_number=id_number)
+        return await settle(db, refs, institution, cmd, idempotency_key)
+
+
+async def cancel_bill(pool: asyncpg.Pool, institution: Institution, settlement_id: str) -> dict[str, Any]:
+    """``cancel`` in its own transaction on the settle path's pool."""
+    async with transaction(pool) as db:
+        return await cancel(db, institution, settlement_id)

@@ -1,4 +1,4 @@
-"""The statements of the settle path, built once at import.
+"""The statements of the settle and cancel paths, built once at import.
 
 Why plain SQL here, when the rest of the code uses the ORM: ``settle`` is the one hot path
 (every bill of every hospital). Built per request, ORM ``insert()/update()`` constructs cost
@@ -6,13 +6,24 @@ more CPU in SQLAlchemy (statement building, cache keys, unit-of-work flush) than
 database spends on them, and each statement is a round trip with the person's row locks
 held. So the write half of a settlement is a single statement of data-modifying CTEs, and
 the locks are taken with one statement each; ``settle`` runs them on an asyncpg connection
-(``yibao.db.statements`` says why). The tables and columns are those of ``orm.py``; the tests
-in tests/api and tests/integration read the rows back through the ORM.
+(``yibao.db.statements`` says why). ``cancel`` reverses a settlement the same way, in one
+statement after its locks.
+
+Nothing here is retyped: the column lists are derived from the tables of ``orm.py`` and the
+accumulators from the benefit core's dataclass (``ACCUMULATOR_FIELDS``), and the personal
+account's locks and writes are ``yibao.accounts.sql``'s (the one owner of those tables). The
+tests in tests/api and tests/integration read the rows back through the ORM.
 """
 
 from __future__ import annotations
 
-from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS
+import re
+
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
+
+from yibao.accounts import sql as account_sql
+from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS, SettlementLineRow, SettlementRow
 from yibao.db.statements import Statement
 
 _ACCUMULATORS = ", ".join(ACCUMULATOR_FIELDS)
@@ -63,7 +74,7 @@ FIRST_ANSWER = Statement(
 #: the person-year accumulators as committed (a preview locks nothing)
 ACCUMULATORS = Statement(f"SELECT {_ACCUMULATORS} FROM person_years WHERE person_id = :person_id AND year = :year")
 TRACE_CODE_TAKEN = Statement("SELECT code FROM trace_codes WHERE code = ANY(CAST(:codes AS varchar[])) LIMIT 1")
-ACCOUNT_BALANCE = Statement("SELECT balance FROM personal_accounts WHERE person_id = :person_id")
+ACCOUNT_BALANCE = account_sql.BALANCE
 
 #: who pays from an account: the payer (by ID number) and how they are bound to the patient
 PAYER = Statement(
@@ -110,27 +121,29 @@ CLAIM_AND_LOCK = Statement(
     """
 )
 
-LOCK_ACCOUNT = Statement("SELECT balance FROM personal_accounts WHERE person_id = :person_id FOR UPDATE")
+LOCK_ACCOUNT = account_sql.LOCK
 
-_SETTLEMENT_COLUMNS = (
-    "id, institution_code, person_id, id_number, account_payer_person_id, idempotency_key, visit_no, "
-    "visit_type, scheme, year, admitted_on, discharged_on, service_date, diagnoses, procedures, status, "
-    "settled_at, policy_version, admission_order, funds_off, cross_region, third_party_liable, "
-    "total, full_self_pay, over_cap_self_pay, pre_self_pay, policy_range, deductible, basic_fund, "
-    "critical_illness, medical_assistance, fund_total, personal_part, personal_account, cash, "
-    "accrual, warnings, explanation"
-)
+#: a new settlement's columns: every one but ``cancelled_at`` (set by cancel); each is a
+#: parameter of the same name (``service._settlement_params`` and the totals), JSON ones as text
+_NEW_SETTLEMENT = [c for c in SettlementRow.__table__.columns if c.name != "cancelled_at"]
+_SETTLEMENT_COLUMNS = ", ".join(c.name for c in _NEW_SETTLEMENT)
 _SETTLEMENT_VALUES = ", ".join(
-    f"CAST(:{c} AS jsonb)" if c in ("accrual", "warnings", "explanation") else f":{c}"
-    for c in _SETTLEMENT_COLUMNS.split(", ")
+    f"CAST(:{c.name} AS jsonb)" if isinstance(c.type, JSONB) else f":{c.name}" for c in _NEW_SETTLEMENT
 )
+#: a stored settlement, JSON columns as text (so an asyncpg connection and a session read them alike)
+_STORED_SETTLEMENT = ", ".join(
+    f"CAST({c.name} AS text) AS {c.name}" if isinstance(c.type, JSONB) else c.name
+    for c in SettlementRow.__table__.columns
+)
+
+#: a settlement line's own columns (all but the settlement's id) and their SQL types without
+#: length or precision (the table's own types apply on insert)
+_LINES = [c for c in SettlementLineRow.__table__.columns if c.name != "settlement_id"]
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+_LINE_COLUMNS = ", ".join(c.name for c in _LINES)
 #: the record type of one element of the ``:lines`` JSON array (see ``service._lines_json``)
-_LINE_RECORD = (
-    "line_no int, item_code varchar, quantity numeric, unit_price bigint, service_date date, "
-    "days_supply int, trace_codes varchar[], amount bigint, full_self_pay bigint, "
-    "over_cap_self_pay bigint, pre_self_pay bigint, policy_range bigint, reasons varchar[]"
-)
-_LINE_COLUMNS = ", ".join(c.split()[0] for c in _LINE_RECORD.split(", "))
+_LINE_RECORD = ", ".join(f"{c.name} {re.sub(r'[(][^)]*[)]', '', c.type.compile(dialect=_PG)).lower()}" for c in _LINES)
+#: ``d_<field>``: what the bill moves each accumulator by (negative on cancel)
 _ACCRUE = ", ".join(f"{f} = {f} + :d_{f}" for f in ACCUMULATOR_FIELDS)
 
 #: Everything a settlement writes once its split is computed, in one round trip:
@@ -157,20 +170,57 @@ RECORD_SETTLEMENT = Statement(
     ), accrued AS (
         UPDATE person_years SET {_ACCRUE}, updated_at = now()
         WHERE person_id = :person_id AND year = :year AND :accrues
-    ), debited AS (
-        UPDATE personal_accounts SET balance = balance - :account_debit, updated_at = now()
-        WHERE person_id = :account_payer_person_id AND :account_debit <> 0
-        RETURNING person_id
-    ), movement AS (
-        INSERT INTO account_movements (person_id, amount, kind, reference, settlement_id)
-        SELECT debited.person_id, -:account_debit, 'settlement', 'settlement:' || settlement.id, settlement.id
-        FROM debited, settlement
-    ), event AS (
+    ), {account_sql.SETTLEMENT_DEBIT}, event AS (
         INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
     ), answer AS (
         UPDATE idempotency_keys SET settlement_id = :id, response = :response
         WHERE institution_code = :institution_code AND key = :idempotency_key
     )
     SELECT ARRAY(SELECT code FROM traced) AS inserted_codes
+    """
+)
+
+#: Lock what a cancel moves, in the settle path's order, and read the settlement with its lines
+#: (one round trip): the institution's own settlement, then (only if it is still settled: the
+#: insert selects from ``target``) the person-year row. The account, if the bill was paid from
+#: one, is locked next with ``LOCK_ACCOUNT``. No row: not this institution's settlement.
+LOCK_FOR_CANCEL = Statement(
+    f"""
+    WITH target AS (
+        SELECT {_STORED_SETTLEMENT} FROM settlements
+        WHERE id = :id AND institution_code = :institution_code
+        FOR UPDATE
+    ), year_row AS (
+        INSERT INTO person_years (person_id, year)
+        SELECT person_id, year FROM target WHERE status = 'settled'
+        ON CONFLICT (person_id, year) DO UPDATE SET year = EXCLUDED.year
+        RETURNING person_id
+    )
+    SELECT target.*, EXISTS (SELECT 1 FROM year_row) AS year_locked,
+           (SELECT CAST(jsonb_agg(to_jsonb(l) ORDER BY l.line_no) AS text)
+            FROM settlement_lines l WHERE l.settlement_id = target.id) AS lines
+    FROM target
+    """
+)
+
+#: Everything a cancel writes, in one round trip once ``LOCK_FOR_CANCEL`` (and ``LOCK_ACCOUNT``)
+#: hold the rows: the settlement's status, the accumulators moved back (``d_<field>`` negated),
+#: the account's part back with its movement, the trace codes freed for another bill, and the
+#: outbox event. Booked on the day of the cancel (``:cancelled_at``).
+CANCEL_SETTLEMENT = Statement(
+    f"""
+    WITH cancelled AS (
+        UPDATE settlements SET status = 'cancelled', cancelled_at = :cancelled_at
+        WHERE id = :id AND status = 'settled'
+        RETURNING id, account_payer_person_id, personal_account
+    ), accrued AS (
+        UPDATE person_years SET {_ACCRUE}, updated_at = now()
+        WHERE person_id = :person_id AND year = :year AND :accrues
+    ), {account_sql.SETTLEMENT_REVERSAL}, freed AS (
+        DELETE FROM trace_codes WHERE settlement_id = :id
+    ), event AS (
+        INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
+    )
+    SELECT count(*) FROM cancelled
     """
 )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yibao import audit
 from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS
 from yibao.clearing.orm import YearClosureRow
-from yibao.enrolment.incentives import refresh_incentives
+from yibao.enrolment import service as enrolment
 
 _LOCK = text("SELECT pg_advisory_xact_lock(7305004)")
 
@@ -18,8 +18,9 @@ _LOCK = text("SELECT pg_advisory_xact_lock(7305004)")
 async def next_year_incentives(session: AsyncSession, year: int) -> int:
     """Derive year+1 incentives (continuity and zero-claim credits) now that ``year`` is closed,
     for everyone already enrolled for year+1 (later enrolees get theirs when they pay).
-    Runs inside the rollover's transaction; returns the enrolments updated."""
-    return await refresh_incentives(session, year + 1)
+    Runs inside the rollover's transaction; ``yibao.enrolment`` writes them. Returns the
+    enrolments updated."""
+    return await enrolment.refresh_incentives(session, year + 1)
 
 
 async def close_year(session: AsyncSession, year: int, staff: str) -> dict[str, Any]:

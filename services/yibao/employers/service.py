@@ -1,13 +1,17 @@
 """Employers and their monthly contribution postings; a posting derives employee enrolments.
 
 One employer-month is the unit of idempotency: the first request creates the posting, its
-lines, the personal-account credits and the enrolments in one transaction; the same request
+lines, the personal-account credits (through ``yibao.accounts``), the enrolments (through
+``yibao.enrolment``) and the audit entry in one transaction; the same request
 again (same request hash, order of lines ignored) returns that posting with ``created=False``
 and writes nothing; another body for a posted month is ``IDEMPOTENCY_CONFLICT``. Corrections of
 a posted month (补缴/退费) are a separate concept and not implemented here.
 
 Set-based: a posting may carry thousands of lines, so people are looked up, lines inserted,
 accounts credited and enrolments derived each in one statement, not one round trip per line.
+
+``register`` and ``post_contributions`` are the use cases (audited, committed); ``post_month``
+is the posting itself, a step of the caller's transaction.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yibao import audit
 from yibao.accounts import service as accounts
 from yibao.db.helpers import add_unique
+from yibao.db.uow import UnitOfWork
 from yibao.employers import credit_code
 from yibao.employers.orm import ContributionLineRow, ContributionPostingRow, EmployerRow
-from yibao.employers.rules import LineIn, Parts, month_label, parts, request_hash
+from yibao.employers.rules import LineIn, Parts, month_label, parse_month, parts, request_hash
 from yibao.enrolment import coverage as cov
-from yibao.enrolment.incentives import refresh_incentives
+from yibao.enrolment import service as enrolment
 from yibao.errors import (
     Duplicate,
     IdempotencyConflict,
@@ -38,17 +44,33 @@ from yibao.errors import (
 from yibao.people import id_number as ids
 from yibao.people.orm import PersonRow
 from yibao.policy.params import ContributionParams
-
-#: enrolments.source of rows this module derives
-SOURCE = "employer"
-
+from yibao.reference import ReferenceData
 
 # ---------------------------------------------------------------- employers
 
 
-async def register(session: AsyncSession, raw_code: str, name: str, region: str) -> tuple[EmployerRow, bool]:
+@dataclass(frozen=True)
+class Registered:
+    employer: EmployerRow
+    created: bool
+
+
+async def register(uow: UnitOfWork, actor: audit.Actor, raw_code: str, name: str, region: str) -> Registered:
     """Register an employer, idempotent on its code: the same code, name and region again return
-    the first row (``created=False``); the code with another name or region is ``DUPLICATE``."""
+    the first row (``created=False``, not audited again); the code with another name or region is
+    ``DUPLICATE``. Audited (``employer.registered``) and committed."""
+    s = uow.session
+    row, created = await _register(s, raw_code, name, region)
+    if created:
+        await audit.record(
+            s, actor, "employer.registered", ("employer", str(row.id)), {"code": row.code, "region": row.region}
+        )
+    await s.refresh(row)
+    await uow.commit()
+    return Registered(row, created)
+
+
+async def _register(session: AsyncSession, raw_code: str, name: str, region: str) -> tuple[EmployerRow, bool]:
     code = credit_code.parse(raw_code)
     existing = await session.scalar(select(EmployerRow).where(EmployerRow.code == code))
     if existing is None:
@@ -92,6 +114,7 @@ class Posted:
     posting: ContributionPostingRow
     lines: list[LineOut]
     created: bool
+    employer: EmployerRow
 
 
 def credit_reference(employer_code: str, month: date) -> str:
@@ -176,36 +199,11 @@ _RUN_START = text(
 )
 
 
-#: derived fields win over staff-typed ones; between postings the earliest coverage start wins
-#: (months may be posted out of order) and the retiree flag, once set by a posting, stays
-_UPSERT_ENROLMENTS = text(
-    """
-    INSERT INTO enrolments (person_id, scheme, year, coverage_start, retiree, continuous_years,
-                            zero_claim_credit, coverage_reason, coverage_detail, waiting_months, source)
-    SELECT i.person_id, 'employee', :year, i.start, i.retiree, 0, 0, i.reason, i.detail, i.waiting, :source
-    FROM unnest(CAST(:pids AS bigint[]), CAST(:starts AS date[]), CAST(:ret AS boolean[]),
-                CAST(:reasons AS text[]), CAST(:details AS text[]), CAST(:waits AS smallint[]))
-         AS i(person_id, start, retiree, reason, detail, waiting)
-    ORDER BY i.person_id
-    ON CONFLICT (person_id, year, scheme) DO UPDATE SET
-        coverage_start = CASE WHEN enrolments.source = :source AND enrolments.coverage_start <= EXCLUDED.coverage_start
-                              THEN enrolments.coverage_start ELSE EXCLUDED.coverage_start END,
-        coverage_reason = CASE WHEN enrolments.source = :source AND enrolments.coverage_start <= EXCLUDED.coverage_start
-                               THEN enrolments.coverage_reason ELSE EXCLUDED.coverage_reason END,
-        coverage_detail = CASE WHEN enrolments.source = :source AND enrolments.coverage_start <= EXCLUDED.coverage_start
-                               THEN enrolments.coverage_detail ELSE EXCLUDED.coverage_detail END,
-        waiting_months = CASE WHEN enrolments.source = :source AND enrolments.coverage_start <= EXCLUDED.coverage_start
-                              THEN enrolments.waiting_months ELSE EXCLUDED.waiting_months END,
-        retiree = (enrolments.source = :source AND enrolments.retiree) OR EXCLUDED.retiree,
-        source = :source
-    """
-)
-
-
 async def _derive_enrolments(
     session: AsyncSession, month: date, lines: list[LineIn], people: dict[str, int], params: ContributionParams
 ) -> int:
-    """Create or keep each person's employee enrolment of the month's year (resident rows untouched).
+    """Create or keep each person's employee enrolment of the month's year (resident rows untouched;
+    ``yibao.enrolment`` merges it with what is there).
 
     Runs after the posting's lines are inserted, so the month itself is part of each person's run.
     """
@@ -214,29 +212,14 @@ async def _derive_enrolments(
     if params.waiting_months > 0:  # the run only matters when there is a waiting period
         found = await session.execute(_RUN_START, {"pids": pids, "idx": month.year * 12 + month.month})
         run_start = {int(pid): date((idx - 1) // 12, (idx - 1) % 12 + 1, 1) for pid, idx in found}
-    rows: list[tuple[int, cov.Coverage, bool]] = []
+    rows: list[enrolment.Derived] = []
     for pid, ln in zip(pids, lines, strict=True):
         c = cov.employee_coverage(
             month=month, waiting_months=params.waiting_months, run_start=run_start.get(pid, month)
         )
         if c.start.year == month.year:  # a waiting period running past Dec 31 gives no coverage this year
-            rows.append((pid, c, ln.retiree))
-    if rows:
-        await session.execute(
-            _UPSERT_ENROLMENTS,
-            {
-                "year": month.year,
-                "source": SOURCE,
-                "pids": [r[0] for r in rows],
-                "starts": [r[1].start for r in rows],
-                "ret": [r[2] for r in rows],
-                "reasons": [r[1].reason for r in rows],
-                "details": [r[1].detail[:400] for r in rows],
-                "waits": [r[1].waiting_months for r in rows],
-            },
-        )
-        await refresh_incentives(session, month.year, [r[0] for r in rows])
-    return len(rows)
+            rows.append(enrolment.Derived(pid, c, ln.retiree))
+    return await enrolment.upsert_derived(session, enrolment.EMPLOYER, month.year, rows)
 
 
 async def lines_of(session: AsyncSession, posting_id: int) -> list[LineOut]:
@@ -276,7 +259,7 @@ async def post_month(
                 f"{month_label(month)} is already posted for {employer.code} with other lines; "
                 "corrections are a separate process"
             )
-        return Posted(first, await lines_of(session, first.id), created=False)
+        return Posted(first, await lines_of(session, first.id), created=False, employer=employer)
     people = await _people(session, clean, month)
     computed: list[tuple[LineIn, Parts]] = [(ln, parts(ln.base, params)) for ln in clean]
     posting = ContributionPostingRow(
@@ -315,7 +298,33 @@ async def post_month(
         LineOut(ln.id_number, ln.base, p.employer_part, p.employee_part, p.account_credit, ln.retiree)
         for ln, p in computed
     ]
-    return Posted(posting, out, created=True)
+    return Posted(posting, out, created=True, employer=employer)
+
+
+async def post_contributions(
+    uow: UnitOfWork, actor: audit.Actor, refs: ReferenceData, raw_code: str, month_text: str, lines: Sequence[LineIn]
+) -> Posted:
+    """Post one employer-month (``month_text``: YYYY-MM) with the contribution rules of the
+    employer's region and the month's year; a new posting is audited
+    (``employer.contributions.posted``); committed either way."""
+    s = uow.session
+    employer = await get(s, raw_code)
+    month = parse_month(month_text)
+    posted = await post_month(s, employer, month, lines, refs.policy(employer.region, month.year).contributions)
+    if posted.created:
+        p = posted.posting
+        detail = {
+            "employer": posted.employer.code,
+            "month": month_label(month),
+            "lines": len(posted.lines),
+            "employer_total": p.employer_total,
+            "employee_total": p.employee_total,
+            "account_total": p.account_total,
+        }
+        await audit.record(s, actor, "employer.contributions.posted", ("contribution_posting", str(p.id)), detail)
+        await s.refresh(p)
+    await uow.commit()
+    return posted
 
 
 async def list_page(

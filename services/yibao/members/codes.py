@@ -107,8 +107,10 @@ async def redeem(db: Db, code: str, secret: str, institution_code: str, idempote
         if claims.expires_at <= clock.now():
             raise MemberCodeExpired()
         params = {
-            "jti": claims.jti, "person_id": claims.person_id,
-            "institution_code": institution_code, "idempotency_key": idempotency_key,
+            "jti": claims.jti,
+            "person_id": claims.person_id,
+            "institution_code": institution_code,
+            "idempotency_key": idempotency_key,
         }
         if await db.fetchval(_CLAIM_USE, params) is None:  # a concurrent request committed its use first
             use = await db.fetchrow(_USE, {"jti": claims.jti})

@@ -1,28 +1,30 @@
 """Quote, pay and refund resident premiums; a payment derives the year's enrolment.
 
 Paying is idempotent on (channel, reference): a channel's retry returns the first payment.
-The payment, the subsidy booking, the account debit (channel ``account``), the enrolment with
-its derived coverage start and reason, and the refreshed incentives commit together.
+The payment, the subsidy booking, the account debit (channel ``account``, through
+``yibao.accounts``), the enrolment with its derived coverage start and reason (through
+``yibao.enrolment``) and the audit entry commit together: ``pay`` and ``refund`` are the use
+cases, whether a cashier, a channel or the member app starts them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao import clock
-from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
+from yibao import audit, clock
+from yibao.accounts import service as accounts
+from yibao.db.uow import UnitOfWork
 from yibao.enrolment import coverage as cov
-from yibao.enrolment.incentives import refresh_incentives
+from yibao.enrolment import service as enrolment
 from yibao.enrolment.orm import EnrolmentRow
 from yibao.errors import (
     IdempotencyConflict,
-    InsufficientBalance,
     InvalidRequest,
     NotFound,
     PolicyNotFound,
@@ -33,6 +35,7 @@ from yibao.errors import (
 )
 from yibao.money import Fen, to_wire
 from yibao.people.orm import PersonGroupRow, PersonRow
+from yibao.people.repository import get_by_id_number
 from yibao.policy.params import PolicyParams, PremiumParams
 from yibao.premiums import rules
 from yibao.premiums.orm import PremiumPaymentRow, SubsidyBookingRow
@@ -105,31 +108,11 @@ async def _existing(
     return row
 
 
-async def _debit_account(session: AsyncSession, payer_id: int, amount: Fen, reference: str) -> None:
-    balance = await session.scalar(
-        select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == payer_id).with_for_update()
-    )
-    if balance is None or balance < amount:
-        raise InsufficientBalance(
-            f"个人账户余额不足 balance {to_wire(balance or 0)} is below the premium {to_wire(amount)}"
-        )
-    await session.execute(
-        update(PersonalAccountRow)
-        .where(PersonalAccountRow.person_id == payer_id)
-        .values(balance=PersonalAccountRow.balance - amount, updated_at=func.now())
-    )
-    session.add(AccountMovementRow(person_id=payer_id, amount=-amount, kind="premium", reference=reference))
-
-
 async def derive_coverage(
     session: AsyncSession, person: PersonRow, year: int, paid_on: date, q: Quote, params: PremiumParams
 ) -> cov.Coverage:
     """Coverage start from the enrolment history (lapses) and paid-back years."""
-    enrolled = set(
-        await session.scalars(
-            select(EnrolmentRow.year).where(EnrolmentRow.person_id == person.id, EnrolmentRow.year < year)
-        )
-    )
+    enrolled = await enrolment.years_before(session, person.id, year)
     paid_back = set(
         await session.scalars(
             select(PremiumPaymentRow.year).where(
@@ -151,54 +134,64 @@ async def derive_coverage(
     )
 
 
-async def _enrol(session: AsyncSession, person_id: int, year: int, c: cov.Coverage) -> EnrolmentRow:
-    """Create or update the resident enrolment of the year: derived fields win over typed ones."""
-    values = {
-        "coverage_start": c.start,
-        "coverage_reason": c.reason,
-        "coverage_detail": c.detail[:400],
-        "waiting_months": c.waiting_months,
-        "source": "premium",
-    }
-    await session.execute(
-        insert(EnrolmentRow)
-        .values(
-            person_id=person_id,
-            year=year,
-            scheme="resident",
-            retiree=False,
-            continuous_years=0,
-            zero_claim_credit=0,
-            **values,
-        )
-        .on_conflict_do_update(index_elements=["person_id", "year", "scheme"], set_=values)
-    )
-    await refresh_incentives(session, year, [person_id])
-    row = await session.scalar(
-        select(EnrolmentRow)
-        .where(EnrolmentRow.person_id == person_id, EnrolmentRow.year == year, EnrolmentRow.scheme == "resident")
-        .execution_options(populate_existing=True)
-    )
-    assert row is not None
-    return row
-
-
 @dataclass(frozen=True)
 class Paid:
+    person: PersonRow
     payment: PremiumPaymentRow
     enrolment: EnrolmentRow | None
     created: bool
 
 
 async def enrolment_for(session: AsyncSession, person_id: int, year: int) -> EnrolmentRow | None:
-    return await session.scalar(
-        select(EnrolmentRow).where(
-            EnrolmentRow.person_id == person_id, EnrolmentRow.year == year, EnrolmentRow.scheme == "resident"
-        )
-    )
+    """The person's resident enrolment of ``year`` (the one a premium derives)."""
+    return await enrolment.get(session, person_id, year, "resident")
 
 
 async def pay(
+    uow: UnitOfWork,
+    actor: audit.Actor,
+    person: PersonRow | str,
+    year: int,
+    *,
+    channel: str,
+    reference: str,
+    amount: Fen,
+    policies: Mapping[tuple[str, int], PolicyParams],
+    paid_on: date | None = None,
+    payer: PersonRow | None = None,
+    agent: str | None = None,
+) -> Paid:
+    """Record a premium payment (idempotent on channel + reference), derive the enrolment,
+    audit a new payment (``premium.payment.record``) and commit.
+
+    ``person``: the row, or an ID number to look up. ``channel="account"`` debits ``payer``'s
+    personal account (the caller checked the family binding); ``proxy`` needs the village
+    ``agent``'s name. The premium rules are those of the person's region for ``year``.
+    """
+    s = uow.session
+    if isinstance(person, str):
+        person = await get_by_id_number(s, person)
+    params = premium_params(policies, person.region, year)
+    paid = await _pay(
+        s,
+        person,
+        year,
+        channel=channel,
+        reference=reference,
+        amount=amount,
+        params=params,
+        paid_on=paid_on,
+        payer=payer,
+        agent=agent,
+    )
+    if paid.created:
+        subject = ("premium_payment", str(paid.payment.id))
+        await audit.record(s, actor, "premium.payment.record", subject, {"channel": channel})
+    await uow.commit()
+    return paid
+
+
+async def _pay(
     session: AsyncSession,
     person: PersonRow,
     year: int,
@@ -207,22 +200,17 @@ async def pay(
     reference: str,
     amount: Fen,
     params: PremiumParams,
-    paid_on: date | None = None,
-    payer: PersonRow | None = None,
-    agent: str | None = None,
+    paid_on: date | None,
+    payer: PersonRow | None,
+    agent: str | None,
 ) -> Paid:
-    """Record a premium payment (idempotent on channel + reference) and derive the enrolment.
-
-    ``channel="account"`` debits ``payer``'s personal account (the caller checked the family
-    binding); ``proxy`` needs the village ``agent``'s name. Does not commit.
-    """
     if channel not in CHANNELS:
         raise InvalidRequest(f"channel must be one of {', '.join(CHANNELS)}")
     if channel == "proxy" and not agent:
         raise InvalidRequest("a proxy payment names the agent paying on behalf")
     first = await _existing(session, channel, reference, person.id, year, amount)
     if first is not None:
-        return Paid(first, await enrolment_for(session, person.id, year), created=False)
+        return Paid(person, first, await enrolment_for(session, person.id, year), created=False)
     paid_on = paid_on or clock.today()
     q = await quote(session, person, year, paid_on, params)
     if amount != q.due:
@@ -253,7 +241,9 @@ async def pay(
     except IntegrityError:
         raise PremiumAlreadyPaid(f"{year}年度已缴费 the premium for {year} is already paid") from None
     if channel == "account" and amount > 0:
-        await _debit_account(session, (payer or person).id, amount, f"PREMIUM-{row.id}")
+        await accounts.debit(
+            session, (payer or person).id, amount, kind="premium", reference=f"PREMIUM-{row.id}", what="premium"
+        )
     if q.subsidy > 0:
         session.add(
             SubsidyBookingRow(
@@ -267,17 +257,35 @@ async def pay(
                 booked_on=paid_on,
             )
         )
-    enrolment = None
+    derived = None
     if q.kind != "payback":
         c = await derive_coverage(session, person, year, paid_on, q, params)
-        enrolment = await _enrol(session, person.id, year, c)
+        await enrolment.upsert_derived(session, enrolment.PREMIUM, year, [enrolment.Derived(person.id, c)])
+        derived = await enrolment.get(session, person.id, year, "resident", fresh=True)
+        assert derived is not None
     await session.flush()
-    return Paid(row, enrolment, created=True)
+    return Paid(person, row, derived, created=True)
 
 
-async def refund(session: AsyncSession, payment_id: int, today: date | None = None) -> PremiumPaymentRow:
-    """Refund before the coverage year starts: the enrolment it created goes, the subsidy is reversed."""
-    today = today or clock.today()
+@dataclass(frozen=True)
+class Refunded:
+    person: PersonRow
+    payment: PremiumPaymentRow
+
+
+async def refund(uow: UnitOfWork, actor: audit.Actor, payment_id: int, today: date | None = None) -> Refunded:
+    """Refund before the coverage year starts: the enrolment it derived goes, the subsidy and an
+    account debit are reversed; audited (``premium.payment.refund``) and committed."""
+    s = uow.session
+    row = await _refund(s, payment_id, today or clock.today())
+    person = await s.get(PersonRow, row.person_id)
+    assert person is not None
+    await audit.record(s, actor, "premium.payment.refund", ("premium_payment", str(row.id)), {})
+    await uow.commit()
+    return Refunded(person, row)
+
+
+async def _refund(session: AsyncSession, payment_id: int, today: date) -> PremiumPaymentRow:
     row = await session.scalar(select(PremiumPaymentRow).where(PremiumPaymentRow.id == payment_id).with_for_update())
     if row is None:
         raise NotFound(f"缴费记录 {payment_id} 不存在 payment not found")
@@ -301,27 +309,10 @@ async def refund(session: AsyncSession, payment_id: int, today: date | None = No
             )
         )
     if row.channel == "account" and row.amount > 0 and row.payer_person_id is not None:
-        await session.execute(
-            update(PersonalAccountRow)
-            .where(PersonalAccountRow.person_id == row.payer_person_id)
-            .values(balance=PersonalAccountRow.balance + row.amount, updated_at=func.now())
+        await accounts.reverse(
+            session, row.payer_person_id, Fen(row.amount), kind="premium_refund", reference=f"PREMIUM-REFUND-{row.id}"
         )
-        session.add(
-            AccountMovementRow(
-                person_id=row.payer_person_id,
-                amount=row.amount,
-                kind="premium_refund",
-                reference=f"PREMIUM-REFUND-{row.id}",
-            )
-        )
-    await session.execute(
-        delete(EnrolmentRow).where(
-            EnrolmentRow.person_id == row.person_id,
-            EnrolmentRow.year == row.year,
-            EnrolmentRow.scheme == "resident",
-            EnrolmentRow.source == "premium",
-        )
-    )
+    await enrolment.remove(session, enrolment.PREMIUM, row.person_id, row.year)
     await session.flush()
     return row
 
@@ -351,7 +342,7 @@ async def subsidy_totals(session: AsyncSession, year: int) -> list[tuple[str, in
     return [(g, int(n), int(a or 0)) for g, n, a in rows]
 
 
-def premium_params(policies: dict[tuple[str, int], PolicyParams], region: str, year: int) -> PremiumParams:
+def premium_params(policies: Mapping[tuple[str, int], PolicyParams], region: str, year: int) -> PremiumParams:
     """The year's premium rules; a pay-back of a year older than any loaded policy uses the
     region's earliest loaded one (old years' documents are often not loaded)."""
     if (region, year) in policies:
