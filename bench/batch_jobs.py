@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _load_reference(url: str) -> None:
-    from yibao.policy.loader import load_reference
+    from yibao.reference.loader import load_reference
 
     engine = make_engine(Settings(database_url=url), pool_size=1)
     async with make_sessionmaker(engine)() as s, s.begin():

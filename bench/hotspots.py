@@ -54,7 +54,7 @@ LAYERS: list[tuple[str, str]] = [
 
 #: Step of a sample (where in the request it happens) when it is not inside settle().
 STEPS: list[tuple[str, str]] = [
-    ("outbox relay (poll outbox, enqueue to Redis in a thread)", r"^yibao/events/outbox\.py:"),
+    ("outbox relay (poll outbox, enqueue to Redis in a thread)", r"^yibao/messaging/relay\.py:"),
     ("route: to_command() and Response", r"^api/routes/settlements\.py:settle$"),
     (
         "FastAPI: request body → SettleRequest (pydantic)",
@@ -163,7 +163,7 @@ def step_of(sample: Sample) -> str:
     root = sample.frames[0].func
     if root.startswith("threading.py:"):
         table = STEPS[:1]  # worker threads: the relay's enqueue, else idle bookkeeping
-    elif root == "asyncio/runners.py:Runner.run" or root.startswith(("<", "yibao/cli")):
+    elif root == "asyncio/runners.py:Runner.run" or root.startswith(("<", "tools/")):
         table = STEPS
     else:
         table = GREENLET_STEPS

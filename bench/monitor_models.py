@@ -4,7 +4,7 @@
     .venv/bin/python bench/monitor_models.py --bills 300000 --persons 20000
 
 Builds its own database ``yibao_monitor_bench`` (migrations + reference data), COPYs the synthetic
-year with its planted violations (``yibao.monitoring.synthetic``), then runs every model the way
+year with its planted violations (``tools.monitoring.synthetic``), then runs every model the way
 the nightly ``monitor_sweep`` job does — each model one set-based statement in its own
 transaction — first one at a time, then ``--parallel`` at a time (the job's default is 2, the
 cores of this machine). pgbench TPC-B is measured in the same run for scale. Issue 5's target:
@@ -28,10 +28,10 @@ from baseline import run_pgbench  # noqa: E402
 from results import environment  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from tools.monitoring import synthetic  # noqa: E402
 from yibao.config import REPO_ROOT, Settings  # noqa: E402
 from yibao.db import admin  # noqa: E402
 from yibao.db.engine import make_engine, make_sessionmaker  # noqa: E402
-from yibao.monitoring import synthetic  # noqa: E402
 from yibao.monitoring.repository import load_rules  # noqa: E402
 from yibao.monitoring.sweep import MODELS, run_model, sweep_in_parallel  # noqa: E402
 
@@ -39,7 +39,7 @@ BASE = "postgresql+asyncpg://postgres@localhost:5432"
 
 
 async def prepare(url: str, persons: int, bills: int, year: int) -> dict[str, int]:
-    from yibao.policy.loader import load_reference
+    from yibao.reference.loader import load_reference
 
     engine = make_engine(Settings(database_url=url), pool_size=1)
     sm = make_sessionmaker(engine)

@@ -27,8 +27,8 @@ sys.path.insert(0, str(HERE.parent / "services"))
 
 import asyncpg  # noqa: E402
 
-from yibao.benefit.inputs import Warning  # noqa: E402
 from yibao.monitoring.rules import apply_in_settlement  # noqa: E402
+from yibao.values import RuleWarning  # noqa: E402
 
 OVERLAP = """
 SELECT s.id, s.institution_code, s.admitted_on, s.discharged_on,
@@ -71,8 +71,8 @@ def python_cost(samples: int) -> list[float]:
     rules = RuleSet.defaults()
     shapes = [
         (),
-        (Warning("units_per_day", "bed fee twice a day"),),
-        (Warning("gender_restriction", "line 3"), Warning("days_supply", "line 5")),
+        (RuleWarning("units_per_day", "bed fee twice a day"),),
+        (RuleWarning("gender_restriction", "line 3"), RuleWarning("days_supply", "line 5")),
     ]
     out = []
     for _ in range(samples):

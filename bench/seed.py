@@ -28,7 +28,7 @@ from yibao.config import REPO_ROOT, Settings
 from yibao.db import admin
 from yibao.db.engine import make_engine, make_sessionmaker
 from yibao.people.id_number import make as complete_id
-from yibao.policy.loader import load_reference
+from yibao.reference.loader import load_reference
 
 REGION = "430522"
 YEAR = 2026

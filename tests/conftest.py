@@ -47,7 +47,7 @@ def settings() -> Iterator[Settings]:
 
 async def _load_reference(s: Settings) -> None:
     from yibao.db.engine import make_engine, make_sessionmaker
-    from yibao.policy.loader import load_reference
+    from yibao.reference.loader import load_reference
 
     engine = make_engine(s, pool_size=1)
     async with make_sessionmaker(engine)() as session, session.begin():

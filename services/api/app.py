@@ -33,8 +33,8 @@ from api.runtime import CredentialCache, Runtime
 from yibao import logs
 from yibao.config import Settings, get_settings
 from yibao.db.engine import make_engine, make_pool, make_sessionmaker
-from yibao.events.outbox import relay_forever
 from yibao.messaging.broker import make_broker
+from yibao.messaging.relay import relay_forever
 from yibao.reference import ReferenceCache
 
 DESCRIPTION = """

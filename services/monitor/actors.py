@@ -10,10 +10,10 @@ import dramatiq
 from monitor.jobs import HANDLERS
 from yibao.db.uow import UnitOfWork
 from yibao.events.names import SETTLEMENT_CREATED
-from yibao.messaging.runtime import receive
-from yibao.messaging.runtime import run_job as run_job_event
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import sweep
+from yibao.runtime import receive
+from yibao.runtime import run_job as run_job_event
 
 CONSUMER = "monitor"
 #: bills of the same person this close to the new one are re-examined on its event

@@ -1,10 +1,14 @@
-"""Job kind → core function, for the jobs this worker runs (see yibao.jobs.kinds)."""
+"""Job kind → core function, for the jobs this worker runs (see yibao.jobs.kinds).
+
+Alerts go through their use case (audited, committed as whoever requested the run). A sweep
+only adds suspects, idempotently, one transaction per model: its record is the run itself."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidRequest
 from yibao.jobs.runner import Handler, JobContext
 from yibao.monitoring import alerts
@@ -49,8 +53,8 @@ async def monitor_alerts(ctx: JobContext) -> dict[str, Any]:
         year, month = int(ctx.params["year"]), int(ctx.params["month"])
     except (KeyError, ValueError, TypeError):
         raise InvalidRequest("job parameters year and month are required integers") from None
-    async with ctx.sessionmaker() as s, s.begin():
-        return await alerts.run(s, await load_rules(s), year, month)
+    async with UnitOfWork(ctx.sessionmaker) as uow:
+        return await alerts.raise_for_month(uow, ctx.actor, year, month)
 
 
 HANDLERS: dict[str, Handler] = {"monitor_sweep": monitor_sweep, "monitor_alerts": monitor_alerts}

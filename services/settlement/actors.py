@@ -11,8 +11,8 @@ from settlement.jobs import HANDLERS
 from yibao.db.uow import UnitOfWork
 from yibao.events.names import SETTLEMENT_CANCELLED
 from yibao.ledger.postings import post_settlements
-from yibao.messaging.runtime import receive
-from yibao.messaging.runtime import run_job as run_job_event
+from yibao.runtime import receive
+from yibao.runtime import run_job as run_job_event
 
 CONSUMER = "settlement"
 

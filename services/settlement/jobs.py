@@ -1,22 +1,22 @@
-"""Job kind → core function, for the jobs this worker runs (see yibao.jobs.kinds)."""
+"""Job kind → core use case, for the jobs this worker runs (see yibao.jobs.kinds).
+
+Each handler calls the same use case as the API (it audits and commits), acting as whoever
+requested the run (``JobContext.actor``)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from yibao.clearing import year_end
 from yibao.clearing.rollover import close_year
+from yibao.config import get_settings
+from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidRequest
-from yibao.jobs.orm import JobRunRow
 from yibao.jobs.runner import Handler, JobContext
-from yibao.payouts.daily_settle import settle_day
-from yibao.reconcile.dip_presettle import presettle
-from yibao.reconcile.orm import ReconcileSubmissionRow
-
-DEFAULT_REGION = "430522"  # the home pooling region (data/reference/policy-2026.json)
+from yibao.payouts import service as payouts
+from yibao.reconcile import dip_presettle as presettle
+from yibao.reconcile import monthly
 
 
 def _date(params: dict[str, Any], key: str = "date") -> date:
@@ -26,21 +26,6 @@ def _date(params: dict[str, Any], key: str = "date") -> date:
         raise InvalidRequest(f"参数 {key} 须为 YYYY-MM-DD param {key!r} must be a date YYYY-MM-DD") from None
 
 
-async def _requested_by(ctx: JobContext) -> str:
-    async with ctx.sessionmaker() as s:
-        return str(await s.scalar(select(JobRunRow.requested_by).where(JobRunRow.id == ctx.run_id)))
-
-
-async def daily_settle(ctx: JobContext) -> dict[str, Any]:
-    """One transaction: catch up the day's postings, take deductions, write the draft order."""
-    day = _date(ctx.params)
-    preparer = await _requested_by(ctx)
-    async with ctx.sessionmaker() as s, s.begin():
-        result = await settle_day(s, day, preparer)
-    await ctx.progress(result.lines, result.lines)
-    return result.as_dict()
-
-
 def _int(params: dict[str, Any], key: str) -> int:
     try:
         return int(params[key])
@@ -48,30 +33,46 @@ def _int(params: dict[str, Any], key: str) -> int:
         raise InvalidRequest(f"参数 {key} 须为整数 param {key!r} must be an integer") from None
 
 
+def _region(params: dict[str, Any]) -> str:
+    """The run's ``region``, else the home pooling region (setting ``HOME_REGION``)."""
+    return str(params.get("region") or get_settings().home_region)
+
+
+async def daily_settle(ctx: JobContext) -> dict[str, Any]:
+    """One transaction: catch up the day's postings, take deductions, write the draft order."""
+    day = _date(ctx.params)
+    async with UnitOfWork(ctx.sessionmaker) as uow:
+        result = await payouts.settle_day(uow, ctx.actor, day)
+    await ctx.progress(result.lines, result.lines)
+    return result.as_dict()
+
+
 async def dip_presettle(ctx: JobContext) -> dict[str, Any]:
-    region = str(ctx.params.get("region", DEFAULT_REGION))
-    async with ctx.sessionmaker() as s, s.begin():
-        return await presettle(s, region, _int(ctx.params, "year"), _int(ctx.params, "month"))
+    async with UnitOfWork(ctx.sessionmaker) as uow:
+        return await presettle.run(
+            uow, ctx.actor, _region(ctx.params), _int(ctx.params, "year"), _int(ctx.params, "month")
+        )
 
 
 async def year_end_clearing(ctx: JobContext) -> dict[str, Any]:
     """``commit`` false → a preview in the run's result; true → the final clearing (once)."""
-    region, year = str(ctx.params.get("region", DEFAULT_REGION)), _int(ctx.params, "year")
-    async with ctx.sessionmaker() as s, s.begin():
-        if ctx.params.get("commit") in (True, "true", "1", 1):
-            return await year_end.commit(s, region, year, await _requested_by(ctx))
+    region, year = _region(ctx.params), _int(ctx.params, "year")
+    if ctx.params.get("commit") in (True, "true", "1", 1):
+        async with UnitOfWork(ctx.sessionmaker) as uow:
+            return await year_end.commit(uow, ctx.actor, region, year)
+    async with ctx.sessionmaker() as s:
         return await year_end.preview(s, region, year)
 
 
 async def year_rollover(ctx: JobContext) -> dict[str, Any]:
     async with ctx.sessionmaker() as s, s.begin():
-        return await close_year(s, _int(ctx.params, "year"), await _requested_by(ctx))
+        return await close_year(s, _int(ctx.params, "year"), ctx.requested_by)
 
 
 async def monthly_reconcile(ctx: JobContext) -> dict[str, Any]:
     """Submissions are answered when received; the job re-reads one (ops follow-up)."""
     async with ctx.sessionmaker() as s:
-        row = await s.get(ReconcileSubmissionRow, _int(ctx.params, "submission_id"))
+        row = await monthly.find(s, _int(ctx.params, "submission_id"))
         if row is None:
             raise InvalidRequest("submission not found")
         return {"submission_id": row.id, "status": row.status, "rows": row.rows}

@@ -5,8 +5,9 @@ This is the system's one scheduler process: it only *requests* job runs (rows + 
 events); each run is executed by the worker of its service (``yibao.jobs.kinds``).
 
 Run with ``python -m settlement.schedule`` (``yibao schedule`` starts exactly that). Requests go
-through ``yibao.jobs.runner.request`` with ``dedup_key=daily_settle:<date>``, so several
-schedulers, restarts or a manual request of the same day create one run only.
+through ``yibao.jobs.runner.request`` as the ``scheduler`` system actor (audited like a request
+by staff) with ``dedup_key=daily_settle:<date>``, so several schedulers, restarts or a manual
+request of the same day create one run only.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ async def request_daily_settle(sessionmaker: async_sessionmaker[AsyncSession], t
     day = (today or clock.today()) - timedelta(days=1)
     async with UnitOfWork(sessionmaker) as uow:
         row, created = await runner.request(
-            uow, "daily_settle", {"date": day.isoformat()}, "scheduler", dedup_key=f"daily_settle:{day}"
+            uow, runner.SCHEDULER, "daily_settle", {"date": day.isoformat()}, dedup_key=f"daily_settle:{day}"
         )
-        await uow.commit()
     log.info("daily_settle %s: run %s (%s)", day, row.id, "requested" if created else "already requested")
     return str(row.id)
 
@@ -48,8 +48,7 @@ async def _request(
     sessionmaker: async_sessionmaker[AsyncSession], kind: str, params: dict[str, Any], dedup_key: str
 ) -> str:
     async with UnitOfWork(sessionmaker) as uow:
-        row, created = await runner.request(uow, kind, params, "scheduler", dedup_key=dedup_key)
-        await uow.commit()
+        row, created = await runner.request(uow, runner.SCHEDULER, kind, params, dedup_key=dedup_key)
     log.info("%s: run %s (%s)", dedup_key, row.id, "requested" if created else "already requested")
     return str(row.id)
 

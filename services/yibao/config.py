@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     #: of idle polling, measured by the crash test): 10,000 = 1 % of calls
     broker_maintenance_chance: int = Field(default=10_000, ge=1, le=1_000_000)
     reference_dir: Path = REPO_ROOT / "data" / "reference"
+    #: the home pooling region (统筹区): clearing and DIP pre-settlement default to it
+    home_region: str = Field(default="430522", pattern=r"^\d{6}$")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = 1

@@ -97,11 +97,6 @@ class PolicyNotFound(DomainError):
     default_message = "无适用的待遇政策 no policy for this region and year"
 
 
-class ServiceUnavailable(DomainError):
-    code = "SERVICE_UNAVAILABLE"
-    default_message = "服务暂不可用 service temporarily unavailable, retry later"
-
-
 class InvalidState(DomainError):
     """The record is not in a state that allows this step (e.g. approving a paid order)."""
 

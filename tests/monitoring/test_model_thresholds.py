@@ -1,7 +1,7 @@
 """Every post-settlement model at its exact threshold: the case on it hits, one step short does not.
 
 The cases are written by hand with their figures in the test. (``test_models.py`` measures
-precision and recall against the truth that ``monitoring/synthetic.py`` plants; it reads the
+precision and recall against the truth that ``tools/monitoring/synthetic.py`` plants; it reads the
 same thresholds as the models, so a shifted comparison moves both at once.) The thresholds in
 force come from the seeded rules (``policy-2026.json`` ``monitoring`` and ``rules.DEFAULTS``);
 each test first asserts the figures it was written for.

@@ -1,6 +1,6 @@
 """Every post-settlement model on a small synthetic year: planted hits found, near misses not.
 
-The planted truth comes from ``monitoring/synthetic.py``, which reads the same thresholds as
+The planted truth comes from ``tools/monitoring/synthetic.py``, which reads the same thresholds as
 the models; the hand-written cases at each exact threshold are in ``test_model_thresholds.py``.
 Everything here runs in one transaction that is rolled back, and only suspects at this test's
 own institutions are counted, so other tests' bills (or their order) cannot change the answer.
@@ -13,8 +13,8 @@ from datetime import date
 from sqlalchemy import text
 
 from tests.monitoring.rows import Rows, fresh_region
-from yibao.monitoring import synthetic
-from yibao.monitoring.evaluate import evaluate
+from tools.monitoring import synthetic
+from tools.monitoring.evaluate import evaluate
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.rules import RuleConfig, RuleSet, build
 from yibao.monitoring.sweep import MODELS, sweep

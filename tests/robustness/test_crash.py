@@ -21,7 +21,8 @@ from tests.builders import make_bill, make_person
 from tests.robustness import live
 from yibao.bill_settlement.orm import SettlementRow
 from yibao.config import Settings
-from yibao.events.orm import InboxRow, OutboxRow
+from yibao.db.orm import OutboxRow
+from yibao.events.orm import InboxRow
 
 BILLS = 240
 CLIENTS = 6

@@ -29,7 +29,8 @@ from tests.robustness import live
 from yibao.bill_settlement.orm import SettlementRow
 from yibao.config import Settings
 from yibao.db.engine import make_engine, make_sessionmaker
-from yibao.events.orm import InboxRow, OutboxRow
+from yibao.db.orm import OutboxRow
+from yibao.events.orm import InboxRow
 
 QUICK = {
     "BROKER_HEARTBEAT_TIMEOUT_MS": "3000",

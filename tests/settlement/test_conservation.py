@@ -4,8 +4,9 @@ institution, every order is the hand model's (``payout_model``) and, to the fen,
     Σ over the days' orders of (net + deducted) + what is still open
         = Σ fund parts of the bills settled − Σ fund parts of the bills cancelled.
 
-Each example bills a fresh institution on a fresh window of three November days (no other test
-bills November) and settles each day, so nothing it leaves open can reach another order.
+Each example bills a fresh institution on a fresh window of three days between Oct 13 and Nov 30
+(no other test bills them; a window someone settled is skipped) and settles each day, so nothing
+it leaves open can reach another order.
 """
 
 from __future__ import annotations
@@ -41,14 +42,35 @@ EXAMPLES = 8
 
 
 def _windows() -> Iterator[date]:
-    first = date(2026, 11, 1)
+    first = date(2026, 10, 13)
     while first + timedelta(days=WINDOW - 1) <= date(2026, 11, 30):
         yield first
         first += timedelta(days=WINDOW)
 
 
-#: one fresh window of days per example (10 windows; the explicit and the generated examples use 9)
+#: windows of days for the examples (16; the explicit and the generated examples use 9)
 WINDOWS = _windows()
+
+
+async def _untouched_window(sessionmaker) -> date:  # type: ignore[no-untyped-def]
+    """The next window on which nobody has settled a day or left a payable open.
+
+    Why check: any caller may settle a past day (the fuzz test posts the jobs schema's example,
+    a daily settle of 2026-11-23, and a worker of the robustness tests runs it); a day already
+    settled would answer with its existing, empty order."""
+    for first in WINDOWS:
+        last = first + timedelta(days=WINDOW - 1)
+        async with sessionmaker() as s:
+            used = await s.scalar(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM disbursement_orders WHERE settle_date BETWEEN :a AND :b) "
+                    "OR EXISTS (SELECT 1 FROM payable_open WHERE business_date BETWEEN :a AND :b)"
+                ),
+                {"a": first, "b": last},
+            )
+        if not used:
+            return first
+    raise AssertionError("no untouched window of days left: lower EXAMPLES or widen the pool")
 
 
 @dataclass(frozen=True)
@@ -111,8 +133,7 @@ async def test_daily_settle_conserves_the_fund_parts(
     client, admin_headers, sessionmaker, plan: list[Bill], planned_deductions: list[Deduction]
 ) -> None:
     # given a fresh institution, a fresh window of days and three patients
-    first = next(WINDOWS, None)
-    assert first is not None, "no November window left: lower EXAMPLES or widen the pool"
+    first = await _untouched_window(sessionmaker)
     days = [first + timedelta(days=i) for i in range(WINDOW)]
     own = await own_institution(client, sessionmaker, admin_headers, level=2)
     resident = await make_person(client, admin_headers)

@@ -1,4 +1,4 @@
-"""The relay writes Dramatiq messages itself (``events/outbox.py`` says why): what it writes
+"""The relay writes Dramatiq messages itself (``messaging/relay.py`` says why): what it writes
 must decode to the very message Dramatiq would have written, so workers cannot tell."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dramatiq import Message
 
 from yibao.config import Settings
 from yibao.events.names import SUBSCRIBERS
-from yibao.events.outbox import _AsyncDispatch, _fields, messages_for
 from yibao.messaging.broker import make_broker
+from yibao.messaging.relay import _AsyncDispatch, _fields, messages_for
 
 
 def test_relay_bytes_decode_to_the_message_dramatiq_would_encode() -> None:

@@ -8,8 +8,8 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 
+from yibao import runtime
 from yibao.config import Settings
-from yibao.messaging import runtime
 from yibao.messaging.broker import install_broker
 
 ACTORS = ("on_settlement_event", "run_job")

@@ -9,8 +9,9 @@ from sqlalchemy import func, select, update
 
 from tests.builders import idem, make_bill, make_person
 from tests.workers.conftest import work as _work
-from yibao.events.orm import InboxRow, OutboxRow
-from yibao.events.outbox import relay_once
+from yibao.db.orm import OutboxRow
+from yibao.events.orm import InboxRow
+from yibao.messaging.relay import relay_once
 
 
 async def _inbox_count(sessionmaker, event_ids: list[uuid.UUID]) -> dict[str, int]:  # type: ignore[no-untyped-def]

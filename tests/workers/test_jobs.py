@@ -13,9 +13,9 @@ import pytest
 
 import settlement.jobs
 from tests.workers.conftest import work
-from yibao.events.outbox import relay_once
 from yibao.jobs import kinds
 from yibao.jobs.runner import JobContext
+from yibao.messaging.relay import relay_once
 
 
 @dataclass
@@ -82,12 +82,12 @@ async def test_finished_job_is_not_run_again_on_redelivery(
     r = await client.post("/api/v1/jobs", json={"kind": echo_kind.name, "params": {"n": 5}}, headers=admin_headers)
     run_id = r.json()["id"]
     await _drain(sessionmaker, broker)
-    from yibao.messaging.runtime import run_job
+    from yibao.runtime import run_job
 
     async with sessionmaker() as s:
         from sqlalchemy import select
 
-        from yibao.events.orm import OutboxRow
+        from yibao.db.orm import OutboxRow
 
         event_id = await s.scalar(select(OutboxRow.event_id).where(OutboxRow.payload["run_id"].astext == run_id))
     await run_job(str(event_id), settlement.jobs.HANDLERS, 3)  # a redelivered message

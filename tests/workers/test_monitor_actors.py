@@ -21,9 +21,10 @@ from sqlalchemy import func, select, text
 from monitor.actors import on_settlement_event
 from tests.builders import idem, line, make_bill, make_person
 from tests.monitoring.rows import Rows, own_institution
-from yibao.events.orm import InboxRow, OutboxRow
-from yibao.events.outbox import relay_once
-from yibao.messaging import runtime
+from yibao import runtime
+from yibao.db.orm import OutboxRow
+from yibao.events.orm import InboxRow
+from yibao.messaging.relay import relay_once
 from yibao.monitoring.orm import SuspectRow
 from yibao.monitoring.sweep import MODELS
 from yibao.people.orm import PersonRow

@@ -25,8 +25,8 @@ from tests.settlement.helpers import (
     settle,
 )
 from tests.workers.conftest import work
-from yibao.events.outbox import relay_once
 from yibao.ledger.orm import PostingRow
+from yibao.messaging.relay import relay_once
 
 
 async def _drain(sessionmaker, broker) -> None:  # type: ignore[no-untyped-def]
@@ -123,10 +123,10 @@ async def test_daily_settle_job_killed_mid_run_completes_once_on_redelivery(
     from sqlalchemy import update
 
     import settlement.jobs
-    from yibao.events.orm import OutboxRow
+    from yibao.db.orm import OutboxRow
     from yibao.jobs.orm import JobRunRow
-    from yibao.messaging.runtime import run_job
     from yibao.payouts.orm import DisbursementOrderRow
+    from yibao.runtime import run_job
 
     # given a 60.00 visit on Aug 12 and its daily settle requested as a job
     own = await own_institution(client, sessionmaker, admin_headers, level=1)

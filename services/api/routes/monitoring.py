@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from sqlalchemy import select
 
-from api.deps import Reader, RuntimeDep, SessionDep, StaffUser, UowDep, require_staff
+from api.deps import Reader, RefsDep, RuntimeDep, SessionDep, StaffUser, UowDep, require_staff
 from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.monitoring import (
@@ -23,12 +22,10 @@ from api.schemas.monitoring import (
     SuspectPage,
     SuspectRead,
 )
+from yibao import audit
 from yibao.auth.tokens import StaffPrincipal
-from yibao.errors import Forbidden, InvalidRequest
 from yibao.institutions.agreements import Institution
-from yibao.money import to_wire
-from yibao.monitoring import repository, workflow
-from yibao.monitoring.orm import AlertRow, SuspectRow
+from yibao.monitoring import alerts, repository, workflow
 from yibao.monitoring.rules import RuleConfig
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring 智能监控"])
@@ -55,10 +52,12 @@ def _rule(r: RuleConfig) -> dict[str, Any]:
     }
 
 
-def _institution(reader: Institution | StaffPrincipal) -> Institution:
-    if not isinstance(reader, Institution):
-        raise Forbidden("仅定点机构可操作 only the institution the suspect was pushed to may do this")
-    return reader
+def _actor(reader: Institution | StaffPrincipal) -> audit.Actor:
+    return audit.Actor("institution", reader.code) if isinstance(reader, Institution) else reader.actor
+
+
+def _scope(reader: Institution | StaffPrincipal) -> str | None:
+    return reader.code if isinstance(reader, Institution) else None
 
 
 # ---------------------------------------------------------------- rules
@@ -86,12 +85,10 @@ async def change_rule(
     runtime: RuntimeDep,
 ) -> Any:
     rule = await repository.change(
-        uow.session, rule_id, by=staff.name, mode=body.mode, params=body.params, enabled=body.enabled, note=body.note
+        uow, staff.actor, rule_id, mode=body.mode, params=body.params, enabled=body.enabled, note=body.note
     )
-    out = _rule(rule)
-    await uow.commit()
     runtime.refs.invalidate()
-    return JSON(out)
+    return JSON(_rule(rule))
 
 
 @router.put(
@@ -108,9 +105,7 @@ async def switch_rule(
     uow: UowDep,
     runtime: RuntimeDep,
 ) -> Any:
-    await repository.switch_region(uow.session, rule_id, region, body.enabled, by=staff.name)
-    rule = (await repository.load_rules(uow.session)).get(rule_id)
-    await uow.commit()
+    rule = await repository.switch_region(uow, staff.actor, rule_id, region, body.enabled)
     runtime.refs.invalidate()
     return JSON(_rule(rule))
 
@@ -133,30 +128,21 @@ async def list_suspects(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Any:
-    stmt = select(SuspectRow)
-    if isinstance(reader, Institution):
-        stmt = stmt.where(
-            SuspectRow.institution_code == reader.code, SuspectRow.status.in_(workflow.VISIBLE_TO_INSTITUTION)
-        )
-    elif institution_code:
-        stmt = stmt.where(SuspectRow.institution_code == institution_code)
-    if status:
-        stmt = stmt.where(SuspectRow.status == status)
-    if rule_id:
-        stmt = stmt.where(SuspectRow.rule_id == rule_id)
-    if cursor:
-        stmt = stmt.where(SuspectRow.id < cursor)
-    rows = (await session.scalars(stmt.order_by(SuspectRow.id.desc()).limit(limit + 1))).all()
-    page = rows[:limit]
-    return JSON(
-        {"items": [workflow.render(r) for r in page], "next_cursor": page[-1].id if len(rows) > limit else None}
+    page = await workflow.list_page(
+        session,
+        scope=_scope(reader),
+        institution_code=institution_code,
+        status=status,
+        rule_id=rule_id,
+        cursor=cursor,
+        limit=limit,
     )
+    return JSON(page)
 
 
 @router.get("/suspects/{suspect_id}", response_model=SuspectRead, responses=ERRORS, summary="One suspect")
 async def get_suspect(suspect_id: SuspectId, reader: Reader, session: SessionDep) -> Any:
-    code = reader.code if isinstance(reader, Institution) else None
-    return JSON(workflow.render(await workflow.get(session, suspect_id, code)))
+    return JSON(workflow.render(await workflow.get(session, suspect_id, _scope(reader))))
 
 
 @router.post(
@@ -166,9 +152,7 @@ async def get_suspect(suspect_id: SuspectId, reader: Reader, session: SessionDep
     summary="Push a new suspect to its institution (inspector)",
 )
 async def push(suspect_id: SuspectId, staff: Inspector, uow: UowDep) -> Any:
-    out = workflow.render(await workflow.push(uow.session, suspect_id, staff.name))
-    await uow.commit()
-    return JSON(out)
+    return JSON(workflow.render(await workflow.push(uow, staff.actor, suspect_id)))
 
 
 @router.post(
@@ -178,10 +162,7 @@ async def push(suspect_id: SuspectId, staff: Inspector, uow: UowDep) -> Any:
     summary="Institution self-corrects (退回): the amount is deducted at the next daily settle",
 )
 async def refund(suspect_id: SuspectId, body: RefundRequest, reader: Reader, uow: UowDep) -> Any:
-    inst = _institution(reader)
-    out = workflow.render(await workflow.refund(uow.session, inst.code, suspect_id, body.note))
-    await uow.commit()
-    return JSON(out)
+    return JSON(workflow.render(await workflow.refund(uow, _actor(reader), suspect_id, body.note)))
 
 
 @router.post(
@@ -191,11 +172,8 @@ async def refund(suspect_id: SuspectId, body: RefundRequest, reader: Reader, uow
     summary="Institution appeals (申诉) with a text and attachment links",
 )
 async def appeal(suspect_id: SuspectId, body: AppealRequest, reader: Reader, uow: UowDep) -> Any:
-    inst = _institution(reader)
     attachments = [a.model_dump() for a in body.attachments]
-    out = workflow.render(await workflow.appeal(uow.session, inst.code, suspect_id, body.text, attachments))
-    await uow.commit()
-    return JSON(out)
+    return JSON(workflow.render(await workflow.appeal(uow, _actor(reader), suspect_id, body.text, attachments)))
 
 
 @router.post(
@@ -215,17 +193,21 @@ async def review(
     staff: StaffUser,
     uow: UowDep,
     runtime: RuntimeDep,
+    refs: RefsDep,
 ) -> Any:
-    role = "first_reviewer" if body.stage == "first" else "second_reviewer"
-    if staff.role not in (role, "admin"):
-        raise Forbidden(f"需要角色 {role} the {body.stage} review needs role {role}")
-    refs = await runtime.refs.get()
-    step = workflow.first_review if body.stage == "first" else workflow.second_review
-    row = await step(uow.session, refs.rules, suspect_id, staff.name, body.decision, body.penalty_multiple, body.note)
-    out = workflow.render(row)
-    await uow.commit()
+    workflow.check_reviewer(body.stage, staff.role)
+    row = await workflow.review(
+        uow,
+        staff.actor,
+        refs.rules,
+        suspect_id,
+        stage=body.stage,
+        decision=body.decision,
+        multiple=body.penalty_multiple,
+        note=body.note,
+    )
     runtime.refs.invalidate()  # the credit grade may have changed
-    return JSON(out)
+    return JSON(workflow.render(row))
 
 
 # ---------------------------------------------------------------- agreement actions
@@ -248,29 +230,11 @@ async def agreement_action(
     uow: UowDep,
     runtime: RuntimeDep,
 ) -> Any:
-    if body.action == "suspend" and body.days is None:
-        raise InvalidRequest("暂停须指定天数 suspend needs `days`")
     row = await workflow.agreement_action(
-        uow.session,
-        code,
-        body.action,
-        staff=staff.name,
-        reason=body.reason,
-        days=body.days,
-        suspect_id=body.suspect_id,
+        uow, staff.actor, code, body.action, reason=body.reason, days=body.days, suspect_id=body.suspect_id
     )
-    out = {
-        "id": row.id,
-        "institution_code": row.institution_code,
-        "action": row.action,
-        "days": row.days,
-        "suspended_until": row.suspended_until.isoformat() if row.suspended_until else None,
-        "reason": row.reason,
-        "actor": row.actor,
-    }
-    await uow.commit()
     runtime.refs.invalidate()
-    return JSON(out, status_code=201)
+    return JSON(workflow.render_action(row), status_code=201)
 
 
 # ---------------------------------------------------------------- alerts
@@ -285,24 +249,4 @@ async def list_alerts(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Any:
-    stmt = select(AlertRow)
-    if kind:
-        stmt = stmt.where(AlertRow.kind == kind)
-    if period:
-        stmt = stmt.where(AlertRow.period == period)
-    if cursor:
-        stmt = stmt.where(AlertRow.id < cursor)
-    rows = (await session.scalars(stmt.order_by(AlertRow.id.desc()).limit(limit + 1))).all()
-    page = rows[:limit]
-    items = [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "period": r.period,
-            "subject": r.subject,
-            "amount": to_wire(r.amount) if r.amount is not None else None,
-            "detail": r.detail,
-        }
-        for r in page
-    ]
-    return JSON({"items": items, "next_cursor": page[-1].id if len(rows) > limit else None})
+    return JSON(await alerts.list_page(session, kind=kind, period=period, cursor=cursor, limit=limit))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/api/v1/ops", tags=["ops 运营"], responses=ERRORS)
 
 Page = Callable[[str | None, int], Awaitable[tuple[list[dict[str, Any]], str | None]]]
 CSV_PAGE = 1000
+RATE_FIELDS = ["region", "group", "people", "enrolled", "rate"]
+UNENROLLED_FIELDS = ["id_number", "name", "region", "groups"]
 _CSV_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 
 
@@ -60,17 +63,8 @@ async def enrolment_rate(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
-    async def page(c: str | None, n: int) -> tuple[list[dict[str, Any]], str | None]:
-        return await ops.enrolment_rate(session, year, c, n)
-
-    return await _answer(
-        page,
-        ["region", "group", "people", "enrolled", "rate"],
-        cursor,
-        limit,
-        _wants_csv(fmt, accept),
-        f"enrolment-rate-{year}",
-    )
+    page = functools.partial(ops.enrolment_rate, session, year)
+    return await _answer(page, RATE_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"enrolment-rate-{year}")
 
 
 @router.get(
@@ -88,14 +82,5 @@ async def unenrolled(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
-    async def page(c: str | None, n: int) -> tuple[list[dict[str, Any]], str | None]:
-        return await ops.unenrolled_special(session, year, region, c, n)
-
-    return await _answer(
-        page,
-        ["id_number", "name", "region", "groups"],
-        cursor,
-        limit,
-        _wants_csv(fmt, accept),
-        f"unenrolled-special-{year}",
-    )
+    page = functools.partial(ops.unenrolled_special, session, year, region)
+    return await _answer(page, UNENROLLED_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"unenrolled-special-{year}")

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from pydantic import ValidationError
 
 from api.deps import CurrentInstitution, Reader, SessionDep, UowDep
 from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.reconcile import SchemeTotalIn, SubmissionCreate
-from yibao.errors import InvalidRequest, NotFound
+from yibao import audit
+from yibao.auth.tokens import StaffPrincipal
 from yibao.institutions.agreements import Institution
 from yibao.reconcile import dip_presettle, monthly
-from yibao.reconcile.orm import ReconcileSubmissionRow
 
 router = APIRouter(prefix="/api/v1/reconcile", tags=["reconcile 月核算"])
 EXAMPLE = {
@@ -26,6 +25,14 @@ EXAMPLE = {
 }
 
 
+def _actor(institution: Institution) -> audit.Actor:
+    return audit.Actor("institution", institution.code)
+
+
+def _scope(reader: Institution | StaffPrincipal) -> str | None:
+    return reader.code if isinstance(reader, Institution) else None
+
+
 @router.post(
     "/submissions",
     responses=ERRORS,
@@ -33,16 +40,9 @@ EXAMPLE = {
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
 )
 async def submit(body: SubmissionCreate, institution: CurrentInstitution, uow: UowDep) -> Any:
-    row = await monthly.submit(
-        uow.session,
-        institution.code,
-        body.month,
-        [t.to_domain() for t in body.totals],
-        [d.to_domain() for d in body.details],
-    )
-    out = monthly.render(row)
-    await uow.commit()
-    return JSON(out)
+    totals, details = [t.to_domain() for t in body.totals], [d.to_domain() for d in body.details]
+    row = await monthly.submit(uow, _actor(institution), institution.code, body.month, totals, details)
+    return JSON(monthly.render(row))
 
 
 @router.post("/submissions/csv", responses=ERRORS, summary="Submit a month with the detail list as a CSV upload")
@@ -53,25 +53,15 @@ async def submit_csv(
     totals: Annotated[str, Form(description='JSON list of {"scheme","count","total","fund_pay","account_pay"}')],
     details: Annotated[UploadFile, File(description="settlement_id,scheme,total,fund_pay,account_pay")],
 ) -> Any:
-    try:
-        import orjson
-
-        parsed = [SchemeTotalIn.model_validate(t).to_domain() for t in orjson.loads(totals)]
-    except (ValueError, TypeError, ValidationError) as exc:
-        raise InvalidRequest(f"月汇总格式错误 totals malformed: {exc}") from None
+    parsed = SchemeTotalIn.parse_list(totals)
     rows = monthly.parse_csv(await details.read())
-    row = await monthly.submit(uow.session, institution.code, month, parsed, rows)
-    out = monthly.render(row)
-    await uow.commit()
-    return JSON(out)
+    row = await monthly.submit(uow, _actor(institution), institution.code, month, parsed, rows)
+    return JSON(monthly.render(row))
 
 
 @router.get("/submissions/{submission_id}", responses=ERRORS, summary="One submission and its answer")
 async def get_submission(submission_id: int, reader: Reader, session: SessionDep) -> Any:
-    row = await session.get(ReconcileSubmissionRow, submission_id)
-    if row is None or (isinstance(reader, Institution) and row.institution_code != reader.code):
-        raise NotFound(f"核算提交 {submission_id} 不存在 submission not found")
-    return JSON(monthly.render(row))
+    return JSON(monthly.render(await monthly.get(session, submission_id, _scope(reader))))
 
 
 @router.get("/dip-presettlements", responses=ERRORS, summary="DIP monthly pre-settlement figures (run the job first)")
@@ -81,5 +71,4 @@ async def presettlements(
     year: Annotated[int, Query(ge=2000, le=2100)],
     month: Annotated[int, Query(ge=1, le=12)],
 ) -> Any:
-    scope = reader.code if isinstance(reader, Institution) else None
-    return JSON({"items": await dip_presettle.listing(session, year, month, scope)})
+    return JSON({"items": await dip_presettle.listing(session, year, month, _scope(reader))})

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from pydantic import Field
+import orjson
+from pydantic import Field, ValidationError
 
 from api.schemas.common import MoneyIn, Strict
+from yibao.errors import InvalidRequest
 from yibao.reconcile.monthly import Detail, SchemeTotal
 
 SCHEME = Field(pattern="^(resident|employee)$", examples=["resident"])
@@ -19,6 +21,14 @@ class SchemeTotalIn(Strict):
         from api.schemas.common import fen
 
         return SchemeTotal(self.scheme, self.count, fen(self.total), fen(self.fund_pay), fen(self.account_pay))
+
+    @classmethod
+    def parse_list(cls, raw: str) -> list[SchemeTotal]:
+        """The ``totals`` form field of a CSV upload: a JSON list of scheme totals."""
+        try:
+            return [cls.model_validate(t).to_domain() for t in orjson.loads(raw)]
+        except (ValueError, TypeError, ValidationError) as exc:
+            raise InvalidRequest(f"月汇总格式错误 totals malformed: {exc}") from None
 
 
 class DetailIn(Strict):

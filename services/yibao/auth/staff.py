@@ -1,5 +1,8 @@
 """Staff accounts: create, log in (→ short-lived signed access token), change password.
 
+These are steps in the caller's transaction, not audited; ``yibao.auth.service`` holds the use
+cases (audit entry + commit) that the API and the CLI call.
+
 Access tokens are JWTs (HS256, the server's master secret) valid for minutes, so checking
 one costs no database round trip; deactivating a user takes effect when the token expires.
 Repeated wrong passwords lock the account for a while (per account, not per address, so a
@@ -54,6 +57,21 @@ async def create_user(
     session.add(row)
     await session.flush()
     return row
+
+
+async def list_users(session: AsyncSession) -> list[StaffUserRow]:
+    return list((await session.scalars(select(StaffUserRow).order_by(StaffUserRow.username))).all())
+
+
+def render(row: StaffUserRow) -> dict[str, Any]:
+    return {
+        "username": row.username,
+        "display_name": row.display_name,
+        "role": row.role,
+        "active": row.active,
+        "locked_until": row.locked_until.isoformat() if row.locked_until else None,
+        "created_at": row.created_at.isoformat(),
+    }
 
 
 async def get_user(session: AsyncSession, username: str, *, lock: bool = False) -> StaffUserRow:

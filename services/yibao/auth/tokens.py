@@ -3,6 +3,9 @@
 Secrets are random, shown once, and stored only as SHA-256: a leaked database does not
 leak working credentials. A SHA-256 (not argon2) is right here because the secrets carry
 256 bits of entropy; password hashing is for low-entropy human passwords.
+
+Creating and revoking are steps in the caller's transaction, not audited; the use cases
+(audit entry + commit) are in ``yibao.auth.service``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -117,6 +121,14 @@ async def list_institution_keys(session: AsyncSession, institution_code: str) ->
             )
         ).all()
     )
+
+
+def render_key(row: InstitutionKeyRow) -> dict[str, Any]:
+    return {
+        "key_id": row.key_prefix,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
 
 
 async def revoke_institution_key(session: AsyncSession, institution_code: str, key_id: str) -> InstitutionKeyRow:

@@ -12,14 +12,13 @@ from yibao.benefit.inputs import (
     BenefitSplit,
     Bill,
     BillLine,
-    CatalogueItem,
     Explanation,
     LineSplit,
     PersonState,
     Totals,
-    Warning,
     YearAccumulators,
 )
+from yibao.values import CatalogueItem, RuleWarning
 
 __all__ = [
     "AccountState",
@@ -31,8 +30,8 @@ __all__ = [
     "Explanation",
     "LineSplit",
     "PersonState",
+    "RuleWarning",
     "Totals",
-    "Warning",
     "YearAccumulators",
     "calculate",
 ]

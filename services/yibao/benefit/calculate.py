@@ -21,18 +21,18 @@ from yibao.benefit.inputs import (
     Explanation,
     PersonState,
     Totals,
-    Warning,
 )
 from yibao.benefit.lines import split_lines
 from yibao.money import ZERO, Fen
 from yibao.policy.params import PolicyParams, SchemeParams
+from yibao.values import RuleWarning
 
 _SECOND_TIER_VISITS = ("inpatient", "chronic_outpatient")
 
 
 def _cross_region(
     bill: Bill, person: PersonState, scheme: SchemeParams, version: str
-) -> tuple[bool, RatioAdjustment, list[Warning]]:
+) -> tuple[bool, RatioAdjustment, list[RuleWarning]]:
     """Cross-region status; unfiled care loses ratio points on every basic ratio."""
     if person.region == bill.institution_region:
         return False, RatioAdjustment(reduction=Decimal(0), note=""), []
@@ -41,7 +41,7 @@ def _cross_region(
         note = f"{where}, filed: home-region policy {version}"
         return True, RatioAdjustment(reduction=Decimal(0), note=note), []
     reduction = scheme.unfiled_cross_region_ratio_reduction
-    warning = Warning(
+    warning = RuleWarning(
         rule="cross_region_unfiled",
         message=(f"{where} without an approved filing: basic ratios reduced by {explain.ratio(reduction)}"),
     )
@@ -49,15 +49,15 @@ def _cross_region(
     return True, RatioAdjustment(reduction=reduction, note=note), [warning]
 
 
-def _funds_off(bill: Bill, person: PersonState) -> list[tuple[str, Warning]]:
+def _funds_off(bill: Bill, person: PersonState) -> list[tuple[str, RuleWarning]]:
     """(policy rule, warning) for every reason the funds pay nothing on this bill."""
-    reasons: list[tuple[str, Warning]] = []
+    reasons: list[tuple[str, RuleWarning]] = []
     if bill.service_date < person.coverage_start:
         rule = "resident.waiting" if person.scheme == "resident" else "enrolment.coverage_start"
         reasons.append(
             (
                 rule,
-                Warning(
+                RuleWarning(
                     rule="waiting_period",
                     message=(
                         f"service date {bill.service_date} is before coverage start "
@@ -70,7 +70,7 @@ def _funds_off(bill: Bill, person: PersonState) -> list[tuple[str, Warning]]:
         reasons.append(
             (
                 "third_party_injury",
-                Warning(
+                RuleWarning(
                     rule="third_party_injury",
                     message="injury with a liable third party: every fund pays 0",
                 ),
@@ -83,7 +83,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
     """Split one bill into fund and personal parts, with accruals, warnings and reasons."""
     scheme = policy.scheme(person.scheme)
     lines = split_lines(bill, person)
-    warnings: list[Warning] = list(lines.warnings)
+    warnings: list[RuleWarning] = list(lines.warnings)
     notes: list[Explanation] = []
 
     total = Fen(sum(line.amount for line in lines.lines))

@@ -1,5 +1,8 @@
 """The value types that flow into and out of :func:`yibao.benefit.calculate`.
 
+``CatalogueItem`` and ``RuleWarning`` are shared with the catalogue and the monitoring rules,
+so they live in :mod:`yibao.values`.
+
 All amounts are integer fen, all ratios ``Decimal``; every type is frozen so a calculation
 can be replayed and compared field by field.
 """
@@ -12,27 +15,10 @@ from decimal import Decimal
 from typing import Literal
 
 from yibao.money import ZERO, Fen
+from yibao.values import CatalogueItem, RuleWarning
 
 VisitType = Literal["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]
 Scheme = Literal["resident", "employee"]
-
-
-@dataclass(frozen=True)
-class CatalogueItem:
-    code: str
-    name: str
-    kind: str  # drug / service / consumable
-    item_class: Literal["A", "B", "C"]
-    b_self_pay_ratio: Decimal | None
-    price_cap: Fen | None
-    gender: Literal["M", "F"] | None = None
-    min_age: int | None = None
-    max_age: int | None = None
-    min_level: int | None = None
-    max_days_supply: int | None = None
-    max_units_per_day: Decimal | None = None
-    trace_required: bool = False
-    procured: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,12 +86,6 @@ class PersonState:
 
 
 @dataclass(frozen=True)
-class Warning:
-    rule: str
-    message: str
-
-
-@dataclass(frozen=True)
 class Explanation:
     part: str  # a Totals field name, e.g. "basic_fund"
     rule: str  # the policy path that produced it, e.g. "resident.inpatient.ratio_by_level[2]"
@@ -163,7 +143,7 @@ class BenefitSplit:
     totals: Totals
     lines: tuple[LineSplit, ...]
     accrual: Accrual
-    warnings: tuple[Warning, ...]
+    warnings: tuple[RuleWarning, ...]
     explanation: tuple[Explanation, ...]
     funds_off: bool  # waiting period or third-party injury
     admission_order: int | None  # inpatient: 1 for the first admission of the year

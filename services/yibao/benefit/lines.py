@@ -20,9 +20,9 @@ from yibao.benefit.inputs import (
     Explanation,
     LineSplit,
     PersonState,
-    Warning,
 )
 from yibao.money import ZERO, Fen, round_fen, share
+from yibao.values import RuleWarning
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class LinesOutcome:
     """The per-line split plus the warnings and explanations it produced."""
 
     lines: tuple[LineSplit, ...]
-    warnings: tuple[Warning, ...]
+    warnings: tuple[RuleWarning, ...]
     explanations: tuple[Explanation, ...]
 
 
@@ -82,19 +82,19 @@ def broken_restrictions(line: BillLine, person: PersonState, institution_level: 
 
 def _split_one(
     line: BillLine, person: PersonState, institution_level: int
-) -> tuple[LineSplit, list[Warning], list[Explanation]]:
+) -> tuple[LineSplit, list[RuleWarning], list[Explanation]]:
     item = line.item
     amount = round_fen(line.quantity * Decimal(line.unit_price))
     qty = explain.quantity(line.quantity)
     head = f"line {line.line_no} {item.code}"
     amount_text = f"{qty} × {explain.yuan(line.unit_price)} = {explain.yuan(amount)}"
-    warnings: list[Warning] = []
+    warnings: list[RuleWarning] = []
     notes: list[Explanation] = []
     reasons: list[str] = []
 
     broken = broken_restrictions(line, person, institution_level)
     for rule, message in broken:
-        warnings.append(Warning(rule=rule, message=message))
+        warnings.append(RuleWarning(rule=rule, message=message))
 
     if item.item_class == "C" or broken:
         if item.item_class == "C":
@@ -171,14 +171,14 @@ def _stay_days(bill: Bill) -> int | None:
     return max(1, (bill.discharged_on - bill.admitted_on).days)
 
 
-def _units_per_day_warnings(bill: Bill) -> list[Warning]:
+def _units_per_day_warnings(bill: Bill) -> list[RuleWarning]:
     """Bill-level check per item: total quantity above max_units_per_day × days."""
     by_code: dict[str, list[BillLine]] = defaultdict(list)
     for line in bill.lines:
         if line.item.max_units_per_day is not None:
             by_code[line.item.code].append(line)
     stay = _stay_days(bill)
-    warnings: list[Warning] = []
+    warnings: list[RuleWarning] = []
     for code, lines in by_code.items():
         limit = lines[0].item.max_units_per_day
         assert limit is not None
@@ -186,7 +186,7 @@ def _units_per_day_warnings(bill: Bill) -> list[Warning]:
         total = sum((line.quantity for line in lines), Decimal(0))
         if total > limit * days:
             warnings.append(
-                Warning(
+                RuleWarning(
                     rule="units_per_day",
                     message=(
                         f"{code}: {explain.quantity(total)} units over {days} day(s) exceeds "
@@ -198,13 +198,13 @@ def _units_per_day_warnings(bill: Bill) -> list[Warning]:
     return warnings
 
 
-def _line_signal_warnings(line: BillLine) -> list[Warning]:
+def _line_signal_warnings(line: BillLine) -> list[RuleWarning]:
     """Per-line checks that warn without changing money."""
     item = line.item
-    warnings: list[Warning] = []
+    warnings: list[RuleWarning] = []
     if line.days_supply is not None and item.max_days_supply is not None and line.days_supply > item.max_days_supply:
         warnings.append(
-            Warning(
+            RuleWarning(
                 rule="days_supply",
                 message=(
                     f"line {line.line_no} {item.code}: {line.days_supply} days of supply exceeds {item.max_days_supply}"
@@ -213,7 +213,7 @@ def _line_signal_warnings(line: BillLine) -> list[Warning]:
         )
     if item.trace_required and not line.trace_codes:
         warnings.append(
-            Warning(
+            RuleWarning(
                 rule="trace_code_missing",
                 message=f"line {line.line_no} {item.code}: traceability code required",
             )
@@ -224,7 +224,7 @@ def _line_signal_warnings(line: BillLine) -> list[Warning]:
 def split_lines(bill: Bill, person: PersonState) -> LinesOutcome:
     """Split all lines; identity per line: amount = full + over_cap + pre + policy_range."""
     splits: list[LineSplit] = []
-    warnings: list[Warning] = []
+    warnings: list[RuleWarning] = []
     notes: list[Explanation] = []
     for line in bill.lines:
         split, line_warnings, line_notes = _split_one(line, person, bill.institution_level)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao.benefit.inputs import CatalogueItem
 from yibao.catalogue.orm import CatalogueItemRow
 from yibao.money import Fen
+from yibao.values import CatalogueItem
 
 
 def to_item(row: CatalogueItemRow) -> CatalogueItem:

@@ -21,7 +21,8 @@ from yibao.bill_settlement.orm import SettlementRow
 from yibao.catalogue.orm import DipGroupRow
 from yibao.clearing.dip_math import Case, Clearing, Group, Terms, clear
 from yibao.clearing.orm import ClearingRow, ClearingStatementRow
-from yibao.errors import InvalidRequest
+from yibao.db.uow import UnitOfWork
+from yibao.errors import InvalidRequest, NotFound
 from yibao.institutions.orm import InstitutionRow
 from yibao.ledger.postings import post_pair
 from yibao.money import Fen, to_wire
@@ -133,10 +134,23 @@ async def stored(session: AsyncSession, region: str, year: int) -> dict[str, Any
     }
 
 
-async def commit(session: AsyncSession, region: str, year: int, staff: str) -> dict[str, Any]:
-    """Final: a second commit returns the stored clearing and writes nothing."""
+async def statements(
+    session: AsyncSession, region: str, year: int, institution_code: str | None = None
+) -> dict[str, Any]:
+    """The committed clearing; an institution sees only its own statement (none: ``NOT_FOUND``)."""
+    body = await stored(session, region, year)
+    if institution_code is not None:
+        body["statements"] = [s for s in body["statements"] if s["institution_code"] == institution_code]
+        if not body["statements"]:
+            raise NotFound("无本机构清算单 no statement for this institution")
+    return body
+
+
+async def commit(uow: UnitOfWork, actor: audit.Actor, region: str, year: int) -> dict[str, Any]:
+    """Final (audited, committed): a second commit returns the stored clearing and writes nothing."""
     if clock.today() <= date(year, 12, 31):
         raise InvalidRequest(f"{year} 年度尚未结束 year {year} has not ended yet")
+    session = uow.session
     await session.execute(_LOCK)
     if await session.get(ClearingRow, (region, year)) is not None:
         return await stored(session, region, year)
@@ -149,7 +163,7 @@ async def commit(session: AsyncSession, region: str, year: int, staff: str) -> d
             budget=result.budget,
             weighted_points=result.weighted_points,
             point_value=result.point_value,
-            committed_by=staff,
+            committed_by=actor.name,
         )
     )
     today = clock.today()
@@ -194,10 +208,10 @@ async def commit(session: AsyncSession, region: str, year: int, staff: str) -> d
     )
     await audit.record(
         session,
-        audit.Actor("staff", staff),
+        actor,
         "clearing.committed",
         ("clearing", f"{region}:{year}"),
         {"point_value": body["point_value"], "institutions": len(result.statements)},
     )
-    await session.flush()
+    await uow.commit()
     return body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,3 +24,8 @@ async def add_unique(session: AsyncSession, row: T, what: str) -> T:
             raise Duplicate(f"{what} already exists") from None
         raise
     return row
+
+
+async def ping(session: AsyncSession) -> None:
+    """One round trip, so a health check proves the database answers (not just that a pool exists)."""
+    await session.execute(text("SELECT 1"))

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yibao.events.orm import OutboxRow
+from yibao.db.orm import OutboxRow
 from yibao.uuids import uuid7
 
 

@@ -1,1 +1,1 @@
-"""Integration events between services: schemas, the transactional outbox and the inbox."""
+"""Integration events between services: topic names and subscribers, the consumers' inbox."""

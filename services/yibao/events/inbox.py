@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao.events.orm import InboxRow, OutboxRow
+from yibao.db.orm import OutboxRow
+from yibao.events.orm import InboxRow
 
 
 async def load_event(session: AsyncSession, event_id: str) -> dict[str, Any] | None:

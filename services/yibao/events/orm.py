@@ -1,28 +1,16 @@
+"""The consumers' inbox table (the outbox is ``yibao.db.orm``: the unit of work writes it)."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, func, text
+from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db.base import Base
-
-
-class OutboxRow(Base):
-    """An event written in the same transaction as the change it announces."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    topic: Mapped[str] = mapped_column(String(60))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class InboxRow(Base):

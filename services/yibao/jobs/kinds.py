@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from yibao.errors import Forbidden, InvalidRequest
+
 
 @dataclass(frozen=True)
 class JobKind:
@@ -24,6 +26,16 @@ KINDS: dict[str, JobKind] = {
     "monitor_sweep": JobKind("monitor", ("inspector",), "夜间监控 run post-settlement models: {date_from}, {date_to}"),
     "monitor_alerts": JobKind("monitor", ("inspector",), "预警 return-to-poverty, fund health: {year}, {month}"),
 }
+
+
+def authorize(kind: str, role: str) -> JobKind:
+    """The kind, if it exists and ``role`` may start it by hand (admin always may)."""
+    found = KINDS.get(kind)
+    if found is None:
+        raise InvalidRequest(f"unknown job kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    if role != "admin" and role not in found.roles:
+        raise Forbidden(f"需要角色 {'/'.join(found.roles)} job {kind} needs role {found.roles}")
+    return found
 
 
 def topic_for(service: str) -> str:

@@ -1,25 +1,29 @@
 """Request a run (API, scheduler) and execute it (worker), with state and progress persisted.
 
-Requesting writes the run and its outbox event in one transaction, so an acknowledged
-request is never lost. Execution is at-least-once (a worker killed mid-run gets its message
-redelivered), so a handler must be safe to run again: each handler commits its effect in
-one transaction or makes every step idempotent. A finished run is never executed again.
+Requesting writes the run, its outbox event and its audit entry in one transaction, so an
+acknowledged request is never lost. Execution is at-least-once (a worker killed mid-run gets
+its message redelivered), so a handler must be safe to run again: each handler commits its
+effect in one transaction or makes every step idempotent. A finished run is never executed
+again. Handlers call the same use cases as the API, acting as the run's requester
+(``JobContext.actor``), so their effects are audited alike.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yibao import clock
+from yibao import audit, clock
 from yibao.db.uow import UnitOfWork
 from yibao.errors import DomainError, InvalidRequest, NotFound
 from yibao.jobs.kinds import KINDS, topic_for
@@ -27,15 +31,29 @@ from yibao.jobs.orm import JobRunRow
 
 log = logging.getLogger("yibao.jobs")
 FINISHED = ("succeeded", "failed")
+#: the scheduler requests runs as a system actor; a run's ``requested_by`` keeps only the name
+SCHEDULER = audit.Actor("system", "scheduler")
+SYSTEM_ACTORS = {SCHEDULER.name: SCHEDULER}
+
+
+def actor_of(requested_by: str) -> audit.Actor:
+    """Who a run acts as: the system actor it was requested by, else the staff member."""
+    return SYSTEM_ACTORS.get(requested_by) or audit.Actor("staff", requested_by)
 
 
 @dataclass
 class JobContext:
-    """What a handler gets: its run id, a sessionmaker, and a way to report progress."""
+    """What a handler gets: its run id, a sessionmaker, who asked, and a way to report progress."""
 
     run_id: uuid.UUID
     sessionmaker: async_sessionmaker[AsyncSession]
     params: dict[str, Any]
+    requested_by: str = SCHEDULER.name
+
+    @property
+    def actor(self) -> audit.Actor:
+        """The run's use cases act (and are audited) as whoever requested it."""
+        return actor_of(self.requested_by)
 
     async def progress(self, processed: int, total: int | None = None) -> None:
         """Committed at once in its own transaction, so ops can follow a long run. Never moves
@@ -51,9 +69,10 @@ Handler = Callable[[JobContext], Awaitable[dict[str, Any]]]
 
 
 async def request(
-    uow: UnitOfWork, kind: str, params: dict[str, Any], requested_by: str, dedup_key: str | None = None
+    uow: UnitOfWork, actor: audit.Actor, kind: str, params: dict[str, Any], dedup_key: str | None = None
 ) -> tuple[JobRunRow, bool]:
-    """Create a queued run (or return the one with the same ``dedup_key``); ``True`` if created."""
+    """Create a queued run (or return the one with the same ``dedup_key``); ``True`` if created.
+    A new run is audited (``job.requested``); the transaction is committed either way."""
     if kind not in KINDS:
         raise InvalidRequest(f"unknown job kind {kind!r}; known: {', '.join(sorted(KINDS))}")
     s = uow.session
@@ -68,7 +87,7 @@ async def request(
             state="queued",
             attempts=0,
             processed=0,
-            requested_by=requested_by,
+            requested_by=actor.name,
         )
         .on_conflict_do_nothing(index_elements=["kind", "dedup_key"], index_where=JobRunRow.dedup_key.isnot(None))
         .returning(JobRunRow.id)
@@ -76,10 +95,13 @@ async def request(
     if created is None:
         existing = await s.scalar(select(JobRunRow).where(JobRunRow.kind == kind, JobRunRow.dedup_key == dedup_key))
         assert existing is not None
+        await uow.commit()
         return existing, False
     uow.publish(topic_for(KINDS[kind].service), {"run_id": str(run_id), "kind": kind})
     row = await s.get(JobRunRow, run_id)
     assert row is not None
+    await audit.record(s, actor, "job.requested", ("job_run", str(row.id)), {"kind": kind, "params": params})
+    await uow.commit()
     return row, True
 
 
@@ -92,6 +114,42 @@ async def get(session: AsyncSession, run_id: str) -> JobRunRow:
     if row is None:
         raise NotFound(f"作业 {run_id} 不存在 job run not found")
     return row
+
+
+def _cursor(row: JobRunRow) -> str:
+    return base64.urlsafe_b64encode(f"{row.requested_at.isoformat()}|{row.id}".encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, rid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(at), uuid.UUID(rid)
+    except ValueError as exc:
+        raise InvalidRequest("cursor is not one this API returned") from exc
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    kind: str | None = None,
+    state: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Runs, newest first; the cursor is opaque (requested_at and id of the last run)."""
+    stmt = select(JobRunRow)
+    if kind:
+        stmt = stmt.where(JobRunRow.kind == kind)
+    if state:
+        stmt = stmt.where(JobRunRow.state == state)
+    if cursor:
+        at, rid = _decode(cursor)
+        stmt = stmt.where(or_(JobRunRow.requested_at < at, and_(JobRunRow.requested_at == at, JobRunRow.id < rid)))
+    rows = (
+        await session.scalars(stmt.order_by(JobRunRow.requested_at.desc(), JobRunRow.id.desc()).limit(limit + 1))
+    ).all()
+    page = rows[:limit]
+    return {"items": [render(r) for r in page], "next_cursor": _cursor(page[-1]) if len(rows) > limit else None}
 
 
 async def _start(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> JobRunRow | None:
@@ -135,7 +193,7 @@ async def execute(
         return
     began = time.perf_counter()
     try:
-        result = await handler(JobContext(rid, sessionmaker, dict(row.params)))
+        result = await handler(JobContext(rid, sessionmaker, dict(row.params), row.requested_by))
     except DomainError as exc:
         await _finish(sessionmaker, rid, state="failed", error=f"{exc.code}: {exc}")
         return

@@ -182,8 +182,14 @@ async def post_pair(
             """
         ),
         {
-            "m": movement, "src": source, "inst": institution_code, "fund": fund, "debit": debit,
-            "credit": credit, "amount": amount, "day": business_date,
+            "m": movement,
+            "src": source,
+            "inst": institution_code,
+            "fund": fund,
+            "debit": debit,
+            "credit": credit,
+            "amount": amount,
+            "day": business_date,
             "debit_sd": settle_date if debit == "payable" else None,
             "credit_sd": settle_date if credit == "payable" else None,
         },

@@ -15,11 +15,15 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yibao import audit
+from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidRequest
-from yibao.money import yuan_to_fen
+from yibao.money import to_wire, yuan_to_fen
+from yibao.monitoring.orm import AlertRow
+from yibao.monitoring.repository import load_rules
 from yibao.monitoring.rules import RuleSet
 
 _POVERTY = text(
@@ -73,7 +77,48 @@ def _shift_months(d: date, months: int) -> date:
     return date(y, mo + 1, min(d.day, calendar.monthrange(y, mo + 1)[1]))
 
 
+async def raise_for_month(uow: UnitOfWork, actor: audit.Actor, year: int, month: int) -> dict[str, Any]:
+    """The month's alerts under the rules in force (audited, committed); what was added."""
+    result = await run(uow.session, await load_rules(uow.session), year, month)
+    await audit.record(uow.session, actor, "monitoring.alerts_raised", ("alert_period", result["period"]), dict(result))
+    await uow.commit()
+    return result
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    kind: str | None = None,
+    period: str | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Newest first (keyset on id)."""
+    stmt = select(AlertRow)
+    if kind:
+        stmt = stmt.where(AlertRow.kind == kind)
+    if period:
+        stmt = stmt.where(AlertRow.period == period)
+    if cursor:
+        stmt = stmt.where(AlertRow.id < cursor)
+    rows = (await session.scalars(stmt.order_by(AlertRow.id.desc()).limit(limit + 1))).all()
+    page = rows[:limit]
+    return {"items": [render(r) for r in page], "next_cursor": page[-1].id if len(rows) > limit else None}
+
+
+def render(row: AlertRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "period": row.period,
+        "subject": row.subject,
+        "amount": to_wire(row.amount) if row.amount is not None else None,
+        "detail": row.detail,
+    }
+
+
 async def run(session: AsyncSession, rules: RuleSet, year: int, month: int) -> dict[str, Any]:
+    """Insert the month's alerts in the caller's transaction (a re-run adds nothing)."""
     if not 1 <= month <= 12 or not 2000 <= year <= 2100:
         raise InvalidRequest(f"invalid alert period {year}-{month}")
     period = f"{year:04d}-{month:02d}"
@@ -108,10 +153,12 @@ async def run(session: AsyncSession, rules: RuleSet, year: int, month: int) -> d
                     "ON CONFLICT (kind, period, subject) DO NOTHING"
                 ),
                 {
-                    "period": period, "scheme": scheme, "balance": balance,
+                    "period": period,
+                    "scheme": scheme,
+                    "balance": balance,
                     "detail": (
                         f'{{"months_of_balance": "{months}", "monthly_spending_fen": '
-                        f'{int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP))}, '
+                        f"{int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP))}, "
                         f'"alert_below": {int(health["months_alert"])}}}'
                     ),
                 },
@@ -122,8 +169,13 @@ async def run(session: AsyncSession, rules: RuleSet, year: int, month: int) -> d
 
     r = await session.execute(
         _BUDGET,
-        {"period": period, "months": month, "factor": Decimal(str(rules.params("budget_growth")["factor"])),
-         "start": date(year, 1, 1), "until": until},
+        {
+            "period": period,
+            "months": month,
+            "factor": Decimal(str(rules.params("budget_growth")["factor"])),
+            "start": date(year, 1, 1),
+            "until": until,
+        },
     )
     result["budget_growth"] = int(getattr(r, "rowcount", 0) or 0)
     return result

@@ -1,4 +1,6 @@
-"""Rules in the database: load the rule set, seed version 1, publish new versions and switches."""
+"""Rules in the database: load the rule set, seed version 1, publish new versions and switches.
+
+Publishing a version and switching a region are use cases: audited and committed here."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit
+from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidRequest, NotFound
 from yibao.monitoring import rules as r
 from yibao.monitoring.orm import RuleRegionRow, RuleVersionRow
@@ -17,8 +20,14 @@ from yibao.monitoring.orm import RuleRegionRow, RuleVersionRow
 
 def _config(row: RuleVersionRow) -> r.RuleConfig:
     return r.RuleConfig(
-        rule_id=row.rule_id, name=row.name, stage=row.stage, mode=row.mode, locked=row.locked,
-        enabled=row.enabled, params=dict(row.params), version=row.version,
+        rule_id=row.rule_id,
+        name=row.name,
+        stage=row.stage,
+        mode=row.mode,
+        locked=row.locked,
+        enabled=row.enabled,
+        params=dict(row.params),
+        version=row.version,
     )
 
 
@@ -34,9 +43,16 @@ async def seed(session: AsyncSession, policy_monitoring: Mapping[str, Any]) -> i
     params = r.seed_params(policy_monitoring)
     rows = [
         {
-            "rule_id": d.rule_id, "version": 1, "name": d.name, "stage": d.stage, "mode": d.mode,
-            "locked": d.locked, "enabled": True, "params": params[d.rule_id],
-            "changed_by": "load-reference", "note": "seeded from policy monitoring section and DOMAIN §6 defaults",
+            "rule_id": d.rule_id,
+            "version": 1,
+            "name": d.name,
+            "stage": d.stage,
+            "mode": d.mode,
+            "locked": d.locked,
+            "enabled": True,
+            "params": params[d.rule_id],
+            "changed_by": "load-reference",
+            "note": "seeded from policy monitoring section and DOMAIN §6 defaults",
         }
         for d in r.DEFAULTS
     ]
@@ -59,16 +75,17 @@ def _check_params(rule_id: str, given: Mapping[str, Any]) -> None:
 
 
 async def change(
-    session: AsyncSession,
+    uow: UnitOfWork,
+    actor: audit.Actor,
     rule_id: str,
     *,
-    by: str,
     mode: str | None = None,
     params: Mapping[str, Any] | None = None,
     enabled: bool | None = None,
     note: str = "",
 ) -> r.RuleConfig:
-    """Publish version n+1 (audited in the same transaction); earlier versions stay as history."""
+    """Publish version n+1 (audited, committed); earlier versions stay as history."""
+    session = uow.session
     current = (await load_rules(session)).rules.get(rule_id)
     if current is None:
         raise NotFound(f"监控规则 {rule_id} 不存在 rule not found")
@@ -84,22 +101,34 @@ async def change(
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("rule:" + rule_id))))
     latest = await session.scalar(select(func.max(RuleVersionRow.version)).where(RuleVersionRow.rule_id == rule_id))
     row = RuleVersionRow(
-        rule_id=rule_id, version=(latest or 0) + 1, name=current.name, stage=current.stage,
-        mode=mode or current.mode, locked=current.locked,
+        rule_id=rule_id,
+        version=(latest or 0) + 1,
+        name=current.name,
+        stage=current.stage,
+        mode=mode or current.mode,
+        locked=current.locked,
         enabled=current.enabled if enabled is None else enabled,
-        params={**current.params, **(params or {})}, changed_by=by, note=note,
+        params={**current.params, **(params or {})},
+        changed_by=actor.name,
+        note=note,
     )
     session.add(row)
     await session.flush()
     await audit.record(
-        session, audit.Actor("staff", by), "monitoring.rule_changed", ("monitoring_rule", rule_id),
+        session,
+        actor,
+        "monitoring.rule_changed",
+        ("monitoring_rule", rule_id),
         {"version": row.version, "mode": row.mode, "enabled": row.enabled, "params": row.params, "note": note},
     )
-    return _config(row)
+    config = _config(row)
+    await uow.commit()
+    return config
 
 
-async def switch_region(session: AsyncSession, rule_id: str, region: str, enabled: bool, *, by: str) -> None:
-    """Turn a rule on or off for one pooling region (audited)."""
+async def switch_region(uow: UnitOfWork, actor: audit.Actor, rule_id: str, region: str, enabled: bool) -> r.RuleConfig:
+    """Turn a rule on or off for one pooling region (audited, committed); the rule as it now is."""
+    session = uow.session
     current = (await load_rules(session)).rules.get(rule_id)
     if current is None:
         raise NotFound(f"监控规则 {rule_id} 不存在 rule not found")
@@ -107,14 +136,20 @@ async def switch_region(session: AsyncSession, rule_id: str, region: str, enable
         raise InvalidRequest(
             f"规则 {rule_id} 为法定拒付 rule {rule_id} is a contract refusal: it cannot be switched off"
         )
-    stmt = insert(RuleRegionRow).values(rule_id=rule_id, region=region, enabled=enabled, changed_by=by)
+    stmt = insert(RuleRegionRow).values(rule_id=rule_id, region=region, enabled=enabled, changed_by=actor.name)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=["rule_id", "region"],
-            set_={"enabled": enabled, "changed_by": by, "changed_at": func.now()},
+            set_={"enabled": enabled, "changed_by": actor.name, "changed_at": func.now()},
         )
     )
     await audit.record(
-        session, audit.Actor("staff", by), "monitoring.rule_switched", ("monitoring_rule", rule_id),
+        session,
+        actor,
+        "monitoring.rule_switched",
+        ("monitoring_rule", rule_id),
         {"region": region, "enabled": enabled},
     )
+    rule = (await load_rules(session)).get(rule_id)
+    await uow.commit()
+    return rule

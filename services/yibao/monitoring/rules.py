@@ -25,11 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from yibao.benefit.inputs import Warning
 from yibao.errors import RuleBlocked
-
-STAGES = ("in", "post", "config")
-MODES = ("block", "warn", "post")
+from yibao.values import RuleWarning
 
 
 @dataclass(frozen=True)
@@ -57,49 +54,58 @@ DEFAULTS: tuple[RuleDefault, ...] = (
         "inpatient_overlap", "住院期间他院门诊 outpatient at another institution during a stay", "in", "warn", {}
     ),
     RuleDefault("split_admission", "分解住院 readmission within days of discharge", "post", "post", {"days": 15}),
+    RuleDefault("frequent_admissions", "频繁住院 frequent admissions", "post", "post", {"count": 3, "days": 90}),
     RuleDefault(
-        "frequent_admissions", "频繁住院 frequent admissions", "post", "post", {"count": 3, "days": 90}
-    ),
-    RuleDefault(
-        "bed_hogging", "挂床住院 inpatient days with only bed and nursing fees", "post", "post",
+        "bed_hogging",
+        "挂床住院 inpatient days with only bed and nursing fees",
+        "post",
+        "post",
         {"item_prefixes": ["S-BED", "S-NURS"]},
     ),
     RuleDefault("visits_per_day", "异常就诊 too many visits a day", "post", "post", {"max_per_day": 3}),
     RuleDefault(
-        "institutions_per_week", "异常就诊 too many institutions in a week", "post", "post",
+        "institutions_per_week",
+        "异常就诊 too many institutions in a week",
+        "post",
+        "post",
         {"max_institutions": 4, "days": 7},
     ),
     RuleDefault("claims_after_death", "死亡后结算 claims dated after the death date", "post", "post", {}),
     RuleDefault("trace_code_duplicate", "追溯码重复 one traceability code on two settlements", "post", "post", {}),
     RuleDefault(
-        "institution_outlier", "机构费用异常 cost per inpatient case far above same-level peers", "post", "post",
+        "institution_outlier",
+        "机构费用异常 cost per inpatient case far above same-level peers",
+        "post",
+        "post",
         {"sigmas": "3", "min_cases": 5, "min_peers": 5},
     ),
     RuleDefault(
-        "duplicate_test", "重复检查 the same test at two institutions within days", "post", "post",
+        "duplicate_test",
+        "重复检查 the same test at two institutions within days",
+        "post",
+        "post",
         {"days": 7, "items": ["S-BLRT", "S-CTHD", "S-MRI", "S-PSA", "S-HPV"]},
     ),
     RuleDefault(
-        "credit_grade", "信用等级 grade from confirmed violations in a window", "config", "post",
+        "credit_grade",
+        "信用等级 grade from confirmed violations in a window",
+        "config",
+        "post",
         {"window_days": 365, "thresholds": {"B": 1, "C": 3, "D": 5}},
     ),
     RuleDefault(
         "penalty", "处罚倍数 penalty multiple bounds", "config", "post", {"min_multiple": 1, "max_multiple": 5}
     ),
+    RuleDefault("return_to_poverty", "因病返贫监测 annual self-pay above", "config", "post", {"self_pay": "50000.00"}),
     RuleDefault(
-        "return_to_poverty", "因病返贫监测 annual self-pay above", "config", "post", {"self_pay": "50000.00"}
-    ),
-    RuleDefault(
-        "fund_health", "基金运行 months of balance below", "config", "post",
+        "fund_health",
+        "基金运行 months of balance below",
+        "config",
+        "post",
         {"months_alert": 6, "balances": {}, "lookback_months": 12},
     ),
-    RuleDefault(
-        "budget_growth", "机构费用增长 spending pace above budget pace", "config", "post", {"factor": "1.5"}
-    ),
+    RuleDefault("budget_growth", "机构费用增长 spending pace above budget pace", "config", "post", {"factor": "1.5"}),
 )
-
-IN_SETTLEMENT = tuple(d.rule_id for d in DEFAULTS if d.stage == "in")
-POST_MODELS = tuple(d.rule_id for d in DEFAULTS if d.stage == "post")
 
 
 @dataclass(frozen=True)
@@ -202,13 +208,13 @@ class StayOverlap:
 OVERLAP_VISIT_TYPES = ("outpatient", "chronic_outpatient", "pharmacy")
 
 
-def overlap_warning(visit_type: str, service_date: date, stay: StayOverlap | None) -> Warning | None:
+def overlap_warning(visit_type: str, service_date: date, stay: StayOverlap | None) -> RuleWarning | None:
     """Outpatient-type bill dated strictly inside another institution's inpatient stay."""
     if visit_type not in OVERLAP_VISIT_TYPES or stay is None:
         return None
     if not stay.admitted_on < service_date < stay.discharged_on:
         return None
-    return Warning(
+    return RuleWarning(
         rule="inpatient_overlap",
         message=(
             f"住院期间他院门诊 outpatient on {service_date} during an inpatient stay at "
@@ -220,12 +226,12 @@ def overlap_warning(visit_type: str, service_date: date, stay: StayOverlap | Non
 def apply_in_settlement(
     rules: RuleSet,
     region: str,
-    split_warnings: Iterable[Warning],
-    extra: Iterable[Warning] = (),
-) -> tuple[Warning, ...]:
+    split_warnings: Iterable[RuleWarning],
+    extra: Iterable[RuleWarning] = (),
+) -> tuple[RuleWarning, ...]:
     """The bill's warnings after the rules: a ``block`` hit raises RULE_BLOCKED, a disabled
     rule's signal is dropped, ``warn`` keeps it. Signals no rule owns pass through."""
-    out: list[Warning] = []
+    out: list[RuleWarning] = []
     for w in (*split_warnings, *extra):
         rule = rules.rules.get(w.rule)
         if rule is None or rule.stage != "in":

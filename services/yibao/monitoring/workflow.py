@@ -5,11 +5,12 @@
                     └───────────────────┴──first review──▶ first_reviewed
                                           ──second review (another person)──▶ confirmed | dismissed
 
-Every transition locks the suspect row, checks the state (``INVALID_STATE`` otherwise) and
-writes its audit entry in the same transaction. An institution only ever reaches its own
-suspects (others are ``NOT_FOUND``, so it cannot even learn they exist). ``confirmed`` books
-the amount as a ``violation`` deduction and, with a penalty multiple, a ``penalty`` deduction
-(both idempotent on ``suspect:<id>``), then re-grades the institution's credit.
+Every transition is a use case: it locks the suspect row, checks the state (``INVALID_STATE``
+otherwise), writes its audit entry and commits, so the API and any job act and audit alike.
+An institution only ever reaches its own suspects (others are ``NOT_FOUND``, so it cannot even
+learn they exist). ``confirmed`` books the amount as a ``violation`` deduction and, with a
+penalty multiple, a ``penalty`` deduction (both idempotent on ``suspect:<id>``), then re-grades
+the institution's credit.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit, clock
+from yibao.db.uow import UnitOfWork
 from yibao.deductions.service import book
-from yibao.errors import InvalidRequest, InvalidState, NotFound, SameActor
+from yibao.errors import Forbidden, InvalidRequest, InvalidState, NotFound, SameActor
 from yibao.institutions.orm import InstitutionRow
 from yibao.money import Fen, to_wire
 from yibao.monitoring.orm import AgreementActionRow, SuspectRow
@@ -31,6 +33,8 @@ from yibao.monitoring.rules import RuleSet
 
 VISIBLE_TO_INSTITUTION = ("pushed", "refunded", "appealed", "first_reviewed", "confirmed", "dismissed")
 ACTIONS = ("talk", "suspend", "terminate", "reinstate")
+#: who may decide each review stage (admin always may)
+REVIEW_ROLES = {"first": "first_reviewer", "second": "second_reviewer"}
 
 
 def render(row: SuspectRow) -> dict[str, Any]:
@@ -57,13 +61,29 @@ def render(row: SuspectRow) -> dict[str, Any]:
     }
 
 
+def render_action(row: AgreementActionRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "institution_code": row.institution_code,
+        "action": row.action,
+        "days": row.days,
+        "suspended_until": row.suspended_until.isoformat() if row.suspended_until else None,
+        "reason": row.reason,
+        "actor": row.actor,
+    }
+
+
+def _scoped(stmt: Select[SuspectRow], institution_code: str | None) -> Select[SuspectRow]:
+    """An institution sees only its own suspects, and only once pushed."""
+    if institution_code is None:
+        return stmt
+    return stmt.where(SuspectRow.institution_code == institution_code, SuspectRow.status.in_(VISIBLE_TO_INSTITUTION))
+
+
 async def _lock(session: AsyncSession, suspect_id: int, institution_code: str | None = None) -> SuspectRow:
-    stmt = select(SuspectRow).where(SuspectRow.id == suspect_id)
-    if institution_code is not None:  # an institution sees its own pushed suspects only
-        stmt = stmt.where(
-            SuspectRow.institution_code == institution_code, SuspectRow.status.in_(VISIBLE_TO_INSTITUTION)
-        )
-    row = await session.scalar(stmt.with_for_update())
+    row = await session.scalar(
+        _scoped(select(SuspectRow).where(SuspectRow.id == suspect_id), institution_code).with_for_update()
+    )
     if row is None:
         raise NotFound(f"疑点 {suspect_id} 不存在 suspect not found")
     return row
@@ -89,51 +109,85 @@ async def _move(
 
 
 async def get(session: AsyncSession, suspect_id: int, institution_code: str | None = None) -> SuspectRow:
-    stmt = select(SuspectRow).where(SuspectRow.id == suspect_id)
-    if institution_code is not None:
-        stmt = stmt.where(
-            SuspectRow.institution_code == institution_code, SuspectRow.status.in_(VISIBLE_TO_INSTITUTION)
-        )
-    row = await session.scalar(stmt)
+    row = await session.scalar(_scoped(select(SuspectRow).where(SuspectRow.id == suspect_id), institution_code))
     if row is None:
         raise NotFound(f"疑点 {suspect_id} 不存在 suspect not found")
     return row
 
 
-async def push(session: AsyncSession, suspect_id: int, staff: str) -> SuspectRow:
+async def list_page(
+    session: AsyncSession,
+    *,
+    scope: str | None = None,
+    institution_code: str | None = None,
+    status: str | None = None,
+    rule_id: str | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Newest first (keyset on id); ``scope`` = the institution asking (its pushed suspects only)."""
+    stmt = _scoped(select(SuspectRow), scope)
+    if scope is None and institution_code:
+        stmt = stmt.where(SuspectRow.institution_code == institution_code)
+    if status:
+        stmt = stmt.where(SuspectRow.status == status)
+    if rule_id:
+        stmt = stmt.where(SuspectRow.rule_id == rule_id)
+    if cursor:
+        stmt = stmt.where(SuspectRow.id < cursor)
+    rows = (await session.scalars(stmt.order_by(SuspectRow.id.desc()).limit(limit + 1))).all()
+    page = rows[:limit]
+    return {"items": [render(r) for r in page], "next_cursor": page[-1].id if len(rows) > limit else None}
+
+
+def _institution_of(actor: audit.Actor) -> str:
+    if actor.kind != "institution":
+        raise Forbidden("仅定点机构可操作 only the institution the suspect was pushed to may do this")
+    return actor.name
+
+
+async def push(uow: UnitOfWork, actor: audit.Actor, suspect_id: int) -> SuspectRow:
     """Inspector sends the suspect to its institution (it becomes visible there)."""
-    row = await _lock(session, suspect_id)
+    row = await _lock(uow.session, suspect_id)
     _expect(row, "new", step="push")
     row.pushed_at = clock.now()
-    await _move(session, row, "pushed", audit.Actor("staff", staff), {})
+    await _move(uow.session, row, "pushed", actor, {})
+    await uow.commit()
     return row
 
 
-async def refund(session: AsyncSession, institution_code: str, suspect_id: int, note: str) -> SuspectRow:
+async def refund(uow: UnitOfWork, actor: audit.Actor, suspect_id: int, note: str) -> SuspectRow:
     """Self-correction: the institution accepts; the amount is deducted at the next daily settle."""
+    institution_code = _institution_of(actor)
+    session = uow.session
     row = await _lock(session, suspect_id, institution_code)
     _expect(row, "pushed", step="refund")
     if row.amount > 0:
         await book(
-            session, institution_code=row.institution_code, fund="basic", kind="violation",
-            source=f"suspect:{row.id}", amount=Fen(row.amount), due_on=clock.today() + timedelta(days=1),
+            session,
+            institution_code=row.institution_code,
+            fund="basic",
+            kind="violation",
+            source=f"suspect:{row.id}",
+            amount=Fen(row.amount),
+            due_on=clock.today() + timedelta(days=1),
             note=f"self-correction of {row.rule_id}",
         )
     row.decided_at = clock.now()
-    await _move(session, row, "refunded", audit.Actor("institution", institution_code), {"note": note})
+    await _move(session, row, "refunded", actor, {"note": note})
+    await uow.commit()
     return row
 
 
 async def appeal(
-    session: AsyncSession, institution_code: str, suspect_id: int, text: str, attachments: Sequence[Mapping[str, Any]]
+    uow: UnitOfWork, actor: audit.Actor, suspect_id: int, text: str, attachments: Sequence[Mapping[str, Any]]
 ) -> SuspectRow:
-    row = await _lock(session, suspect_id, institution_code)
+    row = await _lock(uow.session, suspect_id, _institution_of(actor))
     _expect(row, "pushed", step="appeal")
     row.appeal_text = text
     row.attachments = [dict(a) for a in attachments]
-    await _move(
-        session, row, "appealed", audit.Actor("institution", institution_code), {"attachments": len(attachments)}
-    )
+    await _move(uow.session, row, "appealed", actor, {"attachments": len(attachments)})
+    await uow.commit()
     return row
 
 
@@ -146,33 +200,68 @@ def _check_multiple(rules: RuleSet, multiple: int | None) -> None:
         raise InvalidRequest(f"处罚倍数须在 {lo}–{hi} 之间 penalty multiple must be between {lo} and {hi}")
 
 
-async def first_review(
-    session: AsyncSession, rules: RuleSet, suspect_id: int, staff: str, decision: str, multiple: int | None, note: str
+def check_reviewer(stage: str, role: str) -> None:
+    """The first review needs a first reviewer, the second a second reviewer (or an admin)."""
+    needed = REVIEW_ROLES[stage]
+    if role not in (needed, "admin"):
+        raise Forbidden(f"需要角色 {needed} the {stage} review needs role {needed}")
+
+
+async def review(
+    uow: UnitOfWork,
+    actor: audit.Actor,
+    rules: RuleSet,
+    suspect_id: int,
+    *,
+    stage: str,
+    decision: str,
+    multiple: int | None,
+    note: str,
+) -> SuspectRow:
+    """One review step (``stage`` first or second), audited and committed."""
+    step = _first_review if stage == "first" else _second_review
+    row = await step(uow.session, rules, suspect_id, actor, decision, multiple, note)
+    await uow.commit()
+    return row
+
+
+async def _first_review(
+    session: AsyncSession,
+    rules: RuleSet,
+    suspect_id: int,
+    actor: audit.Actor,
+    decision: str,
+    multiple: int | None,
+    note: str,
 ) -> SuspectRow:
     row = await _lock(session, suspect_id)
     _expect(row, "pushed", "appealed", step="first review")
     _check_multiple(rules, multiple)
-    row.first_reviewer, row.first_decision, row.first_note = staff, decision, note
+    row.first_reviewer, row.first_decision, row.first_note = actor.name, decision, note
     row.first_penalty_multiple = multiple if decision == "confirm" else None
     await _move(
-        session, row, "first_reviewed", audit.Actor("staff", staff),
-        {"decision": decision, "penalty_multiple": multiple, "note": note},
+        session, row, "first_reviewed", actor, {"decision": decision, "penalty_multiple": multiple, "note": note}
     )
     return row
 
 
-async def second_review(
-    session: AsyncSession, rules: RuleSet, suspect_id: int, staff: str, decision: str, multiple: int | None, note: str
+async def _second_review(
+    session: AsyncSession,
+    rules: RuleSet,
+    suspect_id: int,
+    actor: audit.Actor,
+    decision: str,
+    multiple: int | None,
+    note: str,
 ) -> SuspectRow:
     """Final decision by another person; ``confirm`` books the deductions and re-grades credit."""
     row = await _lock(session, suspect_id)
     _expect(row, "first_reviewed", step="second review")
-    if row.first_reviewer == staff:
-        raise SameActor(f"复核须由另一人完成 {staff} did the first review of suspect {row.id}")
+    if row.first_reviewer == actor.name:  # maker-checker
+        raise SameActor(f"复核须由另一人完成 {actor.name} did the first review of suspect {row.id}")
     multiple = multiple if multiple is not None else row.first_penalty_multiple
     _check_multiple(rules, multiple)
-    row.second_reviewer, row.second_note, row.decided_at = staff, note, clock.now()
-    actor = audit.Actor("staff", staff)
+    row.second_reviewer, row.second_note, row.decided_at = actor.name, note, clock.now()
     if decision == "dismiss":
         await _move(session, row, "dismissed", actor, {"note": note})
         return row
@@ -180,13 +269,29 @@ async def second_review(
     due = clock.today() + timedelta(days=1)
     source = f"suspect:{row.id}"
     if row.amount > 0:
-        await book(session, institution_code=row.institution_code, fund="basic", kind="violation", source=source,
-                   amount=Fen(row.amount), due_on=due, note=f"confirmed {row.rule_id}")
+        await book(
+            session,
+            institution_code=row.institution_code,
+            fund="basic",
+            kind="violation",
+            source=source,
+            amount=Fen(row.amount),
+            due_on=due,
+            note=f"confirmed {row.rule_id}",
+        )
         if multiple:
-            await book(session, institution_code=row.institution_code, fund="basic", kind="penalty", source=source,
-                       amount=Fen(row.amount * multiple), due_on=due, note=f"penalty {multiple}× for {row.rule_id}")
+            await book(
+                session,
+                institution_code=row.institution_code,
+                fund="basic",
+                kind="penalty",
+                source=source,
+                amount=Fen(row.amount * multiple),
+                due_on=due,
+                note=f"penalty {multiple}× for {row.rule_id}",
+            )
     await _move(session, row, "confirmed", actor, {"note": note, "penalty_multiple": multiple})
-    await regrade(session, rules, row.institution_code, staff)
+    await regrade(session, rules, row.institution_code, actor)
     return row
 
 
@@ -199,12 +304,16 @@ def grade_for(violations: int, thresholds: Mapping[str, Any]) -> str:
     return grade
 
 
-async def regrade(session: AsyncSession, rules: RuleSet, institution_code: str, staff: str) -> str:
+async def regrade(session: AsyncSession, rules: RuleSet, institution_code: str, actor: audit.Actor) -> str:
+    """Re-grade an institution's credit in the caller's transaction (audited when it changes)."""
     params = rules.params("credit_grade")
     since = clock.now() - timedelta(days=int(params["window_days"]))
     count = await session.scalar(
-        select(func.count()).select_from(SuspectRow).where(
-            SuspectRow.institution_code == institution_code, SuspectRow.status == "confirmed",
+        select(func.count())
+        .select_from(SuspectRow)
+        .where(
+            SuspectRow.institution_code == institution_code,
+            SuspectRow.status == "confirmed",
             SuspectRow.decided_at >= since,
         )
     )
@@ -213,31 +322,37 @@ async def regrade(session: AsyncSession, rules: RuleSet, institution_code: str, 
         select(InstitutionRow.credit_grade).where(InstitutionRow.code == institution_code).with_for_update()
     )
     if before != grade:
-        await session.execute(update(InstitutionRow).where(InstitutionRow.code == institution_code)
-                              .values(credit_grade=grade))
-        await audit.record(session, audit.Actor("staff", staff), "institution.credit_graded",
-                           ("institution", institution_code),
-                           {"from": before, "to": grade, "confirmed_violations": int(count or 0)})
+        await session.execute(
+            update(InstitutionRow).where(InstitutionRow.code == institution_code).values(credit_grade=grade)
+        )
+        await audit.record(
+            session,
+            actor,
+            "institution.credit_graded",
+            ("institution", institution_code),
+            {"from": before, "to": grade, "confirmed_violations": int(count or 0)},
+        )
     return grade
 
 
 async def agreement_action(
-    session: AsyncSession,
+    uow: UnitOfWork,
+    actor: audit.Actor,
     institution_code: str,
     action: str,
     *,
-    staff: str,
     reason: str,
     days: int | None = None,
     suspect_id: int | None = None,
 ) -> AgreementActionRow:
     """Talk (recorded only), suspend for N days, terminate, or reinstate. Settlements read the
     agreement inside their own transaction, so the change applies to the next bill everywhere."""
+    if action == "suspend" and days is None:
+        raise InvalidRequest("暂停须指定天数 suspend needs `days`")
     if action not in ACTIONS:
         raise InvalidRequest(f"unknown agreement action {action!r}; one of {', '.join(ACTIONS)}")
-    inst = await session.scalar(
-        select(InstitutionRow).where(InstitutionRow.code == institution_code).with_for_update()
-    )
+    session = uow.session
+    inst = await session.scalar(select(InstitutionRow).where(InstitutionRow.code == institution_code).with_for_update())
     if inst is None:
         raise NotFound(f"定点机构 {institution_code} 不存在 institution not found")
     until = None
@@ -255,14 +370,28 @@ async def agreement_action(
             raise InvalidState(f"{institution_code} 协议有效 agreement already active")
         inst.agreement, inst.suspended_until = "active", None
     row = AgreementActionRow(
-        institution_code=institution_code, action=action, days=days, suspended_until=until,
-        reason=reason, suspect_id=suspect_id, actor=staff,
+        institution_code=institution_code,
+        action=action,
+        days=days,
+        suspended_until=until,
+        reason=reason,
+        suspect_id=suspect_id,
+        actor=actor.name,
     )
     session.add(row)
     await session.flush()
     await audit.record(
-        session, audit.Actor("staff", staff), f"agreement.{action}", ("institution", institution_code),
-        {"days": days, "suspended_until": until.isoformat() if until else None, "reason": reason,
-         "suspect_id": suspect_id, "agreement": inst.agreement},
+        session,
+        actor,
+        f"agreement.{action}",
+        ("institution", institution_code),
+        {
+            "days": days,
+            "suspended_until": until.isoformat() if until else None,
+            "reason": reason,
+            "suspect_id": suspect_id,
+            "agreement": inst.agreement,
+        },
     )
+    await uow.commit()
     return row

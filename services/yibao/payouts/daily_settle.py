@@ -140,7 +140,8 @@ class DailySettleResult:
 
 
 async def settle_day(session: AsyncSession, day: date, prepared_by: str) -> DailySettleResult:
-    """Settle ``day`` in the caller's transaction (the caller commits)."""
+    """Settle ``day`` in the caller's transaction (the caller commits; not audited: the use case
+    that audits and commits is ``yibao.payouts.service.settle_day``)."""
     if day >= clock.today():
         raise InvalidState(f"{day} 尚未结束 day {day} has not closed yet (China time)")
     await session.execute(_LOCK)

@@ -2,6 +2,9 @@
 
 Paying writes the bank file (CSV, one row per institution and fund with a control total line)
 and the ``disbursement`` postings (payable → bank) in one transaction; a paid order is final.
+
+``approve`` and ``pay`` are steps in the caller's transaction: they neither audit nor commit.
+The use cases that do both are ``yibao.payouts.service.approve_order`` / ``pay_order``.
 """
 
 from __future__ import annotations
@@ -9,15 +12,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao import audit, clock
+from yibao import clock
 from yibao.errors import InvalidState, NotFound, SameActor
 from yibao.institutions.orm import InstitutionRow
 from yibao.ledger.postings import post_pair
 from yibao.money import to_wire
+from yibao.payouts import render
 from yibao.payouts.orm import DisbursementLineRow, DisbursementOrderRow
 
 BANK_FILE_HEADER = ("order_id", "settle_date", "institution_code", "institution_name", "fund", "amount")
@@ -40,6 +46,44 @@ async def lines(session: AsyncSession, order_id: int, institution_code: str | No
     )
 
 
+async def list_page(
+    session: AsyncSession, *, before: date | None = None, limit: int = 50, institution_code: str | None = None
+) -> dict[str, Any]:
+    """Orders, newest settle date first (keyset: ``before``); an institution's scope lists only
+    the orders with a line of its own."""
+    stmt = select(DisbursementOrderRow)
+    if before:
+        stmt = stmt.where(DisbursementOrderRow.settle_date < before)
+    if institution_code:
+        stmt = stmt.where(
+            DisbursementOrderRow.id.in_(
+                select(DisbursementLineRow.order_id).where(DisbursementLineRow.institution_code == institution_code)
+            )
+        )
+    rows = (await session.scalars(stmt.order_by(DisbursementOrderRow.settle_date.desc()).limit(limit + 1))).all()
+    page = rows[:limit]
+    return {
+        "items": [render.order(r) for r in page],
+        "next_cursor": page[-1].settle_date.isoformat() if len(rows) > limit else None,
+    }
+
+
+async def read(session: AsyncSession, order_id: int, institution_code: str | None = None) -> dict[str, Any]:
+    """One order with its lines; an institution sees its own lines, and no order without one."""
+    order = await get(session, order_id)
+    rows = await lines(session, order_id, institution_code)
+    if institution_code and not rows:
+        raise NotFound(f"拨付单 {order_id} 不存在 disbursement order not found")
+    return {**render.order(order), "lines": [render.line(r) for r in rows]}
+
+
+async def bank_file_of(session: AsyncSession, order_id: int) -> str:
+    order = await get(session, order_id)
+    if order.bank_file is None:
+        raise NotFound(f"拨付单 {order_id} 尚未支付 order not paid yet, no bank file")
+    return order.bank_file
+
+
 async def approve(session: AsyncSession, order_id: int, approver: str) -> DisbursementOrderRow:
     """Maker-checker: whoever prepared the order (ran the daily settle) cannot approve it."""
     order = await get(session, order_id, lock=True)
@@ -48,13 +92,6 @@ async def approve(session: AsyncSession, order_id: int, approver: str) -> Disbur
     if order.prepared_by == approver:
         raise SameActor("制单人不能审批自己的拨付单 the preparer of an order cannot approve it")
     order.state, order.approved_by, order.approved_at = "approved", approver, clock.now()
-    await audit.record(
-        session,
-        audit.Actor("staff", approver),
-        "disbursement.approved",
-        ("disbursement_order", str(order.id)),
-        {"settle_date": order.settle_date.isoformat(), "total_fen": order.total},
-    )
     await session.flush()
     return order
 
@@ -103,12 +140,5 @@ async def pay(session: AsyncSession, order_id: int, payer: str) -> DisbursementO
     order.bank_file = bank_file(order, rows, names)
     order.bank_file_sha256 = hashlib.sha256(order.bank_file.encode()).hexdigest()
     order.state, order.paid_by, order.paid_at = "paid", payer, clock.now()
-    await audit.record(
-        session,
-        audit.Actor("staff", payer),
-        "disbursement.paid",
-        ("disbursement_order", str(order.id)),
-        {"total_fen": order.total, "bank_file_sha256": order.bank_file_sha256},
-    )
     await session.flush()
     return order

@@ -242,8 +242,12 @@ class DipParams:
         ratios = {
             name: Decimal(str(raw[name])) if name in raw else getattr(base, name)
             for name in (
-                "high_multiple", "low_multiple", "surplus_retain_max_ratio", "overspend_share_ratio",
-                "overspend_share_band_ratio", "presettle_ratio",
+                "high_multiple",
+                "low_multiple",
+                "surplus_retain_max_ratio",
+                "overspend_share_ratio",
+                "overspend_share_band_ratio",
+                "presettle_ratio",
             )
         }
         return cls(budget=yuan_to_fen(raw["budget"]) if "budget" in raw else Fen(0), **ratios)

@@ -14,15 +14,32 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yibao import audit
 from yibao.clearing.dip_math import POINT_VALUE_Q, RATIO_Q
 from yibao.clearing.year_end import gather
 from yibao.clock import CHINA
+from yibao.db.uow import UnitOfWork
 from yibao.money import round_fen, to_wire
 from yibao.policy.repository import load_active
 from yibao.reconcile.orm import DipPresettlementRow
 
 
+async def run(uow: UnitOfWork, actor: audit.Actor, region: str, year: int, month: int) -> dict[str, Any]:
+    """Compute and store the month's figures (audited, committed); the figures as the answer."""
+    body = await presettle(uow.session, region, year, month)
+    await audit.record(
+        uow.session,
+        actor,
+        "dip.presettled",
+        ("dip_presettlement", f"{region}:{year}-{month:02d}"),
+        {"point_value": body["point_value"], "institutions": len(body["institutions"])},
+    )
+    await uow.commit()
+    return body
+
+
 async def presettle(session: AsyncSession, region: str, year: int, month: int) -> dict[str, Any]:
+    """The month's figures, written in the caller's transaction."""
     if not 1 <= month <= 12:
         raise ValueError("month must be 1..12")
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=CHINA)

@@ -20,7 +20,9 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao.errors import InvalidRequest
+from yibao import audit
+from yibao.db.uow import UnitOfWork
+from yibao.errors import InvalidRequest, NotFound
 from yibao.ledger.postings import day_bounds
 from yibao.money import to_wire, yuan_to_fen
 from yibao.reconcile.orm import ReconcileSubmissionRow
@@ -147,22 +149,23 @@ def digest(month: str, totals: list[SchemeTotal], details: list[Detail]) -> str:
 
 
 async def submit(
-    session: AsyncSession, institution_code: str, month: str, totals: list[SchemeTotal], details: list[Detail]
+    uow: UnitOfWork,
+    actor: audit.Actor,
+    institution_code: str,
+    month: str,
+    totals: list[SchemeTotal],
+    details: list[Detail],
 ) -> ReconcileSubmissionRow:
-    """Store and answer a submission; the same content again returns the first answer."""
+    """Store and answer a submission (audited, committed); the same content again returns the
+    first answer and writes nothing."""
     month_bounds(month)
+    session = uow.session
     dg = digest(month, totals, details)
-    found = await session.scalar(
-        select(ReconcileSubmissionRow).where(
-            ReconcileSubmissionRow.institution_code == institution_code,
-            ReconcileSubmissionRow.month == month,
-            ReconcileSubmissionRow.digest == dg,
-        )
-    )
+    found = await _stored(session, institution_code, month, dg)
     if found is not None:
         return found
     result = compare(await _fund_side(session, institution_code, month), totals, details)
-    await session.execute(
+    created = await session.scalar(
         insert(ReconcileSubmissionRow)
         .values(
             institution_code=institution_code,
@@ -173,15 +176,41 @@ async def submit(
             result=result,
         )
         .on_conflict_do_nothing(constraint="uq_reconcile_submissions_digest")
+        .returning(ReconcileSubmissionRow.id)
     )
-    row = await session.scalar(
+    row = await _stored(session, institution_code, month, dg)
+    assert row is not None
+    if created is not None:
+        await audit.record(
+            session,
+            actor,
+            "reconcile.submitted",
+            ("reconcile_submission", str(row.id)),
+            {"institution_code": institution_code, "month": month, "status": row.status, "rows": row.rows},
+        )
+    await uow.commit()
+    return row
+
+
+async def _stored(session: AsyncSession, institution_code: str, month: str, dg: str) -> ReconcileSubmissionRow | None:
+    return await session.scalar(
         select(ReconcileSubmissionRow).where(
             ReconcileSubmissionRow.institution_code == institution_code,
             ReconcileSubmissionRow.month == month,
             ReconcileSubmissionRow.digest == dg,
         )
     )
-    assert row is not None
+
+
+async def find(session: AsyncSession, submission_id: int) -> ReconcileSubmissionRow | None:
+    return await session.get(ReconcileSubmissionRow, submission_id)
+
+
+async def get(session: AsyncSession, submission_id: int, institution_code: str | None = None) -> ReconcileSubmissionRow:
+    """One submission; an institution reaches only its own (others are ``NOT_FOUND``)."""
+    row = await find(session, submission_id)
+    if row is None or (institution_code is not None and row.institution_code != institution_code):
+        raise NotFound(f"核算提交 {submission_id} 不存在 submission not found")
     return row
 
 

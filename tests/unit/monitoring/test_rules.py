@@ -7,16 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from yibao.benefit.inputs import Bill, BillLine, CatalogueItem, PersonState, Warning
+from yibao.benefit.inputs import Bill, BillLine, PersonState
 from yibao.benefit.lines import split_lines
 from yibao.errors import RuleBlocked
 from yibao.money import Fen
 from yibao.monitoring import rules as r
 from yibao.monitoring.alerts import months_of_balance
 from yibao.monitoring.workflow import grade_for
+from yibao.values import CatalogueItem, RuleWarning
 
-UNITS = Warning("units_per_day", "S-BED-2: 2 units over 1 day(s) exceeds 1 per day")
-CROSS = Warning("cross_region_unfiled", "not filed")
+UNITS = RuleWarning("units_per_day", "S-BED-2: 2 units over 1 day(s) exceeds 1 per day")
+CROSS = RuleWarning("cross_region_unfiled", "not filed")
 
 
 def _with(rule_id: str, **changes: object) -> r.RuleSet:

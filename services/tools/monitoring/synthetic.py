@@ -5,7 +5,8 @@ are generated clean by construction (one home institution for tests and one more
 other care, at most one visit a day, at most one admission, unique traceability codes,
 institution cost levels spread uniformly so none sits 3σ above its peers); each rule then
 gets planted hits (the truth) and near misses just outside its threshold (to catch false
-positives). Rows go in with COPY, in the caller's transaction (the CLI rolls it back).
+positives). Rows go in with COPY, in the caller's transaction (``yibao monitor evaluate`` rolls
+it back).
 
 Thresholds are read from the rules in force, so the planted cases follow staff changes.
 """
@@ -31,7 +32,6 @@ PREFIX = "EV"  # synthetic institution codes: EV<level><nn>
 LEVELS = (1, 2, 3)
 PER_LEVEL = 12  # 11 peers for the leave-one-out outlier test
 BASE_CASE_FEN = {1: 300_000, 2: 800_000, 3: 1_500_000}
-NON_TEST_ITEMS = ("S-ACUP",)
 TEST_ITEM = "S-CTHD"
 
 
@@ -84,8 +84,9 @@ class _Gen:
         pool = [c for c in self.ordinary if level is None or c[2] == str(level)]
         return self.rng.choice(pool)
 
-    def inpatient(self, inst: str, person: int, admitted: date, days: int, *, bed_only: bool = False,
-                  cost: int | None = None) -> _Bill:
+    def inpatient(
+        self, inst: str, person: int, admitted: date, days: int, *, bed_only: bool = False, cost: int | None = None
+    ) -> _Bill:
         lines: list[tuple[str, int, int, list[str]]] = [("S-BED-2", days, 4000, []), ("S-NURS-1", days, 3000, [])]
         if not bed_only:
             level = int(inst[2])
@@ -95,8 +96,16 @@ class _Gen:
         self.syn.bills.append(bill)
         return bill
 
-    def outpatient(self, inst: str, person: int, day: date, item: str = "S-ACUP", *, status: str = "settled",
-                   trace: list[str] | None = None) -> _Bill:
+    def outpatient(
+        self,
+        inst: str,
+        person: int,
+        day: date,
+        item: str = "S-ACUP",
+        *,
+        status: str = "settled",
+        trace: list[str] | None = None,
+    ) -> _Bill:
         lines = [(item, 1, 3000, [])] if trace is None else [("D-AMOX-250", len(trace), 1200, trace)]
         bill = _Bill(inst, person, "outpatient", day, lines, status=status)
         self.syn.bills.append(bill)
@@ -120,8 +129,13 @@ def _background(g: _Gen, persons: int, bills: int) -> None:
             person = next(case_people, None)
             if person is None:
                 break
-            g.inpatient(inst, person, g.day(0, 300), g.rng.randint(3, 9),
-                        cost=int(BASE_CASE_FEN[level] * factor[inst] * g.rng.uniform(0.97, 1.03)))
+            g.inpatient(
+                inst,
+                person,
+                g.day(0, 300),
+                g.rng.randint(3, 9),
+                cost=int(BASE_CASE_FEN[level] * factor[inst] * g.rng.uniform(0.97, 1.03)),
+            )
     per_person = max(1, bills // max(1, persons))
     for person in people:
         test_home, other_home = homes[person]
@@ -247,30 +261,77 @@ def planted_people(persons: int) -> int:
 # ---------------------------------------------------------------- writing it
 
 
-def _settlement_record(b: _Bill, id_number: str, year: int, n: int) -> tuple[Any, ...]:
+def _settlement(b: _Bill, id_number: str, year: int, n: int) -> dict[str, Any]:
+    """A settled (or cancelled) bill's row: 60% paid by the basic fund, the rest in cash."""
     total = b.total
     fund = total * 6 // 10
     at = datetime.combine(b.day, time(9, 0), tzinfo=UTC) + timedelta(seconds=n % 30_000)
-    return (
-        b.id, b.institution, b.person, id_number, f"ev-{b.id}", f"EV{n}", b.visit_type, "resident", year,
-        b.admitted_on, b.day if b.visit_type == "inpatient" else None, b.day, [], [], b.status, at,
-        at + timedelta(hours=1) if b.status == "cancelled" else None, "synthetic", False, False, False,
-        total, 0, 0, 0, total, 0, fund, 0, 0, fund, total - fund, 0, total - fund, "{}", "[]", "[]",
-    )
+    return {
+        "id": b.id,
+        "institution_code": b.institution,
+        "person_id": b.person,
+        "id_number": id_number,
+        "idempotency_key": f"ev-{b.id}",
+        "visit_no": f"EV{n}",
+        "visit_type": b.visit_type,
+        "scheme": "resident",
+        "year": year,
+        "admitted_on": b.admitted_on,
+        "discharged_on": b.day if b.visit_type == "inpatient" else None,
+        "service_date": b.day,
+        "diagnoses": [],
+        "procedures": [],
+        "status": b.status,
+        "settled_at": at,
+        "cancelled_at": at + timedelta(hours=1) if b.status == "cancelled" else None,
+        "policy_version": "synthetic",
+        "funds_off": False,
+        "cross_region": False,
+        "third_party_liable": False,
+        "total": total,
+        "full_self_pay": 0,
+        "over_cap_self_pay": 0,
+        "pre_self_pay": 0,
+        "policy_range": total,
+        "deductible": 0,
+        "basic_fund": fund,
+        "critical_illness": 0,
+        "medical_assistance": 0,
+        "fund_total": fund,
+        "personal_part": total - fund,
+        "personal_account": 0,
+        "cash": total - fund,
+        "accrual": "{}",
+        "warnings": "[]",
+        "explanation": "[]",
+    }
 
 
-SETTLEMENT_COLUMNS = (
-    "id", "institution_code", "person_id", "id_number", "idempotency_key", "visit_no", "visit_type", "scheme",
-    "year", "admitted_on", "discharged_on", "service_date", "diagnoses", "procedures", "status", "settled_at",
-    "cancelled_at", "policy_version", "funds_off", "cross_region", "third_party_liable", "total",
-    "full_self_pay", "over_cap_self_pay", "pre_self_pay", "policy_range", "deductible", "basic_fund",
-    "critical_illness", "medical_assistance", "fund_total", "personal_part", "personal_account", "cash",
-    "accrual", "warnings", "explanation",
-)
-LINE_COLUMNS = (
-    "settlement_id", "line_no", "item_code", "quantity", "unit_price", "service_date", "days_supply",
-    "trace_codes", "amount", "full_self_pay", "over_cap_self_pay", "pre_self_pay", "policy_range", "reasons",
-)
+def _line(b: _Bill, line_no: int, item: str, quantity: int, price: int, codes: list[str]) -> dict[str, Any]:
+    return {
+        "settlement_id": b.id,
+        "line_no": line_no,
+        "item_code": item,
+        "quantity": Decimal(quantity),
+        "unit_price": price,
+        "service_date": b.day,
+        "days_supply": None,
+        "trace_codes": codes,
+        "amount": quantity * price,
+        "full_self_pay": 0,
+        "over_cap_self_pay": 0,
+        "pre_self_pay": 0,
+        "policy_range": quantity * price,
+        "reasons": [],
+    }
+
+
+async def _copy(raw: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """COPY rows given as column → value (each name stands next to its value, so the column
+    list and the records cannot drift apart)."""
+    if rows:
+        columns = list(rows[0])
+        await raw.copy_records_to_table(table, records=[tuple(r.values()) for r in rows], columns=columns)
 
 
 async def write(session: AsyncSession, syn: Synthetic, budget_fen: int = 10**12) -> Mapping[str, int]:
@@ -278,32 +339,47 @@ async def write(session: AsyncSession, syn: Synthetic, budget_fen: int = 10**12)
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
-    await raw.copy_records_to_table(
-        "institutions",
-        records=[(c, f"合成机构 {c}", "hospital", lv, REGION, "active", "A", budget_fen) for c, lv in syn.institutions],
-        columns=["code", "name", "type", "level", "region", "agreement", "credit_grade", "annual_budget"],
-    )
-    id_numbers = {pid: f"990001{syn.year}{pid % 10**8:08d}"[:18] for pid in syn.persons}
-    await raw.copy_records_to_table(
-        "persons",
-        records=[
-            (pid, id_numbers[pid], "合成", REGION, date(1970, 1, 1), "M", death) for pid, death in syn.persons.items()
-        ],
-        columns=["id", "id_number", "name", "region", "birth_date", "gender", "death_date"],
-    )
-    await raw.copy_records_to_table(
-        "settlements",
-        records=[_settlement_record(b, id_numbers[b.person], syn.year, n) for n, b in enumerate(syn.bills)],
-        columns=list(SETTLEMENT_COLUMNS),
-    )
-    lines: list[tuple[Any, ...]] = [
-        (b.id, no, item, Decimal(q), p, b.day, None, codes, q * p, 0, 0, 0, q * p, [])
-        for b in syn.bills
-        for no, (item, q, p, codes) in enumerate(b.lines, start=1)
+    institutions = [
+        {
+            "code": c,
+            "name": f"合成机构 {c}",
+            "type": "hospital",
+            "level": lv,
+            "region": REGION,
+            "agreement": "active",
+            "credit_grade": "A",
+            "annual_budget": budget_fen,
+        }
+        for c, lv in syn.institutions
     ]
-    await raw.copy_records_to_table("settlement_lines", records=lines, columns=list(LINE_COLUMNS))
-    return {"institutions": len(syn.institutions), "persons": len(syn.persons), "bills": len(syn.bills),
-            "lines": len(lines)}
+    await _copy(raw, "institutions", institutions)
+    id_numbers = {pid: f"990001{syn.year}{pid % 10**8:08d}"[:18] for pid in syn.persons}
+    persons = [
+        {
+            "id": pid,
+            "id_number": id_numbers[pid],
+            "name": "合成",
+            "region": REGION,
+            "birth_date": date(1970, 1, 1),
+            "gender": "M",
+            "death_date": death,
+        }
+        for pid, death in syn.persons.items()
+    ]
+    await _copy(raw, "persons", persons)
+    await _copy(
+        raw, "settlements", [_settlement(b, id_numbers[b.person], syn.year, n) for n, b in enumerate(syn.bills)]
+    )
+    lines = [
+        _line(b, no, item, q, p, codes) for b in syn.bills for no, (item, q, p, codes) in enumerate(b.lines, start=1)
+    ]
+    await _copy(raw, "settlement_lines", lines)
+    return {
+        "institutions": len(syn.institutions),
+        "persons": len(syn.persons),
+        "bills": len(syn.bills),
+        "lines": len(lines),
+    }
 
 
 async def reserve_person_ids(session: AsyncSession, n: int) -> list[int]:

@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao.monitoring import synthetic
+from tools.monitoring import synthetic
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import MODELS, sweep
 

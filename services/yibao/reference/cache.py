@@ -1,4 +1,4 @@
-"""In-process cache of reference data (catalogue, institutions, active policies).
+"""In-process cache of reference data (catalogue, institutions, active policies, monitoring rules).
 
 Why a cache: these tables change a few times a year but are read by every settlement; a
 round trip per bill for them would halve throughput. Correctness: policy versions are
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yibao.benefit.inputs import CatalogueItem
 from yibao.catalogue.repository import load_all as load_catalogue
 from yibao.errors import PolicyNotFound
 from yibao.institutions.agreements import Institution
@@ -26,6 +25,7 @@ from yibao.monitoring.repository import load_rules
 from yibao.monitoring.rules import RuleSet
 from yibao.policy.params import PolicyParams
 from yibao.policy.repository import load_active
+from yibao.values import CatalogueItem
 
 log = logging.getLogger("yibao.reference")
 

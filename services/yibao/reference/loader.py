@@ -1,4 +1,5 @@
-"""``yibao load-reference DIR``: policy, catalogue, institutions and DIP groups.
+"""``yibao load-reference DIR``: policies (and the monitoring rules they seed), catalogue,
+institutions and DIP groups.
 
 Idempotent: reference rows are upserted by code, and a policy version is inserted once
 (loading the same version with different content is refused: publish a new version).
@@ -25,6 +26,7 @@ from yibao.money import yuan_to_fen
 from yibao.monitoring.repository import seed as seed_rules
 from yibao.policy.orm import PolicyVersionRow
 from yibao.policy.params import PolicyParams
+from yibao.values import CatalogueItem
 
 
 @dataclass
@@ -85,6 +87,11 @@ def catalogue_rows(path: Path) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def catalogue_items(path: Path) -> dict[str, CatalogueItem]:
+    """A catalogue file as the values the calculation prices with, by code (no database)."""
+    return {row["code"]: CatalogueItem(**row) for row in catalogue_rows(path)}
 
 
 def institution_rows(path: Path) -> list[dict[str, Any]]:

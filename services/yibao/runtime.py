@@ -1,4 +1,8 @@
-"""Per-process database access for actors (created lazily, on the worker's event loop)."""
+"""The actors' runtime: per-process database access, receive an event once, run a job.
+
+Above the nouns (it runs ``yibao.jobs``), below the worker services that call it; ``messaging``
+under it only builds the broker and relays the outbox.
+"""
 
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import func
 
+from yibao.db.orm import OutboxRow
 from yibao.events.names import SUBSCRIBERS
-from yibao.events.orm import OutboxRow
 from yibao.messaging.broker import redis_url
 
 log = logging.getLogger("yibao.outbox")
@@ -83,9 +83,11 @@ class _AsyncDispatch:
     worker thread (the broker's own client is synchronous) it was ~14% of the API's CPU and
     held the GIL while the bills waited; through ``Message`` objects (two per event, copied,
     each run past every middleware) still ~20%. So this writes what ``RedisBroker.enqueue``
-    (dramatiq 2.x, no delay) writes — the same message fields and encoding, a fresh
+    (dramatiq 2.2, no delay) writes — the same message fields and encoding, a fresh
     ``redis_message_id``, the broker's own ``dispatch`` script with the same arguments — with
-    EVALSHA on the event loop, loading the script if Redis lost it. It builds ``Message``
+    EVALSHA on the event loop, loading the script if Redis lost it. pyproject pins Dramatiq's
+    minor version for this, and ``tests/integration/test_relay_bytes.py`` compares what both
+    leave in Redis, byte for byte, so an upgrade is a deliberate step. It builds ``Message``
     objects and runs the middleware hooks only if some middleware has enqueue hooks (none of
     ours does). If the pipeline fails midway the batch is not marked sent and is sent again,
     which the consumers' inbox makes harmless (at-least-once, as before).

@@ -18,7 +18,7 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ import httpx
 
 from yibao.money import to_wire, yuan_to_fen
 from yibao.people.id_number import make
+from yibao.values import CatalogueItem
 
 T = TypeVar("T")
 
@@ -58,30 +59,8 @@ CITY = Site("H430100300", 3, CITY_REGION)
 PHARMACY = Site("P430522500", 0, REGION)
 SITES = (VILLAGE, TOWNSHIP, *COUNTY, CITY, PHARMACY)
 
-#: Price caps in fen, as in data/reference/catalog.csv (the simulator prices near them).
-CAPS: dict[str, int] = {
-    "D-AMOX-250": 1200,
-    "D-METF-500": 850,
-    "D-ATOR-20": 2500,
-    "D-INSG-300": 18000,
-    "D-CEFT-1G": 1500,
-    "D-TAMS-02": 3000,
-    "D-PEDC-10": 900,
-    "S-BED-2": 4000,
-    "S-NURS-1": 3000,
-    "S-BLRT": 2000,
-    "S-CTHD": 18000,
-    "S-MRI": 60000,
-    "S-APPX": 150000,
-    "S-ACUP": 3000,
-    "S-HDLY": 40000,
-    "M-STNT": 80000,
-    "M-LENS": 200000,
-}
-#: Items without a cap (class C): the usual shelf price in fen.
+#: Items without a cap (class C): the usual shelf price in fen (the catalogue has no price for them).
 LIST_PRICES: dict[str, int] = {"D-VITC-100": 3580}
-#: Drugs whose boxes carry a traceability code: one code per box sold.
-TRACED = frozenset({"D-AMOX-250", "D-METF-500", "D-ATOR-20", "D-INSG-300", "D-CEFT-1G", "D-TAMS-02", "D-PEDC-10"})
 UNKNOWN_ITEM = "S-NOPE-999"
 
 GROUP_WEIGHTS = {
@@ -107,20 +86,33 @@ def age_on(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def unit_price(rng: random.Random, item: str) -> int:
-    """Fen per unit: mostly at or a little below the cap, sometimes above it.
+@dataclass(frozen=True)
+class Shelf:
+    """What the simulator prices and traces by: the reference catalogue the API settles against
+    (``data/reference/catalog.csv``, read by the product's loader), not a copy of it."""
 
-    Above-cap prices are deliberate: they show the over-cap self-pay in the split.
-    """
-    cap = CAPS.get(item)
-    if cap is None:
-        return LIST_PRICES.get(item, 1000)
-    roll = rng.random()
-    if roll < 0.07:
-        return cap * rng.randint(105, 130) // 100
-    if roll < 0.30:
-        return cap
-    return cap * rng.randint(80, 99) // 100
+    caps: Mapping[str, int]  # price cap in fen, for the items that have one
+    traced: frozenset[str]  # drugs whose boxes carry a traceability code: one code per box sold
+
+    @classmethod
+    def of(cls, catalogue: Mapping[str, CatalogueItem]) -> Shelf:
+        caps = {code: int(item.price_cap) for code, item in catalogue.items() if item.price_cap is not None}
+        return cls(caps, frozenset(code for code, item in catalogue.items() if item.trace_required))
+
+    def unit_price(self, rng: random.Random, item: str) -> int:
+        """Fen per unit: mostly at or a little below the cap, sometimes above it.
+
+        Above-cap prices are deliberate: they show the over-cap self-pay in the split.
+        """
+        cap = self.caps.get(item)
+        if cap is None:
+            return LIST_PRICES.get(item, 1000)
+        roll = rng.random()
+        if roll < 0.07:
+            return cap * rng.randint(105, 130) // 100
+        if roll < 0.30:
+            return cap
+        return cap * rng.randint(80, 99) // 100
 
 
 async def drain(items: Iterable[T], work: Callable[[T], Awaitable[None]], concurrency: int) -> None:
@@ -394,14 +386,15 @@ class TraceCodes:
 class FeeLines:
     """The fee lines of one bill: numbered, priced, with a trace code for every box."""
 
-    def __init__(self, rng: random.Random, codes: TraceCodes) -> None:
+    def __init__(self, rng: random.Random, codes: TraceCodes, shelf: Shelf) -> None:
         self.rng = rng
         self.codes = codes
+        self.shelf = shelf
         self.lines: list[dict[str, Any]] = []
         self.total_fen = 0
 
     def add(self, item: str, qty: int, day: date, *, days_supply: int | None = None, price: int | None = None) -> None:
-        unit = price if price is not None else unit_price(self.rng, item)
+        unit = price if price is not None else self.shelf.unit_price(self.rng, item)
         line: dict[str, Any] = {
             "line_no": len(self.lines) + 1,
             "item_code": item,
@@ -411,7 +404,7 @@ class FeeLines:
         }
         if days_supply is not None:
             line["days_supply"] = days_supply
-        if item in TRACED:
+        if item in self.shelf.traced:
             line["trace_codes"] = self.codes.take(qty)
         self.lines.append(line)
         self.total_fen += qty * unit
@@ -436,13 +429,14 @@ class BillFactory:
     rng: random.Random
     people: list[Person]
     tag: str
+    shelf: Shelf
     codes: TraceCodes = field(init=False)
 
     def __post_init__(self) -> None:
         self.codes = TraceCodes(self.tag)
 
     def lines(self) -> FeeLines:
-        return FeeLines(self.rng, self.codes)
+        return FeeLines(self.rng, self.codes, self.shelf)
 
     def body(
         self, number: int, person: Person, visit_type: str, day: date, fees: FeeLines, **extra: Any
@@ -494,14 +488,14 @@ class BillFactory:
 
     def pharmacy(self, number: int, person: Person, day: date) -> tuple[Site, dict[str, Any]]:
         age = age_on(person.birth, day)
-        shelf = ["D-AMOX-250", "D-METF-500", "D-ATOR-20", "D-VITC-100"]
+        on_offer = ["D-AMOX-250", "D-METF-500", "D-ATOR-20", "D-VITC-100"]
         if age <= 14:
-            shelf = ["D-PEDC-10", "D-AMOX-250", "D-VITC-100"]
+            on_offer = ["D-PEDC-10", "D-AMOX-250", "D-VITC-100"]
         elif person.gender == "M" and age >= 50:
-            shelf.append("D-TAMS-02")
+            on_offer.append("D-TAMS-02")
         fees = self.lines()
-        for item in self.rng.sample(shelf, self.rng.randint(1, min(3, len(shelf)))):
-            fees.add(item, self.rng.randint(1, 3), day, days_supply=7 if item in TRACED else None)
+        for item in self.rng.sample(on_offer, self.rng.randint(1, min(3, len(on_offer)))):
+            fees.add(item, self.rng.randint(1, 3), day, days_supply=7 if item in self.shelf.traced else None)
         return PHARMACY, self.body(number, person, "pharmacy", day, fees)
 
     def chronic(self, number: int, person: Person, day: date) -> tuple[Site, dict[str, Any]]:
@@ -571,7 +565,7 @@ class BillFactory:
             remaining = target_fen - fees.total_fen
             if remaining <= 0:
                 return
-            price = unit_price(self.rng, item)
+            price = self.shelf.unit_price(self.rng, item)
             share = remaining // 3 if item != "M-LENS" else remaining
             fees.add(item, max(1, -(-share // price)), day, price=price)
 
@@ -827,8 +821,17 @@ class Driver:
 # ---------------------------------------------------------------- the run and its report
 
 
-async def run(base_url: str, admin_token: str, persons: int, bills: int, concurrency: int, seed: int) -> list[str]:
-    """Set up institutions and people, post the bills, and return the report lines."""
+async def run(
+    base_url: str,
+    admin_token: str,
+    persons: int,
+    bills: int,
+    concurrency: int,
+    seed: int,
+    catalogue: Mapping[str, CatalogueItem],
+) -> list[str]:
+    """Set up institutions and people, post the bills priced from ``catalogue``, and return the
+    report lines."""
     rng = random.Random(seed)
     tag = f"{secrets.randbelow(10**10):010d}"
     limits = httpx.Limits(max_connections=2 * concurrency + 4, max_keepalive_connections=2 * concurrency + 4)
@@ -840,7 +843,7 @@ async def run(base_url: str, admin_token: str, persons: int, bills: int, concurr
         if not people:
             return ["no people registered: nothing to simulate (use --persons ≥ 1)"]
 
-        factory = BillFactory(rng, people, tag)
+        factory = BillFactory(rng, people, tag, Shelf.of(catalogue))
         resold = rare_count(bills)
         scenarios = plan_bills(factory, bills - resold)
         tally = Tally()

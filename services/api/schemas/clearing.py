@@ -1,1 +1,0 @@
-"""Clearing answers are documents (see yibao.clearing.year_end.render); no request bodies."""

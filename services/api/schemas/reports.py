@@ -1,1 +1,0 @@
-"""Fund reports are rendered by yibao.ledger.reports; no request bodies."""

@@ -1,0 +1,138 @@
+"""Running the system's processes: ``yibao up`` (everything), ``api``, ``worker``, ``schedule``
+and a standalone ``relay``.
+
+Supervision, not domain: each command starts a process of a service (by module name, so the
+tools never import the services) or sets the system up through the core's own functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+from yibao.cli import cli_actor, in_transaction, in_unit_of_work
+from yibao.config import get_settings
+
+
+@click.command()
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.option("--workers", default=None, type=int)
+def api(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the HTTP gateway (uvicorn + uvloop)."""
+    import uvicorn
+
+    s = get_settings()
+    uvicorn.run(
+        "api.main:app",
+        host=host or s.api_host,
+        port=port or s.api_port,
+        workers=workers or s.api_workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=s.log_level.lower(),
+        access_log=False,
+    )
+
+
+@click.command()
+@click.argument("service", type=click.Choice(["settlement", "monitor"]))
+@click.option("--processes", default=1, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+def worker(service: str, processes: int, threads: int) -> None:
+    """Run a Dramatiq worker for one service's queue."""
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            f"{service}.worker",
+            "--queues",
+            service,
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ],
+    )
+
+
+@click.command()
+def schedule() -> None:
+    """Run the settlement scheduler (daily settle of yesterday at 00:10 China time)."""
+    os.execvp(sys.executable, [sys.executable, "-m", "settlement.schedule"])
+
+
+@click.command()
+def relay() -> None:
+    """Run a standalone outbox relay (the API runs one too; several are safe)."""
+    from yibao.db.engine import make_engine, make_sessionmaker
+    from yibao.messaging.broker import make_broker
+    from yibao.messaging.relay import relay_forever
+
+    s = get_settings()
+
+    async def go() -> None:
+        engine = make_engine(s, pool_size=2)
+        await relay_forever(make_sessionmaker(engine), make_broker(s), s.outbox_poll_seconds, s.outbox_batch)
+
+    asyncio.run(go())
+
+
+@click.command()
+@click.option("--institution", default="H430522100", show_default=True, help="key to print for")
+def up(institution: str) -> None:
+    """Set everything up and run the whole system: DB, reference data, API, both workers, scheduler."""
+    from yibao.auth.service import issue_institution_key, issue_staff_token
+    from yibao.db import admin
+    from yibao.reference.loader import load_reference as load
+
+    s = get_settings()
+    if asyncio.run(admin.create_database(s.database_url)):
+        click.echo("created database")
+    admin.upgrade(s.database_url)
+    for line in in_transaction(lambda x: load(x, s.reference_dir)).lines():
+        click.echo(line)
+    key = in_unit_of_work(lambda uow: issue_institution_key(uow, cli_actor(), institution, s.master_secret()))
+    token = in_unit_of_work(lambda uow: issue_staff_token(uow, cli_actor(), "admin", "bootstrap"))
+    me = [sys.executable, "-m", "tools.cli"]
+    # each child leads its own process group, so stopping it stops its worker processes too
+    procs = [
+        subprocess.Popen([*me, "api"], start_new_session=True),
+        subprocess.Popen([*me, "worker", "settlement"], start_new_session=True),
+        subprocess.Popen([*me, "worker", "monitor"], start_new_session=True),
+        subprocess.Popen([*me, "schedule"], start_new_session=True),
+    ]
+    click.echo(f"API:           http://{s.api_host}:{s.api_port}  (docs: /docs)")
+    click.echo(f"institution key ({institution}): {key}")
+    click.echo(f"admin token: {token}")
+    click.echo("Ctrl-C stops everything.")
+
+    def stop(*_: object) -> None:
+        for p in procs:
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
