@@ -71,3 +71,17 @@ def api(settings: Settings, port: int, log: Path, **extra: str) -> subprocess.Po
 
 def schemathesis() -> str:
     return shutil.which("st", path=str(BIN)) or str(BIN / "st")
+
+
+def clear_broker(settings: Settings) -> None:
+    """Drop what killed processes left under ``settings``' broker namespace (queued, delayed or
+    unacked messages), so no later worker of the run drains them."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{settings.broker_namespace}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
