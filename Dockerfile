@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # yibao 医保基金管理后台: one image for the API, both workers and the migrate job.
 FROM python:3.11-slim
 

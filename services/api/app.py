@@ -8,6 +8,7 @@ import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
 from api import errors
@@ -95,7 +96,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             await app.state.runtime.pg.close()
             await engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the installed package's assets, never a CDN: bureaus run this
+    # on isolated networks.
+    app = FastAPIOffline(
         title="yibao 医保基金管理",
         version="0.1.0",
         description=DESCRIPTION,

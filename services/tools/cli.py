@@ -17,11 +17,12 @@ from yibao.config import get_settings
 
 
 @click.group(commands=dict(core.commands))
+@click.version_option(package_name="yibao", prog_name="yibao")
 def main() -> None:
     """医保基金管理后台 — medical-insurance fund administration backend."""
 
 
-for command in (supervise.api, supervise.worker, supervise.schedule, supervise.relay, supervise.up):
+for command in (supervise.api, supervise.worker, supervise.schedule, supervise.relay, supervise.up, supervise.check):
     main.add_command(command)
 
 
@@ -41,7 +42,7 @@ def simulate(base_url: str | None, admin_token: str, persons: int, bills: int, c
     s = get_settings()
     url = base_url or f"http://{s.api_host}:{s.api_port}"
     catalogue = catalogue_items(s.reference_dir / "catalog.csv")
-    report = asyncio.run(run(url, admin_token, persons, bills, concurrency, seed, catalogue))
+    report = asyncio.run(run(url, admin_token, persons, bills, concurrency, seed, catalogue, show_progress=True))
     for line in report:
         click.echo(line)
 

@@ -24,6 +24,9 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import httpx
+from httpx_retries import Retry, RetryTransport
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from yibao.money import to_wire, yuan_to_fen
 from yibao.people.id_number import make
@@ -115,8 +118,10 @@ class Shelf:
         return cap * rng.randint(80, 99) // 100
 
 
-async def drain(items: Iterable[T], work: Callable[[T], Awaitable[None]], concurrency: int) -> None:
-    """Run ``work`` over ``items`` with at most ``concurrency`` in flight.
+async def drain(
+    items: Iterable[T], work: Callable[[T], Awaitable[None]], concurrency: int, done: Callable[[], None] = lambda: None
+) -> None:
+    """Run ``work`` over ``items`` with at most ``concurrency`` in flight, calling ``done`` after each.
 
     Workers share one iterator: taking the next item never awaits, so each item runs once.
     """
@@ -125,8 +130,36 @@ async def drain(items: Iterable[T], work: Callable[[T], Awaitable[None]], concur
     async def worker() -> None:
         for item in it:
             await work(item)
+            done()
 
     await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+
+
+def patient_transport(limits: httpx.Limits, inner: httpx.AsyncBaseTransport | None = None) -> RetryTransport:
+    """A transport that honours the server's rate limit: a 429 means nothing was done, so wait the
+    ``Retry-After`` it names and send again (POSTs included). Nothing else is retried: every
+    other answer, and every transport error, is what the report is for."""
+    retry = Retry(
+        total=20,
+        allowed_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        status_forcelist=[429],
+        retry_on_exceptions=[],
+        respect_retry_after_header=True,
+        backoff_factor=0.5,
+    )
+    return RetryTransport(transport=inner or httpx.AsyncHTTPTransport(limits=limits), retry=retry)
+
+
+def progress_bar(enabled: bool) -> Progress:
+    """Progress on stderr, so the report on stdout stays clean for a pipe."""
+    return Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -351,7 +384,13 @@ async def issue_keys(client: httpx.AsyncClient, admin_token: str) -> dict[str, s
 
 
 async def register_people(
-    client: httpx.AsyncClient, admin_token: str, rng: random.Random, count: int, concurrency: int, seed: int
+    client: httpx.AsyncClient,
+    admin_token: str,
+    rng: random.Random,
+    count: int,
+    concurrency: int,
+    seed: int,
+    done: Callable[[], None] = lambda: None,
 ) -> list[Person]:
     plans = [plan_person(rng, i) for i in range(count)]
     registrar = Registrar(client, admin_token, seed)
@@ -360,7 +399,7 @@ async def register_people(
     async def one(plan: PersonPlan) -> None:
         people.append(await registrar.register(plan))
 
-    await drain(plans, one, concurrency)
+    await drain(plans, one, concurrency, done)
     people.sort(key=lambda p: p.index)  # completion order varies; the bills must not
     for holder, relative in family_pairs(rng, people):
         await registrar.bind(holder, relative)
@@ -829,32 +868,41 @@ async def run(
     concurrency: int,
     seed: int,
     catalogue: Mapping[str, CatalogueItem],
+    *,
+    show_progress: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[str]:
     """Set up institutions and people, post the bills priced from ``catalogue``, and return the
-    report lines."""
+    report lines. ``transport``: another way to reach the API (tests), still rate-limit patient."""
     rng = random.Random(seed)
     tag = f"{secrets.randbelow(10**10):010d}"
     limits = httpx.Limits(max_connections=2 * concurrency + 4, max_keepalive_connections=2 * concurrency + 4)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=limits) as client:
-        setup_started = time.perf_counter()
-        keys = await issue_keys(client, admin_token)
-        people = await register_people(client, admin_token, rng, persons, concurrency, seed)
-        setup_seconds = time.perf_counter() - setup_started
-        if not people:
-            return ["no people registered: nothing to simulate (use --persons ≥ 1)"]
+    patient = patient_transport(limits, transport)
+    with progress_bar(show_progress) as bar:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60.0, transport=patient) as client:
+            setup_started = time.perf_counter()
+            keys = await issue_keys(client, admin_token)
+            registering = bar.add_task("registering people", total=persons)
+            people = await register_people(
+                client, admin_token, rng, persons, concurrency, seed, lambda: bar.advance(registering)
+            )
+            setup_seconds = time.perf_counter() - setup_started
+            if not people:
+                return ["no people registered: nothing to simulate (use --persons ≥ 1)"]
 
-        factory = BillFactory(rng, people, tag, Shelf.of(catalogue))
-        resold = rare_count(bills)
-        scenarios = plan_bills(factory, bills - resold)
-        tally = Tally()
-        driver = Driver(client, keys, tally)
-        started = time.perf_counter()
-        await drain(scenarios, driver.run, concurrency)
-        # only now are the boxes surely settled (and not cancelled): resell a few of them
-        sources = sorted(tally.traced.values(), key=lambda s: s.settlement_id)
-        reused = [factory.resold_box(bills - resold + i, s) for i, s in enumerate(sources[:resold])]
-        await drain(reused, driver.run, concurrency)
-        elapsed = time.perf_counter() - started
+            factory = BillFactory(rng, people, tag, Shelf.of(catalogue))
+            resold = rare_count(bills)
+            scenarios = plan_bills(factory, bills - resold)
+            tally = Tally()
+            driver = Driver(client, keys, tally)
+            posting = bar.add_task("posting bills", total=bills)
+            started = time.perf_counter()
+            await drain(scenarios, driver.run, concurrency, lambda: bar.advance(posting))
+            # only now are the boxes surely settled (and not cancelled): resell a few of them
+            sources = sorted(tally.traced.values(), key=lambda s: s.settlement_id)
+            reused = [factory.resold_box(bills - resold + i, s) for i, s in enumerate(sources[:resold])]
+            await drain(reused, driver.run, concurrency, lambda: bar.advance(posting))
+            elapsed = time.perf_counter() - started
 
     return report(people, setup_seconds, len(scenarios) + len(reused), concurrency, elapsed, tally, seed)
 

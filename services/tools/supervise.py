@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,6 +73,45 @@ def schedule() -> None:
 
 
 @click.command()
+@click.option("--timeout", default=3.0, show_default=True, help="seconds to wait for each answer")
+def check(timeout: float) -> None:
+    """Exit 0 when PostgreSQL and Redis answer, 1 otherwise: the healthcheck of the workers and
+    the scheduler, which have no HTTP port to probe but cannot work without either."""
+    from redis.asyncio import Redis
+
+    from yibao.db.engine import make_engine, make_sessionmaker
+    from yibao.db.helpers import ping
+
+    s = get_settings()
+
+    async def probe() -> list[str]:
+        failures: list[str] = []
+        engine = make_engine(s, pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                await asyncio.wait_for(ping(session), timeout)
+        except Exception as e:  # any failure is the answer, named
+            failures.append(f"database: {type(e).__name__}: {e}")
+        finally:
+            await engine.dispose()
+        redis = Redis.from_url(s.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        try:
+            await redis.ping()
+        except Exception as e:
+            failures.append(f"redis: {type(e).__name__}: {e}")
+        finally:
+            await redis.aclose()
+        return failures
+
+    failures = asyncio.run(probe())
+    for failure in failures:
+        click.echo(failure, err=True)
+    if failures:
+        sys.exit(1)
+    click.echo("ok")
+
+
+@click.command()
 def relay() -> None:
     """Run a standalone outbox relay (the API runs one too; several are safe)."""
     from yibao.db.engine import make_engine, make_sessionmaker
@@ -96,6 +136,7 @@ def up(institution: str) -> None:
     from yibao.reference.loader import load_reference as load
 
     s = get_settings()
+    refuse_busy_port(s.api_host, s.api_port)
     if asyncio.run(admin.create_database(s.database_url)):
         click.echo("created database")
     admin.upgrade(s.database_url)
@@ -105,12 +146,8 @@ def up(institution: str) -> None:
     token = in_unit_of_work(lambda uow: issue_staff_token(uow, cli_actor(), "admin", "bootstrap"))
     me = [sys.executable, "-m", "tools.cli"]
     # each child leads its own process group, so stopping it stops its worker processes too
-    procs = [
-        subprocess.Popen([*me, "api"], start_new_session=True),
-        subprocess.Popen([*me, "worker", "settlement"], start_new_session=True),
-        subprocess.Popen([*me, "worker", "monitor"], start_new_session=True),
-        subprocess.Popen([*me, "schedule"], start_new_session=True),
-    ]
+    children = (["api"], ["worker", "settlement"], ["worker", "monitor"], ["schedule"])
+    procs = [subprocess.Popen([*me, *child], start_new_session=True) for child in children]
     click.echo(f"API:           http://{s.api_host}:{s.api_port}  (docs: /docs)")
     click.echo(f"institution key ({institution}): {key}")
     click.echo(f"admin token: {token}")
@@ -123,11 +160,12 @@ def up(institution: str) -> None:
                     os.killpg(p.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
+    interrupted = False
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         stop()
         for p in procs:
@@ -136,3 +174,25 @@ def up(institution: str) -> None:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
+    stopped_ok = (0, -signal.SIGTERM, None)
+    failed = [(c, p.returncode) for c, p in zip(children, procs, strict=True) if p.returncode not in stopped_ok]
+    if failed and not interrupted:
+        (child, code), *_ = failed
+        click.echo(f"yibao {' '.join(child)} exited with {code}; stopped the rest", err=True)
+        sys.exit(code if code > 0 else 1)
+
+
+def refuse_busy_port(host: str, port: int) -> None:
+    """Exit 2 before minting any credential when the API's port is taken: otherwise the API child
+    fails to bind while the rest runs on, and the printed key and token point at nothing."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            click.echo(
+                f"端口 {host}:{port} 已被占用 port {host}:{port} is busy ({e.strerror}); "
+                "stop what holds it or set API_PORT (and API_HOST) to another",
+                err=True,
+            )
+            sys.exit(2)

@@ -89,12 +89,29 @@ def db_upgrade(revision: str) -> None:
 
 
 @db.command("downgrade")
-@click.option("--revision", default="base", show_default=True)
-def db_downgrade(revision: str) -> None:
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation (scripts)")
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Migrate the database DOWN to REVISION, dropping what later revisions created.
+
+    REVISION is explicit on purpose (there is no default): ``base`` drops every table and all
+    the data in them; ``-1`` undoes the last revision; ``0007`` goes to that revision. Asks for
+    confirmation unless ``--yes`` is given."""
     from yibao.db import admin
 
-    admin.downgrade(get_settings().database_url, revision)
+    url = get_settings().database_url
+    target = "every table and all their data" if revision == "base" else f"what came after revision {revision}"
+    if not yes:
+        click.confirm(f"This drops {target} in {_masked(url)}. Continue?", abort=True)
+    admin.downgrade(url, revision)
     click.echo(f"database at {revision}")
+
+
+def _masked(url: str) -> str:
+    """The database URL without its password, to name the target in a confirmation."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 # ------------------------------------------------------------------ reference data
