@@ -515,13 +515,6 @@ async def test_clearing_preview_refusal_commit_and_fund_report(client, admin_hea
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="year_end.commit posts every institution's `clearing` and `prepayment_recovery` legs with "
-    "source 'clearing:<year>', but the ledger's unique leg is (movement, source, fund, account) without "
-    "the institution: ON CONFLICT DO NOTHING keeps the first institution's legs and silently drops the "
-    "others' (B's 216.00 is never paid; likewise any other region's clearing of the same year)",
-)
 async def test_clearing_commit_books_every_institutions_difference(client, admin_headers, sessionmaker) -> None:
     # given the DIP year 2024 of a region of this test's own (the same hand clearing as above)
     fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")

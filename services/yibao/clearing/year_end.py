@@ -1,7 +1,8 @@
 """Year-end DIP clearing of one region: preview (nothing written) or commit (final, once).
 
 Commit writes the statements, a ``clearing`` movement per institution (claims ↔ payable for
-final − claimed) and the prepayment recovery (payable ← prepayment). Both land on the
+final − claimed) and the prepayment recovery (payable ← prepayment), each with the source
+``clearing:<year>:<institution>`` (a movement is one institution's). Both land on the
 institution's open payable, so the next daily settle pays a positive difference or nets a
 negative one against new bills until it is recovered (the payment/recovery order).
 """
@@ -178,10 +179,13 @@ async def commit(uow: UnitOfWork, actor: audit.Actor, region: str, year: int) ->
             )
         )
         adjustment = s.final - s.claimed
+        # one movement per institution: a ledger movement is (movement, source) and belongs to
+        # one institution, so the source names the institution (and the year) it clears
+        source = f"clearing:{year}:{s.institution_code}"
         await post_pair(
             session,
             movement="clearing",
-            source=f"clearing:{year}",
+            source=source,
             institution_code=s.institution_code,
             fund="basic",
             debit="claims" if adjustment > 0 else "payable",
@@ -192,7 +196,7 @@ async def commit(uow: UnitOfWork, actor: audit.Actor, region: str, year: int) ->
         await post_pair(
             session,
             movement="prepayment_recovery",
-            source=f"clearing:{year}",
+            source=source,
             institution_code=s.institution_code,
             fund="basic",
             debit="payable",
