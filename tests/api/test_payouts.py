@@ -14,9 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pytest
 from sqlalchemy import text
@@ -305,7 +307,8 @@ def dip_reference(
     budget: int,
 ) -> dict[str, HandStatement]:
     """DOMAIN §5 year-end clearing, from the text alone (fen; points to 4 decimals, the point
-    value to 6 decimals of a fen, as the product states its precision).
+    value an exact fraction and the DIP amount rounded half-up to the fen once, as the product
+    states its precision).
 
     ``cases``: (institution, main diagnosis, procedure, cost, basic fund paid);
     ``institutions``: code → (coefficient, annual budget, prepaid)."""
@@ -321,10 +324,10 @@ def dip_reference(
         points[inst] += _half_up(pts * ratio if ratio > HIGH or ratio < LOW else Decimal(pts), "0.0001")
         claimed[inst] += paid
     weighted = {c: _half_up(points[c] * institutions[c][0], "0.0001") for c in institutions}
-    value = _half_up(Decimal(budget) / sum(weighted.values()), "0.000001")  # fen per point
+    value = Fraction(budget) / Fraction(sum(weighted.values()))  # fen per point, exact
     out: dict[str, HandStatement] = {}
     for code, (_, annual_budget, prepaid) in institutions.items():
-        dip = int(_half_up(weighted[code] * value))
+        dip = math.floor(Fraction(weighted[code]) * value + Fraction(1, 2))
         paid = claimed[code]
         if paid < dip:  # keep the surplus up to 15 % of the DIP amount
             settled = paid + min(dip - paid, int(_half_up(dip * KEEP)))
