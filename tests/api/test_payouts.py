@@ -20,7 +20,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-import pytest
 from sqlalchemy import text
 
 from tests.builders import line, make_bill, make_person

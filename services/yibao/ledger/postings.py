@@ -215,5 +215,6 @@ async def post_pair(
 
 
 _LEGS_OF = text(
-    "SELECT institution_code, account, amount FROM ledger_postings WHERE movement = :m AND source = :src AND fund = :fund"
+    "SELECT institution_code, account, amount FROM ledger_postings "
+    "WHERE movement = :m AND source = :src AND fund = :fund"
 )
