@@ -138,13 +138,16 @@ async def stored(session: AsyncSession, region: str, year: int) -> dict[str, Any
 async def statements(
     session: AsyncSession, region: str, year: int, institution_code: str | None = None
 ) -> dict[str, Any]:
-    """The committed clearing; an institution sees only its own statement (none: ``NOT_FOUND``)."""
+    """The committed clearing. An institution sees only its own statement (none: ``NOT_FOUND``)
+    and the point value (to check its DIP amount = its weighted points × point value), not the
+    region's budget or weighted points: those are the county's figures."""
     body = await stored(session, region, year)
-    if institution_code is not None:
-        body["statements"] = [s for s in body["statements"] if s["institution_code"] == institution_code]
-        if not body["statements"]:
-            raise NotFound("无本机构清算单 no statement for this institution")
-    return body
+    if institution_code is None:
+        return body
+    own = [s for s in body["statements"] if s["institution_code"] == institution_code]
+    if not own:
+        raise NotFound("无本机构清算单 no statement for this institution")
+    return {k: body[k] for k in ("region", "year", "committed", "point_value")} | {"statements": own}
 
 
 async def commit(uow: UnitOfWork, actor: audit.Actor, region: str, year: int) -> dict[str, Any]:
