@@ -11,6 +11,7 @@ order of the run. Hand figures (default policy, DOMAIN §4; residents unless sai
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -541,10 +542,12 @@ async def test_clearing_commit_books_every_institutions_difference(client, admin
     fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
     dy = await dip_year(client, admin_headers, sessionmaker, 2024)
     a, b = dy.a, dy.b
-    # when the clearing is committed on Jan 6 and that day is settled
+    # when the clearing is committed on Jan 6 (and retried), and that day is settled
     with at(china(2025, 1, 6)):
         committed = await client.post(f"/api/v1/clearing/2024/commit?region={dy.region}", headers=fb)
+        retried = await client.post(f"/api/v1/clearing/2024/commit?region={dy.region}", headers=fb)
     assert committed.status_code == 200, committed.text
+    assert (retried.status_code, retried.json()) == (200, committed.json())
     after = await run_settle(sessionmaker, date(2025, 1, 6))
     # then each hospital's final − claimed is booked on its payable, and A's prepayment recovered
     async with sessionmaker() as s:
@@ -774,3 +777,32 @@ async def test_a_supplier_payment_is_idempotent_on_its_reference(client, admin_h
         ("supplier_payment", "supplier"): (1, 30_000),
         ("supplier_payment", "bank"): (1, -30_000),
     }
+
+
+async def test_concurrent_retries_request_and_pay_once(client, admin_headers, sessionmaker) -> None:
+    # given a hospital of this test's own with a 784.00 stay on Sep 23, settled by finance A
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    own = await own_institution(client, sessionmaker, admin_headers)
+    day = date(2026, 9, 23)
+    await settle(client, own.headers, inpatient(await make_person(client, admin_headers), day), china(2026, 9, 23, 9))
+    oid = (await run_settle(sessionmaker, day, by="fin-a")).order_id
+    assert (await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)).status_code == 200
+    body = {"institution_code": own.code, "year": 2026, "amount": "100.00"}
+    headers = {**fa, "Idempotency-Key": f"twins-{own.code}"}
+    # when eight twins of one prepayment request, and six of the order's payment, race
+    with at(china(2026, 9, 24, 9)):
+        requests = await asyncio.gather(
+            *(client.post("/api/v1/payouts/prepayments", json=body, headers=headers) for _ in range(8))
+        )
+        pays = await asyncio.gather(*(client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb) for _ in range(6)))
+    # then every caller gets the one prepayment and the one paid order
+    assert [r.status_code for r in requests] == [201] * 8, [r.text for r in requests]
+    assert len({r.json()["id"] for r in requests}) == 1
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in requests) == [""] + ["true"] * 7
+    assert [r.status_code for r in pays] == [200] * 6, [r.text for r in pays]
+    assert all(r.json() == pays[0].json() and r.json()["state"] == "paid" for r in pays)
+    assert (await _ledger(sessionmaker, own.code))[("disbursement", "bank")] == (1, -78_400)
+    async with sessionmaker() as s:
+        assert (
+            await s.scalar(text("SELECT count(*) FROM prepayments WHERE institution_code = :c"), {"c": own.code}) == 1
+        )
