@@ -17,6 +17,7 @@ from api.responses import JSON
 from api.routes import (
     auth,
     clearing,
+    deductions,
     employers,
     health,
     jobs,
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(ops.router)
     app.include_router(jobs.router)
     app.include_router(payouts.router)
+    app.include_router(deductions.router)
     app.include_router(reconcile.router)
     app.include_router(clearing.router)
     app.include_router(reports.router)

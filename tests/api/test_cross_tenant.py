@@ -27,6 +27,7 @@ INSTITUTION_OPS = {
     ("GET", "/api/v1/settlements/{settlement_id}"),
     ("GET", "/api/v1/payouts/orders"),
     ("GET", "/api/v1/payouts/orders/{order_id}"),
+    ("GET", "/api/v1/deductions"),
     ("POST", "/api/v1/reconcile/submissions"),
     ("POST", "/api/v1/reconcile/submissions/csv"),
     ("GET", "/api/v1/reconcile/submissions/{submission_id}"),

@@ -11,17 +11,28 @@ order of the run. Hand figures (default policy, DOMAIN §4; residents unless sai
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
-import pytest
 from sqlalchemy import text
 
-from tests.builders import line, make_bill, make_person
+from api.schemas.clearing import ClearingRead, InstitutionClearingRead
+from api.schemas.payouts import (
+    InstitutionOrderDetailRead,
+    InstitutionOrderPage,
+    OrderDetailRead,
+    OrderRead,
+    PrepaymentRead,
+)
+from tests.api.test_contract import conforms
+from tests.builders import idem, line, make_bill, make_person
 from tests.settlement.helpers import (
     OwnInstitution,
     at,
@@ -203,7 +214,7 @@ async def test_order_is_maker_checked_and_pays_exactly_its_lines(client, admin_h
     for step, state in ((approved, "approved"), (paid, "paid")):
         assert step.status_code == 200, step.text
         assert (step.json()["state"], step.json()["total"], step.json()["line_count"]) == (state, "1278.00", 2)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "INVALID_STATE"
+    assert (again.status_code, again.json()) == (200, paid.json())  # a retry pays nothing more
     order = (await client.get(f"/api/v1/payouts/orders/{oid}", headers=fb)).json()
     assert (order["settle_date"], order["prepared_by"], order["approved_by"], order["paid_by"]) == (
         "2026-07-06",
@@ -305,7 +316,8 @@ def dip_reference(
     budget: int,
 ) -> dict[str, HandStatement]:
     """DOMAIN §5 year-end clearing, from the text alone (fen; points to 4 decimals, the point
-    value to 6 decimals of a fen, as the product states its precision).
+    value an exact fraction and the DIP amount rounded half-up to the fen once, as the product
+    states its precision).
 
     ``cases``: (institution, main diagnosis, procedure, cost, basic fund paid);
     ``institutions``: code → (coefficient, annual budget, prepaid)."""
@@ -321,10 +333,10 @@ def dip_reference(
         points[inst] += _half_up(pts * ratio if ratio > HIGH or ratio < LOW else Decimal(pts), "0.0001")
         claimed[inst] += paid
     weighted = {c: _half_up(points[c] * institutions[c][0], "0.0001") for c in institutions}
-    value = _half_up(Decimal(budget) / sum(weighted.values()), "0.000001")  # fen per point
+    value = Fraction(budget) / Fraction(sum(weighted.values()))  # fen per point, exact
     out: dict[str, HandStatement] = {}
     for code, (_, annual_budget, prepaid) in institutions.items():
-        dip = int(_half_up(weighted[code] * value))
+        dip = math.floor(Fraction(weighted[code]) * value + Fraction(1, 2))
         paid = claimed[code]
         if paid < dip:  # keep the surplus up to 15 % of the DIP amount
             settled = paid + min(dip - paid, int(_half_up(dip * KEEP)))
@@ -408,7 +420,9 @@ async def dip_year(client, admin_headers, sessionmaker, year: int) -> DipYear:  
         (b.code, "basic"): (78_400, 0, 0, 0, 78_400),
     }
     p = await client.post(
-        "/api/v1/payouts/prepayments", headers=fa, json={"institution_code": a.code, "year": year, "amount": "1000.00"}
+        "/api/v1/payouts/prepayments",
+        headers={**fa, **idem()},
+        json={"institution_code": a.code, "year": year, "amount": "1000.00"},
     )
     assert p.status_code == 201, p.text
     assert (await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fa)).status_code == 403
@@ -492,6 +506,14 @@ async def test_clearing_preview_refusal_commit_and_fund_report(client, admin_hea
     mine = await client.get(f"/api/v1/clearing/2025/statements?region={region}", headers=b.headers)
     assert [s["institution_code"] for s in mine.json()["statements"]] == [b.code]
     assert mine.json()["statements"][0]["final"] == "1000.00"
+    # an institution sees the point value (to check its own DIP amount) but not the region's
+    # budget or weighted points, and never another hospital's figures
+    conforms(InstitutionClearingRead, mine)
+    assert mine.json()["point_value"] == "0.961686"
+    assert "budget" not in mine.json() and "2599.6000" not in mine.text and a.code not in mine.text
+    staff_read = await client.get(f"/api/v1/clearing/2025/statements?region={region}", headers=fa)
+    conforms(ClearingRead, staff_read)
+    assert staff_read.json() == first.json()
     # and the fund report of the region's year: the bills' basic parts, then the prepayment paid out
     rep = await client.get("/api/v1/reports/funds?from=2025-07-01&to=2025-12-31&period=day", headers=fa)
     assert rep.status_code == 200, rep.text
@@ -515,22 +537,17 @@ async def test_clearing_preview_refusal_commit_and_fund_report(client, admin_hea
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="year_end.commit posts every institution's `clearing` and `prepayment_recovery` legs with "
-    "source 'clearing:<year>', but the ledger's unique leg is (movement, source, fund, account) without "
-    "the institution: ON CONFLICT DO NOTHING keeps the first institution's legs and silently drops the "
-    "others' (B's 216.00 is never paid; likewise any other region's clearing of the same year)",
-)
 async def test_clearing_commit_books_every_institutions_difference(client, admin_headers, sessionmaker) -> None:
     # given the DIP year 2024 of a region of this test's own (the same hand clearing as above)
     fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
     dy = await dip_year(client, admin_headers, sessionmaker, 2024)
     a, b = dy.a, dy.b
-    # when the clearing is committed on Jan 6 and that day is settled
+    # when the clearing is committed on Jan 6 (and retried), and that day is settled
     with at(china(2025, 1, 6)):
         committed = await client.post(f"/api/v1/clearing/2024/commit?region={dy.region}", headers=fb)
+        retried = await client.post(f"/api/v1/clearing/2024/commit?region={dy.region}", headers=fb)
     assert committed.status_code == 200, committed.text
+    assert (retried.status_code, retried.json()) == (200, committed.json())
     after = await run_settle(sessionmaker, date(2025, 1, 6))
     # then each hospital's final − claimed is booked on its payable, and A's prepayment recovered
     async with sessionmaker() as s:
@@ -564,3 +581,228 @@ async def test_clearing_commit_books_every_institutions_difference(client, admin
             "payable_change": "-818.96",
         }
     ]
+
+
+# --- what an institution sees of the county's payouts (issue #13.7) -----------------------
+
+
+async def test_an_institution_sees_its_own_lines_and_sum_never_the_countys(client, admin_headers, sessionmaker) -> None:
+    # given Aug 24: a county hospital (784.00) and a township hospital (60.00), settled by finance
+    # A, approved by B and paid on Aug 25
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    county = await own_institution(client, sessionmaker, admin_headers, level=2)
+    township = await own_institution(client, sessionmaker, admin_headers, level=1)
+    day = date(2026, 8, 24)
+    p1, p2 = await make_person(client, admin_headers), await make_person(client, admin_headers)
+    await settle(client, county.headers, inpatient(p1, day), china(2026, 8, 24, 9))
+    await settle(client, township.headers, outpatient(p2, day), china(2026, 8, 24, 10))
+    oid = (await run_settle(sessionmaker, day, by="fin-a")).order_id
+    assert (await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)).status_code == 200
+    with at(china(2026, 8, 25, 9)):
+        paid = await client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb)
+    assert paid.status_code == 200, paid.text
+    # when staff, then each hospital, read the order and the list of orders
+    staff_view = await client.get(f"/api/v1/payouts/orders/{oid}", headers=fa)
+    views = {
+        inst.code: (
+            await client.get(f"/api/v1/payouts/orders/{oid}", headers=inst.headers),
+            await client.get("/api/v1/payouts/orders?before=2026-08-26&limit=1", headers=inst.headers),
+        )
+        for inst in (county, township)
+    }
+    # then staff see the county's order: both lines, the total and who prepared, approved, paid
+    assert staff_view.status_code == 200, staff_view.text
+    conforms(OrderDetailRead, staff_view)
+    s = staff_view.json()
+    assert (s["total"], s["line_count"], s["prepared_by"], s["approved_by"], s["paid_by"]) == (
+        "844.00",
+        2,
+        "fin-a",
+        "fin-b",
+        "fin-b",
+    )
+    # and each hospital its own line and its own sum only: no county total, no staff names
+    own_net = {county.code: "784.00", township.code: "60.00"}
+    for inst, other in ((county, township), (township, county)):
+        one, page = views[inst.code]
+        assert one.status_code == 200 and page.status_code == 200, (one.text, page.text)
+        conforms(InstitutionOrderDetailRead, one)
+        conforms(InstitutionOrderPage, page)
+        body = one.json()
+        assert {k: body[k] for k in ("id", "settle_date", "state", "institution_code", "total", "line_count")} == {
+            "id": oid,
+            "settle_date": "2026-08-24",
+            "state": "paid",
+            "institution_code": inst.code,
+            "total": own_net[inst.code],
+            "line_count": 1,
+        }
+        assert [(ln["institution_code"], ln["net"]) for ln in body["lines"]] == [(inst.code, own_net[inst.code])]
+        assert [(o["id"], o["total"], o["line_count"]) for o in page.json()["items"]] == [(oid, own_net[inst.code], 1)]
+        for r in (one, page):
+            for secret in ("844.00", "fin-a", "fin-b", other.code, own_net[other.code], s["bank_file_sha256"]):
+                assert secret not in r.text, f"{r.request.url} shows {inst.code} {secret}"
+
+
+# --- money-moving POSTs are safe to retry ---------------------------------------------------
+
+
+async def _ledger(sessionmaker, code: str) -> dict[tuple[str, str], tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """(movement, account) → (legs, sum) of an institution's postings."""
+    async with sessionmaker() as s:
+        rows = await s.execute(
+            text(
+                "SELECT movement, account, count(*), SUM(amount) FROM ledger_postings "
+                "WHERE institution_code = :c GROUP BY 1, 2"
+            ),
+            {"c": code},
+        )
+        return {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+
+
+async def test_a_prepayment_request_is_idempotent_on_its_key(client, admin_headers, sessionmaker) -> None:
+    # given a hospital of this test's own and finance A's request of a 500.00 prepayment
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    own = await own_institution(client, sessionmaker, admin_headers)
+    body = {"institution_code": own.code, "year": 2026, "amount": "500.00", "reason": "年初预付"}
+    key = {"Idempotency-Key": f"prepay-{own.code}"}
+    with at(china(2026, 9, 21, 9)):
+        first = await client.post("/api/v1/payouts/prepayments", json=body, headers={**fa, **key})
+        # when it is retried with the same key and body, then with the same key and another body,
+        # and sent without a key
+        again = await client.post("/api/v1/payouts/prepayments", json=body, headers={**fa, **key})
+        other = await client.post(
+            "/api/v1/payouts/prepayments", json={**body, "amount": "5000.00"}, headers={**fa, **key}
+        )
+        keyless = await client.post("/api/v1/payouts/prepayments", json=body, headers=fa)
+    # then the retry is the first answer, the other body a conflict, and one prepayment exists
+    assert first.status_code == 201, first.text
+    conforms(PrepaymentRead, first)
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert other.status_code == 409 and other.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT", other.text
+    assert keyless.status_code == 400 and keyless.json()["error"]["code"] == "INVALID_REQUEST", keyless.text
+    async with sessionmaker() as s:
+        requested = await s.execute(
+            text("SELECT id, amount FROM prepayments WHERE institution_code = :c"), {"c": own.code}
+        )
+        assert [tuple(r) for r in requested] == [(first.json()["id"], 50_000)]
+        audited = await s.scalar(
+            text(
+                "SELECT count(*) FROM audit_log WHERE action = 'prepayment.requested' "
+                "AND subject_type = 'prepayment' AND subject_id = :id"
+            ),
+            {"id": str(first.json()["id"])},
+        )
+    assert audited == 1
+    # the same key is another caller's own: finance B's request under it is a new prepayment
+    with at(china(2026, 9, 21, 9)):
+        by_b = await client.post("/api/v1/payouts/prepayments", json=body, headers={**fb, **key})
+    assert by_b.status_code == 201 and by_b.json()["id"] != first.json()["id"], by_b.text
+    # when B approves A's request twice (a retry), then A approves B's
+    pid = first.json()["id"]
+    with at(china(2026, 9, 21, 10)):
+        approved = await client.post(f"/api/v1/payouts/prepayments/{pid}/approve", headers=fb)
+        retried = await client.post(f"/api/v1/payouts/prepayments/{pid}/approve", headers=fb)
+    # then the retry answers the same approved prepayment, and the advance is paid out once
+    assert approved.status_code == 200 and approved.json()["state"] == "approved", approved.text
+    assert (retried.status_code, retried.json()) == (200, approved.json())
+    assert await _ledger(sessionmaker, own.code) == {
+        ("prepayment", "prepayment"): (1, 50_000),
+        ("prepayment", "bank"): (1, -50_000),
+    }
+
+
+async def test_approving_and_paying_an_order_again_pays_nothing_more(client, admin_headers, sessionmaker) -> None:
+    # given Sep 21 at a hospital of this test's own: a 784.00 stay, settled by finance A
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    own = await own_institution(client, sessionmaker, admin_headers)
+    day = date(2026, 9, 21)
+    await settle(client, own.headers, inpatient(await make_person(client, admin_headers), day), china(2026, 9, 21, 9))
+    oid = (await run_settle(sessionmaker, day, by="fin-a")).order_id
+    # when B approves twice and pays twice (retries), and A retries the approval
+    approved = await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)
+    approved_again = await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)
+    with at(china(2026, 9, 22, 9)):
+        paid = await client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb)
+        paid_again = await client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb)
+        approved_late = await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)
+    by_preparer = await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fa)
+    # then every retry answers the order's final state, and it is paid once
+    assert approved.status_code == 200 and approved.json()["state"] == "approved", approved.text
+    assert (approved_again.status_code, approved_again.json()) == (200, approved.json())
+    assert paid.status_code == 200 and paid.json()["state"] == "paid", paid.text
+    conforms(OrderRead, paid)
+    assert (paid_again.status_code, paid_again.json()) == (200, paid.json())
+    assert (approved_late.status_code, approved_late.json()) == (200, paid.json())
+    assert by_preparer.status_code == 403 and by_preparer.json()["error"]["code"] == "SAME_ACTOR"
+    assert (await _ledger(sessionmaker, own.code))[("disbursement", "bank")] == (1, -78_400)
+    async with sessionmaker() as s:
+        audited = await s.execute(
+            text(
+                "SELECT action, count(*) FROM audit_log "
+                "WHERE subject_type = 'disbursement_order' AND subject_id = :id GROUP BY 1"
+            ),
+            {"id": str(oid)},
+        )
+        assert {a: int(n) for a, n in audited} == {"disbursement.approved": 1, "disbursement.paid": 1}
+
+
+async def test_a_supplier_payment_is_idempotent_on_its_reference(client, admin_headers, sessionmaker) -> None:
+    # given a hospital of this test's own and a 300.00 payment for its procured goods
+    fa = await finance(sessionmaker, "fin-a")
+    own = await own_institution(client, sessionmaker, admin_headers)
+    body = {
+        "institution_code": own.code,
+        "supplier": "国药控股湖南",
+        "amount": "300.00",
+        "reference": f"GPO-{own.code}",
+    }
+    with at(china(2026, 9, 22, 10)):
+        first = await client.post("/api/v1/payouts/supplier-payments", json=body, headers=fa)
+        # when retried, then sent again under the same reference for another fund or amount
+        again = await client.post("/api/v1/payouts/supplier-payments", json=body, headers=fa)
+        other_fund = await client.post(
+            "/api/v1/payouts/supplier-payments", json={**body, "fund": "critical_illness"}, headers=fa
+        )
+        other_amount = await client.post(
+            "/api/v1/payouts/supplier-payments", json={**body, "amount": "301.00"}, headers=fa
+        )
+    # then the retry is the first answer, the others conflicts, and the supplier is paid once
+    assert first.status_code == 201, first.text
+    assert (again.status_code, again.json()) == (201, first.json())
+    for r in (other_fund, other_amount):
+        assert r.status_code == 409 and r.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT", r.text
+    assert await _ledger(sessionmaker, own.code) == {
+        ("supplier_payment", "supplier"): (1, 30_000),
+        ("supplier_payment", "bank"): (1, -30_000),
+    }
+
+
+async def test_concurrent_retries_request_and_pay_once(client, admin_headers, sessionmaker) -> None:
+    # given a hospital of this test's own with a 784.00 stay on Sep 23, settled by finance A
+    fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
+    own = await own_institution(client, sessionmaker, admin_headers)
+    day = date(2026, 9, 23)
+    await settle(client, own.headers, inpatient(await make_person(client, admin_headers), day), china(2026, 9, 23, 9))
+    oid = (await run_settle(sessionmaker, day, by="fin-a")).order_id
+    assert (await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)).status_code == 200
+    body = {"institution_code": own.code, "year": 2026, "amount": "100.00"}
+    headers = {**fa, "Idempotency-Key": f"twins-{own.code}"}
+    # when eight twins of one prepayment request, and six of the order's payment, race
+    with at(china(2026, 9, 24, 9)):
+        requests = await asyncio.gather(
+            *(client.post("/api/v1/payouts/prepayments", json=body, headers=headers) for _ in range(8))
+        )
+        pays = await asyncio.gather(*(client.post(f"/api/v1/payouts/orders/{oid}/pay", headers=fb) for _ in range(6)))
+    # then every caller gets the one prepayment and the one paid order
+    assert [r.status_code for r in requests] == [201] * 8, [r.text for r in requests]
+    assert len({r.json()["id"] for r in requests}) == 1
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in requests) == [""] + ["true"] * 7
+    assert [r.status_code for r in pays] == [200] * 6, [r.text for r in pays]
+    assert all(r.json() == pays[0].json() and r.json()["state"] == "paid" for r in pays)
+    assert (await _ledger(sessionmaker, own.code))[("disbursement", "bank")] == (1, -78_400)
+    async with sessionmaker() as s:
+        assert (
+            await s.scalar(text("SELECT count(*) FROM prepayments WHERE institution_code = :c"), {"c": own.code}) == 1
+        )

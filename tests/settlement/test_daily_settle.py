@@ -133,20 +133,21 @@ async def test_deductions_carry_forward_and_order_is_maker_checked(client, admin
             await disbursement.approve(s, d11.order_id, "finance-a")
     async with sessionmaker() as s, s.begin():
         await disbursement.approve(s, d11.order_id, "finance-b")
-        order = await disbursement.pay(s, d11.order_id, "finance-b")
-        assert order.bank_file is not None
+        order, paid = await disbursement.pay(s, d11.order_id, "finance-b")
+        assert paid and order.bank_file is not None
         assert order.bank_file.splitlines() == [
             "order_id,settle_date,institution_code,institution_name,fund,amount",
             f"{d11.order_id},2026-03-11,{own.code},{own.name},basic,55.00",
             "TOTAL,1,,,,55.00",
         ]
-    async with sessionmaker() as s, s.begin():
-        with pytest.raises(InvalidState):
-            await disbursement.pay(s, d11.order_id, "finance-b")
+        bank_file = order.bank_file
+    async with sessionmaker() as s, s.begin():  # paying again (a retry) pays nothing more
+        again, paid = await disbursement.pay(s, d11.order_id, "finance-c")
+        assert (paid, again.paid_by, again.bank_file) == (False, "finance-b", bank_file)
     # a zero order pays nobody: its bank file is the header and a zero control total
     async with sessionmaker() as s, s.begin():
         await disbursement.approve(s, d10.order_id, "finance-b")
-        zero = await disbursement.pay(s, d10.order_id, "finance-b")
+        zero, _ = await disbursement.pay(s, d10.order_id, "finance-b")
         assert zero.bank_file is not None
         assert zero.bank_file.splitlines()[1:] == ["TOTAL,0,,,,0.00"]
 
@@ -343,7 +344,7 @@ async def test_paying_an_order_books_every_institutions_payout(client, admin_hea
     order_day = await run_settle(sessionmaker, date(2026, 4, 7))
     async with sessionmaker() as s, s.begin():
         await disbursement.approve(s, order_day.order_id, "finance-b")
-        order = await disbursement.pay(s, order_day.order_id, "finance-b")
+        order, _ = await disbursement.pay(s, order_day.order_id, "finance-b")
         bank_file = order.bank_file
     # then the order and its bank file pay each hospital its own stay
     assert (order_day.total, order_day.lines) == (215_200, 2)

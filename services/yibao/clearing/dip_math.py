@@ -8,6 +8,14 @@ below the DIP amount) is kept up to 15 % of the DIP amount; overspend is shared 
 of it; the result is capped by the institution's annual budget. Unmatched cases are listed and
 stay paid item by item (their claims are outside the DIP pool). Difference = final − claimed
 (already paid by daily settles) − outstanding prepayment.
+
+Precision: case and weighted points are kept to 4 decimals (what a statement shows and the
+table stores). The point value is an exact quotient: the DIP amount is computed as
+weighted points × budget / all weighted points in exact rational arithmetic and rounded half-up
+to the fen once, at the DIP amount, the money step DOMAIN §5 names. ``Clearing.point_value``
+(fen per point, 6 decimals) is that quotient rounded for display only: multiplying by a rounded
+point value drifts by weighted points × 5·10⁻⁷ fen, two fen over a county's ~3·10⁶ points,
+so an institution alone in its pool got more than the whole budget.
 """
 
 from __future__ import annotations
@@ -15,12 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
-from yibao.money import ZERO, Fen, round_fen, share
+from yibao.money import ZERO, Fen, share
 from yibao.policy.params import DipParams
 
 POINTS_Q = Decimal("0.0001")
-POINT_VALUE_Q = Decimal("0.000001")  # fen per point
+POINT_VALUE_Q = Decimal("0.000001")  # fen per point, as shown (never multiplied: see above)
 RATIO_Q = Decimal("0.0001")
 
 
@@ -80,7 +89,7 @@ class Statement:
 class Clearing:
     budget: Fen
     weighted_points: Decimal
-    point_value: Decimal  # fen per weighted point
+    point_value: Decimal  # fen per weighted point, rounded for display (DIP amounts use the exact quotient)
     statements: tuple[Statement, ...]
     cases: tuple[CasePoints, ...] = field(default=())
 
@@ -102,6 +111,19 @@ def case_points(case: Case, group: Group, params: DipParams) -> CasePoints:
     scaled = ratio > params.high_multiple or ratio < params.low_multiple
     pts = Decimal(group.points) * ratio if scaled else Decimal(group.points)
     return CasePoints(case.case_id, group.code, pts.quantize(POINTS_Q, rounding=ROUND_HALF_UP), scaled)
+
+
+def half_up(value: Fraction) -> Fen:
+    """An exact (rational, ≥ 0) number of fen rounded half-up to a whole fen."""
+    return Fen((2 * value.numerator + value.denominator) // (2 * value.denominator))
+
+
+def dip_amount(weighted_points: Decimal, total_weighted: Decimal, budget: Fen) -> Fen:
+    """weighted points × point value, with the point value budget / all weighted points kept
+    exact: rounded once, to the fen (0 when nothing is weighted)."""
+    if total_weighted <= 0:
+        return Fen(0)
+    return half_up(Fraction(weighted_points) * budget / Fraction(total_weighted))
 
 
 def settle_amount(dip_amount: Fen, claimed: Fen, params: DipParams) -> Fen:
@@ -155,7 +177,7 @@ def clear(
     statements = []
     for code in sorted(terms_by):
         t = terms_by[code]
-        dip = round_fen(weighted[code] * point_value)
+        dip = dip_amount(weighted[code], total_weighted, budget)
         paid = Fen(claimed[code])
         before_cap = settle_amount(dip, paid, params)
         final = Fen(min(before_cap, t.annual_budget))

@@ -1,7 +1,8 @@
 """Year-end DIP clearing of one region: preview (nothing written) or commit (final, once).
 
 Commit writes the statements, a ``clearing`` movement per institution (claims ↔ payable for
-final − claimed) and the prepayment recovery (payable ← prepayment). Both land on the
+final − claimed) and the prepayment recovery (payable ← prepayment), each with the source
+``clearing:<year>:<institution>`` (a movement is one institution's). Both land on the
 institution's open payable, so the next daily settle pays a positive difference or nets a
 negative one against new bills until it is recovered (the payment/recovery order).
 """
@@ -137,13 +138,16 @@ async def stored(session: AsyncSession, region: str, year: int) -> dict[str, Any
 async def statements(
     session: AsyncSession, region: str, year: int, institution_code: str | None = None
 ) -> dict[str, Any]:
-    """The committed clearing; an institution sees only its own statement (none: ``NOT_FOUND``)."""
+    """The committed clearing. An institution sees only its own statement (none: ``NOT_FOUND``)
+    and the point value (to check its DIP amount = its weighted points × point value), not the
+    region's budget or weighted points: those are the county's figures."""
     body = await stored(session, region, year)
-    if institution_code is not None:
-        body["statements"] = [s for s in body["statements"] if s["institution_code"] == institution_code]
-        if not body["statements"]:
-            raise NotFound("无本机构清算单 no statement for this institution")
-    return body
+    if institution_code is None:
+        return body
+    own = [s for s in body["statements"] if s["institution_code"] == institution_code]
+    if not own:
+        raise NotFound("无本机构清算单 no statement for this institution")
+    return {k: body[k] for k in ("region", "year", "committed", "point_value")} | {"statements": own}
 
 
 async def commit(uow: UnitOfWork, actor: audit.Actor, region: str, year: int) -> dict[str, Any]:
@@ -178,10 +182,13 @@ async def commit(uow: UnitOfWork, actor: audit.Actor, region: str, year: int) ->
             )
         )
         adjustment = s.final - s.claimed
+        # one movement per institution: a ledger movement is (movement, source) and belongs to
+        # one institution, so the source names the institution (and the year) it clears
+        source = f"clearing:{year}:{s.institution_code}"
         await post_pair(
             session,
             movement="clearing",
-            source=f"clearing:{year}",
+            source=source,
             institution_code=s.institution_code,
             fund="basic",
             debit="claims" if adjustment > 0 else "payable",
@@ -192,7 +199,7 @@ async def commit(uow: UnitOfWork, actor: audit.Actor, region: str, year: int) ->
         await post_pair(
             session,
             movement="prepayment_recovery",
-            source=f"clearing:{year}",
+            source=source,
             institution_code=s.institution_code,
             fund="basic",
             debit="payable",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db.base import Base, FenColumn
@@ -24,6 +24,13 @@ class PostingRow(Base):
         UniqueConstraint("movement", "source", "fund", "account", name="uq_ledger_postings_movement_leg"),
         Index("ix_ledger_postings_business_date", "business_date"),
         Index("ix_ledger_postings_institution_fund", "institution_code", "fund", "account"),
+        # the daily settles' takes of deductions (payable leg, source '<deduction id>@<settle
+        # date>'), read per institution by GET /deductions: a few rows among all the bill legs
+        Index(
+            "ix_ledger_postings_deduction_takes",
+            "institution_code",
+            postgresql_where=text("movement = 'deduction' AND account = 'payable'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao.clock import CHINA
+from yibao.errors import InvalidState
 
 FUNDS = ("basic", "critical_illness", "assistance", "personal_account")
 #: settlements column → ledger fund
@@ -162,7 +163,12 @@ async def post_pair(
 
     A payable leg opens (adds to) its ``payable_open`` bucket, in the same statement, so the
     next daily settle takes it; ``settle_date`` instead marks a payable leg born settled (the
-    day of the order it belongs to, e.g. a paid order's disbursement): it opens nothing."""
+    day of the order it belongs to, e.g. a paid order's disbursement): it opens nothing.
+
+    A movement is ``(movement, source)`` and belongs to one institution: "already posted" means
+    the very same legs are there. Another movement under the same name (another institution,
+    account or amount) is refused (``INVALID_STATE``, the caller's transaction rolls back),
+    never silently dropped."""
     if amount == 0:
         return False
     written = await session.scalar(
@@ -194,4 +200,21 @@ async def post_pair(
             "credit_sd": settle_date if credit == "payable" else None,
         },
     )
-    return bool(written)
+    if written:
+        return True
+    stored = {
+        (r.institution_code, r.account, int(r.amount))
+        for r in await session.execute(_LEGS_OF, {"m": movement, "src": source, "fund": fund})
+    }
+    if stored != {(institution_code, debit, amount), (institution_code, credit, -amount)}:
+        raise InvalidState(
+            f"账务 {movement} {source} 已以不同内容记账 ledger movement {movement} {source} ({fund}) is already "
+            "posted with other legs (another institution, account or amount)"
+        )
+    return False
+
+
+_LEGS_OF = text(
+    "SELECT institution_code, account, amount FROM ledger_postings "
+    "WHERE movement = :m AND source = :src AND fund = :fund"
+)

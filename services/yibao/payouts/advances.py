@@ -5,12 +5,16 @@ Steps in the caller's transaction (no audit, no commit); the use cases are in ``
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
 from yibao.deductions import service as deductions
-from yibao.errors import InvalidRequest, InvalidState, NotFound, SameActor
+from yibao.errors import IdempotencyConflict, InvalidRequest, InvalidState, NotFound, SameActor
 from yibao.institutions.orm import InstitutionRow
 from yibao.ledger.postings import post_pair
 from yibao.money import Fen
@@ -22,34 +26,70 @@ async def _institution(session: AsyncSession, code: str) -> None:
         raise NotFound(f"定点机构 {code} 不存在 institution not found")
 
 
+def _request_hash(institution_code: str, year: int, amount: Fen, reason: str) -> str:
+    canonical = json.dumps([institution_code, year, int(amount), reason], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 async def request_prepayment(
-    session: AsyncSession, institution_code: str, year: int, amount: Fen, reason: str, requested_by: str
-) -> PrepaymentRow:
+    session: AsyncSession,
+    institution_code: str,
+    year: int,
+    amount: Fen,
+    reason: str,
+    requested_by: str,
+    idempotency_key: str | None,
+) -> tuple[PrepaymentRow, bool]:
+    """A prepayment request, idempotent on the requester's ``idempotency_key``: the same key and
+    body again is the first request (``False``: nothing written); the same key with another body
+    is ``IDEMPOTENCY_CONFLICT``. A concurrent twin waits on the key's unique index, then replays."""
+    if not idempotency_key:
+        raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
     if amount <= 0:
         raise InvalidRequest("预付金必须为正数 a prepayment must be positive")
     await _institution(session, institution_code)
-    row = PrepaymentRow(
-        institution_code=institution_code,
-        year=year,
-        amount=int(amount),
-        state="requested",
-        reason=reason,
-        requested_by=requested_by,
+    digest = _request_hash(institution_code, year, amount, reason)
+    new_id = await session.scalar(
+        insert(PrepaymentRow)
+        .values(
+            institution_code=institution_code,
+            year=year,
+            amount=int(amount),
+            state="requested",
+            reason=reason,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+        )
+        .on_conflict_do_nothing(
+            index_elements=[PrepaymentRow.requested_by, PrepaymentRow.idempotency_key],
+            index_where=PrepaymentRow.idempotency_key.isnot(None),
+        )
+        .returning(PrepaymentRow.id)
     )
-    session.add(row)
-    await session.flush()
-    return row
+    key = (PrepaymentRow.requested_by == requested_by) & (PrepaymentRow.idempotency_key == idempotency_key)
+    row = await session.scalar(select(PrepaymentRow).where(key))
+    assert row is not None  # inserted now, or the first request's
+    if new_id is None and row.request_hash != digest:
+        raise IdempotencyConflict(
+            "幂等键已用于不同的预付金申请 this Idempotency-Key was used for a different prepayment request"
+        )
+    return row, new_id is not None
 
 
-async def approve_prepayment(session: AsyncSession, prepayment_id: int, approver: str) -> PrepaymentRow:
-    """Maker-checker; approval pays the advance out (prepayment ← bank) on the basic fund."""
+async def approve_prepayment(session: AsyncSession, prepayment_id: int, approver: str) -> tuple[PrepaymentRow, bool]:
+    """Maker-checker; approval pays the advance out (prepayment ← bank) on the basic fund.
+    Safe to retry: a prepayment already approved (or recovered) is returned as it is, with
+    ``False`` (nothing paid)."""
     row = await session.scalar(select(PrepaymentRow).where(PrepaymentRow.id == prepayment_id).with_for_update())
     if row is None:
         raise NotFound(f"预付金 {prepayment_id} 不存在 prepayment not found")
-    if row.state != "requested":
-        raise InvalidState(f"预付金状态为 {row.state} prepayment is {row.state}, only a request can be approved")
     if row.requested_by == approver:
         raise SameActor("申请人不能审批自己的预付金 the requester cannot approve the prepayment")
+    if row.state in ("approved", "recovered"):
+        return row, False
+    if row.state != "requested":
+        raise InvalidState(f"预付金状态为 {row.state} prepayment is {row.state}, only a request can be approved")
     row.state, row.approved_by, row.approved_at = "approved", approver, clock.now()
     await post_pair(
         session,
@@ -63,7 +103,7 @@ async def approve_prepayment(session: AsyncSession, prepayment_id: int, approver
         business_date=clock.today(),
     )
     await session.flush()
-    return row
+    return row, True
 
 
 async def pay_supplier(
@@ -71,8 +111,10 @@ async def pay_supplier(
 ) -> tuple[int, bool]:
     """Pay a supplier for procured goods an institution received; book a ``procured_goods``
     deduction so the next daily settles take it from the institution. Idempotent on ``reference``:
-    (deduction id, ``False`` when this reference was already paid)."""
+    (deduction id, ``False`` when this reference was already paid); the same reference for
+    another institution, supplier, fund or amount is ``IDEMPOTENCY_CONFLICT`` (nothing paid)."""
     await _institution(session, institution_code)
+    note = f"supplier {supplier}"
     row = await deductions.book(
         session,
         institution_code=institution_code,
@@ -81,10 +123,12 @@ async def pay_supplier(
         source=reference,
         amount=amount,
         due_on=clock.today(),
-        note=f"supplier {supplier}",
+        note=note,
     )
-    if row.amount != int(amount) or row.institution_code != institution_code:
-        raise InvalidState(f"参考号 {reference} 已用于另一笔付款 reference already used for another payment")
+    if (row.institution_code, row.fund, row.amount, row.note) != (institution_code, fund, int(amount), note):
+        raise IdempotencyConflict(
+            f"参考号 {reference} 已用于另一笔付款 reference {reference} was already used for another payment"
+        )
     created = await post_pair(
         session,
         movement="supplier_payment",

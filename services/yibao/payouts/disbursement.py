@@ -4,6 +4,8 @@ Paying writes the bank file (CSV, one row per institution and fund with a contro
 and the ``disbursement`` postings (payable → bank) in one transaction; a paid order is final.
 
 ``approve`` and ``pay`` are steps in the caller's transaction: they neither audit nor commit.
+Both are safe to retry: the same step on an order already past it answers the order as it is
+and changes (pays) nothing.
 The use cases that do both are ``yibao.payouts.service.approve_order`` / ``pay_order``.
 """
 
@@ -15,7 +17,7 @@ import io
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
@@ -49,17 +51,13 @@ async def lines(session: AsyncSession, order_id: int, institution_code: str | No
 async def list_page(
     session: AsyncSession, *, before: date | None = None, limit: int = 50, institution_code: str | None = None
 ) -> dict[str, Any]:
-    """Orders, newest settle date first (keyset: ``before``); an institution's scope lists only
-    the orders with a line of its own."""
+    """Orders, newest settle date first (keyset: ``before``). An institution's scope lists only
+    the orders with a line of its own, each with its own sum and line count (never the county's)."""
+    if institution_code:
+        return await _own_page(session, institution_code, before, limit)
     stmt = select(DisbursementOrderRow)
     if before:
         stmt = stmt.where(DisbursementOrderRow.settle_date < before)
-    if institution_code:
-        stmt = stmt.where(
-            DisbursementOrderRow.id.in_(
-                select(DisbursementLineRow.order_id).where(DisbursementLineRow.institution_code == institution_code)
-            )
-        )
     rows = (await session.scalars(stmt.order_by(DisbursementOrderRow.settle_date.desc()).limit(limit + 1))).all()
     page = rows[:limit]
     return {
@@ -68,13 +66,34 @@ async def list_page(
     }
 
 
+async def _own_page(session: AsyncSession, institution_code: str, before: date | None, limit: int) -> dict[str, Any]:
+    own = DisbursementLineRow.institution_code == institution_code
+    stmt = (
+        select(DisbursementOrderRow, func.sum(DisbursementLineRow.net), func.count())
+        .join(DisbursementLineRow, (DisbursementLineRow.order_id == DisbursementOrderRow.id) & own)
+        .group_by(DisbursementOrderRow.id)
+    )
+    if before:
+        stmt = stmt.where(DisbursementOrderRow.settle_date < before)
+    rows = (await session.execute(stmt.order_by(DisbursementOrderRow.settle_date.desc()).limit(limit + 1))).all()
+    page = rows[:limit]
+    return {
+        "items": [render.order_for_institution(o, institution_code, int(total), int(n)) for o, total, n in page],
+        "next_cursor": page[-1][0].settle_date.isoformat() if len(rows) > limit else None,
+    }
+
+
 async def read(session: AsyncSession, order_id: int, institution_code: str | None = None) -> dict[str, Any]:
-    """One order with its lines; an institution sees its own lines, and no order without one."""
+    """One order with its lines; an institution sees its own lines and their sum (no county
+    total, no staff names), and no order without a line of its own (``NOT_FOUND``)."""
     order = await get(session, order_id)
     rows = await lines(session, order_id, institution_code)
-    if institution_code and not rows:
+    if institution_code is None:
+        return {**render.order(order), "lines": [render.line(r) for r in rows]}
+    if not rows:
         raise NotFound(f"拨付单 {order_id} 不存在 disbursement order not found")
-    return {**render.order(order), "lines": [render.line(r) for r in rows]}
+    own = render.order_for_institution(order, institution_code, sum(r.net for r in rows), len(rows))
+    return {**own, "lines": [render.line(r) for r in rows]}
 
 
 async def bank_file_of(session: AsyncSession, order_id: int) -> str:
@@ -84,16 +103,21 @@ async def bank_file_of(session: AsyncSession, order_id: int) -> str:
     return order.bank_file
 
 
-async def approve(session: AsyncSession, order_id: int, approver: str) -> DisbursementOrderRow:
-    """Maker-checker: whoever prepared the order (ran the daily settle) cannot approve it."""
+async def approve(session: AsyncSession, order_id: int, approver: str) -> tuple[DisbursementOrderRow, bool]:
+    """Maker-checker: whoever prepared the order (ran the daily settle) cannot approve it.
+
+    Safe to retry: an order already approved (or paid) is returned as it is, with ``False``
+    (nothing changed)."""
     order = await get(session, order_id, lock=True)
-    if order.state != "draft":
-        raise InvalidState(f"拨付单状态为 {order.state}，不能审批 order is {order.state}, only a draft can be approved")
     if order.prepared_by == approver:
         raise SameActor("制单人不能审批自己的拨付单 the preparer of an order cannot approve it")
+    if order.state in ("approved", "paid"):
+        return order, False
+    if order.state != "draft":
+        raise InvalidState(f"拨付单状态为 {order.state}，不能审批 order is {order.state}, only a draft can be approved")
     order.state, order.approved_by, order.approved_at = "approved", approver, clock.now()
     await session.flush()
-    return order
+    return order, True
 
 
 def bank_file(order: DisbursementOrderRow, rows: list[DisbursementLineRow], names: dict[str, str]) -> str:
@@ -117,9 +141,12 @@ def bank_file(order: DisbursementOrderRow, rows: list[DisbursementLineRow], name
     return out.getvalue()
 
 
-async def pay(session: AsyncSession, order_id: int, payer: str) -> DisbursementOrderRow:
-    """approved → paid: bank file + postings, once. A paid order is never changed."""
+async def pay(session: AsyncSession, order_id: int, payer: str) -> tuple[DisbursementOrderRow, bool]:
+    """approved → paid: bank file + postings, once. A paid order is never changed: paying it
+    again (a retry) returns it as it is, with ``False`` (nothing paid)."""
     order = await get(session, order_id, lock=True)
+    if order.state == "paid":
+        return order, False
     if order.state != "approved":
         raise InvalidState(f"拨付单状态为 {order.state}，不能支付 order is {order.state}, only an approved one is paid")
     rows = await lines(session, order.id)
@@ -141,4 +168,4 @@ async def pay(session: AsyncSession, order_id: int, payer: str) -> DisbursementO
     order.bank_file_sha256 = hashlib.sha256(order.bank_file.encode()).hexdigest()
     order.state, order.paid_by, order.paid_at = "paid", payer, clock.now()
     await session.flush()
-    return order
+    return order, True

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yibao.db.base import Base, FenColumn
@@ -45,12 +45,22 @@ class DisbursementLineRow(Base):
 
 
 class PrepaymentRow(Base):
-    """预付金: requested → approved (paid out by the bank) → recovered at year-end clearing."""
+    """预付金: requested → approved (paid out by the bank) → recovered at year-end clearing.
+
+    A request is idempotent on its requester's ``Idempotency-Key``: the same key and body again
+    is the same prepayment; ``request_hash`` tells another body under that key."""
 
     __tablename__ = "prepayments"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("state IN ('requested', 'approved', 'recovered')", name="state_known"),
+        Index(
+            "uq_prepayments_idempotency_key",
+            "requested_by",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -64,3 +74,5 @@ class PrepaymentRow(Base):
     approved_by: Mapped[str | None] = mapped_column(String(80))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))  # NULL: requested before keys
+    request_hash: Mapped[str | None] = mapped_column(String(64))

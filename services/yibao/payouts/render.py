@@ -1,11 +1,20 @@
-"""Orders and lines as the API's JSON (money as yuan strings)."""
+"""Orders and lines as the API's JSON (money as yuan strings): staff see the county's order,
+an institution its own share of it (``order_for_institution``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from yibao.clock import CHINA
 from yibao.money import to_wire
 from yibao.payouts.orm import DisbursementLineRow, DisbursementOrderRow, PrepaymentRow
+
+
+def _china(at: datetime | None) -> str | None:
+    """China time whichever way the row was read (just written, or from the database in UTC),
+    so a retry answers byte for byte what the first call did."""
+    return at.astimezone(CHINA).isoformat() if at else None
 
 
 def order(row: DisbursementOrderRow) -> dict[str, Any]:
@@ -18,8 +27,22 @@ def order(row: DisbursementOrderRow) -> dict[str, Any]:
         "prepared_by": row.prepared_by,
         "approved_by": row.approved_by,
         "paid_by": row.paid_by,
-        "paid_at": row.paid_at.isoformat() if row.paid_at else None,
+        "paid_at": _china(row.paid_at),
         "bank_file_sha256": row.bank_file_sha256,
+    }
+
+
+def order_for_institution(row: DisbursementOrderRow, institution_code: str, total: int, lines: int) -> dict[str, Any]:
+    """The order as one institution sees it: its own sum and line count, no staff names, no
+    county total (nor the bank file's hash, a digest of every institution's rows)."""
+    return {
+        "id": row.id,
+        "settle_date": row.settle_date.isoformat(),
+        "state": row.state,
+        "paid_at": _china(row.paid_at),
+        "institution_code": institution_code,
+        "total": to_wire(total),
+        "line_count": lines,
     }
 
 

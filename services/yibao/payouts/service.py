@@ -34,51 +34,69 @@ async def settle_day(uow: UnitOfWork, actor: audit.Actor, day: date) -> DailySet
 
 
 async def approve_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> DisbursementOrderRow:
-    order = await disbursement.approve(uow.session, order_id, actor.name)
-    await audit.record(
-        uow.session,
-        actor,
-        "disbursement.approved",
-        ("disbursement_order", str(order.id)),
-        {"settle_date": order.settle_date.isoformat(), "total_fen": order.total},
-    )
+    """Approve a draft; a retry (the order already approved or paid) answers it as it is,
+    unaudited, since nothing changed."""
+    order, changed = await disbursement.approve(uow.session, order_id, actor.name)
+    if changed:
+        await audit.record(
+            uow.session,
+            actor,
+            "disbursement.approved",
+            ("disbursement_order", str(order.id)),
+            {"settle_date": order.settle_date.isoformat(), "total_fen": order.total},
+        )
     await uow.commit()
     return order
 
 
 async def pay_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> DisbursementOrderRow:
-    order = await disbursement.pay(uow.session, order_id, actor.name)
-    await audit.record(
-        uow.session,
-        actor,
-        "disbursement.paid",
-        ("disbursement_order", str(order.id)),
-        {"total_fen": order.total, "bank_file_sha256": order.bank_file_sha256},
-    )
+    """Pay an approved order once; a retry answers the paid order and pays nothing more."""
+    order, changed = await disbursement.pay(uow.session, order_id, actor.name)
+    if changed:
+        await audit.record(
+            uow.session,
+            actor,
+            "disbursement.paid",
+            ("disbursement_order", str(order.id)),
+            {"total_fen": order.total, "bank_file_sha256": order.bank_file_sha256},
+        )
     await uow.commit()
     return order
 
 
 async def request_prepayment(
-    uow: UnitOfWork, actor: audit.Actor, institution_code: str, year: int, amount: Fen, reason: str
-) -> PrepaymentRow:
-    row = await advances.request_prepayment(uow.session, institution_code, year, amount, reason, actor.name)
-    await audit.record(
-        uow.session,
-        actor,
-        "prepayment.requested",
-        ("prepayment", str(row.id)),
-        {"institution_code": institution_code, "year": year, "amount_fen": int(amount)},
+    uow: UnitOfWork,
+    actor: audit.Actor,
+    institution_code: str,
+    year: int,
+    amount: Fen,
+    reason: str,
+    idempotency_key: str | None,
+) -> tuple[PrepaymentRow, bool]:
+    """The request and ``True``; or, for a retry under the same key and body, the first request
+    and ``False`` (nothing written, not audited again)."""
+    row, created = await advances.request_prepayment(
+        uow.session, institution_code, year, amount, reason, actor.name, idempotency_key
     )
+    if created:
+        await audit.record(
+            uow.session,
+            actor,
+            "prepayment.requested",
+            ("prepayment", str(row.id)),
+            {"institution_code": institution_code, "year": year, "amount_fen": int(amount)},
+        )
     await uow.commit()
-    return row
+    return row, created
 
 
 async def approve_prepayment(uow: UnitOfWork, actor: audit.Actor, prepayment_id: int) -> PrepaymentRow:
-    row = await advances.approve_prepayment(uow.session, prepayment_id, actor.name)
-    await audit.record(
-        uow.session, actor, "prepayment.approved", ("prepayment", str(row.id)), {"amount_fen": row.amount}
-    )
+    """Approve and pay out a request; a retry answers the prepayment as it is and pays nothing."""
+    row, changed = await advances.approve_prepayment(uow.session, prepayment_id, actor.name)
+    if changed:
+        await audit.record(
+            uow.session, actor, "prepayment.approved", ("prepayment", str(row.id)), {"amount_fen": row.amount}
+        )
     await uow.commit()
     return row
 
