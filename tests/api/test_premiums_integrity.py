@@ -8,6 +8,7 @@ whatever the order of payments; payments that can never help are refused, each w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -255,6 +256,20 @@ async def test_the_app_replays_the_same_key_and_refuses_another_body(client, adm
     refused(other, 409, "IDEMPOTENCY_CONFLICT")
     refused(from_account, 409, "IDEMPOTENCY_CONFLICT")
     assert await payments(client, me) == [(first.json()["payment_id"], "paid")]
+
+
+async def test_concurrent_requests_with_one_key_pay_once(client, admin_headers, frozen) -> None:
+    # given: a member whose app sends the same payment twice at once (a double tap)
+    idn = await register(client, admin_headers)
+    me = await login(client, admin_headers, idn)
+    frozen[0] = beijing_morning(date(2025, 10, 15))
+    # when
+    answers = await asyncio.gather(*(app_pay(client, me, "tap-" + idn, 2026, "WX-TAP-" + idn) for _ in range(2)))
+    # then: one payment, answered twice
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert sorted(a.json()["created"] for a in answers) == [False, True]
+    assert len({a.json()["payment_id"] for a in answers}) == 1
+    assert len(await payments(client, me)) == 1
 
 
 async def test_an_idempotency_key_is_scoped_to_the_member(client, admin_headers, frozen) -> None:

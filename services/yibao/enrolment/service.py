@@ -114,7 +114,13 @@ async def enrol(
         zero_claim_credit=zero_claim_credit,
     )
     row = await add_unique(s, row, f"{scheme} enrolment for {year}")
-    detail = {"scheme": row.scheme, "year": row.year, "coverage_start": str(row.coverage_start)}
+    detail = {
+        "scheme": row.scheme,
+        "year": row.year,
+        "coverage_start": str(row.coverage_start),
+        "before": None,
+        "after": snapshot(row),
+    }
     await audit.record(s, actor, "enrolment.created", ("person", str(person.id)), detail)
     await uow.commit()
     return Enrolled(person, row)

@@ -96,16 +96,13 @@ async def enrolment(
     return person, row
 
 
-Due = premiums.Due
-
-
 async def premium_due(
     session: AsyncSession,
     member: MemberPrincipal,
     year: int,
     policies: Mapping[tuple[str, int], PolicyParams],
     raw_id: str | None,
-) -> Due:
+) -> premiums.Due:
     """What the person owes today for ``year`` (premium − subsidy), when coverage would start,
     why paying today would be refused, and whether it is paid."""
     person = await visible_person(session, member.person_id, raw_id)
