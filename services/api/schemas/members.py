@@ -217,8 +217,9 @@ class PaymentRead(BaseModel):
     created: bool = True
     enrolment: EnrolmentStatus | None = Field(
         default=None,
-        description="the enrolment the payment created; for a pay-back, the later year's enrolment whose "
-        "waiting period it shortened (null if none)",
+        description="the enrolment the payment created; for a pay-back, the premium-derived enrolment that "
+        "ended the lapse, whose waiting period it counts towards (its start recomputed if its coverage had not "
+        "begun; null if none)",
     )
 
     @classmethod
@@ -226,7 +227,7 @@ class PaymentRead(BaseModel):
         cls, p: PremiumPaymentRow, id_number: str, created: bool = True, enrolment: EnrolmentRow | None = None
     ) -> PaymentRead:
         """``enrolment``: the enrolment the payment derived (for a pay-back: the later year's
-        enrolment whose wait it shortened), shown with the payment."""
+        enrolment whose wait it counts towards), shown with the payment."""
         return cls(
             payment_id=p.id,
             id_number=id_number,

@@ -300,7 +300,7 @@ async def derive_coverage(
 class Paid:
     person: PersonRow
     payment: PremiumPaymentRow
-    #: the enrolment the payment created, or (a pay-back) the later one whose start it moved
+    #: the enrolment the payment created, or (a pay-back) the later one whose wait it counts towards
     enrolment: EnrolmentRow | None
     created: bool
 
@@ -400,8 +400,7 @@ async def _replay(session: AsyncSession, request: Request) -> Paid | None:
     assert payment is not None
     person = await session.get(PersonRow, payment.person_id)
     assert person is not None
-    derived = await enrolment_for(session, person.id, payment.year) if payment.kind != "payback" else None
-    return Paid(person, payment, derived, created=False)
+    return Paid(person, payment, await _derived_by(session, payment), created=False)
 
 
 async def _pay(
@@ -425,8 +424,7 @@ async def _pay(
         raise InvalidRequest("a proxy payment names the agent paying on behalf")
     first = await _existing(session, channel, reference, person.id, year, amount, paid_on, agent)
     if first is not None:
-        derived = await enrolment_for(session, person.id, year) if first.kind != "payback" else None
-        return Paid(person, first, derived, created=False)
+        return Paid(person, first, await _derived_by(session, first), created=False)
     paid_on = paid_on or clock.today()
     q = await quote(session, person, year, paid_on, params)
     if q.refusals:
@@ -482,6 +480,25 @@ async def _pay(
     return Paid(person, row, derived, created=True)
 
 
+async def _after_lapse(session: AsyncSession, person_id: int, year: int, *, lock: bool = False) -> EnrolmentRow | None:
+    """The premium-derived resident enrolment that ends the lapse ``year`` belongs to (the
+    person's first enrolment after ``year``, if it is one): what a pay-back of ``year`` counts
+    towards, and what the answer to a pay-back shows."""
+    later = await enrolment.first_year_after(session, person_id, year)
+    if later is None:
+        return None
+    row = await enrolment.get(session, person_id, later, "resident", lock=lock)
+    return row if row is not None and row.source == enrolment.PREMIUM else None
+
+
+async def _derived_by(session: AsyncSession, payment: PremiumPaymentRow) -> EnrolmentRow | None:
+    """The enrolment a payment's answer shows: the one it created, or for a pay-back the later
+    one whose wait it counts towards."""
+    if payment.kind == "payback":
+        return await _after_lapse(session, payment.person_id, payment.year)
+    return await enrolment_for(session, payment.person_id, payment.year)
+
+
 async def _apply_payback(
     session: AsyncSession,
     actor: audit.Actor,
@@ -490,22 +507,19 @@ async def _apply_payback(
     policies: Mapping[tuple[str, int], PolicyParams],
 ) -> EnrolmentRow | None:
     """A pay-back of ``year`` shortens the wait of the first enrolment after the lapse, when
-    that one was derived from a premium paid outside any exemption and its coverage has not
-    begun today: its start is derived again (with this pay-back), never earlier than today
-    (bills already settled in the wait stay as they are). Returns the enrolment if it moved."""
-    later = await enrolment.first_year_after(session, person.id, year)
-    if later is None:
-        return None
-    row = await enrolment.get(session, person.id, later, "resident", lock=True)
+    that one was derived from a premium (not a newborn's) and its coverage has not begun today:
+    its start is derived again (with this pay-back), never earlier than today (bills already
+    settled in the wait stay as they are). Returns that enrolment (moved or not), if any."""
+    row = await _after_lapse(session, person.id, year, lock=True)
     today = clock.today()
-    if row is None or row.source != enrolment.PREMIUM or row.coverage_start <= today:
-        return None
-    payment = await _live_payment(session, person.id, later)
+    if row is None or row.coverage_start <= today:
+        return row
+    payment = await _live_payment(session, person.id, row.year)
     if payment is None or payment.kind != "current":
-        return None
-    params = premium_params(policies, person.region, later)
+        return row
+    params = premium_params(policies, person.region, row.year)
     exempt = rules.exempt_group(await groups_on(session, person.id, payment.paid_on), params)
-    c = await derive_coverage(session, person, later, payment.paid_on, exempt, params)
+    c = await derive_coverage(session, person, row.year, payment.paid_on, exempt, params)
     if c.start < today:
         c = cov.Coverage(
             today,
@@ -513,7 +527,8 @@ async def _apply_payback(
             f"{c.detail}; 补缴于{today}登记，自当日起保障 pay-back recorded on {today}: covered from then",
             c.waiting_months,
         )
-    return row if await enrolment.recompute_from_premium(session, actor, row, c) else None
+    await enrolment.recompute_from_premium(session, actor, row, c)
+    return row
 
 
 @dataclass(frozen=True)
