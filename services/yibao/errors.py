@@ -166,3 +166,32 @@ class RuleBlocked(DomainError):
 
     code = "RULE_BLOCKED"
     default_message = "监控规则拒付 refused by a monitoring rule"
+
+
+# ---------------------------------------------------------------- premiums that could never buy coverage
+
+
+class AlreadyEnrolled(DomainError):
+    """A premium for a year the person is already enrolled in: the enrolment there stays as it is."""
+
+    code = "ALREADY_ENROLLED"
+    default_message = "该年度已参保 the person is already enrolled for this year"
+
+
+class CoverageCannotStart(DomainError):
+    """The waiting period would end after the coverage year: the premium would buy nothing."""
+
+    code = "COVERAGE_CANNOT_START"
+    default_message = "保障无法在该年度内开始 coverage could not start inside the year paid for"
+
+
+class PaidOnInFuture(DomainError):
+    code = "PAID_ON_IN_FUTURE"
+    default_message = "缴费日期晚于今天 paid_on is after today"
+
+
+class PaybackBeforeFirstEnrolment(DomainError):
+    """A pay-back only shortens the wait after a lapse: a year before any enrolment is no lapse."""
+
+    code = "PAYBACK_BEFORE_FIRST_ENROLMENT"
+    default_message = "补缴年度早于首次参保 the year paid back is before the person was first enrolled"

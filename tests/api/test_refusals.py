@@ -11,7 +11,6 @@ import secrets
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.builders import idem, line, make_bill, make_person, register_person
 
@@ -98,11 +97,6 @@ async def test_a_filing_that_ended_before_the_bill_does_not_count(client, admin_
 # ---------------------------------------------------------------- a death date
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN §8: a death date refuses premiums for later years; premiums.pay never reads death_date "
-    "and records the payment and a 2026 enrolment (201)",
-)
 async def test_premium_for_a_year_after_death_is_refused(client, admin_headers) -> None:
     # given: a person who died in June 2025
     idn = await register_person(client, admin_headers, death_date="2025-06-01")
@@ -120,11 +114,6 @@ async def test_premium_for_a_year_after_death_is_refused(client, admin_headers) 
     assert r.status_code == 422 and r.json()["error"]["code"] == "PERSON_DECEASED", r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN §8: a death date revokes member tokens and codes; a person registered as deceased is "
-    "issued an activation code (201), activates the app and gets a member QR code",
-)
 async def test_a_deceased_person_gets_no_member_app_access(client, admin_headers) -> None:
     # given: a person registered with a death date
     idn = await register_person(client, admin_headers, death_date="2025-06-01")

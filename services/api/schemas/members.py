@@ -14,9 +14,10 @@ from yibao.people.service import filing_kind
 if TYPE_CHECKING:
     from yibao.accounts.orm import AccountMovementRow
     from yibao.enrolment.orm import EnrolmentRow
-    from yibao.members.service import Binding, Due, Me
+    from yibao.members.service import Binding, Me
     from yibao.people.orm import FilingRow
     from yibao.premiums.orm import PremiumPaymentRow
+    from yibao.premiums.service import Due
 
 
 class ActivationCodeRead(BaseModel):
@@ -80,7 +81,7 @@ class EnrolmentStatus(BaseModel):
     def of(cls, id_number: str, year: int, row: EnrolmentRow | None, scheme: str = "resident") -> EnrolmentStatus:
         return cls(
             id_number=id_number,
-            year=year,
+            year=row.year if row else year,
             scheme=row.scheme if row else scheme,
             enrolled=row is not None,
             coverage_start=row.coverage_start if row else None,
@@ -92,7 +93,51 @@ class EnrolmentStatus(BaseModel):
         )
 
 
+class QuoteWarning(BaseModel):
+    code: str = Field(
+        description="the error code a payment on `paid_on` would be refused with: PERSON_DECEASED, "
+        "PREMIUM_ALREADY_PAID, ALREADY_ENROLLED, INVALID_REQUEST (a pay-back of an enrolled year), "
+        "PAYBACK_BEFORE_FIRST_ENROLMENT, COVERAGE_CANNOT_START",
+        examples=["COVERAGE_CANNOT_START"],
+    )
+    message: str
+
+
 class PremiumDue(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id_number": "430522199001011235",
+                    "year": 2026,
+                    "kind": "current",
+                    "premium": "400.00",
+                    "subsidy": "0.00",
+                    "subsidy_group": None,
+                    "due": "400.00",
+                    "window_from": "2025-09-01",
+                    "window_to": "2025-12-31",
+                    "paid": False,
+                    "paid_on": "2026-12-03",
+                    "coverage_start": "2027-03-03",
+                    "coverage_reason": "WAITING_OUTSIDE_WINDOW",
+                    "coverage_detail": "集中缴费期外缴费：等待期 3 个月 paid outside the collection window: "
+                    "waiting 3 months from 2026-12-03",
+                    "waiting_months": 3,
+                    "payable": False,
+                    "warnings": [
+                        {
+                            "code": "COVERAGE_CANNOT_START",
+                            "message": "2026-12-03缴费，2026年度保障要到2027-03-03才开始，已超出该年度；… "
+                            "paid on 2026-12-03, coverage for 2026 would only start on 2027-03-03, after the "
+                            "year ends: pay for 2027 instead (collected 2026-09-01 – 2026-12-31)",
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+
     id_number: str
     year: int
     kind: Literal["current", "payback", "newborn"]
@@ -103,10 +148,21 @@ class PremiumDue(BaseModel):
     window_from: date
     window_to: date
     paid: bool
+    paid_on: date = Field(description="the payment day quoted for (the member app: today)")
+    coverage_start: date | None = Field(
+        description="when coverage would start if paid on `paid_on` (null: a pay-back creates no coverage, "
+        "or there is nothing to buy)"
+    )
+    coverage_reason: str | None = Field(description="as in the enrolment: IN_WINDOW, WAITING_OUTSIDE_WINDOW, …")
+    coverage_detail: str | None
+    waiting_months: int
+    payable: bool = Field(description="false: a payment on `paid_on` would be refused, `warnings` say why")
+    warnings: list[QuoteWarning]
 
     @classmethod
     def of(cls, due: Due) -> PremiumDue:
         q = due.quote
+        c = q.coverage
         return cls(
             id_number=due.person.id_number,
             year=q.year,
@@ -118,6 +174,13 @@ class PremiumDue(BaseModel):
             window_from=q.window_from,
             window_to=q.window_to,
             paid=due.paid,
+            paid_on=q.paid_on,
+            coverage_start=c.start if c else None,
+            coverage_reason=c.reason if c else None,
+            coverage_detail=c.detail if c else None,
+            waiting_months=c.waiting_months if c else 0,
+            payable=q.payable,
+            warnings=[QuoteWarning(code=e.code, message=e.message) for e in q.refusals],
         )
 
 
@@ -152,13 +215,19 @@ class PaymentRead(BaseModel):
     paid_on: date
     status: str
     created: bool = True
-    enrolment: EnrolmentStatus | None = None
+    enrolment: EnrolmentStatus | None = Field(
+        default=None,
+        description="the enrolment the payment created; for a pay-back, the premium-derived enrolment that "
+        "ended the lapse, whose waiting period it counts towards (its start recomputed if its coverage had not "
+        "begun; null if none)",
+    )
 
     @classmethod
     def of(
         cls, p: PremiumPaymentRow, id_number: str, created: bool = True, enrolment: EnrolmentRow | None = None
     ) -> PaymentRead:
-        """``enrolment``: the enrolment the payment derived, shown with the payment."""
+        """``enrolment``: the enrolment the payment derived (for a pay-back: the later year's
+        enrolment whose wait it counts towards), shown with the payment."""
         return cls(
             payment_id=p.id,
             id_number=id_number,

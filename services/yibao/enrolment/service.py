@@ -1,16 +1,21 @@
 """Enrolments: the one module that writes ``enrolments``.
 
 * ``enrol``: staff type an enrolment in (a use case: audited, commits).
-* ``upsert_derived``: the enrolments a premium payment or a contribution posting derives, for
-  any number of people in one statement, then their incentives; ``remove``: a refunded
-  premium's enrolment. Both are steps of the caller's transaction (which audits and commits).
+* ``enrol_from_premium``, ``recompute_from_premium``, ``remove``: the enrolment a resident
+  premium derives, its coverage start recomputed after a pay-back, a refunded premium's
+  enrolment. Steps of the caller's transaction (which commits); each change is audited here,
+  on the person, with the row before and after (``enrolment.derived`` / ``.recomputed`` /
+  ``.removed``).
+* ``upsert_derived``: the employee enrolments a contribution posting derives, for any number of
+  people in one statement, then their incentives (the posting's use case audits the posting).
 * ``refresh_incentives``: continuity and zero-claim credits from history, one set-based UPDATE
   (the year-end rollover runs it for everyone; the rule itself is ``incentives.derive``).
 
-Merge rule of a derived enrolment with the row already there for (person, year, scheme):
-derived fields win over staff-typed ones (``source`` becomes the deriving one). A contribution
-posting keeps the earliest coverage start of its own earlier postings (months may be posted out
-of order) and a retiree flag once set by a posting; a premium replaces what is there.
+A premium never touches an enrolment that is already there (staff-typed or from an earlier
+payment): ``enrol_from_premium`` refuses with ``ALREADY_ENROLLED``, so a payment can never
+shorten or move an existing coverage. A contribution posting merges into the employee row of
+its year: it keeps the earliest coverage start of its own earlier postings (months may be posted
+out of order) and a retiree flag once set by a posting; derived fields win over staff-typed ones.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import orjson
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit
@@ -29,7 +35,7 @@ from yibao.db.uow import UnitOfWork
 from yibao.enrolment.coverage import Coverage
 from yibao.enrolment.incentives import DEFAULT_ZERO_CLAIM_STEP
 from yibao.enrolment.orm import EnrolmentRow
-from yibao.errors import InvalidRequest
+from yibao.errors import AlreadyEnrolled, InvalidRequest
 from yibao.money import Fen
 from yibao.people.orm import PersonRow
 from yibao.people.repository import get_by_id_number
@@ -49,10 +55,12 @@ class _DerivedBy:
     keeps_earliest: bool  # a later derivation of the same source keeps the earliest start (and retiree)
 
 
+#: the bulk derivations (``upsert_derived``); a premium's enrolment goes through ``enrol_from_premium``
 _DERIVED = {
-    PREMIUM: _DerivedBy("resident", keeps_earliest=False),
     EMPLOYER: _DerivedBy("employee", keeps_earliest=True),
 }
+#: the scheme of the rows each source derives
+_SCHEME_OF = {PREMIUM: "resident", EMPLOYER: "employee"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,13 @@ async def enrol(
         zero_claim_credit=zero_claim_credit,
     )
     row = await add_unique(s, row, f"{scheme} enrolment for {year}")
-    detail = {"scheme": row.scheme, "year": row.year, "coverage_start": str(row.coverage_start)}
+    detail = {
+        "scheme": row.scheme,
+        "year": row.year,
+        "coverage_start": str(row.coverage_start),
+        "before": None,
+        "after": snapshot(row),
+    }
     await audit.record(s, actor, "enrolment.created", ("person", str(person.id)), detail)
     await uow.commit()
     return Enrolled(person, row)
@@ -147,8 +161,8 @@ _UPSERT_DERIVED = text(
 async def upsert_derived(session: AsyncSession, source: str, year: int, rows: Sequence[Derived]) -> int:
     """Create or update the ``source``-derived enrolment of ``year`` for every row (one
     statement whatever the count; the module docstring gives the merge rule), then refresh
-    their incentives. ``source``: ``premium`` (resident) or ``employer`` (employee); the other
-    scheme's row of the year is left as it is. Returns how many rows were given."""
+    their incentives. ``source``: ``employer`` (employee); the resident row of the year is left
+    as it is. Returns how many rows were given."""
     by = _DERIVED[source]
     if not rows:
         return 0
@@ -171,18 +185,107 @@ async def upsert_derived(session: AsyncSession, source: str, year: int, rows: Se
     return len(rows)
 
 
-async def remove(session: AsyncSession, source: str, person_id: int, year: int) -> int:
+def snapshot(row: EnrolmentRow) -> dict[str, object]:
+    """What the audit log keeps of an enrolment, before or after a change."""
+    return {
+        "coverage_start": str(row.coverage_start),
+        "coverage_reason": row.coverage_reason,
+        "waiting_months": row.waiting_months,
+        "source": row.source,
+        "continuous_years": row.continuous_years,
+        "zero_claim_credit": int(row.zero_claim_credit),
+    }
+
+
+async def _audit_change(
+    session: AsyncSession,
+    actor: audit.Actor,
+    action: str,
+    person_id: int,
+    scheme: str,
+    year: int,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+) -> None:
+    detail = {"scheme": scheme, "year": year, "before": before, "after": after}
+    await audit.record(session, actor, action, ("person", str(person_id)), detail)
+
+
+async def enrol_from_premium(
+    session: AsyncSession, actor: audit.Actor, person_id: int, year: int, coverage: Coverage
+) -> EnrolmentRow:
+    """The resident enrolment a premium payment derives, with its incentives; audited
+    (``enrolment.derived``). A resident enrolment already there for the year (staff-typed, or
+    another payment's) is never touched: ``ALREADY_ENROLLED``."""
+    inserted = await session.scalar(
+        pg_insert(EnrolmentRow)
+        .values(
+            person_id=person_id,
+            scheme=_SCHEME_OF[PREMIUM],
+            year=year,
+            coverage_start=coverage.start,
+            retiree=False,
+            continuous_years=0,
+            zero_claim_credit=0,
+            coverage_reason=coverage.reason,
+            coverage_detail=coverage.detail[:400],
+            waiting_months=coverage.waiting_months,
+            source=PREMIUM,
+        )
+        .on_conflict_do_nothing(index_elements=["person_id", "year", "scheme"])
+        .returning(EnrolmentRow.id)
+    )
+    if inserted is None:
+        raise AlreadyEnrolled(f"{year}年度已参保 already enrolled for {year}")
+    await refresh_incentives(session, year, [person_id])
+    row = await get(session, person_id, year, _SCHEME_OF[PREMIUM], fresh=True)
+    assert row is not None
+    await _audit_change(session, actor, "enrolment.derived", person_id, row.scheme, year, None, snapshot(row))
+    return row
+
+
+async def recompute_from_premium(
+    session: AsyncSession, actor: audit.Actor, row: EnrolmentRow, coverage: Coverage
+) -> bool:
+    """Move a premium-derived enrolment's coverage start to ``coverage`` (a pay-back shortened
+    the wait; the caller checked the coverage has not begun). Audited (``enrolment.recomputed``)
+    when anything changed; returns whether it did."""
+    if row.source != PREMIUM:
+        raise InvalidRequest("only a premium-derived enrolment is recomputed from premiums")
+    before = snapshot(row)
+    row.coverage_start = coverage.start
+    row.coverage_reason = coverage.reason
+    row.coverage_detail = coverage.detail[:400]
+    row.waiting_months = coverage.waiting_months
+    after = snapshot(row)
+    if after == before:
+        return False
+    await session.flush()
+    await _audit_change(session, actor, "enrolment.recomputed", row.person_id, row.scheme, row.year, before, after)
+    return True
+
+
+async def remove(session: AsyncSession, actor: audit.Actor, source: str, person_id: int, year: int) -> int:
     """Delete the ``source``-derived enrolment of the person's year (a staff-typed row or another
-    source's stays); returns the rows removed."""
-    result = await session.execute(
-        delete(EnrolmentRow).where(
-            EnrolmentRow.person_id == person_id,
-            EnrolmentRow.year == year,
-            EnrolmentRow.scheme == _DERIVED[source].scheme,
-            EnrolmentRow.source == source,
+    source's stays), audited (``enrolment.removed``); returns the rows removed."""
+    rows = list(
+        await session.scalars(
+            select(EnrolmentRow)
+            .where(
+                EnrolmentRow.person_id == person_id,
+                EnrolmentRow.year == year,
+                EnrolmentRow.scheme == _SCHEME_OF[source],
+                EnrolmentRow.source == source,
+            )
+            .with_for_update()
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for row in rows:
+        before = snapshot(row)
+        await session.delete(row)
+        await session.flush()
+        await _audit_change(session, actor, "enrolment.removed", person_id, row.scheme, year, before, None)
+    return len(rows)
 
 
 # ---------------------------------------------------------------- incentives
@@ -271,15 +374,24 @@ async def refresh_incentives(session: AsyncSession, year: int, person_ids: list[
 
 
 async def get(
-    session: AsyncSession, person_id: int, year: int, scheme: str | None = None, *, fresh: bool = False
+    session: AsyncSession,
+    person_id: int,
+    year: int,
+    scheme: str | None = None,
+    *,
+    fresh: bool = False,
+    lock: bool = False,
 ) -> EnrolmentRow | None:
     """The person's enrolment of ``year`` in ``scheme`` (``None``: any scheme); ``fresh`` reloads
-    a row this session already holds (after a statement changed it)."""
+    a row this session already holds (after a statement changed it); ``lock`` holds it until
+    the transaction ends (``FOR UPDATE``)."""
     stmt = select(EnrolmentRow).where(EnrolmentRow.person_id == person_id, EnrolmentRow.year == year)
     if scheme is not None:
         stmt = stmt.where(EnrolmentRow.scheme == scheme)
-    if fresh:
+    if fresh or lock:
         stmt = stmt.execution_options(populate_existing=True)
+    if lock:
+        stmt = stmt.with_for_update()
     return await session.scalar(stmt)
 
 
@@ -290,3 +402,11 @@ async def years_before(session: AsyncSession, person_id: int, year: int) -> set[
             select(EnrolmentRow.year).where(EnrolmentRow.person_id == person_id, EnrolmentRow.year < year)
         )
     )
+
+
+async def first_year_after(session: AsyncSession, person_id: int, year: int) -> int | None:
+    """The first year after ``year`` the person was enrolled in (any scheme), if any."""
+    found: int | None = await session.scalar(
+        select(func.min(EnrolmentRow.year)).where(EnrolmentRow.person_id == person_id, EnrolmentRow.year > year)
+    )
+    return found

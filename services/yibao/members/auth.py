@@ -1,7 +1,8 @@
 """Member credentials: staff-issued activation codes exchanged for bearer tokens.
 
 Like staff tokens, secrets are random (≥ 128 bits) and only their SHA-256 is stored; a token
-expires after ``member_token_days`` and can be revoked. Activation codes are single use.
+expires after ``member_token_days`` and can be revoked; a person's death date revokes them all.
+Activation codes are single use.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yibao import clock
 from yibao.audit import Actor
 from yibao.auth.tokens import digest
-from yibao.errors import ActivationCodeInvalid
+from yibao.errors import ActivationCodeInvalid, PersonDeceased
 from yibao.members.orm import ActivationCodeRow, MemberTokenRow
+from yibao.people.orm import PersonRow
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ async def activate(session: AsyncSession, code: str, token_days: int) -> tuple[s
     )
     if person_id is None:
         raise ActivationCodeInvalid()
+    if await session.scalar(select(PersonRow.death_date).where(PersonRow.id == person_id)) is not None:
+        raise PersonDeceased()  # the code was issued before the death was known; nothing is consumed
     token = "ybm_" + secrets.token_urlsafe(32)
     expires = now + timedelta(days=token_days)
     session.add(MemberTokenRow(person_id=person_id, token_hash=digest(token), expires_at=expires))
@@ -65,12 +69,17 @@ async def activate(session: AsyncSession, code: str, token_days: int) -> tuple[s
 
 
 async def member_for_token(session: AsyncSession, token: str) -> MemberPrincipal | None:
+    """The member a live token stands for; a death date revokes every token of the person
+    (DOMAIN §8), whenever the registry reports it."""
     row = (
         await session.execute(
-            select(MemberTokenRow.id, MemberTokenRow.person_id).where(
+            select(MemberTokenRow.id, MemberTokenRow.person_id)
+            .join(PersonRow, PersonRow.id == MemberTokenRow.person_id)
+            .where(
                 MemberTokenRow.token_hash == digest(token),
                 MemberTokenRow.revoked_at.is_(None),
                 MemberTokenRow.expires_at > clock.now(),
+                PersonRow.death_date.is_(None),
             )
         )
     ).first()

@@ -28,7 +28,7 @@ from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
 from yibao.enrolment import service as enrolments
 from yibao.enrolment.orm import EnrolmentRow
-from yibao.errors import InvalidRequest, NotFound, PersonNotFound
+from yibao.errors import InvalidRequest, NotFound, PersonDeceased, PersonNotFound
 from yibao.members import auth, codes
 from yibao.members.auth import MemberPrincipal
 from yibao.members.orm import BindingRequestRow
@@ -38,6 +38,7 @@ from yibao.people import service as people
 from yibao.people.orm import FamilyBindingRow, FilingRow, PersonRow
 from yibao.people.repository import get_by_id_number
 from yibao.policy.params import PolicyParams
+from yibao.premiums import rules
 from yibao.premiums import service as premiums
 from yibao.premiums.orm import PremiumPaymentRow
 
@@ -95,26 +96,17 @@ async def enrolment(
     return person, row
 
 
-@dataclass(frozen=True)
-class Due:
-    person: PersonRow
-    quote: premiums.Quote
-    paid: bool  # a live payment for the year exists
-
-
 async def premium_due(
     session: AsyncSession,
     member: MemberPrincipal,
     year: int,
     policies: Mapping[tuple[str, int], PolicyParams],
     raw_id: str | None,
-) -> Due:
-    """What the person owes today for ``year`` (premium − subsidy), and whether it is paid."""
+) -> premiums.Due:
+    """What the person owes today for ``year`` (premium − subsidy), when coverage would start,
+    why paying today would be refused, and whether it is paid."""
     person = await visible_person(session, member.person_id, raw_id)
-    params = premiums.premium_params(policies, person.region, year)
-    q = await premiums.quote(session, person, year, clock.today(), params)
-    paid = any(p.year == year and p.status == "paid" for p in await premiums.payments_of(session, [person.id]))
-    return Due(person, q, paid)
+    return await premiums.due(session, person, year, clock.today(), policies)
 
 
 async def payments(session: AsyncSession, member: MemberPrincipal) -> list[tuple[PremiumPaymentRow, str]]:
@@ -183,9 +175,19 @@ async def filings(session: AsyncSession, member: MemberPrincipal, raw_id: str | 
 async def member_code(
     session: AsyncSession, member: MemberPrincipal, raw_id: str | None, secret: str, seconds: int
 ) -> tuple[str, datetime]:
-    """A fresh member QR code for the person (nothing is written until a settlement uses it)."""
+    """A fresh member QR code for the person (nothing is written until a settlement uses it);
+    none for a deceased person."""
     person = await visible_person(session, member.person_id, raw_id)
+    _alive(person)
     return codes.issue(person.id, secret, seconds)
+
+
+def _alive(person: PersonRow) -> None:
+    """DOMAIN §8: a death date ends member-app access (tokens, activation and QR codes)."""
+    if person.death_date is not None:
+        raise PersonDeceased(
+            f"参保人已于{person.death_date}死亡 the person died on {person.death_date}: no member-app access"
+        )
 
 
 # ---------------------------------------------------------------- use cases
@@ -194,8 +196,10 @@ async def member_code(
 async def issue_activation_code(
     uow: UnitOfWork, actor: audit.Actor, raw_id: str, hours: int
 ) -> tuple[PersonRow, str, datetime]:
-    """Staff issue a single-use activation code (shown once) for the person."""
+    """Staff issue a single-use activation code (shown once) for the person; none for a
+    deceased person."""
     person = await get_by_id_number(uow.session, raw_id)
+    _alive(person)
     code, expires = await auth.issue_activation_code(uow.session, person.id, actor.name, hours)
     await audit.record(uow.session, actor, "member.activation_code.issue", ("person", str(person.id)), {})
     await uow.commit()
@@ -228,7 +232,9 @@ async def pay_premium(
 ) -> premiums.Paid:
     """Pay a premium for the member or a bound relative: through the app's cash gateway
     (``payment_reference``) or from the member's personal account (family sharing for a
-    relative). Idempotent on the request's key; the premium use case audits and commits."""
+    relative). Idempotent on the request's key, scoped to the member: the same key and body
+    replay the first payment (``created=False``), another body is ``IDEMPOTENCY_CONFLICT``
+    (nothing written). The premium use case audits and commits."""
     if not idempotency_key:
         raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
     s = uow.session
@@ -240,6 +246,14 @@ async def pay_premium(
         channel, reference = "app", payment_reference
     else:
         channel, reference = "account", f"M{payer.id}:{idempotency_key}"
+    body = {
+        "person": person.id,
+        "year": year,
+        "amount": int(amount),
+        "source": source,
+        "payment_reference": payment_reference,
+    }
+    request = premiums.Request(f"member:{member.person_id}", idempotency_key, rules.request_hash(body))
     return await premiums.pay(
         uow,
         member.actor,
@@ -250,6 +264,7 @@ async def pay_premium(
         amount=amount,
         policies=policies,
         payer=payer,
+        request=request,
     )
 
 

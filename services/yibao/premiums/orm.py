@@ -82,3 +82,20 @@ class SubsidyBookingRow(Base):
     amount: Mapped[int] = mapped_column(FenColumn)
     booked_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PremiumRequestRow(Base):
+    """The first answer to a caller's ``Idempotency-Key`` on a premium payment.
+
+    Scoped by caller (``member:<person id>``): the same key with the same request (by its
+    SHA-256) gets the first payment back, with another request it is ``IDEMPOTENCY_CONFLICT``.
+    Written in the payment's transaction, so a refused request leaves no key behind.
+    """
+
+    __tablename__ = "premium_requests"
+
+    caller: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[int] = mapped_column(ForeignKey("premium_payments.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

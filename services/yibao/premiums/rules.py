@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+import orjson
 
 from yibao.money import Fen
 from yibao.policy.params import PremiumParams
@@ -36,3 +39,9 @@ def exempt_group(groups: Iterable[str], params: PremiumParams) -> str | None:
     """A held group that exempts from the waiting period, if any."""
     held = sorted(set(groups) & params.waiting.exempt_groups)
     return held[0] if held else None
+
+
+def request_hash(request: Mapping[str, object]) -> str:
+    """SHA-256 of a payment request's fields (key order does not matter): what an
+    ``Idempotency-Key`` is bound to."""
+    return hashlib.sha256(orjson.dumps(dict(request), option=orjson.OPT_SORT_KEYS)).hexdigest()
