@@ -310,3 +310,18 @@ async def test_a_stored_run_with_numbers_json_cannot_carry_still_lists(client, a
     assert listed.status_code == 200, listed.text
     assert one.status_code == 200, one.text
     assert one.json()["params"] == {"x": "100000000000000000000", "y": 1.5}
+
+
+async def test_a_job_naming_an_unknown_region_is_refused(client, admin_headers, sessionmaker) -> None:
+    runs = await count(sessionmaker, "job_runs")
+    body = {"kind": "dip_presettle", "params": {"year": 2019, "month": 6, "region": "999999"}}
+    r = await client.post("/api/v1/jobs", json=body, headers=admin_headers)
+    assert r.status_code == 422 and code(r) == "UNKNOWN_REGION", r.text
+    assert await count(sessionmaker, "job_runs") == runs
+
+
+async def test_the_kinds_say_what_params_they_take(client, admin_headers) -> None:
+    r = await client.get("/api/v1/jobs/kinds", headers=admin_headers)
+    kinds = {k["kind"]: k["params"] for k in r.json()}
+    assert kinds["daily_settle"] == {"date": "date"}
+    assert kinds["year_end_clearing"] == {"year": "year", "commit": "flag?", "region": "region?"}

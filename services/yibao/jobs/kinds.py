@@ -100,6 +100,13 @@ def topic_for(service: str) -> str:
     return f"job.{service}"
 
 
+def params_of(kind: JobKind) -> dict[str, str] | None:
+    """What a kind takes, for the listing of kinds: name → type (``?``: optional)."""
+    if kind.params is None:
+        return None
+    return {name: p.type + ("" if p.required else "?") for name, p in kind.params.items()}
+
+
 # ---------------------------------------------------------------- parameters
 
 #: the years a job may name: the policy years
