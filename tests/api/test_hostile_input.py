@@ -8,7 +8,8 @@ nothing here touches a day, an institution or a month another test settles.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import itertools
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,12 +36,9 @@ async def count(sessionmaker, table: str) -> int:  # type: ignore[no-untyped-def
 
 
 async def test_a_bill_dated_after_today_is_refused_by_preview_and_settle(client, admin_headers, hospital) -> None:
-    # given: an enrolled person and a bill dated 22 days ahead (still the enrolled year)
+    # given: an enrolled person and a bill dated 22 days ahead (refused before enrolment is read)
     idn = await make_person(client, admin_headers, year=clock.today().year)
-    ahead = (clock.today() + timedelta(days=22)).isoformat()
-    if date.fromisoformat(ahead).year != clock.today().year:  # keep the person's year
-        ahead = (clock.today() + timedelta(days=1)).isoformat()
-    bill = make_bill(idn, service_date=ahead)
+    bill = make_bill(idn, service_date=(clock.today() + timedelta(days=22)).isoformat())
     # when
     preview = await client.post("/api/v1/settlements/preview", json=bill, headers=hospital)
     settle = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
@@ -121,6 +119,20 @@ async def test_a_death_date_after_today_is_refused(client, admin_headers, death:
     # then
     assert r.status_code == 400 and code(r) == "INVALID_REQUEST", r.text
     assert (await client.get(f"/api/v1/persons/{idn}", headers=admin_headers)).status_code == 404
+
+
+async def test_an_employer_in_an_unknown_region_is_refused(client, admin_headers) -> None:
+    from yibao.employers.credit_code import make as make_code
+
+    code_ = make_code(f"91999999MA4L{next(_employers):05d}")
+    r = await client.post(
+        "/api/v1/employers", json={"code": code_, "name": "无此统筹区", "region": "999999"}, headers=admin_headers
+    )
+    assert r.status_code == 422 and code(r) == "UNKNOWN_REGION", r.text
+    assert (await client.get(f"/api/v1/employers/{code_}", headers=admin_headers)).status_code == 404
+
+
+_employers = itertools.count(1)
 
 
 async def test_an_unknown_region_is_refused_at_registration(client, admin_headers) -> None:

@@ -131,6 +131,19 @@ async def test_every_path_an_id_arrives_by_normalises_it(client, admin_headers, 
     )
     assert r.status_code == 201, r.text
     assert (r.json()["holder_id_number"], r.json()["relative_id_number"]) == (holder, spouse)
+    r = await client.post(
+        "/api/v1/premiums/payments",
+        json={
+            "id_number": spouse_wide,
+            "year": 2026,
+            "channel": "bank",
+            "reference": secrets.token_hex(8),
+            "amount": "240.00",
+            "paid_on": "2025-10-15",
+        },
+        headers=admin_headers,
+    )  # whatever the premium rules answer, it is about the registered spouse
+    assert r.status_code not in (400, 404) or r.json()["error"]["code"] not in ("INVALID_ID_NUMBER", "PERSON_NOT_FOUND")
     bill = make_bill(spouse_wide, [line("S-BLRT", "1", "20.00")], use_personal_account=True)
     bill["account_payer_id_number"] = wide
     preview = await client.post("/api/v1/settlements/preview", json=bill, headers=hospital)
