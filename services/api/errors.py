@@ -50,6 +50,8 @@ STATUS: dict[str, int] = {
     "COVERAGE_CANNOT_START": 422,
     "PAID_ON_IN_FUTURE": 422,
     "PAYBACK_BEFORE_FIRST_ENROLMENT": 422,
+    "SERVICE_DATE_IN_FUTURE": 422,
+    "UNKNOWN_REGION": 422,
 }
 
 HTTP_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
@@ -156,8 +158,43 @@ async def _on_statement_error(request: Request, exc: Exception) -> JSON:
 
 
 async def on_unexpected(_: Request, exc: Exception) -> JSON:
+    """A defect. This handler cannot know how far the request got (a use case may have committed
+    before its answer failed), so it says only what it knows: the error is logged, the outcome
+    is to be read back before anything is sent again."""
     log.exception("unhandled error", exc_info=exc)
-    return error_response("INTERNAL", "内部错误 internal error; nothing was written", 500)
+    return error_response(
+        "INTERNAL",
+        "内部错误，已记录；请先查询结果再重试 internal error (logged); whether the request took effect is "
+        "not known here: read the outcome before retrying (a retry with the same Idempotency-Key is safe)",
+        500,
+    )
+
+
+#: modules whose socket errors mean "the database cannot be reached" (the engine, its driver)
+_DATABASE_MODULES = ("asyncpg", "sqlalchemy")
+
+
+def _from_the_database(exc: BaseException) -> bool:
+    """Whether an ``OSError`` was raised while connecting or talking to PostgreSQL: raised inside
+    asyncpg or SQLAlchemy (refused, reset, timed out, "Multiple exceptions" of a host's several
+    addresses, which carries no errno). Anything else (a file, another service's socket) is not
+    the database."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in _DATABASE_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+async def on_os_error(request: Request, exc: Exception) -> JSON:
+    """A database that cannot be reached is a retryable 503; any other ``OSError`` (a missing
+    file, a full disk, another service's socket) is a defect: a 500 with its details logged."""
+    assert isinstance(exc, OSError)
+    if _from_the_database(exc):
+        return await on_database_down(request, exc)
+    return await on_unexpected(request, exc)
 
 
 def install(app: FastAPI) -> None:
@@ -170,5 +207,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.PostgresError, on_driver_error)
     app.add_exception_handler(asyncpg.InterfaceError, on_driver_error)
     app.add_exception_handler(asyncpg.exceptions.InternalClientError, on_driver_error)
-    app.add_exception_handler(OSError, on_database_down)
+    app.add_exception_handler(OSError, on_os_error)
     app.add_exception_handler(Exception, on_unexpected)  # still a 500, but in our error shape and logged

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     outbox_batch: int = 500
     run_outbox_relay: bool = True  # the API process relays its own outbox rows
     reference_cache_seconds: float = 5.0
+    #: a bill or fee line may be dated up to this many minutes ahead of China-time now (a HIS
+    #: clock running a little fast around midnight); later is SERVICE_DATE_IN_FUTURE
+    service_date_tolerance_minutes: int = Field(default=10, ge=0, le=24 * 60)
     log_level: str = "INFO"
     #: member app bearer tokens live this long after activation
     member_token_days: int = Field(default=30, ge=1, le=365)

@@ -195,3 +195,20 @@ class PaybackBeforeFirstEnrolment(DomainError):
 
     code = "PAYBACK_BEFORE_FIRST_ENROLMENT"
     default_message = "补缴年度早于首次参保 the year paid back is before the person was first enrolled"
+
+
+# ---------------------------------------------------------------- impossible input (#13.6, #14)
+
+
+class ServiceDateInFuture(DomainError):
+    """A bill or fee line dated after today (China time, less a small clock tolerance)."""
+
+    code = "SERVICE_DATE_IN_FUTURE"
+    default_message = "就诊日期晚于今天 service date is after today"
+
+
+class UnknownRegion(DomainError):
+    """A region that is no pooling region of the reference data (no policy loaded for it)."""
+
+    code = "UNKNOWN_REGION"
+    default_message = "统筹区不存在 unknown pooling region"

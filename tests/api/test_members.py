@@ -547,3 +547,14 @@ async def test_ops_views_page_and_export_csv(client, admin_headers) -> None:
     assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("id_number,name")
     rate = await client.get("/api/v1/ops/enrolment-rate?year=2026", headers={**admin_headers, "Accept": "text/csv"})
     assert rate.status_code == 200 and rate.text.startswith("region,group,people,enrolled,rate")
+
+
+async def test_a_member_naming_themselves_in_fullwidth_digits_is_themselves(client, admin_headers) -> None:
+    # given a member, and their own number as a phone keyboard in Chinese mode types it
+    idn = await register(client, admin_headers)
+    me = await login(client, admin_headers, idn)
+    fullwidth = idn.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    # when they ask for their own enrolment under that spelling
+    r = await client.get(f"/api/v1/me/enrolments/2026?id_number={fullwidth}", headers=me)
+    # then it is theirs (the one normaliser), not PERSON_NOT_FOUND
+    assert r.status_code == 200, r.text

@@ -11,7 +11,7 @@ from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.jobs import JobKindRead, JobPage, JobRead, JobRequest
 from yibao.jobs import runner
-from yibao.jobs.kinds import KINDS, authorize
+from yibao.jobs.kinds import KINDS, authorize, params_of
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs 作业"])
 
@@ -19,7 +19,10 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs 作业"])
 @router.get("/kinds", response_model=list[JobKindRead], summary="Every job kind and who may start it")
 async def kinds(_: StaffUser) -> Any:
     return JSON(
-        [{"kind": k, "service": v.service, "roles": list(v.roles), "summary": v.summary} for k, v in KINDS.items()]
+        [
+            {"kind": k, "service": v.service, "roles": list(v.roles), "summary": v.summary, "params": params_of(v)}
+            for k, v in KINDS.items()
+        ]
     )
 
 

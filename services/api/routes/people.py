@@ -26,6 +26,7 @@ from yibao.accounts import service as accounts
 from yibao.auth.tokens import StaffPrincipal
 from yibao.enrolment import service as enrolment
 from yibao.people import service as people
+from yibao.people.id_number import normalise
 
 router = APIRouter(prefix="/api/v1", tags=["admin 经办"], responses=ERRORS)
 
@@ -54,7 +55,7 @@ async def get_person(id_number: str, _: Clerk, session: SessionDep) -> PersonRea
 )
 async def add_group(id_number: str, body: GroupCreate, staff: Clerk, uow: UowDep) -> GroupRead:
     row = await people.tag_group(uow, staff.actor, id_number, body.group, body.valid_from, body.valid_to)
-    return GroupRead(id_number=id_number.upper(), group=row.group, valid_from=row.valid_from, valid_to=row.valid_to)
+    return GroupRead(id_number=normalise(id_number), group=row.group, valid_from=row.valid_from, valid_to=row.valid_to)
 
 
 @router.post("/enrolments", status_code=201, response_model=EnrolmentRead, summary="Enrol a person for a year")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from api.deps import CurrentInstitution, Reader, SessionDep, UowDep
 from api.responses import JSON
-from api.schemas.common import ERRORS
+from api.schemas.common import ERRORS, MONTH_PATTERN, RowId
 from api.schemas.reconcile import SchemeTotalIn, SubmissionCreate
 from yibao import audit
 from yibao.auth.tokens import StaffPrincipal
@@ -49,7 +49,7 @@ async def submit(body: SubmissionCreate, institution: CurrentInstitution, uow: U
 async def submit_csv(
     institution: CurrentInstitution,
     uow: UowDep,
-    month: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")],
+    month: Annotated[str, Form(pattern=MONTH_PATTERN, examples=["2026-03"])],
     totals: Annotated[str, Form(description='JSON list of {"scheme","count","total","fund_pay","account_pay"}')],
     details: Annotated[UploadFile, File(description="settlement_id,scheme,total,fund_pay,account_pay")],
 ) -> Any:
@@ -60,7 +60,7 @@ async def submit_csv(
 
 
 @router.get("/submissions/{submission_id}", responses=ERRORS, summary="One submission and its answer")
-async def get_submission(submission_id: int, reader: Reader, session: SessionDep) -> Any:
+async def get_submission(submission_id: RowId, reader: Reader, session: SessionDep) -> Any:
     return JSON(monthly.render(await monthly.get(session, submission_id, _scope(reader))))
 
 

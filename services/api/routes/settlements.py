@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 
 from api.deps import CurrentInstitution, Reader, RefsDep, RuntimeDep, SessionDep
 from api.responses import JSON
-from api.schemas.common import ERRORS
+from api.runtime import Runtime
+from api.schemas.common import ERRORS, Day
 from api.schemas.settlements import EXAMPLE_REQUEST, SettlementPage, SettlementRead, SettleRequest
 from yibao.bill_settlement import queries, service
 from yibao.institutions.agreements import Institution
@@ -29,8 +30,21 @@ async def preview(body: RequestBody, institution: CurrentInstitution, refs: Refs
     secret = runtime.settings.member_code_secret.get_secret_value()
     cmd = body.to_command()
     return JSON(
-        await service.preview_bill(runtime.pg, refs, institution, cmd, member_code=body.member_code, code_secret=secret)
+        await service.preview_bill(
+            runtime.pg,
+            refs,
+            institution,
+            cmd,
+            member_code=body.member_code,
+            code_secret=secret,
+            tolerance=_tolerance(runtime),
+        )
     )
+
+
+def _tolerance(runtime: Runtime) -> timedelta:
+    """How far ahead of now a service date may be (setting ``SERVICE_DATE_TOLERANCE_MINUTES``)."""
+    return timedelta(minutes=runtime.settings.service_date_tolerance_minutes)
 
 
 @router.post(
@@ -59,7 +73,14 @@ async def settle(
     secret = runtime.settings.member_code_secret.get_secret_value()
     cmd = body.to_command()
     result = await service.settle_bill(
-        runtime.pg, refs, institution, cmd, idempotency_key, member_code=body.member_code, code_secret=secret
+        runtime.pg,
+        refs,
+        institution,
+        cmd,
+        idempotency_key,
+        member_code=body.member_code,
+        code_secret=secret,
+        tolerance=_tolerance(runtime),
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(result.body, status_code=201, headers=headers, media_type="application/json")
@@ -93,8 +114,8 @@ async def get(settlement_id: str, reader: Reader, session: SessionDep) -> Any:
 async def list_settlements(
     reader: Reader,
     session: SessionDep,
-    date_from: Annotated[date | None, Query(alias="from", description="settlement day ≥ (China time)")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="settlement day ≤ (China time)")] = None,
+    date_from: Annotated[Day | None, Query(alias="from", description="settlement day ≥ (China time)")] = None,
+    date_to: Annotated[Day | None, Query(alias="to", description="settlement day ≤ (China time)")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:

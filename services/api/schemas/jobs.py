@@ -10,7 +10,13 @@ from api.schemas.common import Strict
 
 class JobRequest(Strict):
     kind: str = Field(examples=["daily_settle"], description="see GET /api/v1/jobs/kinds")
-    params: dict[str, Any] = Field(default_factory=dict, examples=[{"date": "2026-11-23"}])
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"date": "2026-11-23"}],
+        description="what the kind takes (GET /api/v1/jobs/kinds): refused with INVALID_REQUEST before anything "
+        "is stored when a name is unknown, a value of the wrong type or range, or any number not an integer "
+        "within ±2^53",
+    )
     dedup_key: str | None = Field(
         default=None,
         max_length=120,
@@ -44,3 +50,8 @@ class JobKindRead(BaseModel):
     service: str
     roles: list[str]
     summary: str
+    params: dict[str, str] | None = Field(
+        description="the params it takes: name → type (date YYYY-MM-DD, year 2000–2100, month 1–12, id, flag, "
+        "region, names, parallelism 1–8), a trailing ? when optional; null: any JSON-safe params",
+        examples=[{"date": "date"}],
+    )

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import MoneyIn, MoneyOut, PositiveMoney, Strict
+from api.schemas.common import Day, MoneyIn, MoneyOut, PositiveMoney, Strict
 from yibao.money import to_wire
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ class PersonCreate(Strict):
     id_number: IdNumber
     name: Annotated[str, Field(min_length=1, max_length=100, examples=["张三"])]
     region: Region
-    death_date: date | None = None
+    death_date: Day | None = None
 
 
 class PersonRead(BaseModel):
@@ -47,8 +47,8 @@ class PersonRead(BaseModel):
 
 class GroupCreate(Strict):
     group: Group
-    valid_from: date = Field(examples=["2026-01-01"])
-    valid_to: date | None = None
+    valid_from: Day = Field(examples=["2026-01-01"])
+    valid_to: Day | None = None
 
 
 class GroupRead(BaseModel):
@@ -62,7 +62,7 @@ class EnrolmentCreate(Strict):
     id_number: IdNumber
     scheme: Literal["resident", "employee"]
     year: Annotated[int, Field(ge=2000, le=2100, examples=[2026])]
-    coverage_start: date = Field(examples=["2026-01-01"])
+    coverage_start: Day = Field(examples=["2026-01-01"])
     retiree: bool = False
     continuous_years: Annotated[int, Field(ge=0, le=100)] = 0
     zero_claim_credit: MoneyIn = Field(default="0.00")  # type: ignore[assignment]
@@ -116,8 +116,8 @@ class CreditRead(BaseModel):
 class FilingCreate(Strict):
     id_number: IdNumber
     to_region: Region
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: Day
+    valid_to: Day | None = None
 
 
 class FilingRead(BaseModel):

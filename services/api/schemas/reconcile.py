@@ -3,16 +3,17 @@ from __future__ import annotations
 import orjson
 from pydantic import Field, ValidationError
 
-from api.schemas.common import MoneyIn, Strict
+from api.schemas.common import Count, MoneyIn, Month, Strict
 from yibao.errors import InvalidRequest
 from yibao.reconcile.monthly import Detail, SchemeTotal
 
 SCHEME = Field(pattern="^(resident|employee)$", examples=["resident"])
+MAX_TOTALS = 10
 
 
 class SchemeTotalIn(Strict):
     scheme: str = SCHEME
-    count: int = Field(ge=0)
+    count: Count
     total: MoneyIn
     fund_pay: MoneyIn
     account_pay: MoneyIn
@@ -26,7 +27,10 @@ class SchemeTotalIn(Strict):
     def parse_list(cls, raw: str) -> list[SchemeTotal]:
         """The ``totals`` form field of a CSV upload: a JSON list of scheme totals."""
         try:
-            return [cls.model_validate(t).to_domain() for t in orjson.loads(raw)]
+            items = orjson.loads(raw)
+            if not isinstance(items, list) or len(items) > MAX_TOTALS:
+                raise ValueError(f"a JSON list of at most {MAX_TOTALS} scheme totals")
+            return [cls.model_validate(t).to_domain() for t in items]
         except (ValueError, TypeError, ValidationError) as exc:
             raise InvalidRequest(f"月汇总格式错误 totals malformed: {exc}") from None
 
@@ -45,6 +49,6 @@ class DetailIn(Strict):
 
 
 class SubmissionCreate(Strict):
-    month: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-03"])
-    totals: list[SchemeTotalIn] = Field(max_length=10)
+    month: Month
+    totals: list[SchemeTotalIn] = Field(max_length=MAX_TOTALS)
     details: list[DetailIn] = Field(default_factory=list, max_length=200_000)

@@ -6,8 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from api.schemas.common import MoneyOut, PositiveMoney, Strict, fen
-from yibao.bill_settlement.commands import LineCommand, SettleBill
+from api.schemas.common import Day, MoneyOut, Strict, fen
+from yibao.bill_settlement.commands import (
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE_FEN,
+    LineCommand,
+    SettleBill,
+    bounds_problem,
+)
 
 EXAMPLE_REQUEST: dict[str, Any] = {
     "id_number": "430522199001011235",
@@ -51,9 +57,11 @@ class Injury(Strict):
 class LineIn(Strict):
     line_no: Annotated[int, Field(ge=1, le=100_000)]
     item_code: Annotated[str, Field(min_length=1, max_length=40)]
-    quantity: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4, examples=["7"])]
-    unit_price: PositiveMoney
-    service_date: date
+    quantity: Annotated[Decimal, Field(gt=0, le=MAX_QUANTITY, max_digits=11, decimal_places=4, examples=["7"])]
+    unit_price: Annotated[
+        Decimal, Field(gt=0, le=Decimal(MAX_UNIT_PRICE_FEN) / 100, max_digits=10, decimal_places=2, examples=["40.00"])
+    ]
+    service_date: Day
     days_supply: Annotated[int | None, Field(ge=1, le=3650)] = None
     trace_codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)] = []
 
@@ -73,9 +81,9 @@ class SettleRequest(Strict):
     ] = None
     visit_no: Annotated[str, Field(min_length=1, max_length=64)]
     visit_type: Literal["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]
-    admitted_on: date | None = None
-    discharged_on: date | None = None
-    service_date: date
+    admitted_on: Day | None = None
+    discharged_on: Day | None = None
+    service_date: Day
     diagnoses: Annotated[list[Annotated[str, Field(max_length=20)]], Field(max_length=50)] = []
     procedures: Annotated[list[Annotated[str, Field(max_length=20)]], Field(max_length=50)] = []
     injury: Injury | None = None
@@ -99,6 +107,9 @@ class SettleRequest(Strict):
         numbers = [ln.line_no for ln in self.lines]
         if len(set(numbers)) != len(numbers):
             raise ValueError("line_no values must be unique")
+        problem = bounds_problem([(ln.line_no, ln.quantity, fen(ln.unit_price)) for ln in self.lines])
+        if problem is not None:  # the same bound the use case holds: preview and settle agree
+            raise ValueError(problem)
         return self
 
     def to_command(self, id_number: str | None = None) -> SettleBill:

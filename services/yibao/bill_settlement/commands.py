@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
-from yibao.money import Fen
+from yibao.money import Fen, to_wire
+
+#: Bounds the domain justifies, so every amount a bill can produce fits a 64-bit fen with room
+#: (accumulators add a person's bills over a year; 9.2 × 10^18 fen ÷ MAX_BILL_TOTAL_FEN leaves
+#: room for ~10^9 such bills). The schema refuses beyond them (400) before anything is computed,
+#: and ``service._validate`` again for any other caller, so preview and settle always agree.
+#: more units than any fee line holds (tablets, millilitres, hours of oxygen, bed days)
+MAX_QUANTITY = Decimal(1_000_000)
+#: 10,000,000.00 yuan: above the dearest single item (a CAR-T infusion is ~1.2 million)
+MAX_UNIT_PRICE_FEN = Fen(1_000_000_000)
+#: 100,000,000.00 yuan: a line amount (qty × unit price) or a whole bill above this is a typo
+MAX_BILL_TOTAL_FEN = Fen(10_000_000_000)
+
+
+def bounds_problem(lines: Sequence[tuple[int, Decimal, int]]) -> str | None:
+    """Why a bill's (line_no, quantity, unit price in fen) are beyond the bounds, or ``None``."""
+    total = Decimal(0)
+    for line_no, quantity, unit_price in lines:
+        if not 0 < quantity <= MAX_QUANTITY:
+            return f"第{line_no}行数量超出范围 line {line_no}: quantity must be more than 0 and at most {MAX_QUANTITY}"
+        if not 0 < unit_price <= MAX_UNIT_PRICE_FEN:
+            return (
+                f"第{line_no}行单价超出范围 line {line_no}: unit_price must be more than 0.00 "
+                f"and at most {to_wire(MAX_UNIT_PRICE_FEN)}"
+            )
+        amount = quantity * unit_price
+        if amount > MAX_BILL_TOTAL_FEN:
+            above = to_wire(MAX_BILL_TOTAL_FEN)
+            return f"第{line_no}行金额超出上限 line {line_no}: quantity × unit_price is above {above}"
+        total += amount
+    if total > MAX_BILL_TOTAL_FEN:
+        return f"单据总额超出上限 the bill's lines add up to more than {to_wire(MAX_BILL_TOTAL_FEN)}"
+    return None
 
 
 @dataclass(frozen=True)

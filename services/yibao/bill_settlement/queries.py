@@ -46,9 +46,12 @@ def _encode(at: datetime, sid: uuid.UUID) -> str:
 def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         at, sid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), uuid.UUID(sid)
+        moment, key = datetime.fromisoformat(at), uuid.UUID(sid)
     except (ValueError, TypeError) as exc:
         raise InvalidRequest("cursor is not one this API returned") from exc
+    if moment.tzinfo is None or not 1900 < moment.year < 2200:  # ours are aware settlement times
+        raise InvalidRequest("cursor is not one this API returned")
+    return moment, key
 
 
 def _day_start(d: date) -> datetime:

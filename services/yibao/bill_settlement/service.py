@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -40,8 +40,10 @@ from yibao.benefit.inputs import (
     YearAccumulators,
 )
 from yibao.bill_settlement import render, sql
-from yibao.bill_settlement.commands import SettleBill
+from yibao.bill_settlement.commands import SettleBill, bounds_problem
 from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS
+from yibao.clock import CHINA
+from yibao.config import Settings
 from yibao.db.statements import Db, transaction
 from yibao.db.uow import UnitOfWork
 from yibao.errors import (
@@ -54,6 +56,7 @@ from yibao.errors import (
     NotFound,
     PersonDeceased,
     PersonNotFound,
+    ServiceDateInFuture,
     TraceCodeAlreadySettled,
     UnknownItem,
 )
@@ -87,7 +90,30 @@ class _Patient:
 # ---------------------------------------------------------------- reading the inputs
 
 
-def _validate(cmd: SettleBill, refs: ReferenceData) -> None:
+#: the ``SERVICE_DATE_TOLERANCE_MINUTES`` default, for callers that pass no setting
+DEFAULT_TOLERANCE = timedelta(minutes=Settings.model_fields["service_date_tolerance_minutes"].default)
+
+
+def latest_service_date(tolerance: timedelta) -> date:
+    """The latest service date a bill may carry now: today in China, or tomorrow within
+    ``tolerance`` of midnight (a HIS clock running a little fast)."""
+    return (clock.now() + tolerance).astimezone(CHINA).date()
+
+
+def _validate(cmd: SettleBill, refs: ReferenceData, tolerance: timedelta) -> None:
+    """What the request alone can refuse, before any person is read: amounts beyond the bounds
+    (the schema refuses them first; this holds for every other caller), dates after today, unknown
+    items, a traceability code twice in the bill."""
+    problem = bounds_problem([(ln.line_no, ln.quantity, ln.unit_price) for ln in cmd.lines])
+    if problem is not None:
+        raise InvalidRequest(problem)
+    latest = latest_service_date(tolerance)
+    dated = [("service_date", cmd.service_date)] + [(f"line {ln.line_no}", ln.service_date) for ln in cmd.lines]
+    for what, day in dated:
+        if day > latest:
+            raise ServiceDateInFuture(
+                f"就诊日期 {day} 晚于今天 {what} {day} is after today ({clock.today()}, China time)"
+            )
     seen: set[str] = set()
     for line in cmd.lines:
         if line.item_code not in refs.catalogue:
@@ -223,12 +249,13 @@ async def _compute(
     cmd: SettleBill,
     *,
     locked: Mapping[str, Any] | None = None,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> tuple[_Patient, int | None, BenefitSplit]:
     """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
     (preview) figures; returns who pays from an account."""
     lock = locked is not None
     ensure_active(institution, clock.today())
-    _validate(cmd, refs)
+    _validate(cmd, refs, tolerance)
     patient = _patient(locked, cmd, institution) if lock else await _load_patient(db, cmd, institution)
     ensure_active(patient.institution, clock.today())  # takes effect at once, whatever the cache says
     policy = refs.policy(patient.state.region, patient.year)
@@ -284,9 +311,16 @@ def _body(
 # ---------------------------------------------------------------- commands
 
 
-async def preview(db: Db, refs: ReferenceData, institution: Institution, cmd: SettleBill) -> dict[str, Any]:
+async def preview(
+    db: Db,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    *,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
+) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split = await _compute(db, refs, institution, cmd)
+    patient, _, split = await _compute(db, refs, institution, cmd, tolerance=tolerance)
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
         taken = await db.fetchval(sql.TRACE_CODE_TAKEN, {"codes": codes})
@@ -321,6 +355,8 @@ async def settle(
     institution: Institution,
     cmd: SettleBill,
     idempotency_key: str,
+    *,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> SettleResult:
     """Settle inside the caller's transaction, which must commit for the bill to count (and
     roll back on any exception: a refusal raises after some statements ran)."""
@@ -328,7 +364,7 @@ async def settle(
     if first is not None:
         return SettleResult(first, replayed=True)
 
-    patient, payer_id, split = await _compute(db, refs, institution, cmd, locked=locked)
+    patient, payer_id, split = await _compute(db, refs, institution, cmd, locked=locked, tolerance=tolerance)
     settlement_id = uuid7()
     settled_at = clock.now()
     totals = render.split_totals(split)
@@ -531,13 +567,14 @@ async def preview_bill(
     *,
     member_code: str | None = None,
     code_secret: str = "",
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> dict[str, Any]:
     """``preview`` in a read-only transaction; a ``member_code`` names the patient (checked, not
-    consumed) instead of ``cmd.id_number``."""
+    consumed) instead of ``cmd.id_number``. ``tolerance``: how far ahead of now a service date may be."""
     async with transaction(pool, readonly=True) as db:
         if member_code is not None:
             cmd = replace(cmd, id_number=await codes.peek(db, member_code, code_secret))
-        return await preview(db, refs, institution, cmd)
+        return await preview(db, refs, institution, cmd, tolerance=tolerance)
 
 
 async def settle_bill(
@@ -549,17 +586,19 @@ async def settle_bill(
     *,
     member_code: str | None = None,
     code_secret: str = "",
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> SettleResult:
     """``settle`` in its own transaction on the hot path's pool. A ``member_code`` names the
     patient instead of ``cmd.id_number``; its use is written in the settlement's transaction,
-    so a code is used exactly when its bill committed (a retry of the request still replays)."""
+    so a code is used exactly when its bill committed (a retry of the request still replays).
+    ``tolerance``: how far ahead of now a service date may be."""
     if not idempotency_key:
         raise InvalidRequest(_NO_KEY)
     async with transaction(pool) as db:  # the hot path: asyncpg, no ORM session
         if member_code is not None:
             id_number = await codes.redeem(db, member_code, code_secret, institution.code, idempotency_key)
             cmd = replace(cmd, id_number=id_number)
-        return await settle(db, refs, institution, cmd, idempotency_key)
+        return await settle(db, refs, institution, cmd, idempotency_key, tolerance=tolerance)
 
 
 async def cancel_bill(pool: asyncpg.Pool, institution: Institution, settlement_id: str) -> dict[str, Any]:

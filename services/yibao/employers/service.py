@@ -40,10 +40,12 @@ from yibao.errors import (
     InvalidRequest,
     NotFound,
     PersonNotFound,
+    UnknownRegion,
 )
 from yibao.people import id_number as ids
 from yibao.people.orm import PersonRow
 from yibao.policy.params import ContributionParams
+from yibao.policy.repository import is_pooling_region
 from yibao.reference import ReferenceData
 
 # ---------------------------------------------------------------- employers
@@ -58,8 +60,11 @@ class Registered:
 async def register(uow: UnitOfWork, actor: audit.Actor, raw_code: str, name: str, region: str) -> Registered:
     """Register an employer, idempotent on its code: the same code, name and region again return
     the first row (``created=False``, not audited again); the code with another name or region is
-    ``DUPLICATE``. Audited (``employer.registered``) and committed."""
+    ``DUPLICATE``. Audited (``employer.registered``) and committed. An employer belongs to a
+    pooling region of the reference data (else ``UNKNOWN_REGION``)."""
     s = uow.session
+    if not await is_pooling_region(s, region):
+        raise UnknownRegion(f"统筹区 {region} 不存在 {region} is no pooling region of the reference data")
     row, created = await _register(s, raw_code, name, region)
     if created:
         await audit.record(

@@ -19,15 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yibao import audit, clock
 from yibao.db.uow import UnitOfWork
-from yibao.errors import DomainError, InvalidRequest, NotFound
-from yibao.jobs.kinds import KINDS, topic_for
+from yibao.errors import DomainError, InvalidRequest, NotFound, UnknownRegion
+from yibao.jobs.kinds import KINDS, check_params, topic_for
 from yibao.jobs.orm import JobRunRow
+from yibao.policy.repository import is_pooling_region
 
 log = logging.getLogger("yibao.jobs")
 FINISHED = ("succeeded", "failed")
@@ -72,10 +74,16 @@ async def request(
     uow: UnitOfWork, actor: audit.Actor, kind: str, params: dict[str, Any], dedup_key: str | None = None
 ) -> tuple[JobRunRow, bool]:
     """Create a queued run (or return the one with the same ``dedup_key``); ``True`` if created.
-    A new run is audited (``job.requested``); the transaction is committed either way."""
+    A new run is audited (``job.requested``); the transaction is committed either way.
+
+    Parameters the kind cannot take are refused before anything is written (``check_params``),
+    and the answer is rendered before the commit: a run is stored only if it can be answered."""
     if kind not in KINDS:
         raise InvalidRequest(f"unknown job kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    check_params(kind, params)
     s = uow.session
+    if isinstance(params.get("region"), str) and not await is_pooling_region(s, params["region"]):
+        raise UnknownRegion(f"统筹区 {params['region']} 不存在 {params['region']} is no pooling region")
     run_id = uuid.uuid4()
     created = await s.scalar(
         insert(JobRunRow)
@@ -101,6 +109,7 @@ async def request(
     row = await s.get(JobRunRow, run_id)
     assert row is not None
     await audit.record(s, actor, "job.requested", ("job_run", str(row.id)), {"kind": kind, "params": params})
+    orjson.dumps(render(row))  # the answer renders before the commit, or nothing is written
     await uow.commit()
     return row, True
 
@@ -123,9 +132,12 @@ def _cursor(row: JobRunRow) -> str:
 def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         at, rid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), uuid.UUID(rid)
+        moment, key = datetime.fromisoformat(at), uuid.UUID(rid)
     except ValueError as exc:
         raise InvalidRequest("cursor is not one this API returned") from exc
+    if moment.tzinfo is None or not 1900 < moment.year < 2200:  # ours are aware request times
+        raise InvalidRequest("cursor is not one this API returned")
+    return moment, key
 
 
 async def list_page(
@@ -209,11 +221,27 @@ async def execute(
     await _finish(sessionmaker, rid, state="succeeded", result=result)
 
 
+#: what orjson (the API's JSON) can write: 64-bit signed or unsigned integers
+_JSON_INT = range(-(2**63), 2**64)
+
+
+def _answerable(value: Any) -> Any:
+    """A stored JSON value as the answer can carry it: an integer beyond 64 bits (a run stored
+    before params were checked) as its decimal string, instead of failing every listing."""
+    if isinstance(value, dict):
+        return {k: _answerable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_answerable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _JSON_INT:
+        return str(value)
+    return value
+
+
 def render(row: JobRunRow) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "kind": row.kind,
-        "params": row.params,
+        "params": _answerable(row.params),
         "state": row.state,
         "attempts": row.attempts,
         "processed": row.processed,
@@ -222,6 +250,6 @@ def render(row: JobRunRow) -> dict[str, Any]:
         "requested_at": row.requested_at.isoformat() if row.requested_at else None,
         "started_at": row.started_at.isoformat() if row.started_at else None,
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-        "result": row.result,
+        "result": _answerable(row.result),
         "error": row.error,
     }

@@ -62,9 +62,11 @@ async def visible_person(session: AsyncSession, member_id: int, raw_id: str | No
     me = await session.get(PersonRow, member_id)
     if me is None:
         raise PersonNotFound()
-    if raw_id is None or raw_id.strip().upper() == me.id_number:
+    if raw_id is None:
         return me
-    wanted = ids.parse(raw_id).id_number
+    wanted = ids.parse(raw_id).id_number  # normalised: fullwidth or other-script digits are the same number
+    if wanted == me.id_number:
+        return me
     for person, _ in await relatives(session, member_id):
         if person.id_number == wanted:
             return person

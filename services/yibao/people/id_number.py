@@ -1,11 +1,18 @@
-"""GB 11643 resident ID numbers: checksum, birth date, gender, masking.
+"""GB 11643 resident ID numbers: normalising, checksum, birth date, gender, masking.
 
 Why derive instead of asking: the ID carries the birth date and gender, and a typed-in
 birth date that disagrees with it is a classic source of age-restriction fraud.
+
+Why normalise first: one person, one number. A keyboard, a phone or a copy-paste writes the same
+number in fullwidth digits (``４３０５…``), Arabic-Indic or other scripts' digits, or with a
+lower-case ``x``; compared as typed, each spelling was a new person. :func:`normalise` is the one
+place an ID's spelling is decided, and :func:`parse` (every lookup, every registration, every
+path an ID arrives by) goes through it before any check or storage.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -29,11 +36,35 @@ class ParsedId:
     gender: Literal["M", "F"]
 
 
+_MALFORMED = "身份证号须为18位 ID number must be 17 digits and a digit or X"
+#: longer input is no ID however it is spelled (18 characters, some white space around them)
+_LONGEST = 64
+
+
+def normalise(raw: str) -> str:
+    """The one spelling of an ID number: Unicode NFKC (fullwidth ``４`` → ``4``, ``ｘ`` → ``x``),
+    surrounding white space dropped, every decimal digit of any script as its ASCII digit, ``x`` as
+    ``X``. Anything else (a letter, a zero-width space, a combining mark) is ``InvalidIdNumber``:
+    nothing is silently dropped, so two different inputs never become one number by accident."""
+    if len(raw or "") > _LONGEST:
+        raise InvalidIdNumber(_MALFORMED)
+    out = []
+    for ch in unicodedata.normalize("NFKC", raw or "").strip():
+        if ch in "xX":
+            out.append("X")
+            continue
+        digit = unicodedata.decimal(ch, None)
+        if digit is None:
+            raise InvalidIdNumber(_MALFORMED)
+        out.append(str(digit))
+    return "".join(out)
+
+
 def parse(raw: str) -> ParsedId:
-    """Validate and decode an 18-character ID; raises ``InvalidIdNumber`` with the reason."""
-    value = (raw or "").strip().upper()
-    if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
-        raise InvalidIdNumber("身份证号须为18位 ID number must be 17 digits and a digit or X")
+    """Normalise, validate and decode an 18-character ID; raises ``InvalidIdNumber`` with the reason."""
+    value = normalise(raw)
+    if len(value) != 18 or "X" in value[:17]:
+        raise InvalidIdNumber(_MALFORMED)
     if check_char(value[:17]) != value[17]:
         raise InvalidIdNumber("身份证号校验位错误 ID number checksum does not match")
     try:

@@ -14,14 +14,15 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao import audit
+from yibao import audit, clock
 from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
-from yibao.errors import InvalidRequest, NotFound
+from yibao.errors import InvalidIdNumber, InvalidRequest, NotFound, UnknownRegion
 from yibao.people import id_number
 from yibao.people.orm import FamilyBindingRow, FilingRow, PersonGroupRow, PersonRow
 from yibao.people.repository import get_by_id_number
 from yibao.policy.params import GROUPS
+from yibao.policy.repository import is_pooling_region
 
 RELATIONS = ("spouse", "parent", "child")
 #: a filing up to this many days is "temporary" (approved at once); longer ones wait for a clerk
@@ -41,10 +42,25 @@ async def _audit(uow: UnitOfWork, actor: audit.Actor, action: str, person_id: in
 async def register(
     uow: UnitOfWork, actor: audit.Actor, raw_id: str, name: str, region: str, death_date: date | None
 ) -> PersonRow:
-    """Validates the GB 11643 checksum and derives birth date and gender from the ID."""
+    """Validates the GB 11643 checksum and derives birth date and gender from the (normalised) ID.
+
+    Refuses what cannot be: a birth date (from the ID) or a death date after today (China time),
+    a death before the birth, and a region that is no pooling region of the reference data."""
     parsed = id_number.parse(raw_id)
+    today = clock.today()
+    if parsed.birth_date > today:
+        raise InvalidIdNumber(
+            f"身份证号出生日期 {parsed.birth_date} 晚于今天 the ID number's birth date {parsed.birth_date} "
+            f"is in the future (today is {today})"
+        )
+    if death_date is not None and death_date > today:
+        raise InvalidRequest(
+            f"死亡日期 {death_date} 晚于今天 death_date {death_date} is in the future (today is {today})"
+        )
     if death_date is not None and death_date < parsed.birth_date:
         raise InvalidRequest("死亡日期早于出生日期 death_date is before the birth date")
+    if not await is_pooling_region(uow.session, region):
+        raise UnknownRegion(f"统筹区 {region} 不存在 {region} is no pooling region of the reference data")
     person = PersonRow(
         id_number=parsed.id_number,
         name=name,

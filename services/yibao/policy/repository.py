@@ -14,3 +14,10 @@ async def load_active(session: AsyncSession) -> dict[tuple[str, int], PolicyPara
     newest = select(func.max(PolicyVersionRow.id)).group_by(PolicyVersionRow.region, PolicyVersionRow.year)
     rows = await session.scalars(select(PolicyVersionRow).where(PolicyVersionRow.id.in_(newest)))
     return {(r.region, r.year): PolicyParams.parse(r.document) for r in rows}
+
+
+async def is_pooling_region(session: AsyncSession, region: str) -> bool:
+    """Whether ``region`` is a pooling region (统筹区) of the reference data: one that has a policy
+    loaded for some year. A person or an employer belongs to one; 999999 is no region."""
+    found = await session.scalar(select(PolicyVersionRow.id).where(PolicyVersionRow.region == region).limit(1))
+    return found is not None

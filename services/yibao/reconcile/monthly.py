@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -48,25 +49,61 @@ class SchemeTotal:
     account_pay: int
 
 
+SCHEMES = ("resident", "employee")
+#: the months a submission may name: the policy years (2000 … 2100)
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+#: an amount below one trillion yuan (10^14 fen), the JSON upload's bound (``MoneyIn``)
+MAX_AMOUNT_FEN = 10**14 - 1
+#: rows of a detail list (the JSON upload's bound)
+MAX_DETAILS = 200_000
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
 def month_bounds(month: str) -> tuple[Any, Any]:
-    try:
-        y, m = (int(p) for p in month.split("-"))
-        first = date(y, m, 1)
-    except ValueError:
-        raise InvalidRequest(f"月份格式应为 YYYY-MM month must be YYYY-MM, got {month!r}") from None
+    """The month's first instant and the next month's (China time); ``YYYY-MM`` of a policy year."""
+    found = _MONTH.fullmatch(month) if month.isascii() else None
+    y, m = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    if not (FIRST_YEAR <= y <= LAST_YEAR and 1 <= m <= 12):
+        raise InvalidRequest(
+            f"月份格式应为 YYYY-MM（{FIRST_YEAR}–{LAST_YEAR}年） month must be YYYY-MM from "
+            f"{FIRST_YEAR}-01 to {LAST_YEAR}-12, got {month[:20]!r}"
+        )
     nxt = date(y + (m == 12), m % 12 + 1, 1)
-    return day_bounds(first)[0], day_bounds(nxt)[0]
+    return day_bounds(date(y, m, 1))[0], day_bounds(nxt)[0]
+
+
+def _amount(text: str, row: int, column: str) -> int:
+    try:
+        value = int(yuan_to_fen(text.strip()))
+    except ArithmeticError:  # decimal.Overflow: "1e999999"
+        raise ValueError(f"row {row}: {column} is not an amount") from None
+    if not 0 <= value <= MAX_AMOUNT_FEN:
+        raise ValueError(f"row {row}: {column} must be from 0.00 to {to_wire(MAX_AMOUNT_FEN)}")
+    return value
+
+
+def _detail(r: dict[str, str], row: int) -> Detail:
+    settlement_id, scheme = r["settlement_id"].strip(), r["scheme"].strip()
+    if not 0 < len(settlement_id) <= 40:
+        raise ValueError(f"row {row}: settlement_id must be 1 to 40 characters")
+    if scheme not in SCHEMES:
+        raise ValueError(f"row {row}: scheme must be one of {', '.join(SCHEMES)}")
+    return Detail(settlement_id, scheme, *(_amount(r[a], row, a) for a in AMOUNTS))
 
 
 def parse_csv(raw: bytes) -> list[Detail]:
-    """CSV with header settlement_id,scheme,total,fund_pay,account_pay (amounts in yuan)."""
+    """CSV with header settlement_id,scheme,total,fund_pay,account_pay (amounts in yuan), held to
+    the JSON upload's bounds: a known scheme, amounts from 0.00 below a trillion yuan, at most
+    200,000 rows."""
     try:
         reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
-        return [
-            Detail(r["settlement_id"].strip(), r["scheme"].strip(), *(int(yuan_to_fen(r[a].strip())) for a in AMOUNTS))
-            for r in reader
-        ]
-    except (KeyError, ValueError, UnicodeDecodeError, AttributeError) as exc:
+        out: list[Detail] = []
+        for row, r in enumerate(reader, start=2):  # row 1 is the header
+            if len(out) >= MAX_DETAILS:
+                raise ValueError(f"more than {MAX_DETAILS} rows")
+            out.append(_detail(r, row))
+        return out
+    except (KeyError, ValueError, UnicodeDecodeError, AttributeError, csv.Error) as exc:
         raise InvalidRequest(f"明细 CSV 格式错误 detail CSV malformed: {exc}") from None
 
 
