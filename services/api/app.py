@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
 from api import errors
+from api.access_log import AccessLog
 from api.ratelimit import RateLimiter
 from api.responses import JSON
 from api.routes import (
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         default_response_class=JSON,
     )
     errors.install(app)
+    app.add_middleware(AccessLog)
     app.include_router(settlements.router)
     app.include_router(people.router)
     app.include_router(auth.router)

@@ -1,0 +1,42 @@
+"""One structured access-log line per request, with a request id the caller sees."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tests.builders import make_person
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "yibao.access"]
+
+
+async def test_each_request_logs_one_line_with_its_route_template_and_id(client, admin_headers, caplog) -> None:  # type: ignore[no-untyped-def]
+    idn = await make_person(client, admin_headers)
+    with caplog.at_level(logging.INFO, logger="yibao.access"):
+        r = await client.get(f"/api/v1/persons/{idn}", headers=admin_headers)
+    assert r.status_code == 200
+    (line,) = _lines(caplog)
+    # the template, never the ID number in the path
+    assert line["route"] == "/api/v1/persons/{id_number}"
+    assert line["method"] == "GET" and line["status"] == 200 and isinstance(line["ms"], float)
+    assert line["request_id"] == r.headers["X-Request-ID"]
+    assert idn not in caplog.text
+
+
+async def test_a_callers_own_request_id_is_kept_and_an_unrouted_path_is_masked(client, caplog) -> None:  # type: ignore[no-untyped-def]
+    with caplog.at_level(logging.INFO, logger="yibao.access"):
+        r = await client.get("/nowhere/430522199001011234", headers={"X-Request-ID": "his-0001-abcdef"})
+        hostile = await client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert r.status_code == 404 and r.headers["X-Request-ID"] == "his-0001-abcdef"
+    missing, ok = _lines(caplog)
+    assert missing["route"] != "/nowhere/430522199001011234" and "430522199001011234" not in caplog.text
+    assert missing["caller"] == "anonymous" and missing["status"] == 404
+    # an id that is not tame is replaced, not echoed
+    assert (
+        hostile.headers["X-Request-ID"] != "bad id\nwith newline"
+        and ok["request_id"] == hostile.headers["X-Request-ID"]
+    )
