@@ -50,7 +50,9 @@ DESCRIPTION = """
   single-use activation code (`POST /api/v1/persons/{id}/activation-codes`), the app exchanges it at
   `POST /api/v1/me/activate`. A member sees only their own and their bound relatives' data.
 * Amounts are JSON strings in yuan with exactly two decimals; dates are ISO 8601.
-* Errors are `{"error": {"code": "...", "message": "..."}}`; on any error nothing is written.
+* Errors are `{"error": {"code": "...", "message": "...", "request_id": "..."}}`; a refusal writes nothing.
+  Each status below lists the codes it carries. Every answer has an `X-Request-ID` header: quote it.
+* Money-moving POSTs require `Idempotency-Key`: the same key and body replay the first answer.
 """
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -10,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.access_log import request_id_of
 from api.responses import JSON
 from yibao.errors import DomainError
 
@@ -57,45 +60,92 @@ STATUS: dict[str, int] = {
 HTTP_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
-def error_response(code: str, message: str, status: int, headers: dict[str, str] | None = None) -> JSON:
-    return JSON({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+def error_response(
+    request: Request, code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> JSON:
+    """The one error shape; ``request_id`` is what the caller quotes to the bureau's operators
+    (the same id is in the ``X-Request-ID`` header and the access log)."""
+    body: dict[str, str] = {"code": code, "message": message}
+    request_id = request_id_of(request.scope)
+    if request_id is not None:
+        body["request_id"] = request_id
+    return JSON({"error": body}, status_code=status, headers=headers)
 
 
-async def on_domain_error(_: Request, exc: Exception) -> JSON:
+async def on_domain_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, DomainError)
     status = STATUS.get(exc.code, 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if "retry_after" in exc.details:
         headers = {"Retry-After": str(exc.details["retry_after"])}
-    return error_response(exc.code, exc.message, status, headers)
+    return error_response(request, exc.code, exc.message, status, headers)
 
 
-async def on_validation_error(_: Request, exc: Exception) -> JSON:
+async def on_validation_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, RequestValidationError)
-    parts = []
-    for err in exc.errors()[:10]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{where}: {err.get('msg')}")
-    return error_response("INVALID_REQUEST", "请求格式错误 invalid request: " + "; ".join(parts), 400)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return error_response(request, "INVALID_REQUEST", _malformed_json(exc.body, first), 400)
+    if _not_json(request, errors):
+        return error_response(
+            request,
+            "INVALID_REQUEST",
+            "请求体须为 JSON the body must be a JSON object sent with `Content-Type: application/json`",
+            400,
+        )
+    parts = [_one_problem(err) for err in errors[:10]]
+    return error_response(request, "INVALID_REQUEST", "请求格式错误 invalid request: " + "; ".join(parts), 400)
 
 
-async def on_http_error(_: Request, exc: Exception) -> JSON:
+def _malformed_json(document: object, err: dict[str, object]) -> str:
+    """Where the JSON broke, as an editor shows it (line and column, 1-based), not a character offset."""
+    loc = err.get("loc") or ()
+    position = loc[-1] if isinstance(loc, tuple | list) and loc and isinstance(loc[-1], int) else None
+    ctx = err.get("ctx")
+    reason = str(ctx.get("error", "")) if isinstance(ctx, dict) else ""
+    if isinstance(document, bytes):
+        document = document.decode("utf-8", "replace")
+    if isinstance(document, str) and position is not None:
+        line = document.count("\n", 0, position) + 1
+        column = position - (document.rfind("\n", 0, position) + 1) + 1
+        return f"JSON 格式错误 malformed JSON at line {line}, column {column}: {reason}"
+    return f"JSON 格式错误 malformed JSON: {reason}"
+
+
+def _not_json(request: Request, errors: Sequence[Any]) -> bool:
+    """A body FastAPI did not parse as JSON (no or another content type) fails as "not a dict"."""
+    content_type = request.headers.get("content-type", "")
+    return "json" not in content_type and any(
+        tuple(e.get("loc", ())) == ("body",) and e.get("type") in ("model_attributes_type", "dict_type") for e in errors
+    )
+
+
+def _one_problem(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err.get("loc", ())]
+    if err.get("type") == "missing" and loc[:1] == ["header"]:
+        return f"缺少请求头 the {loc[-1]} header is required"
+    where = ".".join(p for p in loc if p != "body")
+    return f"{where}: {err.get('msg')}"
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "INVALID_REQUEST" if exc.status_code < 500 else "INTERNAL")
-    return error_response(code, str(exc.detail), exc.status_code)
+    return error_response(request, code, str(exc.detail), exc.status_code)
 
 
-async def on_database_down(_: Request, exc: Exception) -> JSON:
+async def on_database_down(request: Request, exc: Exception) -> JSON:
     """Connection trouble is a clear, retryable 503; the transaction was rolled back."""
     if (
         isinstance(exc, DBAPIError)
         and not exc.connection_invalidated
         and not isinstance(exc, OperationalError | InterfaceError)
     ):
-        return await _on_statement_error(_, exc)
+        return await _on_statement_error(request, exc)
     log.warning("database unavailable: %s", type(exc).__name__)
     return error_response(
-        "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
+        request, "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
     )
 
 
@@ -143,26 +193,32 @@ async def _on_statement_error(request: Request, exc: Exception) -> JSON:
     if sqlstate[:2] in _SERVER_UNAVAILABLE:
         log.warning("database unavailable: SQLSTATE %s", sqlstate)
         return error_response(
-            "SERVICE_UNAVAILABLE", "数据库暂不可用 database unavailable, retry later", 503, {"Retry-After": "1"}
+            request,
+            "SERVICE_UNAVAILABLE",
+            "数据库暂不可用 database unavailable, retry later",
+            503,
+            {"Retry-After": "1"},
         )
     if sqlstate.startswith("22"):
         return error_response(
+            request,
             "INVALID_REQUEST",
             "数据无法保存 a value in the request cannot be stored (e.g. a NUL character or a number out of range)",
             400,
         )
     if sqlstate.startswith("23"):
         log.warning("constraint race answered 409: %s", sqlstate)
-        return error_response("CONFLICT", "并发冲突 a concurrent request changed the same record; retry", 409)
+        return error_response(request, "CONFLICT", "并发冲突 a concurrent request changed the same record; retry", 409)
     return await on_unexpected(request, exc)
 
 
-async def on_unexpected(_: Request, exc: Exception) -> JSON:
+async def on_unexpected(request: Request, exc: Exception) -> JSON:
     """A defect. This handler cannot know how far the request got (a use case may have committed
     before its answer failed), so it says only what it knows: the error is logged, the outcome
     is to be read back before anything is sent again."""
     log.exception("unhandled error", exc_info=exc)
     return error_response(
+        request,
         "INTERNAL",
         "内部错误，已记录；请先查询结果再重试 internal error (logged); whether the request took effect is "
         "not known here: read the outcome before retrying (a retry with the same Idempotency-Key is safe)",

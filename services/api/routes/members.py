@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import CurrentMember, RefsDep, RuntimeDep, SessionDep, UowDep, require_staff
 from api.responses import JSON
-from api.schemas.common import ERRORS, YearPath, fen
+from api.schemas.common import ERRORS, IdempotencyKey, YearPath, fen
 from api.schemas.members import (
     AccountRead,
     ActivateRequest,
@@ -115,7 +115,7 @@ async def pay(
     member: CurrentMember,
     uow: UowDep,
     refs: RefsDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
+    idempotency_key: IdempotencyKey,
 ) -> PaymentRead:
     paid = await members.pay_premium(
         uow,

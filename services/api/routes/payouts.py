@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import Reader, SessionDep, UowDep, require_staff
 from api.responses import JSON
-from api.schemas.common import ERRORS, fen
+from api.schemas.common import ERRORS, IdempotencyKey, fen
 from api.schemas.payouts import (
     InstitutionOrderDetailRead,
     InstitutionOrderPage,
@@ -88,7 +88,18 @@ async def pay(order_id: int, staff: Finance, uow: UowDep) -> Any:
     return JSON(render.order(await service.pay_order(uow, staff.actor, order_id)))
 
 
-@router.get("/orders/{order_id}/bank-file", responses=ERRORS, summary="The paid order's bank file (CSV)")
+@router.get(
+    "/orders/{order_id}/bank-file",
+    response_class=Response,
+    responses={
+        **ERRORS,
+        200: {
+            "description": "CSV: one row per payee, then `TOTAL,<rows>,,,,<sum>` (the bank's control total)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+    },
+    summary="The paid order's bank file (CSV)",
+)
 async def bank_file(order_id: int, _: Finance, session: SessionDep) -> Response:
     return Response(await disbursement.bank_file_of(session, order_id), media_type="text/csv")
 
@@ -107,9 +118,7 @@ async def request_prepayment(
     body: PrepaymentCreate,
     staff: Finance,
     uow: UowDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", max_length=200, examples=["prepay-2026-H430522100-01"])
-    ] = None,
+    idempotency_key: IdempotencyKey,
 ) -> Any:
     row, created = await service.request_prepayment(
         uow, staff.actor, body.institution_code, body.year, fen(body.amount), body.reason, idempotency_key

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from api.deps import CurrentInstitution, Reader, RefsDep, RuntimeDep, SessionDep
 from api.responses import JSON
 from api.runtime import Runtime
-from api.schemas.common import ERRORS, Day
+from api.schemas.common import ERRORS, Day, IdempotencyKey
 from api.schemas.settlements import EXAMPLE_REQUEST, SettlementPage, SettlementRead, SettleRequest
 from yibao.bill_settlement import queries, service
 from yibao.institutions.agreements import Institution
@@ -66,9 +66,7 @@ async def settle(
     institution: CurrentInstitution,
     refs: RefsDep,
     runtime: RuntimeDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", max_length=200, examples=["HIS-20260308-000123"])
-    ] = None,
+    idempotency_key: IdempotencyKey,
 ) -> Any:
     secret = runtime.settings.member_code_secret.get_secret_value()
     cmd = body.to_command()

@@ -4,9 +4,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from yibao.errors import DomainError
 from yibao.money import Fen, yuan_to_fen
 
 #: A yuan amount on the wire: a JSON string (or number) with at most two decimals, below one
@@ -26,22 +27,76 @@ class Strict(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(examples=["PERSON_NOT_FOUND"])
-    message: str = Field(examples=["参保人不存在 person not found"])
+    code: str = Field(examples=["PERSON_NOT_FOUND"], description="machine-readable; integrators switch on it")
+    message: str = Field(examples=["参保人不存在 person not found"], description="bilingual, for people")
+    request_id: str | None = Field(
+        default=None, examples=["01a23c0e15417ec9b435635e37041614"], description="also in `X-Request-ID`"
+    )
 
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "INVALID_REQUEST / INVALID_ID_NUMBER"},
-    401: {"model": ErrorResponse, "description": "UNAUTHENTICATED"},
-    403: {"model": ErrorResponse, "description": "FORBIDDEN / INSTITUTION_NOT_ACTIVE"},
-    404: {"model": ErrorResponse, "description": "NOT_FOUND / PERSON_NOT_FOUND"},
-    409: {"model": ErrorResponse, "description": "conflict (duplicate, already cancelled, …)"},
-    422: {"model": ErrorResponse, "description": "refused by the rules (not enrolled, …)"},
+def _messages() -> dict[str, str]:
+    """Each domain error code with its default (bilingual) message, from the error classes."""
+    found: dict[str, str] = {}
+    todo: list[type[DomainError]] = [DomainError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.code, cls.default_message)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+_GENERIC = {
+    "UNAUTHENTICATED": "缺少或无效的凭证 missing or invalid credentials",
+    "FORBIDDEN": "无权操作 this caller may not do this",
+    "NOT_FOUND": "不存在 not found",
+    "RATE_LIMITED": "请求过于频繁 too many requests; retry after the Retry-After seconds",
+    "SERVICE_UNAVAILABLE": "数据库暂不可用 database unavailable, retry later",
+    "CONFLICT": "并发冲突 a concurrent request changed the same record; retry",
 }
+
+
+def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses: per status, one example per code the product
+    answers with it (from ``api.errors.STATUS``), each with its real bilingual message."""
+    from api.errors import STATUS
+
+    messages = {**_messages(), **_GENERIC}
+    docs: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        codes = sorted(code for code, s in STATUS.items() if s == status)
+        examples = {
+            code: {
+                "summary": code,
+                "value": {"error": {"code": code, "message": messages.get(code, code), "request_id": "01a23c0e…"}},
+            }
+            for code in codes
+        }
+        docs[status] = {
+            "model": ErrorResponse,
+            "description": " / ".join(codes),
+            "content": {"application/json": {"examples": examples}},
+        }
+    return docs
+
+
+ERRORS: dict[int | str, dict[str, Any]] = error_docs(400, 401, 403, 404, 409, 422, 429, 503)
+
+#: ``Idempotency-Key``: required on every money-moving POST (a missing one is INVALID_REQUEST)
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="The caller's id for this request: the same key and body replay the first answer "
+        "(`Idempotent-Replayed: true`); the same key with another body is `IDEMPOTENCY_CONFLICT` (409).",
+        examples=["HIS-20260308-000123"],
+    ),
+]
 
 
 #: a coverage / fund year in a path or a query string (bounded: dates outside it cannot be built)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Day, MoneyIn, MoneyOut, PositiveMoney, Strict
 from yibao.money import to_wire
@@ -19,10 +19,17 @@ Group = Literal["destitute", "orphan", "severe_disability", "min_living", "pover
 
 
 class PersonCreate(Strict):
+    #: the example a clerk sees first: a living person (a death is usually reported later)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"id_number": "430522199001011235", "name": "张三", "region": "430522"}]},
+    )
+
     id_number: IdNumber
     name: Annotated[str, Field(min_length=1, max_length=100, examples=["张三"])]
     region: Region
-    death_date: Day | None = None
+    death_date: Day | None = Field(default=None, description="only for someone registered already deceased")
 
 
 class PersonRead(BaseModel):
