@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -163,10 +163,12 @@ async def test_a_removed_entry_breaks_the_next_link(sessionmaker) -> None:
     assert (await _verify(sessionmaker)).broken is None
 
 
-async def _rechain(s: AsyncSession, first: int, make_hash: Any, **values: Any) -> None:
-    """Rewrite every entry from ``first`` on so that each links to its (new) predecessor."""
+async def _rechain(s: AsyncSession, first: int, make_hash: Any, until: int | None = None, **values: Any) -> None:
+    """Rewrite every entry from ``first`` on (before ``until``) so each links to its (new) predecessor."""
     prev = await s.scalar(select(AuditRow.hash).where(AuditRow.id < first).order_by(AuditRow.id.desc()).limit(1))
-    for row in (await s.scalars(select(AuditRow).where(AuditRow.id >= first).order_by(AuditRow.id))).all():
+    prev = prev or "0" * 64
+    rows = select(AuditRow).where(AuditRow.id >= first, AuditRow.id < (until or 2**62)).order_by(AuditRow.id)
+    for row in (await s.scalars(rows)).all():
         new_hash = make_hash(prev, row)
         await s.execute(update(AuditRow).where(AuditRow.id == row.id).values(prev_hash=prev, hash=new_hash, **values))
         prev = new_hash
@@ -300,3 +302,97 @@ def test_anchors_round_trip_through_their_file(tmp_path) -> None:  # type: ignor
     (tmp_path / "bad.jsonl").write_text("not an anchor\n")
     with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         anchors.read(tmp_path / "bad.jsonl")
+
+
+async def test_entries_from_before_the_keyed_chain_verify_and_are_sealed(settings) -> None:  # type: ignore[no-untyped-def]
+    """A database upgraded from 0008: its entries (unkeyed, one of them with the 1e16 job
+    parameter that once broke verify) verify by the old rule; the first keyed entry seals them."""
+    import json
+    import secrets as pysecrets
+
+    import asyncpg
+
+    from tests.conftest import BASE_PG
+    from yibao.db import admin
+    from yibao.db.engine import make_engine, make_sessionmaker
+
+    url = f"{BASE_PG}/yibao_legacy_{pysecrets.token_hex(4)}"
+    await admin.create_database(url)
+    try:
+        await asyncio.to_thread(admin.upgrade, url, "0008")
+        # given three entries written the old way (the hash over the float as sent, JSONB keeping its value)
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            prev = "0" * 64
+            for i, detail in enumerate([{"kind": "daily_settle", "params": {"x": 1e16}}, {"i": 1}, {"n": 2**40}]):
+                at = datetime(2026, 11, 30, 8, i, tzinfo=UTC)
+                fields = [prev, at.isoformat(), "staff", "li", "job.requested", "job_run", str(i), detail]
+                digest = hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
+                await conn.execute(
+                    "INSERT INTO audit_log (at, actor_kind, actor, action, subject_type, subject_id, detail,"
+                    " prev_hash, hash) VALUES ($1, 'staff', 'li', 'job.requested', 'job_run', $2, $3::jsonb, $4, $5)",
+                    at,
+                    str(i),
+                    json.dumps(detail),
+                    prev,
+                    digest,
+                )
+                prev = digest
+        finally:
+            await conn.close()
+        await asyncio.to_thread(admin.upgrade, url, "head")
+        engine = make_engine(settings.model_copy(update={"database_url": url}), pool_size=1)
+        sessions = make_sessionmaker(engine)
+        key = settings.audit_key()
+        try:
+            # then they verify, counted as the old format
+            async with sessions() as s:
+                done = await audit.verify(s, key=key)
+            assert (done.checked, done.legacy, done.broken) == (3, 3, None), done
+            # and after one keyed entry, which seals them
+            async with sessions() as s, s.begin():
+                await audit.record(s, audit.Actor("staff", "li"), "test.action", ("thing", "x"), {"y": 1e16}, key=key)
+            async with sessions() as s:
+                done = await audit.verify(s, key=key)
+            assert (done.checked, done.legacy, done.broken) == (4, 3, None), done
+            # when an old entry is edited and the old entries re-linked by the old (public) rule
+            async with attacker(sessions) as s:
+                first = await s.scalar(select(func.min(AuditRow.id)))
+                await s.execute(update(AuditRow).where(AuditRow.id == first + 1).values(actor="mallory"))
+                s.expire_all()
+                keyed = await s.scalar(select(AuditRow.id).where(AuditRow.hash_version == 2))
+                await _rechain(s, first, _unkeyed_hash, until=keyed)
+                # then the keyed entry no longer links to them: the rewrite is found at the seal
+                broken = (await audit.verify(s, key=key)).broken
+                assert broken is not None and broken.entry_id == keyed, broken
+        finally:
+            await engine.dispose()
+    finally:
+        await admin.drop_database(url)
+
+
+async def test_cli_verify_and_anchor(settings, sessionmaker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from tools.cli import main
+    from yibao.config import get_settings
+
+    def cli(*args: str) -> tuple[int, str]:
+        get_settings.cache_clear()
+        try:
+            done = CliRunner().invoke(main, list(args), env={"DATABASE_URL": settings.database_url})
+        finally:
+            get_settings.cache_clear()
+        return done.exit_code, done.output
+
+    anchor_file = tmp_path / "anchors.jsonl"
+    await _append(sessionmaker, 1, "cli")
+    # an anchor written and printed, then checked by verify
+    code, out = await asyncio.to_thread(cli, "audit", "anchor", "--file", str(anchor_file))
+    assert code == 0 and out.strip().splitlines()[-1] == anchor_file.read_text().strip(), out
+    code, out = await asyncio.to_thread(cli, "audit", "verify", "--anchors", str(anchor_file))
+    assert code == 0 and "audit chain intact" in out and "1 anchors checked" in out, out
+    # a damaged anchor file is a clear error, not a traceback
+    anchor_file.write_text("garbage\n")
+    code, out = await asyncio.to_thread(cli, "audit", "verify", "--anchors", str(anchor_file))
+    assert code == 1 and "not an audit anchor" in out, out
