@@ -313,3 +313,41 @@ async def test_nonces_older_than_the_window_are_pruned(sessionmaker, settings) -
     async with sessionmaker() as s:
         left = set((await s.scalars(select(RequestNonceRow.nonce).where(RequestNonceRow.key_id == "kid_prune"))).all())
     assert gone >= 1 and left == {fresh}
+
+
+async def test_yibao_up_reuses_its_bootstrap_token_while_it_is_valid(
+    client, admin_headers, settings, tmp_path, monkeypatch, no_admin_accounts_afterwards
+) -> None:
+    """``yibao up`` used to mint another never-expiring admin token at every start."""
+    import asyncio
+
+    from tools.supervise import _bootstrap_token
+    from yibao.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path))
+
+    def start() -> str:
+        get_settings.cache_clear()
+        try:
+            return _bootstrap_token()
+        finally:
+            get_settings.cache_clear()
+
+    # given a first start, then a second
+    first = await asyncio.to_thread(start)
+    second = await asyncio.to_thread(start)
+    token = first.split()[-1]
+    # then both print the same, working token, kept privately in the state directory
+    assert token.startswith("ybs_") and second.split()[-1] == token, (first, second)
+    assert (tmp_path / "bootstrap-token").stat().st_mode & 0o777 == 0o600
+    assert (await client.get("/api/v1/jobs", headers=bearer(token))).status_code == 200
+    # and once it no longer works (revoked), the next start issues a new one
+    listed = (await client.get("/api/v1/staff-tokens", headers=admin_headers)).json()
+    token_id = next(t["id"] for t in listed if t["name"] == "bootstrap" and t["status"] == "active")
+    assert (await client.post(f"/api/v1/staff-tokens/{token_id}/revoke", headers=admin_headers)).status_code == 200
+    third = (await asyncio.to_thread(start)).split()[-1]
+    assert third.startswith("ybs_") and third != token
+    # and once an admin account exists, it issues none and says how to log in
+    await _account(client, admin_headers, "admin", "up-admin")
+    assert "log in" in await asyncio.to_thread(start)
