@@ -76,7 +76,11 @@ async def anchor_audit_chain(sessionmaker: async_sessionmaker[AsyncSession]) -> 
     ``yibao.audit.anchors``: how a removed tail is found); returns the anchored entry id."""
     settings = get_settings()
     async with sessionmaker() as session:
-        anchor = await anchors.write(session, settings.audit_key(), settings.anchor_path())
+        try:
+            anchor = await anchors.write(session, settings.audit_key(), settings.anchor_path())
+        except OSError as exc:  # logged above already; the scheduler must keep scheduling
+            log.error("audit anchor not written to %s (%s): set AUDIT_ANCHOR_FILE", settings.anchor_path(), exc)
+            return -1
     return anchor.entry_id
 
 

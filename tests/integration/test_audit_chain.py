@@ -396,3 +396,27 @@ async def test_cli_verify_and_anchor(settings, sessionmaker, tmp_path) -> None: 
     anchor_file.write_text("garbage\n")
     code, out = await asyncio.to_thread(cli, "audit", "verify", "--anchors", str(anchor_file))
     assert code == 1 and "not an audit anchor" in out, out
+
+
+async def test_the_scheduler_anchors_the_head_and_survives_an_unwritable_file(
+    sessionmaker, settings, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from settlement.schedule import anchor_audit_chain
+    from yibao.config import get_settings
+
+    [entry] = await _append(sessionmaker, 1, "nightly")
+    target = tmp_path / "anchors.jsonl"
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where a directory should be")
+    try:
+        monkeypatch.setenv("AUDIT_ANCHOR_FILE", str(target))
+        get_settings.cache_clear()
+        assert await anchor_audit_chain(sessionmaker) == entry
+        [anchor] = anchors.read(target)
+        assert anchor.entry_id == entry and anchors.signed_by(settings.audit_key(), anchor)
+        assert (await _verify(sessionmaker, anchors=[anchor])).broken is None
+        monkeypatch.setenv("AUDIT_ANCHOR_FILE", str(blocked / "anchors.jsonl"))
+        get_settings.cache_clear()
+        assert await anchor_audit_chain(sessionmaker) == -1  # logged, not raised
+    finally:
+        get_settings.cache_clear()

@@ -54,15 +54,49 @@ def _fuzz(base: str, headers: list[str], tmp: Path) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
+@pytest.fixture
+def fuzz_admin(settings: Settings) -> Iterator[str]:
+    """A bootstrap admin token of the fuzz's own: the fuzz may log it out or revoke tokens by id
+    (``/auth/logout``, ``/staff-tokens/{id}/revoke``), which must not touch the run's shared
+    ``admin_headers``. Renewed, so an admin account the fuzz happens to create does not stop it;
+    afterwards no admin account is left active (that would stop every other bootstrap token)."""
+    import asyncio
+
+    from sqlalchemy import update
+
+    from yibao.auth.orm import StaffUserRow
+    from yibao.auth.tokens import issue_staff_token, renew_staff_token
+    from yibao.db.engine import make_engine, make_sessionmaker
+
+    async def run(work):  # type: ignore[no-untyped-def]
+        engine = make_engine(settings, pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as s, s.begin():
+                return await work(s)
+        finally:
+            await engine.dispose()
+
+    async def issue(s):  # type: ignore[no-untyped-def]
+        issued = await issue_staff_token(s, "admin", "fuzz")
+        await renew_staff_token(s, issued.id)
+        return issued.secret
+
+    async def no_admin_accounts(s):  # type: ignore[no-untyped-def]
+        await s.execute(update(StaffUserRow).where(StaffUserRow.role == "admin").values(active=False))
+
+    yield asyncio.run(run(issue))
+    asyncio.run(run(no_admin_accounts))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("caller", ["anonymous", "institution", "admin"])
 def test_no_request_produces_a_server_error(
-    server: str, caller: str, institution_keys: dict[str, str], admin_headers: dict[str, str], tmp_path: Path
+    server: str, caller: str, institution_keys: dict[str, str], fuzz_admin: str, tmp_path: Path
 ) -> None:
     headers = {
         "anonymous": [],
         "institution": [f"Authorization: Bearer {institution_keys['H430522100']}"],
-        "admin": [f"Authorization: {admin_headers['Authorization']}"],
+        "admin": [f"Authorization: Bearer {fuzz_admin}"],
     }[caller]
     rc, out = _fuzz(server, headers, tmp_path)
     generated = re.search(r"(\d+) generated", out)

@@ -104,8 +104,9 @@ def append(path: Path, anchor: Anchor) -> None:
 
 
 async def write(session: AsyncSession, key: bytes, path: Path) -> Anchor:
-    """Take an anchor, append it to ``path`` and log it (a second copy wherever logs are shipped)."""
+    """Take an anchor, log it (a copy wherever logs are shipped) and append it to ``path``
+    (an ``OSError`` if that fails, after the log line is out)."""
     anchor = await take(session, key)
-    append(path, anchor)
     log.info("audit anchor %s", to_line(anchor))
+    append(path, anchor)
     return anchor
