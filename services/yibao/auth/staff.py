@@ -121,9 +121,9 @@ async def attempt_login(
     if throttle is not None and throttle.blocked_until is not None and throttle.blocked_until > now:
         return Attempt(retry_after=max(1, math.ceil((throttle.blocked_until - now).total_seconds())))
     row = await session.scalar(select(StaffUserRow).where(StaffUserRow.username == username))
-    if row is None:
-        passwords.verify(_DUMMY_HASH, password)  # same time as a real check: no username probing
-    elif row.active and passwords.verify(row.password_hash, password):
+    # one password check whatever the account's state, so the time taken tells nothing either
+    right = passwords.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+    if row is not None and row.active and right:
         if throttle is not None:
             await session.delete(throttle)
         if passwords.needs_rehash(row.password_hash):
