@@ -198,7 +198,7 @@ def _content_reason(row: AuditRow, key: bytes) -> str | None:
                     continue
             return "hash does not match the entry's content (the row was edited)"
         return f"unknown hash format {row.hash_version} (the row was edited)"
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         return f"the entry's content cannot be encoded ({type(exc).__name__}: the row was edited)"
 
 
