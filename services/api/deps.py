@@ -11,17 +11,17 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.runtime import Runtime
-from yibao.auth import signing
+from yibao.auth import nonces, signing
 from yibao.auth import staff as staff_accounts
 from yibao.auth.tokens import (
     ROLES,
     StaffPrincipal,
     digest,
     institution_for_key,
-    remember_nonce,
     signing_key,
     staff_for_token,
 )
+from yibao.db import statements
 from yibao.db.uow import UnitOfWork
 from yibao.errors import Forbidden, Unauthenticated
 from yibao.institutions.agreements import Institution
@@ -82,17 +82,19 @@ async def _institution_code(runtime: Runtime, secret: str) -> str | None:
     return code if isinstance(code, str) else None
 
 
-async def _staff(runtime: Runtime, secret: str) -> StaffPrincipal | None:
-    if secret.startswith("eyJ"):  # a staff account's access token: verified without a round trip
-        return staff_accounts.principal_from_token(runtime.settings, secret)
-    cache_key = "staff:" + digest(secret)
-    principal = runtime.credentials.get(cache_key)
-    if principal is None:
-        async with runtime.sessionmaker() as session:
-            principal = await staff_for_token(session, secret)
-        if principal is not None:
-            runtime.credentials.put(cache_key, principal)
-    return principal if isinstance(principal, StaffPrincipal) else None
+async def _staff(runtime: Runtime, secret: str) -> StaffPrincipal:
+    """Checked against the database on every request (no credential cache): a deactivated,
+    demoted or logged-out account's access token, and a revoked, expired or superseded
+    bootstrap token, are refused from the very next request."""
+    async with runtime.sessionmaker() as session:
+        if secret.startswith("eyJ"):  # a staff account's access token (a JWT)
+            principal = await staff_accounts.principal_from_token(session, runtime.settings, secret)
+            if principal is None:
+                raise Unauthenticated("工作人员令牌无效 unknown, expired or revoked staff token")
+            return principal
+        if not secret.startswith("ybs_"):
+            raise Unauthenticated("工作人员令牌无效 unknown, expired or revoked staff token")
+        return await staff_for_token(session, secret)
 
 
 async def _signing_key(runtime: Runtime, key_id: str) -> tuple[str, str] | None:
@@ -107,15 +109,22 @@ async def _signing_key(runtime: Runtime, key_id: str) -> tuple[str, str] | None:
 
 
 async def _first_use_of_nonce(runtime: Runtime, key_id: str, nonce: str) -> bool:
-    """Redis remembers nonces for the skew window; while Redis is down the database does."""
-    ttl = 2 * runtime.settings.signature_max_skew_seconds
+    """The database records every nonce (``yibao.auth.nonces``); Redis, in front, refuses a
+    replay it has seen without a database round trip but never lets a request through alone."""
+    settings = runtime.settings
+    cache_key = f"{settings.broker_namespace}:nonce:{key_id}:{nonce}"
     try:
-        return bool(
-            await runtime.redis.set(f"{runtime.settings.broker_namespace}:nonce:{key_id}:{nonce}", 1, nx=True, ex=ttl)
-        )
+        if not await runtime.redis.set(
+            cache_key, 1, nx=True, ex=nonces.keep_seconds(settings.signature_max_skew_seconds)
+        ):
+            return False
     except RedisError:
-        async with runtime.sessionmaker() as session, session.begin():
-            return await remember_nonce(session, key_id, nonce)
+        pass  # the database alone decides
+    async with statements.transaction(runtime.pg) as db:
+        first = await nonces.remember(db, key_id, nonce)
+        if nonces.prune_due():
+            await nonces.prune(db, settings.signature_max_skew_seconds)
+    return first
 
 
 async def _signed_institution(request: Request, runtime: Runtime) -> str:
@@ -174,8 +183,6 @@ CurrentInstitution = Annotated[Institution, Depends(authenticate_institution)]
 
 async def _authenticated_staff(runtime: Runtime, credentials: HTTPAuthorizationCredentials | None) -> StaffPrincipal:
     principal = await _staff(runtime, _secret(credentials))
-    if principal is None:
-        raise Unauthenticated("工作人员令牌无效 unknown, expired or revoked staff token")
     await runtime.limiter.check("staff", principal.name)
     return principal
 

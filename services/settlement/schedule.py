@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yibao import clock
+from yibao import clock, logs
+from yibao.audit import anchors
 from yibao.config import get_settings
 from yibao.db.engine import make_engine, make_sessionmaker
 from yibao.db.uow import UnitOfWork
@@ -67,6 +68,22 @@ async def request_monthly_alerts(sessionmaker: async_sessionmaker[AsyncSession],
     return await _request(sessionmaker, "monitor_alerts", params, f"monitor_alerts:{last_month:%Y-%m}")
 
 
+ANCHOR_AT = {"hour": 0, "minute": 5}  # the audit chain's head, recorded outside the database
+
+
+async def anchor_audit_chain(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Append the audit chain's head, signed, to ``AUDIT_ANCHOR_FILE`` and log it (see
+    ``yibao.audit.anchors``: how a removed tail is found); returns the anchored entry id."""
+    settings = get_settings()
+    async with sessionmaker() as session:
+        try:
+            anchor = await anchors.write(session, settings.audit_key(), settings.anchor_path())
+        except OSError as exc:  # logged above already; the scheduler must keep scheduling
+            log.error("audit anchor not written to %s (%s): set AUDIT_ANCHOR_FILE", settings.anchor_path(), exc)
+            return -1
+    return anchor.entry_id
+
+
 async def _serve() -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -75,13 +92,15 @@ async def _serve() -> None:
     scheduler.add_job(request_daily_settle, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **RUN_AT)
     scheduler.add_job(request_monitor_sweep, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **SWEEP_AT)
     scheduler.add_job(request_monthly_alerts, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **ALERTS_AT)
+    scheduler.add_job(anchor_audit_chain, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **ANCHOR_AT)
     scheduler.start()
     await request_daily_settle(sessionmaker)  # catch up a missed night at start (dedup makes it safe)
+    await anchor_audit_chain(sessionmaker)
     await asyncio.Event().wait()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO)
+    logs.configure("INFO")
     asyncio.run(_serve())
 
 

@@ -127,11 +127,33 @@ def relay() -> None:
     asyncio.run(go())
 
 
+def _bootstrap_token() -> str:
+    """The admin token line ``yibao up`` prints: the one it issued before while that is still
+    accepted (kept in ``<state dir>/bootstrap-token``, private to this user), else a new one;
+    none once an admin account exists (bootstrap tokens stop working then)."""
+    from yibao.auth.service import issue_staff_token
+    from yibao.auth.tokens import admin_account_exists, usable_staff_token
+
+    s = get_settings()
+    path = s.state_path() / "bootstrap-token"
+    kept = path.read_text().strip() if path.is_file() else ""
+    if kept and in_transaction(lambda x: usable_staff_token(x, kept)):
+        return f"admin token (issued earlier, `yibao tokens list`): {kept}"
+    if in_transaction(admin_account_exists):
+        return "admin: log in with a staff account at POST /api/v1/auth/login (`yibao staff create` makes one)"
+    issued = in_unit_of_work(lambda uow: issue_staff_token(uow, cli_actor(), "admin", "bootstrap"))
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(issued.secret)
+    return f"admin token (expires {issued.expires_at.isoformat(timespec='minutes')}): {issued.secret}"
+
+
 @click.command()
 @click.option("--institution", default="H430522100", show_default=True, help="key to print for")
 def up(institution: str) -> None:
     """Set everything up and run the whole system: DB, reference data, API, both workers, scheduler."""
-    from yibao.auth.service import issue_institution_key, issue_staff_token
+    from yibao.auth.service import issue_institution_key
     from yibao.db import admin
     from yibao.reference.loader import load_reference as load
 
@@ -143,14 +165,14 @@ def up(institution: str) -> None:
     for line in in_transaction(lambda x: load(x, s.reference_dir)).lines():
         click.echo(line)
     key = in_unit_of_work(lambda uow: issue_institution_key(uow, cli_actor(), institution, s.master_secret()))
-    token = in_unit_of_work(lambda uow: issue_staff_token(uow, cli_actor(), "admin", "bootstrap"))
+    token = _bootstrap_token()
     me = [sys.executable, "-m", "tools.cli"]
     # each child leads its own process group, so stopping it stops its worker processes too
     children = (["api"], ["worker", "settlement"], ["worker", "monitor"], ["schedule"])
     procs = [subprocess.Popen([*me, *child], start_new_session=True) for child in children]
     click.echo(f"API:           http://{s.api_host}:{s.api_port}  (docs: /docs)")
-    click.echo(f"institution key ({institution}): {key}")
-    click.echo(f"admin token: {token}")
+    click.echo(f"institution key ({institution}, key id {key.key_id}): {key.secret}")
+    click.echo(token)
     click.echo("Ctrl-C stops everything.")
 
     def stop(*_: object) -> None:

@@ -136,33 +136,87 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--institution", "institution", required=True, help="institution code, e.g. H430522100")
 def keys_create(institution: str) -> None:
-    """Issue a new key; the secret is the last line of output and is never shown again."""
+    """Issue a new key: its id (X-Yibao-Key of signed requests), then the secret on the last line,
+    which is never shown again."""
     from yibao.auth.service import issue_institution_key
 
     master = get_settings().master_secret()
-    secret = in_unit_of_work(lambda uow: issue_institution_key(uow, cli_actor(), institution, master))
-    click.echo(f"institution key for {institution}:")
-    click.echo(secret)
+    issued = in_unit_of_work(lambda uow: issue_institution_key(uow, cli_actor(), institution, master))
+    click.echo(f"institution key for {institution} (key id {issued.key_id}):")
+    click.echo(issued.secret)
 
 
 @core.group()
 def tokens() -> None:
-    """Staff bearer tokens."""
+    """Bootstrap staff tokens (ybs_…): for the first start, until staff accounts exist.
+
+    They expire (BOOTSTRAP_TOKEN_HOURS, default 24) and stop working once an active admin
+    account exists, unless renewed on purpose (``tokens renew``)."""
+
+
+def _domain_errors_as_usage(work: Callable[[], T]) -> T:
+    from yibao.errors import DomainError
+
+    try:
+        return work()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @tokens.command("create")
 @click.option("--role", required=True, help="admin, clerk, first_reviewer, second_reviewer, inspector, finance")
 @click.option("--name", required=True)
-def tokens_create(role: str, name: str) -> None:
+@click.option(
+    "--hours", type=click.IntRange(1, 24 * 366), default=None, help="lifetime [default: BOOTSTRAP_TOKEN_HOURS]"
+)
+def tokens_create(role: str, name: str, hours: int | None) -> None:
     """Issue a staff token; the token is the last line of output."""
     from yibao.auth.service import issue_staff_token
 
-    try:
-        secret = in_unit_of_work(lambda uow: issue_staff_token(uow, cli_actor(), role, name))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    click.echo(f"{role} token for {name}:")
-    click.echo(secret)
+    issued = _domain_errors_as_usage(
+        lambda: in_unit_of_work(lambda uow: issue_staff_token(uow, cli_actor(), role, name, hours))
+    )
+    click.echo(f"{role} token {issued.id} for {name}, expires {issued.expires_at.isoformat(timespec='seconds')}:")
+    click.echo(issued.secret)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """Every bootstrap token (never its secret) with its status: active, expired, revoked, or
+    superseded (an admin account exists and it was not renewed)."""
+    from yibao.auth.tokens import list_staff_tokens
+
+    rows = in_transaction(list_staff_tokens)
+    if not rows:
+        click.echo("no bootstrap tokens")
+    for r in rows:
+        click.echo(
+            f"{r['id']:>6}  {r['status']:<10}  {r['role']:<15}  {r['name']:<20}  expires {r['expires_at']}"
+            + (f"  revoked {r['revoked_at']}" if r["revoked_at"] else "")
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.IntRange(1))
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token: refused from the next request on."""
+    from yibao.auth.service import revoke_staff_token
+
+    done = _domain_errors_as_usage(lambda: in_unit_of_work(lambda uow: revoke_staff_token(uow, cli_actor(), token_id)))
+    click.echo(f"revoked staff token {token_id} ({done['name']}, {done['role']})")
+
+
+@tokens.command("renew")
+@click.argument("token_id", type=click.IntRange(1))
+@click.option("--hours", type=click.IntRange(1, 24 * 366), default=None, help="new lifetime from now")
+def tokens_renew(token_id: int, hours: int | None) -> None:
+    """Extend a token and keep it working although an admin account exists (a service account)."""
+    from yibao.auth.service import renew_staff_token
+
+    done = _domain_errors_as_usage(
+        lambda: in_unit_of_work(lambda uow: renew_staff_token(uow, cli_actor(), token_id, hours))
+    )
+    click.echo(f"renewed staff token {token_id} ({done['name']}) until {done['expires_at']}")
 
 
 @core.group()
@@ -194,15 +248,47 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Walk the chain; exit 1 and name the first broken link if any entry was edited or removed."""
-    from yibao.audit import verify
+@click.option(
+    "--anchors",
+    "anchor_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="anchors to check (default: AUDIT_ANCHOR_FILE, if it exists)",
+)
+def audit_verify(anchor_file: Path | None) -> None:
+    """Walk the chain; exit 1 naming the first entry that was edited, removed or forged, or an
+    anchored entry that is missing (a removed tail)."""
+    from yibao.audit import anchors, verify
 
-    checked, broken = in_transaction(verify)
-    if broken is None:
-        click.echo(f"audit chain intact: {checked} entries")
+    settings = get_settings()
+    if anchor_file is not None and not anchor_file.exists():
+        raise click.ClickException(f"no such anchor file: {anchor_file}")
+    path = anchor_file or settings.anchor_path()
+    try:
+        known = anchors.read(path)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    done = in_transaction(lambda s: verify(s, key=settings.audit_key(), anchors=known))
+    legacy = f" ({done.legacy} in the unkeyed format of before migration 0011)" if done.legacy else ""
+    if done.broken is None:
+        click.echo(f"audit chain intact: {done.checked} entries{legacy}, {len(known)} anchors checked")
         return
     click.echo(
-        f"audit chain BROKEN at entry {broken.entry_id} (after {checked} good entries): {broken.reason}", err=True
+        f"audit chain BROKEN at entry {done.broken.entry_id} (after {done.checked} good entries): {done.broken.reason}",
+        err=True,
     )
     raise SystemExit(1)
+
+
+@audit.command("anchor")
+@click.option("--file", "anchor_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def audit_anchor(anchor_file: Path | None) -> None:
+    """Record the chain's head (signed) in the anchor file and print it: keep a copy somewhere
+    the database's operators cannot write. The scheduler does this every night."""
+    from yibao.audit import anchors
+
+    settings = get_settings()
+    path = anchor_file or settings.anchor_path()
+    anchor = in_transaction(lambda s: anchors.write(s, settings.audit_key(), path))
+    click.echo(f"anchored entry {anchor.entry_id} in {path}:")
+    click.echo(anchors.to_line(anchor))

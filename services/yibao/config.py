@@ -99,11 +99,50 @@ class Settings(BaseSettings):
         return self
 
     def master_secret(self) -> bytes:
-        """The configured secret, or on a developer machine one generated once into ``.yibao-secret``
-        (shared by every process started from this checkout, so tokens work across workers)."""
+        """The configured secret, or on a developer machine one generated once into the user's
+        state directory (``<state dir>/secret``, never the working tree), shared by every process
+        of this user, so tokens work across workers. Production never generates one."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
-        return _dev_secret()
+        if self.environment == "production":
+            raise ValueError("SECRET_KEY must be set (32+ characters) when ENVIRONMENT=production")
+        return _dev_secret(self.state_path())
+
+    # ---- audit chain, bootstrap tokens, login back-off, state directory (issue #14)
+    #: HMAC key of the audit chain (``yibao audit verify`` needs the same one); 32+ characters.
+    #: Unset, it is derived from SECRET_KEY (which production requires). Set it explicitly before
+    #: ever rotating SECRET_KEY, or the entries written so far stop verifying.
+    audit_secret: SecretStr = SecretStr("")
+    #: where the chain's head is anchored (JSON lines; see yibao.audit.anchors); default
+    #: ``<state dir>/audit-anchors.jsonl``. Best on storage the database's operators cannot write
+    audit_anchor_file: Path | None = None
+    #: bootstrap staff tokens (``yibao tokens create``, ``yibao up``) expire after this many hours
+    bootstrap_token_hours: int = Field(default=24, ge=1, le=24 * 366)
+    #: failed logins for one username from one address: after ``staff_max_failed_logins`` the
+    #: next attempt waits this many seconds, doubling with each failure up to ``staff_lockout_minutes``
+    staff_login_backoff_seconds: int = Field(default=1, ge=1, le=3600)
+    #: the developer secret, audit anchors and ``yibao up``'s bootstrap token; default
+    #: ``$XDG_STATE_HOME/yibao`` or ``~/.local/state/yibao`` (never the source tree)
+    state_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _audit_secret(self) -> Self:
+        secret = self.audit_secret.get_secret_value()
+        if not secret:
+            derived = hmac.new(self.master_secret(), b"yibao-audit-chain", hashlib.sha256).hexdigest()
+            self.audit_secret = SecretStr(derived)
+        elif len(secret) < 32:
+            raise ValueError("AUDIT_SECRET must be at least 32 characters")
+        return self
+
+    def audit_key(self) -> bytes:
+        return self.audit_secret.get_secret_value().encode()
+
+    def state_path(self) -> Path:
+        return self.state_dir or default_state_dir()
+
+    def anchor_path(self) -> Path:
+        return self.audit_anchor_file or self.state_path() / "audit-anchors.jsonl"
 
 
 @functools.cache
@@ -111,17 +150,31 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/yibao``, else ``~/.local/state/yibao`` (the XDG base directory spec)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "yibao"
+
+
 @functools.cache
-def _dev_secret() -> bytes:
-    path = REPO_ROOT / ".yibao-secret"
+def _dev_secret(state_dir: Path) -> bytes:
+    path = state_dir / "secret"
+    legacy = REPO_ROOT / ".yibao-secret"  # where earlier versions wrote it: read once, never written
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first
         pass
     else:
+        value = legacy.read_text().strip() if legacy.is_file() else ""
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-        logging.getLogger("yibao.config").warning("no SECRET_KEY set: generated a development secret in %s", path)
+            fh.write(value or secrets.token_urlsafe(48))
+        logging.getLogger("yibao.config").warning(
+            "no SECRET_KEY set: %s the development secret in %s%s",
+            "moved" if value else "generated",
+            path,
+            f" (delete {legacy})" if value else "",
+        )
     for _ in range(50):  # the writer may not have flushed yet
         value = path.read_text().strip()
         if value:

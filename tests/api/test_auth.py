@@ -9,16 +9,16 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import orjson
 import pytest
-from sqlalchemy import select
 
 from api.ratelimit import RateLimiter
 from tests.builders import idem, make_bill, make_person
 from yibao import clock
 from yibao.auth import signing
-from yibao.auth.orm import StaffUserRow
+from yibao.auth.orm import LoginThrottleRow
 from yibao.auth.signing import signed_headers
 from yibao.errors import RateLimited
 
@@ -69,66 +69,105 @@ async def test_staff_login_gives_a_role_checked_short_lived_token(client, admin_
     assert (await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
 
 
-async def test_wrong_passwords_lock_the_account(client, admin_headers) -> None:
+async def test_failed_logins_slow_down_the_pair_without_telling_whether_the_user_exists(
+    client, admin_headers, frozen
+) -> None:
+    # given an account, and a username nobody has (the clock stands still: the waits are exact)
     name = f"clerk.{secrets.token_hex(3)}"
     await _create_staff(client, admin_headers, name, "clerk")
-    for _ in range(5):
-        r = await _login(client, name, "wrong-password!")
-        assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
-    r = await _login(client, name)  # right password, but locked now
-    assert r.status_code == 401 and "locked" in r.json()["error"]["message"]
-    r = await _login(client, "nobody-at-all", "whatever-password")
-    assert r.status_code == 401 and r.json()["error"]["message"] == "用户名或密码错误 wrong username or password"
+    ghost = f"ghost.{secrets.token_hex(3)}"
+    # when both get five wrong passwords, then a sixth attempt (the account's with the right password)
+    real = [await _login(client, name, "wrong-password!") for _ in range(5)]
+    unknown = [await _login(client, ghost, "wrong-password!") for _ in range(5)]
+    real_next, unknown_next = await _login(client, name), await _login(client, ghost, "wrong-password!")
+    # then every refusal reads the same, and both pairs are now slowed down alike (429, Retry-After)
+    assert {(r.status_code, r.json()["error"]["message"]) for r in real + unknown} == {
+        (401, "用户名或密码错误 wrong username or password")
+    }
+    for r in (real_next, unknown_next):
+        assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMITED", r.text
+        assert r.headers["Retry-After"] == "1"
+    assert real_next.json()["error"]["message"] == unknown_next.json()["error"]["message"]
 
 
-async def _lock_state(sessionmaker, username: str) -> tuple[int, datetime | None]:  # type: ignore[no-untyped-def]
-    """(failed logins counted, locked until) as stored."""
+async def _throttle(sessionmaker, username: str) -> tuple[int, datetime | None] | None:  # type: ignore[no-untyped-def]
+    """(failures counted, blocked until) of this username from the test client's address."""
     async with sessionmaker() as s:
-        row = (
-            await s.execute(
-                select(StaffUserRow.failed_logins, StaffUserRow.locked_until).where(StaffUserRow.username == username)
-            )
-        ).one()
-    return int(row.failed_logins), row.locked_until
+        row = await s.get(LoginThrottleRow, (username, "127.0.0.1"))
+    return (row.failures, row.blocked_until) if row else None
 
 
 async def test_failed_login_counter_resets_after_a_successful_login(client, admin_headers, sessionmaker) -> None:
-    # given: four wrong passwords, one short of the lock (staff_max_failed_logins = 5)
+    # given: four wrong passwords, one short of the back-off (staff_max_failed_logins = 5)
     name = f"clerk.{secrets.token_hex(3)}"
     await _create_staff(client, admin_headers, name, "clerk")
     first = [(await _login(client, name, "wrong-password!")).status_code for _ in range(4)]
-    counted = await _lock_state(sessionmaker, name)
+    counted = await _throttle(sessionmaker, name)
     # when: the right password, then four wrong ones again (8 in all, but never 5 in a row)
     ok = await _login(client, name)
-    after_ok = await _lock_state(sessionmaker, name)
+    after_ok = await _throttle(sessionmaker, name)
     second = [(await _login(client, name, "wrong-password!")).status_code for _ in range(4)]
-    # then: the count restarted at 0, so the account is not locked and the right password works
+    # then: the count restarted, so nothing is slowed down and the right password works
     assert first == second == [401, 401, 401, 401]
     assert counted == (4, None)
-    assert ok.status_code == 200 and after_ok == (0, None), ok.text
-    assert await _lock_state(sessionmaker, name) == (4, None)
+    assert ok.status_code == 200 and after_ok is None, ok.text
+    assert await _throttle(sessionmaker, name) == (4, None)
     assert (await _login(client, name)).status_code == 200
 
 
-async def test_a_lock_expires_after_its_time(client, admin_headers, sessionmaker, frozen) -> None:
-    # given: five wrong passwords at t0 lock the account for staff_lockout_minutes = 15
+async def test_the_back_off_doubles_and_ends(client, admin_headers, sessionmaker, frozen) -> None:
+    # given: five wrong passwords at t0 (staff_max_failed_logins = 5, back-off 1 s doubling)
     name = f"clerk.{secrets.token_hex(3)}"
     await _create_staff(client, admin_headers, name, "clerk")
     t0 = datetime.now(UTC).replace(microsecond=0)
     frozen[0] = t0
-    wrong = [(await _login(client, name, "wrong-password!")).status_code for _ in range(5)]
-    assert wrong == [401] * 5
-    assert await _lock_state(sessionmaker, name) == (0, t0 + timedelta(minutes=15))
-    # when: the right password one second before the lock ends, then when it ends
-    frozen[0] = t0 + timedelta(minutes=15) - timedelta(seconds=1)
+    assert [(await _login(client, name, "wrong-password!")).status_code for _ in range(5)] == [401] * 5
+    assert await _throttle(sessionmaker, name) == (5, t0 + timedelta(seconds=1))
+    # when: wrong again once each wait is over (the 6th, 7th, 8th failures)
+    waits = []
+    for _ in range(3):
+        _, until = await _throttle(sessionmaker, name)  # type: ignore[misc]
+        frozen[0] = until
+        assert (await _login(client, name, "wrong-password!")).status_code == 401
+        waits.append(((await _throttle(sessionmaker, name))[1] - until).total_seconds())  # type: ignore[index]
+    # then: each wait doubles; during one even the right password waits; after it, it works
+    assert waits == [2.0, 4.0, 8.0]
+    _, until = await _throttle(sessionmaker, name)  # type: ignore[misc]
+    frozen[0] = until - timedelta(seconds=1)
     still = await _login(client, name)
-    frozen[0] = t0 + timedelta(minutes=15)
+    frozen[0] = until
     free = await _login(client, name)
-    # then: refused as locked, then let in with the lock cleared
-    assert still.status_code == 401 and still.json()["error"]["code"] == "UNAUTHENTICATED"
-    assert "locked" in still.json()["error"]["message"]
+    assert still.status_code == 429 and still.headers["Retry-After"] == "1"
     assert free.status_code == 200, free.text
-    assert await _lock_state(sessionmaker, name) == (0, None)
+    assert await _throttle(sessionmaker, name) is None
+
+
+def test_the_back_off_is_capped(settings) -> None:  # type: ignore[no-untyped-def]
+    from yibao.auth.staff import backoff_seconds
+
+    assert [backoff_seconds(settings, f) for f in (1, 4, 5, 6, 7, 14, 15, 50, 10**6)] == [
+        0,
+        0,
+        1,
+        2,
+        4,
+        512,
+        900,
+        900,
+        900,
+    ]
+
+
+async def test_a_strangers_failures_do_not_lock_the_user_out_from_elsewhere(app, client, admin_headers, frozen) -> None:
+    # given an account, and a stranger at another address who fails with its username until slowed down
+    name = f"clerk.{secrets.token_hex(3)}"
+    await _create_staff(client, admin_headers, name, "clerk")
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as stranger:
+        tries = [(await _login(stranger, name, "guess-guess-guess")).status_code for _ in range(8)]
+    # then the stranger waits, and the user, from their own address, logs in at once
+    assert tries == [401] * 5 + [429] * 3
+    assert (await _login(client, name)).status_code == 200
 
 
 async def test_password_change_and_deactivation(client, admin_headers) -> None:
@@ -154,15 +193,23 @@ async def test_password_change_and_deactivation(client, admin_headers) -> None:
     assert r.status_code == 400
 
 
-def _signed(key: str, method: str, path: str, body: bytes, **kw) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _signed(key: tuple[str, str], method: str, path: str, body: bytes, **kw) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    key_id, secret = key
     return {
-        **signed_headers(key, method, path, body, nonce=secrets.token_hex(12), **kw),
+        **signed_headers(key_id, secret, method, path, body, nonce=secrets.token_hex(12), **kw),
         "Content-Type": "application/json",
     }
 
 
-async def test_signed_settlement_and_replay_refused(client, admin_headers, institution_keys) -> None:
-    key = institution_keys["H430522100"]
+async def _new_key(client, admin_headers, code: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """(key id, secret) of a fresh key of ``code``."""
+    r = await client.post(f"/api/v1/institutions/{code}/keys", headers=admin_headers)
+    assert r.status_code == 201, r.text
+    return r.json()["key_id"], r.json()["key"]
+
+
+async def test_signed_settlement_and_replay_refused(client, admin_headers) -> None:
+    key = await _new_key(client, admin_headers, "H430522100")
     idn = await make_person(client, admin_headers)
     body = orjson.dumps(make_bill(idn))
     headers = {**_signed(key, "POST", "/api/v1/settlements", body), **idem()}
@@ -198,7 +245,7 @@ def test_timestamp_freshness_is_inclusive_at_the_skew() -> None:
 
 
 async def test_signature_skew_at_the_edge_is_accepted_one_second_past_refused(
-    app, client, institution_keys, frozen
+    app, client, admin_headers, frozen
 ) -> None:
     """The server reads the injectable clock, frozen on a whole second: the edge is then exact,
     whatever the test machine's speed."""
@@ -207,7 +254,7 @@ async def test_signature_skew_at_the_edge_is_accepted_one_second_past_refused(
     assert skew == 300
     server_now = float(int(time.time()))
     frozen[0] = datetime.fromtimestamp(server_now, UTC)
-    key = institution_keys["H430522100"]
+    key = await _new_key(client, admin_headers, "H430522100")
     path = "/api/v1/settlements?limit=1"
     # when: one request per timestamp, each with its own nonce
     answers = {
@@ -221,12 +268,12 @@ async def test_signature_skew_at_the_edge_is_accepted_one_second_past_refused(
         assert "Timestamp" in answers[offset].json()["error"]["message"]
 
 
-async def test_server_can_require_signatures(app, client, institution_keys) -> None:
+async def test_server_can_require_signatures(app, client, admin_headers) -> None:
     runtime = app.state.runtime
-    key = institution_keys["H430522101"]
+    key = await _new_key(client, admin_headers, "H430522101")
     runtime.settings.require_signed_institution_requests = True
     try:
-        r = await client.get("/api/v1/settlements", headers={"Authorization": f"Bearer {key}"})
+        r = await client.get("/api/v1/settlements", headers={"Authorization": f"Bearer {key[1]}"})
         assert r.status_code == 401 and "signed" in r.json()["error"]["message"]
         r = await client.get("/api/v1/settlements", headers=_signed(key, "GET", "/api/v1/settlements", b""))
         assert r.status_code == 200
@@ -235,15 +282,14 @@ async def test_server_can_require_signatures(app, client, institution_keys) -> N
 
 
 async def test_revoked_key_stops_working(client, admin_headers) -> None:
-    r = await client.post("/api/v1/institutions/H430522200/keys", headers=admin_headers)
-    key = r.json()["key"]
+    key_id, key = await _new_key(client, admin_headers, "H430522200")
     assert (await client.get("/api/v1/settlements", headers={"Authorization": f"Bearer {key}"})).status_code == 200
     keys = (await client.get("/api/v1/institutions/H430522200/keys", headers=admin_headers)).json()
-    assert key[:12] in [k["key_id"] for k in keys]
-    r = await client.post(f"/api/v1/institutions/H430522200/keys/{key[:12]}/revoke", headers=admin_headers)
+    assert key_id in [k["key_id"] for k in keys]
+    r = await client.post(f"/api/v1/institutions/H430522200/keys/{key_id}/revoke", headers=admin_headers)
     assert r.status_code == 200 and r.json()["revoked_at"]
     assert (await client.get("/api/v1/settlements", headers={"Authorization": f"Bearer {key}"})).status_code == 401
-    signed = _signed(key, "GET", "/api/v1/settlements", b"")
+    signed = _signed((key_id, key), "GET", "/api/v1/settlements", b"")
     assert (await client.get("/api/v1/settlements", headers=signed)).status_code == 401
 
 

@@ -37,14 +37,17 @@ class Server:
 
 
 async def _tokens(own: Settings) -> tuple[str, str]:
-    """An admin token and a key of the county hospital, in the server's own database."""
-    from yibao.auth.tokens import create_institution_key, create_staff_token
+    """An admin token and a key of the county hospital, in the server's own database. The token
+    is renewed, so an admin account the fuzz itself creates (``POST /staff``) does not stop it."""
+    from yibao.auth.tokens import create_institution_key, issue_staff_token, renew_staff_token
     from yibao.db.engine import make_engine, make_sessionmaker
 
     engine = make_engine(own, pool_size=1)
     try:
         async with make_sessionmaker(engine)() as s, s.begin():
-            return await create_staff_token(s, "admin", "fuzz-admin"), await create_institution_key(s, "H430522100")
+            issued = await issue_staff_token(s, "admin", "fuzz-admin")
+            await renew_staff_token(s, issued.id)
+            return issued.secret, await create_institution_key(s, "H430522100")
     finally:
         await engine.dispose()
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -39,7 +40,6 @@ class StaffRead(BaseModel):
     display_name: str
     role: str
     active: bool
-    locked_until: datetime | None
     created_at: datetime
 
 
@@ -49,12 +49,29 @@ class PasswordChange(Strict):
 
 
 class KeyRead(BaseModel):
-    key_id: str = Field(description="first 12 characters of the key; X-Yibao-Key of signed requests")
+    key_id: str = Field(
+        description="X-Yibao-Key of signed requests: random, independent of the secret (keys issued before "
+        "this version keep their old id, the key's first 12 characters)",
+        examples=["kid_3f9a0c27d41e"],
+    )
     created_at: datetime
     revoked_at: datetime | None
 
 
 class KeyCreated(BaseModel):
     institution_code: str
-    key_id: str
+    key_id: str = Field(description="X-Yibao-Key of signed requests", examples=["kid_3f9a0c27d41e"])
     key: str = Field(description="shown once: store it in the HIS configuration")
+
+
+class StaffTokenRead(BaseModel):
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    renewed_at: datetime | None = Field(description="renewed on purpose: kept although an admin account exists")
+    revoked_at: datetime | None
+    status: Literal["active", "expired", "revoked", "superseded"] = Field(
+        description="superseded: an active admin account exists and the token was never renewed, so it is refused"
+    )

@@ -1,5 +1,5 @@
-"""Append-only, hash-chained audit log: who did what to which record, and when."""
+"""Append-only, keyed hash chain of who did what to which record, and when."""
 
-from yibao.audit.chain import Actor, record, verify
+from yibao.audit.chain import Actor, BrokenLink, Verification, record, verify
 
-__all__ = ["Actor", "record", "verify"]
+__all__ = ["Actor", "BrokenLink", "Verification", "record", "verify"]

@@ -7,6 +7,7 @@ audited the same way) wherever the change starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from yibao import audit
 from yibao.auth import staff, tokens
@@ -14,7 +15,7 @@ from yibao.auth.orm import InstitutionKeyRow, StaffUserRow
 from yibao.auth.tokens import StaffPrincipal
 from yibao.config import Settings
 from yibao.db.uow import UnitOfWork
-from yibao.errors import Forbidden, Unauthenticated
+from yibao.errors import Forbidden, RateLimited, Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,45 @@ class Login:
     role: str
 
 
-async def login(uow: UnitOfWork, settings: Settings, client: audit.Actor, username: str, password: str) -> Login:
-    """A short-lived access token. A refused attempt that counts (wrong password, locked account)
-    is audited as ``client`` and committed before the refusal is raised: the count must stick."""
-    try:
-        user = await staff.authenticate(uow.session, settings, username, password)
-    except Unauthenticated as exc:
-        if exc.details.get("record"):
+async def login(
+    uow: UnitOfWork, settings: Settings, client: audit.Actor, username: str, password: str, source: str
+) -> Login:
+    """A short-lived access token. A refused attempt is counted for (username, ``source``) and
+    committed before the refusal is raised (the count must stick); one against an existing
+    account is audited as ``client``. The refusal is the same whether the username exists."""
+    attempt = await staff.attempt_login(uow.session, settings, username, password, source)
+    if attempt.retry_after is not None:
+        raise RateLimited(
+            f"登录失败次数过多 too many failed logins for this username from this address; retry in "
+            f"{attempt.retry_after} s",
+            retry_after=attempt.retry_after,
+        )
+    if attempt.user is None:
+        if attempt.known:
             await audit.record(uow.session, client, "auth.login_failed", ("staff_user", username))
-            await uow.commit()
-        raise
+        await uow.commit()
+        raise Unauthenticated(staff.BAD_LOGIN)
+    user = attempt.user
     token, ttl = staff.issue_token(settings, user)
     await audit.record(uow.session, audit.Actor("staff", user.username), "auth.login", ("staff_user", user.username))
     await uow.commit()
     return Login(token, ttl, user.role)
 
 
+async def logout(uow: UnitOfWork, me: StaffPrincipal) -> None:
+    """An account's access tokens all stop working at once; a bootstrap token is revoked."""
+    if me.user_id is not None:
+        await staff.revoke_tokens(uow.session, me.user_id)
+        await audit.record(uow.session, me.actor, "auth.logout", ("staff_user", me.name))
+    elif me.token_id is not None:
+        await tokens.revoke_staff_token(uow.session, me.token_id)
+        await audit.record(uow.session, me.actor, "staff_token.revoked", ("staff_token", str(me.token_id)))
+    await uow.commit()
+
+
 async def change_password(uow: UnitOfWork, me: StaffPrincipal, current: str, new: str) -> None:
-    """One's own password; a bootstrap token is not an account and has none."""
+    """One's own password (every token of the account stops working: log in again); a bootstrap
+    token is not an account and has none."""
     if me.user_id is None:
         raise Forbidden("bootstrap tokens have no password; log in with a staff account")
     await staff.change_password(uow.session, me.name, current, new)
@@ -79,14 +101,16 @@ async def update_staff(
     return row
 
 
-async def issue_institution_key(uow: UnitOfWork, actor: audit.Actor, institution_code: str, master: bytes) -> str:
-    """A new key (the secret, shown once); its first 12 characters are the key id."""
-    secret = await tokens.create_institution_key(uow.session, institution_code, master)
+async def issue_institution_key(
+    uow: UnitOfWork, actor: audit.Actor, institution_code: str, master: bytes
+) -> tokens.IssuedKey:
+    """A new key: its random id and the secret, shown once."""
+    issued = await tokens.issue_institution_key(uow.session, institution_code, master)
     await audit.record(
-        uow.session, actor, "institution_key.issued", ("institution", institution_code), {"key_id": secret[:12]}
+        uow.session, actor, "institution_key.issued", ("institution", institution_code), {"key_id": issued.key_id}
     )
     await uow.commit()
-    return secret
+    return issued
 
 
 async def revoke_institution_key(
@@ -101,9 +125,39 @@ async def revoke_institution_key(
     return row
 
 
-async def issue_staff_token(uow: UnitOfWork, actor: audit.Actor, role: str, name: str) -> str:
-    """A long-lived staff bearer token (bootstrap, service accounts): the secret, shown once."""
-    secret = await tokens.create_staff_token(uow.session, role, name)
-    await audit.record(uow.session, actor, "staff_token.issued", ("staff_token", name), {"role": role})
+async def issue_staff_token(
+    uow: UnitOfWork, actor: audit.Actor, role: str, name: str, hours: int | None = None
+) -> tokens.IssuedToken:
+    """A bootstrap staff token (the secret, shown once), expiring after ``hours``."""
+    issued = await tokens.issue_staff_token(uow.session, role, name, hours)
+    await audit.record(
+        uow.session,
+        actor,
+        "staff_token.issued",
+        ("staff_token", str(issued.id)),
+        {"name": name, "role": role, "expires_at": issued.expires_at.isoformat()},
+    )
     await uow.commit()
-    return secret
+    return issued
+
+
+async def revoke_staff_token(uow: UnitOfWork, actor: audit.Actor, token_id: int) -> dict[str, Any]:
+    rendered = await tokens.revoke_staff_token(uow.session, token_id)
+    await audit.record(uow.session, actor, "staff_token.revoked", ("staff_token", str(token_id)))
+    await uow.commit()
+    return rendered
+
+
+async def renew_staff_token(
+    uow: UnitOfWork, actor: audit.Actor, token_id: int, hours: int | None = None
+) -> dict[str, Any]:
+    rendered = await tokens.renew_staff_token(uow.session, token_id, hours)
+    await audit.record(
+        uow.session,
+        actor,
+        "staff_token.renewed",
+        ("staff_token", str(token_id)),
+        {"expires_at": rendered["expires_at"]},
+    )
+    await uow.commit()
+    return rendered

@@ -2,7 +2,8 @@
 
 The HIS sends four headers::
 
-    X-Yibao-Key:        the key id (first 12 characters of the key, e.g. ``ybk_Ab3dE5gH``)
+    X-Yibao-Key:        the key id, given with the key when it is issued (e.g. ``kid_3f9a0c27d41e``;
+                        random, it reveals nothing of the key)
     X-Yibao-Timestamp:  Unix seconds; refused outside ±``signature_max_skew_seconds``
     X-Yibao-Nonce:      16–64 random characters, never reused with the same key
     X-Yibao-Signature:  hex HMAC-SHA256(key, canonical request)
@@ -37,12 +38,12 @@ def sign(secret: str, method: str, path_qs: str, timestamp: str, nonce: str, bod
 
 
 def signed_headers(
-    secret: str, method: str, path_qs: str, body: bytes, nonce: str, now: float | None = None
+    key_id: str, secret: str, method: str, path_qs: str, body: bytes, nonce: str, now: float | None = None
 ) -> dict[str, str]:
     """What a client sends (used by tests, the simulator and the docs' example)."""
     ts = str(int(now if now is not None else clock.now().timestamp()))
     return {
-        "X-Yibao-Key": secret[:12],
+        "X-Yibao-Key": key_id,
         "X-Yibao-Timestamp": ts,
         "X-Yibao-Nonce": nonce,
         "X-Yibao-Signature": sign(secret, method, path_qs, ts, nonce, body),

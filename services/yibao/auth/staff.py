@@ -3,25 +3,33 @@
 These are steps in the caller's transaction, not audited; ``yibao.auth.service`` holds the use
 cases (audit entry + commit) that the API and the CLI call.
 
-Access tokens are JWTs (HS256, the server's master secret) valid for minutes, so checking
-one costs no database round trip; deactivating a user takes effect when the token expires.
-Repeated wrong passwords lock the account for a while (per account, not per address, so a
-distributed guesser gains nothing).
+Access tokens are JWTs (HS256, the server's master secret) valid for minutes that carry the
+account's ``token_version``. Every request checks the account (one primary-key read): a token
+of a deactivated, demoted or logged-out account, or one issued before a password change, is
+refused from the next request on.
+
+Failed logins are counted per username and source address (``LoginThrottleRow``), whether the
+username exists or not: past ``staff_max_failed_logins`` each attempt from that address waits
+exponentially longer. The answers never tell an unknown username from a wrong password or a
+slowed-down pair, and a stranger's guesses cannot lock the real user out from elsewhere.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
 from yibao.auth import passwords
-from yibao.auth.orm import StaffUserRow
+from yibao.auth.orm import LoginThrottleRow, StaffUserRow
 from yibao.auth.tokens import ROLES, StaffPrincipal
 from yibao.config import Settings
 from yibao.errors import Duplicate, InvalidRequest, NotFound, Unauthenticated
@@ -52,7 +60,7 @@ async def create_user(
         role=role,
         password_hash=passwords.hash_password(password),
         active=True,
-        failed_logins=0,
+        token_version=0,
     )
     session.add(row)
     await session.flush()
@@ -69,7 +77,6 @@ def render(row: StaffUserRow) -> dict[str, Any]:
         "display_name": row.display_name,
         "role": row.role,
         "active": row.active,
-        "locked_until": row.locked_until.isoformat() if row.locked_until else None,
         "created_at": row.created_at.isoformat(),
     }
 
@@ -82,32 +89,70 @@ async def get_user(session: AsyncSession, username: str, *, lock: bool = False) 
     return row
 
 
-_BAD_LOGIN = "用户名或密码错误 wrong username or password"
+BAD_LOGIN = "用户名或密码错误 wrong username or password"
+THROTTLE_IDLE = timedelta(days=1)  # a pair idle this long starts afresh (and its row is pruned)
 
 
-async def authenticate(session: AsyncSession, settings: Settings, username: str, password: str) -> StaffUserRow:
-    """The user, if the password is right and the account usable; counts failures either way.
+@dataclass(frozen=True)
+class Attempt:
+    """What a login attempt came to; the caller commits it (the failure count must stick)."""
 
-    The caller commits even on failure (the failure count must stick), so this returns
-    normally with the row and raises only after recording what happened."""
-    row = await session.scalar(select(StaffUserRow).where(StaffUserRow.username == username).with_for_update())
-    if row is None:
-        passwords.verify(_DUMMY_HASH, password)  # same time as a real check: no username probing
-        raise Unauthenticated(_BAD_LOGIN)
+    user: StaffUserRow | None = None  # the account, when the password was right
+    known: bool = False  # the username exists (for the audit log, never for the answer)
+    retry_after: int | None = None  # this username from this address must wait: seconds
+
+
+def backoff_seconds(settings: Settings, failures: int) -> int:
+    """The wait after ``failures`` consecutive failures: none up to ``staff_max_failed_logins``
+    − 1, then ``staff_login_backoff_seconds`` doubling per failure, at most ``staff_lockout_minutes``."""
+    over = failures - settings.staff_max_failed_logins
+    if over < 0:
+        return 0
+    cap = settings.staff_lockout_minutes * 60
+    return int(min(cap, settings.staff_login_backoff_seconds * 2 ** min(over, 30)))
+
+
+async def attempt_login(
+    session: AsyncSession, settings: Settings, username: str, password: str, source: str
+) -> Attempt:
     now = clock.now()
-    if row.locked_until is not None and row.locked_until > now:
-        raise Unauthenticated(f"账户已锁定 account locked until {row.locked_until.isoformat()}", record=True)
-    if not row.active or not passwords.verify(row.password_hash, password):
-        row.failed_logins += 1
-        if row.failed_logins >= settings.staff_max_failed_logins:
-            row.locked_until = now + timedelta(minutes=settings.staff_lockout_minutes)
-            row.failed_logins = 0
-        raise Unauthenticated(_BAD_LOGIN, record=True)
-    row.failed_logins = 0
-    row.locked_until = None
-    if passwords.needs_rehash(row.password_hash):
-        row.password_hash = passwords.hash_password(password)
-    return row
+    source = source[:64]
+    throttle = await session.get(LoginThrottleRow, (username, source), with_for_update=True)
+    if throttle is not None and throttle.blocked_until is not None and throttle.blocked_until > now:
+        return Attempt(retry_after=max(1, math.ceil((throttle.blocked_until - now).total_seconds())))
+    row = await session.scalar(select(StaffUserRow).where(StaffUserRow.username == username))
+    # one password check whatever the account's state, so the time taken tells nothing either
+    right = passwords.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+    if row is not None and row.active and right:
+        if throttle is not None:
+            await session.delete(throttle)
+        if passwords.needs_rehash(row.password_hash):
+            row.password_hash = passwords.hash_password(password)
+        return Attempt(user=row, known=True)
+    await _count_failure(session, settings, username, source, now)
+    return Attempt(known=row is not None)
+
+
+async def _count_failure(session: AsyncSession, settings: Settings, username: str, source: str, now: datetime) -> None:
+    """One more failure for the pair (a pair idle for a day starts afresh); prune idle pairs."""
+    await session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.last_failed_at < now - THROTTLE_IDLE))
+    failures = await session.scalar(
+        insert(LoginThrottleRow)
+        .values(username=username, source=source, failures=1, last_failed_at=now)
+        .on_conflict_do_update(
+            index_elements=[LoginThrottleRow.username, LoginThrottleRow.source],
+            set_={"failures": LoginThrottleRow.failures + 1, "last_failed_at": now},
+        )
+        .returning(LoginThrottleRow.failures)
+    )
+    wait = backoff_seconds(settings, int(failures or 0))
+    if wait:
+        await session.execute(
+            update(LoginThrottleRow)
+            .where(LoginThrottleRow.username == username, LoginThrottleRow.source == source)
+            .values(blocked_until=now + timedelta(seconds=wait))
+        )
+    session.expire_all()
 
 
 _DUMMY_HASH = passwords.hash_password("not-a-real-password")
@@ -122,6 +167,7 @@ def issue_token(settings: Settings, user: StaffUserRow) -> tuple[str, int]:
         "sub": str(user.id),
         "name": user.username,
         "role": user.role,
+        "ver": user.token_version,
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + ttl,
         "jti": uuid.uuid4().hex,
@@ -129,18 +175,37 @@ def issue_token(settings: Settings, user: StaffUserRow) -> tuple[str, int]:
     return jwt.encode(claims, settings.master_secret(), algorithm="HS256"), ttl
 
 
-def principal_from_token(settings: Settings, token: str) -> StaffPrincipal | None:
+async def principal_from_token(session: AsyncSession, settings: Settings, token: str) -> StaffPrincipal | None:
+    """The account an access token speaks for, if the token is genuine, unexpired and the account
+    is still active with the same role and token version as when it was issued."""
     try:
         claims = jwt.decode(
             token,
             settings.master_secret(),
             algorithms=["HS256"],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "name", "role"]},
+            options={"require": ["exp", "sub", "name", "role", "ver"]},
         )
-    except jwt.PyJWTError:
+        user_id, version = int(claims["sub"]), int(claims["ver"])
+    except (jwt.PyJWTError, TypeError, ValueError):
         return None
-    return StaffPrincipal(user_id=int(claims["sub"]), name=str(claims["name"]), role=str(claims["role"]))
+    account = (
+        await session.execute(
+            select(StaffUserRow.username, StaffUserRow.role, StaffUserRow.active, StaffUserRow.token_version).where(
+                StaffUserRow.id == user_id
+            )
+        )
+    ).first()
+    if account is None or not account.active or account.token_version != version or account.role != claims["role"]:
+        return None
+    return StaffPrincipal(user_id=user_id, name=account.username, role=account.role)
+
+
+async def revoke_tokens(session: AsyncSession, user_id: int) -> None:
+    """Every access token issued to this account so far stops working (logout)."""
+    row = await session.get(StaffUserRow, user_id, with_for_update=True)
+    if row is not None:
+        row.token_version += 1
 
 
 async def change_password(session: AsyncSession, username: str, old: str, new: str) -> None:
@@ -150,20 +215,25 @@ async def change_password(session: AsyncSession, username: str, old: str, new: s
     _check_password(new)
     row.password_hash = passwords.hash_password(new)
     row.password_changed_at = clock.now()
+    row.token_version += 1
 
 
 async def update_user(
     session: AsyncSession, username: str, role: str | None, active: bool | None, password: str | None
 ) -> StaffUserRow:
+    """A role change, a deactivation and a password reset revoke the account's access tokens."""
     row = await get_user(session, username, lock=True)
-    if role is not None:
+    revoke = False
+    if role is not None and role != row.role:
         _check_role(role)
-        row.role = role
-    if active is not None:
-        row.active = active
+        row.role, revoke = role, True
+    if active is not None and active != row.active:
+        row.active, revoke = active, True
     if password is not None:
         _check_password(password)
         row.password_hash = passwords.hash_password(password)
         row.password_changed_at = clock.now()
-        row.locked_until = None
+        revoke = True
+    if revoke:
+        row.token_version += 1
     return row
