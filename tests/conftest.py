@@ -20,6 +20,11 @@ from yibao.config import REPO_ROOT, Settings
 from yibao.db import admin
 
 BASE_PG = os.environ.get("TEST_PG_URL", "postgresql+asyncpg://postgres@localhost:5432")
+#: one server secret for the whole run, in the environment before any settings are built: the
+#: audit chain's key derives from it, and every settings object (this process's cached one after
+#: a test clears it, a CLI command's, a live server's) must sign the one chain with the same key.
+#: Without it the key came from the state directory, which some tests point elsewhere.
+os.environ.setdefault("SECRET_KEY", "test-run-" + secrets.token_urlsafe(36))
 BASE_REDIS = os.environ.get("TEST_REDIS_URL", "redis://localhost:6379")
 
 

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.access_log import name_caller
 from api.runtime import Runtime
 from yibao.auth import nonces, signing
 from yibao.auth import staff as staff_accounts
@@ -71,6 +72,24 @@ def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
+#: what each credential the product issues looks like, to tell a caller who sent the wrong one
+_KINDS = (("ybk_", "机构密钥 an institution key"), ("ybm_", "参保人令牌 a member token"))
+
+
+def _kind_of(secret: str) -> str | None:
+    if secret.startswith(("eyJ", "ybs_")):
+        return "工作人员令牌 a staff token"
+    return next((kind for prefix, kind in _KINDS if secret.startswith(prefix)), None)
+
+
+def _wrong_kind(needed: str, credentials: HTTPAuthorizationCredentials | None) -> Unauthenticated | None:
+    """``this endpoint needs X; Y was sent`` when the bearer is a credential of another kind."""
+    sent = _kind_of(credentials.credentials) if credentials is not None and credentials.credentials else None
+    if sent is None or needed in sent:
+        return None
+    return Unauthenticated(f"凭证类型不符 this endpoint needs {needed}; {sent} was sent")
+
+
 async def _institution_code(runtime: Runtime, secret: str) -> str | None:
     cache_key = "inst:" + digest(secret)
     code = runtime.credentials.get(cache_key)
@@ -86,6 +105,8 @@ async def _staff(runtime: Runtime, secret: str) -> StaffPrincipal:
     """Checked against the database on every request (no credential cache): a deactivated,
     demoted or logged-out account's access token, and a revoked, expired or superseded
     bootstrap token, are refused from the very next request."""
+    if secret.startswith(("ybk_", "ybm_")):
+        raise Unauthenticated(f"凭证类型不符 this endpoint needs a staff token; {_kind_of(secret)} was sent")
     async with runtime.sessionmaker() as session:
         if secret.startswith("eyJ"):  # a staff account's access token (a JWT)
             principal = await staff_accounts.principal_from_token(session, runtime.settings, secret)
@@ -170,10 +191,13 @@ async def authenticate_institution(
 ) -> Institution:
     code = await _institution_from_request(request, runtime, credentials)
     if code is None:
-        raise Unauthenticated("缺少机构凭证 missing institution credentials (signed headers or a bearer key)")
+        raise _wrong_kind("an institution key", credentials) or Unauthenticated(
+            "缺少机构凭证 missing institution credentials (signed headers or a bearer key)"
+        )
     institution = refs.institutions.get(code)
     if institution is None:  # deleted after the key was issued
         raise Unauthenticated("机构不存在 institution of this key no longer exists")
+    name_caller(request.scope, "institution", code)
     await runtime.limiter.check("institution", code)
     return institution
 
@@ -190,8 +214,9 @@ async def _authenticated_staff(runtime: Runtime, credentials: HTTPAuthorizationC
 def require_staff(*roles: str) -> Callable[..., Coroutine[Any, Any, StaffPrincipal]]:
     """Dependency factory: a staff token whose role is one of ``roles`` (admin always passes)."""
 
-    async def dependency(runtime: RuntimeDep, credentials: Credentials) -> StaffPrincipal:
+    async def dependency(request: Request, runtime: RuntimeDep, credentials: Credentials) -> StaffPrincipal:
         principal = await _authenticated_staff(runtime, credentials)
+        name_caller(request.scope, "staff", principal.name)
         if principal.role != "admin" and principal.role not in roles:
             raise Forbidden(f"需要角色 {'/'.join(roles) or 'admin'} this action needs role {roles}")
         return principal
@@ -210,9 +235,12 @@ async def institution_or_staff(
     """Read endpoints: an institution sees its own bills, staff (inspector, admin, …) all of them."""
     code = await _institution_from_request(request, runtime, credentials)
     if code is not None and code in refs.institutions:
+        name_caller(request.scope, "institution", code)
         await runtime.limiter.check("institution", code)
         return refs.institutions[code]
-    return await _authenticated_staff(runtime, credentials)
+    principal = await _authenticated_staff(runtime, credentials)
+    name_caller(request.scope, "staff", principal.name)
+    return principal
 
 
 Reader = Annotated[Institution | StaffPrincipal, Depends(institution_or_staff)]
@@ -221,13 +249,17 @@ Reader = Annotated[Institution | StaffPrincipal, Depends(institution_or_staff)]
 # ---------------------------------------------------------------- member app (参保人)
 
 
-async def authenticate_member(runtime: RuntimeDep, credentials: Credentials) -> MemberPrincipal:
+async def authenticate_member(request: Request, runtime: RuntimeDep, credentials: Credentials) -> MemberPrincipal:
     """A member bearer token (``ybm_…``); checked against the database on every request so a
     revoked or expired token stops working at once (no credential cache here)."""
+    wrong = _wrong_kind("a member token", credentials)
+    if wrong is not None:
+        raise wrong
     async with runtime.sessionmaker() as session:
         principal = await member_for_token(session, _secret(credentials))
     if principal is None:
         raise Unauthenticated("参保人令牌无效或已过期 unknown, expired or revoked member token")
+    name_caller(request.scope, "member", str(principal.person_id))
     await runtime.limiter.check("member", str(principal.person_id))
     return principal
 

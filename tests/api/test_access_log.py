@@ -40,3 +40,26 @@ async def test_a_callers_own_request_id_is_kept_and_an_unrouted_path_is_masked(c
         hostile.headers["X-Request-ID"] != "bad id\nwith newline"
         and ok["request_id"] == hostile.headers["X-Request-ID"]
     )
+
+
+async def test_the_line_names_the_caller_kind_and_id(client, admin_headers, hospital, caplog) -> None:  # type: ignore[no-untyped-def]
+    with caplog.at_level(logging.INFO, logger="yibao.access"):
+        await client.get("/api/v1/settlements", headers=hospital)
+        await client.get("/api/v1/staff", headers=admin_headers)
+    institution, staff = _lines(caplog)
+    assert institution["caller"] == "institution:H430522100"
+    assert str(staff["caller"]).startswith("staff:")
+
+
+async def test_a_credential_of_the_wrong_kind_is_named(client, admin_headers, hospital) -> None:  # type: ignore[no-untyped-def]
+    # an admin token on the settle endpoint
+    r = await client.post("/api/v1/settlements/preview", json={}, headers=admin_headers)
+    assert r.status_code == 401
+    assert "this endpoint needs an institution key; 工作人员令牌 a staff token was sent" in r.json()["error"]["message"]
+    # an institution key on a staff endpoint and on the member app
+    staff_only = await client.get("/api/v1/staff", headers=hospital)
+    assert (
+        staff_only.status_code == 401 and "needs a staff token; 机构密钥 an institution key was sent" in staff_only.text
+    )
+    member_only = await client.get("/api/v1/me", headers=hospital)
+    assert member_only.status_code == 401 and "needs a member token" in member_only.text
