@@ -1,0 +1,325 @@
+"""What the adapter remembers between envelopes, and the reads it answers with.
+
+The message journal makes ``msgid`` the idempotency key: the first answer of a msgid is stored
+(``record``) and a repeat is answered from it byte for byte (``find``). Visits (``mdtrt_id``)
+carry what an HIS uploads between registration and settlement. Each function owns its short
+transaction on the settle path's asyncpg pool; the money moves only in ``bill_settlement``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao.accounts import service as accounts
+from yibao.db.statements import Statement, transaction
+from yibao.enrolment import service as enrolment
+from yibao.errors import InvalidState, NotFound
+from yibao.nhsa.mappers import GEND, INSUTYPE_OF_SCHEME
+from yibao.people import service as people
+from yibao.people.orm import PersonGroupRow
+from yibao.uuids import uuid7
+
+# ---------------------------------------------------------------- message journal
+
+FIND = Statement(
+    "SELECT infno, request_hash, response, infcode, settlement_id, mdtrt_id, reversed_by FROM nhsa_messages "
+    "WHERE institution_code = :inst AND msgid = :msgid"
+)
+RECORD = Statement(
+    """
+    INSERT INTO nhsa_messages
+        (institution_code, msgid, infno, request_hash, infcode, settlement_id, mdtrt_id, response)
+    VALUES (:inst, :msgid, :infno, :request_hash, :infcode, :settlement_id, :mdtrt_id, :response)
+    ON CONFLICT (institution_code, msgid) DO NOTHING
+    RETURNING msgid
+    """
+)
+MARK_REVERSED = Statement(
+    "UPDATE nhsa_messages SET reversed_by = :by WHERE institution_code = :inst AND msgid = :msgid "
+    "AND reversed_by IS NULL RETURNING msgid"
+)
+
+
+def request_hash(infno: str, payload: Any) -> str:
+    return hashlib.sha256(infno.encode() + b"\0" + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Message:
+    infno: str
+    request_hash: str
+    response: bytes
+    infcode: int
+    settlement_id: str | None
+    mdtrt_id: str | None
+    reversed_by: str | None
+
+
+def _message(row: Mapping[str, Any]) -> Message:
+    return Message(
+        row["infno"],
+        row["request_hash"],
+        str(row["response"]).encode(),
+        row["infcode"],
+        row["settlement_id"],
+        row["mdtrt_id"],
+        row["reversed_by"],
+    )
+
+
+async def find(pool: asyncpg.Pool, institution_code: str, msgid: str) -> Message | None:
+    async with transaction(pool, readonly=True) as db:
+        row = await db.fetchrow(FIND, {"inst": institution_code, "msgid": msgid})
+    return None if row is None else _message(row)
+
+
+async def record(
+    pool: asyncpg.Pool,
+    institution_code: str,
+    msgid: str,
+    infno: str,
+    digest: str,
+    infcode: int,
+    response: bytes,
+    *,
+    settlement_id: str | None = None,
+    mdtrt_id: str | None = None,
+) -> Message:
+    """Journal the answer; if a concurrent twin journaled first, its answer is the one."""
+    params = {
+        "inst": institution_code,
+        "msgid": msgid,
+        "infno": infno,
+        "request_hash": digest,
+        "infcode": infcode,
+        "settlement_id": settlement_id,
+        "mdtrt_id": mdtrt_id,
+        "response": response.decode(),
+    }
+    async with transaction(pool) as db:
+        if await db.fetchval(RECORD, params) is not None:
+            return Message(infno, digest, response, infcode, settlement_id, mdtrt_id, None)
+        row = await db.fetchrow(FIND, {"inst": institution_code, "msgid": msgid})
+    assert row is not None
+    return _message(row)
+
+
+async def mark_reversed(pool: asyncpg.Pool, institution_code: str, msgid: str, by: str) -> bool:
+    async with transaction(pool) as db:
+        return await db.fetchval(MARK_REVERSED, {"inst": institution_code, "msgid": msgid, "by": by}) is not None
+
+
+# ---------------------------------------------------------------- catalogue code map
+
+CODES = Statement(
+    "SELECT national_code, item_code FROM nhsa_catalogue_codes WHERE national_code = ANY(CAST(:codes AS varchar[]))"
+)
+
+
+async def item_codes(pool: asyncpg.Pool, national_codes: Sequence[str]) -> dict[str, str]:
+    """The product catalogue item of each mapped national code (unmapped ones are absent)."""
+    async with transaction(pool, readonly=True) as db:
+        conn = db.connection
+        rows = await conn.fetch(CODES.sql, *CODES.args({"codes": sorted(set(national_codes))}))
+    return {r["national_code"]: r["item_code"] for r in rows}
+
+
+# ---------------------------------------------------------------- visits
+
+_VISIT_COLUMNS = (
+    "mdtrt_id, institution_code, psn_no, insutype, med_type, visit_type, ipt_otp_no, begntime, endtime, "
+    "status, diagnoses, details, settlement_id"
+)
+OPEN_VISIT = Statement(
+    f"""
+    INSERT INTO nhsa_visits (mdtrt_id, institution_code, psn_no, insutype, med_type, visit_type, ipt_otp_no,
+                             begntime, status, diagnoses)
+    VALUES (:mdtrt_id, :inst, :psn_no, :insutype, :med_type, :visit_type, :ipt_otp_no, :begntime, :status,
+            CAST(:diagnoses AS jsonb))
+    ON CONFLICT (mdtrt_id) DO NOTHING
+    RETURNING {_VISIT_COLUMNS}
+    """
+)
+VISIT = Statement(f"SELECT {_VISIT_COLUMNS} FROM nhsa_visits WHERE mdtrt_id = :mdtrt_id AND institution_code = :inst")
+VISIT_FOR_UPDATE = Statement(VISIT.clause.text + " FOR UPDATE")
+SETTLED_VISIT = Statement(
+    f"SELECT {_VISIT_COLUMNS} FROM nhsa_visits WHERE settlement_id = :settlement_id AND institution_code = :inst"
+)
+UPDATE_VISIT = Statement(
+    f"""
+    UPDATE nhsa_visits SET med_type = :med_type, visit_type = :visit_type, endtime = :endtime, status = :status,
+        diagnoses = CAST(:diagnoses AS jsonb), details = CAST(:details AS jsonb), settlement_id = :settlement_id,
+        updated_at = now()
+    WHERE mdtrt_id = :mdtrt_id
+    RETURNING {_VISIT_COLUMNS}
+    """
+)
+
+
+def _visit(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("diagnoses", "details"):
+        if isinstance(out[key], str):
+            out[key] = orjson.loads(out[key])
+    return out
+
+
+async def open_visit(
+    pool: asyncpg.Pool,
+    institution_code: str,
+    *,
+    psn_no: str,
+    insutype: str,
+    med_type: str,
+    visit_type: str,
+    ipt_otp_no: str,
+    begntime: date,
+    diagnoses: Sequence[str] = (),
+    mdtrt_id: str | None = None,
+    status: str = "registered",
+) -> dict[str, Any]:
+    """A new visit; with ``mdtrt_id`` given (a pharmacy sale names it after its settlement) an
+    existing one of that id is returned as it is (a replayed sale)."""
+    params = {
+        "mdtrt_id": mdtrt_id or uuid7().hex,
+        "status": status,
+        "inst": institution_code,
+        "psn_no": psn_no,
+        "insutype": insutype,
+        "med_type": med_type,
+        "visit_type": visit_type,
+        "ipt_otp_no": ipt_otp_no,
+        "begntime": begntime,
+        "diagnoses": orjson.dumps(list(diagnoses)).decode(),
+    }
+    async with transaction(pool) as db:
+        row = await db.fetchrow(OPEN_VISIT, params)
+        if row is None:
+            row = await db.fetchrow(VISIT, {"mdtrt_id": params["mdtrt_id"], "inst": institution_code})
+    assert row is not None
+    return _visit(row)
+
+
+async def visit(pool: asyncpg.Pool, institution_code: str, mdtrt_id: str) -> dict[str, Any]:
+    """The institution's visit; another institution's is as unknown as a missing one."""
+    async with transaction(pool, readonly=True) as db:
+        row = await db.fetchrow(VISIT, {"mdtrt_id": mdtrt_id, "inst": institution_code})
+    if row is None:
+        raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
+    return _visit(row)
+
+
+async def settled_visit(pool: asyncpg.Pool, institution_code: str, settlement_id: str) -> dict[str, Any] | None:
+    async with transaction(pool, readonly=True) as db:
+        row = await db.fetchrow(SETTLED_VISIT, {"settlement_id": settlement_id, "inst": institution_code})
+    return None if row is None else _visit(row)
+
+
+async def change_visit(
+    pool: asyncpg.Pool,
+    institution_code: str,
+    mdtrt_id: str,
+    *,
+    psn_no: str | None = None,
+    expect: Sequence[str] = ("registered",),
+    **changes: Any,
+) -> dict[str, Any]:
+    """Change a visit in one of the ``expect`` states (locked while changed): fee details are
+    replaceable until the visit is settled; a settled visit changes only by its cancel."""
+    async with transaction(pool) as db:
+        row = await db.fetchrow(VISIT_FOR_UPDATE, {"mdtrt_id": mdtrt_id, "inst": institution_code})
+        if row is None:
+            raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
+        current = _visit(row)
+        if psn_no is not None and psn_no != current["psn_no"]:
+            raise InvalidState(f"人员编号不符 psn_no does not match visit {mdtrt_id}")
+        if current["status"] not in expect:
+            raise InvalidState(
+                f"就诊状态不允许 visit {mdtrt_id} is {current['status']}; this call needs it {' or '.join(expect)}"
+            )
+        new = {**current, **changes}
+        params = {
+            **{k: new[k] for k in ("mdtrt_id", "med_type", "visit_type", "endtime", "status", "settlement_id")},
+            "diagnoses": orjson.dumps(new["diagnoses"]).decode(),
+            "details": orjson.dumps(new["details"]).decode(),
+        }
+        updated = await db.fetchrow(UPDATE_VISIT, params)
+    assert updated is not None
+    return _visit(updated)
+
+
+# ---------------------------------------------------------------- person reads (1101, 2001)
+
+
+async def person(session: AsyncSession, id_number: str, on: date) -> dict[str, Any]:
+    """The person as 1101 shows them, from the people, enrolment and accounts reads."""
+    row = await people.get(session, id_number)
+    enrolled = await enrolment.get(session, row.id, on.year)
+    balance, _ = await accounts.statement(session, row.id, limit=1)
+    groups = await session.scalars(select(PersonGroupRow).where(PersonGroupRow.person_id == row.id))
+    age = on.year - row.birth_date.year - ((on.month, on.day) < (row.birth_date.month, row.birth_date.day))
+    return {
+        "person_id": row.id,
+        "psn_no": row.id_number,
+        "psn_name": row.name,
+        "gend": GEND.get(row.gender, "9"),
+        "brdy": row.birth_date.isoformat(),
+        "age": age,
+        "region": row.region,
+        "death_date": row.death_date,
+        "scheme": enrolled.scheme if enrolled else None,
+        "insutype": INSUTYPE_OF_SCHEME[enrolled.scheme] if enrolled else None,
+        "coverage_start": enrolled.coverage_start if enrolled else None,
+        "psn_type": ("12" if enrolled.retiree else "11") if enrolled else "",
+        "balc": balance,
+        "groups": [
+            {
+                "psn_idet_type": g.group,
+                "begntime": g.valid_from.isoformat(),
+                "endtime": g.valid_to.isoformat() if g.valid_to else None,
+            }
+            for g in groups
+        ],
+    }
+
+
+#: what a settlement record names of its person, in one round trip (read-only)
+BRIEF = Statement(
+    """
+    SELECT p.id_number, p.name, p.gender, p.birth_date, e.scheme, e.retiree, a.balance
+    FROM persons p
+    LEFT JOIN enrolments e ON e.person_id = p.id AND e.year = :year
+    LEFT JOIN personal_accounts a ON a.person_id = p.id
+    WHERE p.id_number = :id
+    ORDER BY e.scheme NULLS LAST
+    LIMIT 1
+    """
+)
+
+
+async def brief(pool: asyncpg.Pool, id_number: str, on: date) -> dict[str, Any]:
+    """The person fields of ``setlinfo`` and the account balance (after the settlement)."""
+    async with transaction(pool, readonly=True) as db:
+        row = await db.fetchrow(BRIEF, {"id": id_number, "year": on.year})
+    if row is None:
+        raise NotFound(f"参保人不存在 no person with psn_no {id_number}")
+    birth: date = row["birth_date"]
+    return {
+        "psn_no": row["id_number"],
+        "psn_name": row["name"],
+        "gend": GEND.get(row["gender"], "9"),
+        "brdy": birth.isoformat(),
+        "age": on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day)),
+        "scheme": row["scheme"],
+        "psn_type": "" if row["retiree"] is None else ("12" if row["retiree"] else "11"),
+        "balc": None if row["balance"] is None else int(row["balance"]),
+    }
