@@ -55,13 +55,39 @@ async def test_unknown_infno_and_missing_nodes(client: httpx.AsyncClient, hospit
     assert {"310100", "390100", "390200", "610100"} <= {row["value"] for row in tables["list"]}
 
 
-async def test_authentication_is_the_native_one(client: httpx.AsyncClient) -> None:
+async def test_authentication_is_the_native_one(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     r = await client.post("/fsi/api/1101", json=envelope("1101", {"data": {}}))
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
     r = await client.post(
         "/fsi/api/1101", json=envelope("1101", {"data": {}}), headers={"Authorization": "Bearer ybk_nope"}
     )
     assert r.status_code == 401
+    r = await client.post("/fsi/api/1101", json=envelope("1101", {"data": {}}), headers=admin_headers)
+    assert r.status_code == 401  # a staff token is not an institution
+
+
+async def test_line_values_are_checked_by_the_native_contract(
+    client: httpx.AsyncClient, hospital: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    idn = await make_person(client, admin_headers, scheme="resident")
+    reg = {"psn_no": idn, "insutype": "390", "begntime": today(), "ipt_otp_no": f"N-{idn[-6:]}"}
+    mdtrt_id = ok(await call(client, hospital, "2201", {"data": reg}))["data"]["mdtrt_id"]
+    base = fee("4", BLOOD_TEST, "1", "20.00", mdtrt_id=mdtrt_id, psn_no=idn)
+    too_long = {**base, "prd_days": 5000}  # the native days_supply bound (≤ 3650)
+    assert "feedetl_sn 4" in refused(await call(client, hospital, "2204", {"feedetail": [too_long]}), "INVALID_REQUEST")
+    huge = {**base, "cnt": 1e300, "det_item_fee_sumamt": None}
+    assert "10^12" in refused(await call(client, hospital, "2204", {"feedetail": [huge]}), "INVALID_REQUEST")
+    sub_fen = {**base, "pric": 20.001, "det_item_fee_sumamt": None}
+    assert "decimals" in refused(await call(client, hospital, "2204", {"feedetail": [sub_fen]}), "INVALID_REQUEST")
+    twice = [base, base]
+    assert "twice" in refused(await call(client, hospital, "2204", {"feedetail": twice}), "INVALID_REQUEST")
+    other_visit = {**base, "mdtrt_id": "another"}
+    refused(
+        await call(client, hospital, "2204", {"feedetail": [base, {**other_visit, "feedetl_sn": "5"}]}),
+        "INVALID_REQUEST",
+    )
+    # nothing of the refused uploads was kept
+    refused(await call(client, hospital, "2206", {"data": {"psn_no": idn, "mdtrt_id": mdtrt_id}}), "INVALID_REQUEST")
 
 
 async def test_business_refusals_carry_the_native_code(

@@ -12,10 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from api.runtime import Runtime
+from api.schemas.settlements import SettleRequest
 from yibao import clock
 from yibao.bill_settlement import queries, service
+from yibao.bill_settlement.commands import SettleBill
 from yibao.errors import InvalidRequest, InvalidState, NotEnrolled, NotFound
 from yibao.institutions.agreements import Institution
 from yibao.nhsa import mappers as m
@@ -94,15 +97,14 @@ def _check_sum(data: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> N
     stated = data.get("medfee_sumamt")
     if stated in (None, ""):
         return
-    total = sum(Decimal(ln["cnt"]) * ln["pric"] for ln in lines)
+    total = m.line_total(lines)
     try:
-        differs = Decimal(str(stated)) * 100 != total.quantize(Decimal(1))
+        differs = Decimal(str(stated)) * 100 != total
     except ArithmeticError:
         raise InvalidRequest(f"数值格式错误 medfee_sumamt {stated!r} is not a number") from None
     if differs:
         raise InvalidRequest(
-            f"费用总额不符 medfee_sumamt {stated} ≠ {m.amount(int(total.quantize(Decimal(1))))}, the total of the "
-            "uploaded fee details"
+            f"费用总额不符 medfee_sumamt {stated} ≠ {m.amount(total)}, the total of the uploaded fee details"
         )
 
 
@@ -142,8 +144,24 @@ async def _codes(call: Call, raw: Any) -> dict[str, str]:
     return await nhsa.item_codes(call.runtime.pg, wanted)
 
 
+def _command(visit: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], account: bool) -> SettleBill:
+    """The native command, validated by the native request schema (its bounds, its dates)."""
+    try:
+        request = SettleRequest.model_validate(m.native_request(visit, lines, use_account=account, today=clock.today()))
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors()[:5]:
+            loc = err.get("loc", ())
+            where = ".".join(str(p) for p in loc)
+            if len(loc) >= 2 and loc[0] == "lines" and isinstance(loc[1], int) and loc[1] < len(lines):
+                where = f"feedetl_sn {lines[loc[1]]['feedetl_sn']} {'.'.join(str(p) for p in loc[2:])}"
+            parts.append(f"{where}: {err.get('msg')}")
+        raise InvalidRequest("请求格式错误 invalid request: " + "; ".join(parts)) from None
+    return request.to_command()
+
+
 async def _preview(call: Call, visit: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], account: bool) -> Any:
-    cmd = m.settle_command(visit, lines, use_account=account, today=clock.today())
+    cmd = _command(visit, lines, account)
     return await service.preview_bill(call.runtime.pg, call.refs, call.institution, cmd)
 
 
@@ -435,7 +453,7 @@ async def settle(call: Call) -> Outcome:
     if visit["status"] != "registered":
         raise InvalidState(f"就诊状态不允许 visit {visit['mdtrt_id']} is {visit['status']}")
     _check_sum(data, visit["details"])
-    cmd = m.settle_command(visit, visit["details"], use_account=_flag(data, "acct_used_flag"), today=clock.today())
+    cmd = _command(visit, visit["details"], _flag(data, "acct_used_flag"))
     result = await service.settle_bill(call.runtime.pg, call.refs, call.institution, cmd, _key(call))
     body = orjson.loads(result.body)
     sid = body["settlement_id"]
@@ -532,7 +550,7 @@ async def pharmacy_settle(call: Call) -> Outcome:
     raw = _list(call, "drugdetail", required=True)
     lines = m.fee_lines(raw, None, await _codes(call, raw), node="drugdetail")
     _check_sum(info, lines)
-    cmd = m.settle_command(visit, lines, use_account=_flag(info, "acct_used_flag"), today=clock.today())
+    cmd = _command(visit, lines, _flag(info, "acct_used_flag"))
     result = await service.settle_bill(call.runtime.pg, call.refs, call.institution, cmd, _key(call))
     body = orjson.loads(result.body)
     sid = body["settlement_id"]

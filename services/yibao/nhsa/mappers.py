@@ -15,9 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from yibao.bill_settlement.commands import LineCommand, SettleBill
 from yibao.errors import InvalidRequest, UnknownItem
-from yibao.money import yuan_to_fen
+from yibao.money import round_fen, to_wire, yuan_to_fen
 from yibao.values import CatalogueItem
 
 # ---------------------------------------------------------------- code tables (1901)
@@ -137,8 +136,8 @@ def _decimal(value: Any, where: str) -> Decimal:
         out = Decimal(str(value))
     except InvalidOperation:
         raise InvalidRequest(f"数值格式错误 {where}: {value!r} is not a number") from None
-    if not out.is_finite():
-        raise InvalidRequest(f"数值格式错误 {where}: {value!r} is not a number")
+    if not out.is_finite() or abs(out) >= 10**12:
+        raise InvalidRequest(f"数值超出范围 {where}: {value!r} is not a number below 10^12")
     return out
 
 
@@ -182,10 +181,9 @@ def fee_lines(
         if cnt != cnt.quantize(Decimal("0.0001")):
             raise InvalidRequest(f"数量精度 {where}: cnt {cnt} has more than 4 decimals")
         sumamt = line.get("det_item_fee_sumamt")
-        if sumamt is not None and _decimal(sumamt, f"{where} det_item_fee_sumamt") != (cnt * pric).quantize(
-            Decimal("0.01")
-        ):
+        if sumamt is not None and _decimal(sumamt, f"{where} det_item_fee_sumamt") * 100 != round_fen(cnt * pric * 100):
             raise InvalidRequest(f"明细金额不符 {where}: det_item_fee_sumamt {sumamt} ≠ cnt × pric")
+        occurred = day(line, "fee_ocur_time", required=False)
         prd_days = line.get("prd_days")
         days = int(_decimal(prd_days, f"{where} prd_days")) if prd_days not in (None, "", 0, "0") else None
         trace = line.get("drugtracinfo") or []
@@ -199,9 +197,9 @@ def fee_lines(
                 "med_list_codg": national,
                 "medins_list_codg": text(line, "medins_list_codg", required=False, max_length=60),
                 "item_code": item,
-                "cnt": str(cnt.normalize()),
+                "cnt": format(cnt.normalize(), "f"),
                 "pric": yuan_to_fen(pric),
-                "fee_ocur_time": (day(line, "fee_ocur_time", required=False) or date.min).isoformat(),
+                "fee_ocur_time": occurred.isoformat() if occurred else "",
                 "prd_days": days,
                 "trace_codes": traces,
             }
@@ -209,10 +207,11 @@ def fee_lines(
     return out
 
 
-def settle_command(
+def native_request(
     visit: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], *, use_account: bool, today: date
-) -> SettleBill:
-    """The native bill of a visit: its ``ipt_otp_no`` is the native visit number, its lines in
+) -> dict[str, Any]:
+    """The native settle request of a visit (the body ``POST /api/v1/settlements`` takes, so the
+    native contract validates it): its ``ipt_otp_no`` is the native visit number, its lines in
     upload order are lines 1…n. An inpatient stay is admitted on 2401's ``begntime`` and
     discharged on 2402's ``endtime`` (today if not discharged yet)."""
     if not lines:
@@ -220,33 +219,37 @@ def settle_command(
     begin: date = visit["begntime"]
     kind = visit["visit_type"]
     end: date = visit["endtime"] or (today if kind == "inpatient" else begin)
-    if kind == "inpatient" and end < begin:
-        raise InvalidRequest(f"出院日期早于入院日期 discharge {end} is before admission {begin}")
-    return SettleBill(
-        id_number=visit["psn_no"],
-        visit_no=visit["ipt_otp_no"],
-        visit_type=kind,
-        service_date=end if kind == "inpatient" else begin,
-        admitted_on=begin if kind == "inpatient" else None,
-        discharged_on=end if kind == "inpatient" else None,
-        diagnoses=tuple(visit["diagnoses"] or ()),
-        use_personal_account=use_account,
-        lines=tuple(
-            LineCommand(
-                line_no=n,
-                item_code=ln["item_code"],
-                quantity=Decimal(ln["cnt"]),
-                unit_price=ln["pric"],
-                service_date=date.fromisoformat(ln["fee_ocur_time"]) if ln["fee_ocur_time"] != "0001-01-01" else begin,
-                days_supply=ln["prd_days"],
-                trace_codes=tuple(ln["trace_codes"]),
-            )
+    inpatient = kind == "inpatient"
+    return {
+        "id_number": visit["psn_no"],
+        "visit_no": visit["ipt_otp_no"],
+        "visit_type": kind,
+        "service_date": (end if inpatient else begin).isoformat(),
+        "admitted_on": begin.isoformat() if inpatient else None,
+        "discharged_on": end.isoformat() if inpatient else None,
+        "diagnoses": list(visit["diagnoses"] or ()),
+        "use_personal_account": use_account,
+        "lines": [
+            {
+                "line_no": n,
+                "item_code": ln["item_code"],
+                "quantity": ln["cnt"],
+                "unit_price": to_wire(ln["pric"]),
+                "service_date": ln["fee_ocur_time"] or begin.isoformat(),
+                "days_supply": ln["prd_days"],
+                "trace_codes": list(ln["trace_codes"]),
+            }
             for n, ln in enumerate(lines, start=1)
-        ),
-    )
+        ],
+    }
 
 
 # ---------------------------------------------------------------- writing national output
+
+
+def line_total(lines: Sequence[Mapping[str, Any]]) -> int:
+    """What the uploaded lines add up to, each rounded to the fen as the settlement rounds it."""
+    return sum(round_fen(Decimal(ln["cnt"]) * ln["pric"]) for ln in lines)
 
 
 def _fen(wire: str) -> int:
