@@ -58,6 +58,7 @@ async def _run(bills: int, database: str) -> None:
         run_outbox_relay=False,
         reference_cache_seconds=5.0,
         rate_limit_institution="1000000/minute",
+        rate_limit_staff="1000000/minute",
         reference_dir=REPO_ROOT / "data" / "reference",
     )
     await _setup(settings)

@@ -457,14 +457,8 @@ async def settle(call: Call) -> Outcome:
     result = await service.settle_bill(call.runtime.pg, call.refs, call.institution, cmd, _key(call))
     body = orjson.loads(result.body)
     sid = body["settlement_id"]
-    await nhsa.change_visit(
-        call.runtime.pg,
-        call.institution.code,
-        visit["mdtrt_id"],
-        status="settled",
-        settlement_id=sid,
-        endtime=cmd.discharged_on if visit["visit_type"] == "inpatient" else visit["endtime"],
-    )
+    endtime = cmd.discharged_on if visit["visit_type"] == "inpatient" else visit["endtime"]
+    await nhsa.mark_settled(call.runtime.pg, call.institution.code, visit["mdtrt_id"], sid, endtime)
     out = await _settlement_output(
         call, body, visit["psn_no"], mdtrt_id=visit["mdtrt_id"], med_type=visit["med_type"], setl_id=sid
     )

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao.accounts import service as accounts
-from yibao.db.statements import Statement, transaction
+from yibao.db.statements import ACQUIRE_TIMEOUT_SECONDS, Statement, transaction
 from yibao.enrolment import service as enrolment
 from yibao.errors import InvalidState, NotFound
 from yibao.nhsa.mappers import GEND, INSUTYPE_OF_SCHEME
@@ -76,9 +76,16 @@ def _message(row: Mapping[str, Any]) -> Message:
     )
 
 
+async def _fetchrow(pool: asyncpg.Pool, stmt: Statement, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """One statement on a pooled connection, no explicit transaction: a read, or a write that
+    is a single statement (one round trip instead of three)."""
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
+        row: Mapping[str, Any] | None = await conn.fetchrow(stmt.sql, *stmt.args(params))
+    return row
+
+
 async def find(pool: asyncpg.Pool, institution_code: str, msgid: str) -> Message | None:
-    async with transaction(pool, readonly=True) as db:
-        row = await db.fetchrow(FIND, {"inst": institution_code, "msgid": msgid})
+    row = await _fetchrow(pool, FIND, {"inst": institution_code, "msgid": msgid})
     return None if row is None else _message(row)
 
 
@@ -105,17 +112,15 @@ async def record(
         "mdtrt_id": mdtrt_id,
         "response": response.decode(),
     }
-    async with transaction(pool) as db:
-        if await db.fetchval(RECORD, params) is not None:
-            return Message(infno, digest, response, infcode, settlement_id, mdtrt_id, None)
-        row = await db.fetchrow(FIND, {"inst": institution_code, "msgid": msgid})
+    if await _fetchrow(pool, RECORD, params) is not None:
+        return Message(infno, digest, response, infcode, settlement_id, mdtrt_id, None)
+    row = await _fetchrow(pool, FIND, {"inst": institution_code, "msgid": msgid})
     assert row is not None
     return _message(row)
 
 
 async def mark_reversed(pool: asyncpg.Pool, institution_code: str, msgid: str, by: str) -> bool:
-    async with transaction(pool) as db:
-        return await db.fetchval(MARK_REVERSED, {"inst": institution_code, "msgid": msgid, "by": by}) is not None
+    return await _fetchrow(pool, MARK_REVERSED, {"inst": institution_code, "msgid": msgid, "by": by}) is not None
 
 
 # ---------------------------------------------------------------- catalogue code map
@@ -127,8 +132,7 @@ CODES = Statement(
 
 async def item_codes(pool: asyncpg.Pool, national_codes: Sequence[str]) -> dict[str, str]:
     """The product catalogue item of each mapped national code (unmapped ones are absent)."""
-    async with transaction(pool, readonly=True) as db:
-        conn = db.connection
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
         rows = await conn.fetch(CODES.sql, *CODES.args({"codes": sorted(set(national_codes))}))
     return {r["national_code"]: r["item_code"] for r in rows}
 
@@ -211,16 +215,14 @@ async def open_visit(
 
 async def visit(pool: asyncpg.Pool, institution_code: str, mdtrt_id: str) -> dict[str, Any]:
     """The institution's visit; another institution's is as unknown as a missing one."""
-    async with transaction(pool, readonly=True) as db:
-        row = await db.fetchrow(VISIT, {"mdtrt_id": mdtrt_id, "inst": institution_code})
+    row = await _fetchrow(pool, VISIT, {"mdtrt_id": mdtrt_id, "inst": institution_code})
     if row is None:
         raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
     return _visit(row)
 
 
 async def settled_visit(pool: asyncpg.Pool, institution_code: str, settlement_id: str) -> dict[str, Any] | None:
-    async with transaction(pool, readonly=True) as db:
-        row = await db.fetchrow(SETTLED_VISIT, {"settlement_id": settlement_id, "inst": institution_code})
+    row = await _fetchrow(pool, SETTLED_VISIT, {"settlement_id": settlement_id, "inst": institution_code})
     return None if row is None else _visit(row)
 
 
@@ -255,6 +257,27 @@ async def change_visit(
         updated = await db.fetchrow(UPDATE_VISIT, params)
     assert updated is not None
     return _visit(updated)
+
+
+MARK_SETTLED = Statement(
+    f"""
+    UPDATE nhsa_visits SET status = 'settled', settlement_id = :settlement_id, endtime = :endtime, updated_at = now()
+    WHERE mdtrt_id = :mdtrt_id AND institution_code = :inst AND status = 'registered'
+    RETURNING {_VISIT_COLUMNS}
+    """
+)
+
+
+async def mark_settled(
+    pool: asyncpg.Pool, institution_code: str, mdtrt_id: str, settlement_id: str, endtime: date | None
+) -> None:
+    """The settle path's one write here, one statement: the visit is settled by ``settlement_id``
+    (a replayed settle finds it so already)."""
+    params = {"mdtrt_id": mdtrt_id, "inst": institution_code, "settlement_id": settlement_id, "endtime": endtime}
+    if await _fetchrow(pool, MARK_SETTLED, params) is None:
+        current = await visit(pool, institution_code, mdtrt_id)
+        if current["settlement_id"] != settlement_id:
+            raise InvalidState(f"就诊状态不允许 visit {mdtrt_id} is {current['status']}")
 
 
 # ---------------------------------------------------------------- person reads (1101, 2001)
@@ -308,8 +331,7 @@ BRIEF = Statement(
 
 async def brief(pool: asyncpg.Pool, id_number: str, on: date) -> dict[str, Any]:
     """The person fields of ``setlinfo`` and the account balance (after the settlement)."""
-    async with transaction(pool, readonly=True) as db:
-        row = await db.fetchrow(BRIEF, {"id": id_number, "year": on.year})
+    row = await _fetchrow(pool, BRIEF, {"id": id_number, "year": on.year})
     if row is None:
         raise NotFound(f"参保人不存在 no person with psn_no {id_number}")
     birth: date = row["birth_date"]
