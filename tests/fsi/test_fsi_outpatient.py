@@ -146,7 +146,7 @@ async def test_outpatient_conversation(
     r2 = await client.post("/fsi/api/2207", json=envelope("2207", settle_node, mid=mid), headers=hospital)
     assert r2.content == r1.content and r2.headers.get("idempotent-replayed") == "true"
     again = await call(client, hospital, "2207", settle_node)  # a new msgid: the visit is settled
-    refused(again, "INVALID_STATE")
+    refused(again, "DUPLICATE")
 
     cancel = ok(
         await call(client, hospital, "2208", {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": idn}})

@@ -69,28 +69,36 @@ async def _call(request: Request, path_infno: str | None, institution: Any, refs
     if handler is None:
         known = ", ".join(sorted(transactions.TRANSACTIONS))
         return _answer(refuse("UNKNOWN_INFNO", f"交易编号不支持 infno {env.infno} is not served here; served: {known}"))
-    call = transactions.Call(institution, refs, runtime, env.msgid, env.infno, env.input)
+
+    def journal_entry(outcome: transactions.Outcome) -> dict[str, Any]:
+        answer = envelope.reply(region=region, received=received, output=outcome.output, warn_msg=outcome.warn_msg)
+        return journal.entry(
+            institution.code,
+            env.msgid,
+            env.infno,
+            digest,
+            0,
+            answer,
+            settlement_id=outcome.settlement_id,
+            mdtrt_id=outcome.mdtrt_id,
+        )
+
+    call = transactions.Call(institution, refs, runtime, env.msgid, env.infno, env.input, journal_entry)
     try:
         outcome = await handler(call)
     except DomainError as exc:
         answer = refuse(exc.code, exc.message)
         if exc.code in TRANSIENT:
             return _answer(answer)
-        stored = await journal.record(runtime.pg, institution.code, env.msgid, env.infno, digest, -1, answer)
+        stored = await journal.record(
+            runtime.pg, journal.entry(institution.code, env.msgid, env.infno, digest, -1, answer)
+        )
         return _answer(stored.response, replayed=stored.response != answer)
-    answer = envelope.reply(region=region, received=received, output=outcome.output, warn_msg=outcome.warn_msg)
-    stored = await journal.record(
-        runtime.pg,
-        institution.code,
-        env.msgid,
-        env.infno,
-        digest,
-        0,
-        answer,
-        settlement_id=outcome.settlement_id,
-        mdtrt_id=outcome.mdtrt_id,
-    )
-    return _answer(stored.response, replayed=stored.response != answer)
+    if outcome.answer is not None:  # journaled with its business effect
+        return _answer(outcome.answer)
+    entry = journal_entry(outcome)
+    stored = await journal.record(runtime.pg, entry)
+    return _answer(stored.response, replayed=stored.response != entry["response"].encode())
 
 
 _SUMMARY = "National envelope (国家医保接口 infno): one transaction per call"

@@ -6,7 +6,7 @@ the money are the native ``bill_settlement`` use cases'; visits and the journal 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,8 @@ class Call:
     msgid: str
     infno: str
     input: dict[str, Any]
+    #: the ``RECORD`` parameters of the success reply for an outcome (the router's envelope)
+    journal_entry: Callable[[Outcome], dict[str, Any]]
 
     @property
     def base(self) -> str:
@@ -47,7 +49,8 @@ class Outcome:
     warn_msg: str | None = None
     settlement_id: str | None = None
     mdtrt_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: the reply already journaled (a settle journals it in its own transaction)
+    answer: bytes | None = None
 
 
 Handler = Callable[[Call], Awaitable[Outcome]]
@@ -121,6 +124,22 @@ async def _settlement_output(
 ) -> dict[str, Any]:
     day = date.fromisoformat(body["service_date"])
     person = await nhsa.brief(call.runtime.pg, psn_no, day)
+    return _render_settlement(
+        call, body, person, mdtrt_id=mdtrt_id, med_type=med_type, setl_id=setl_id, sign=sign, origin_msgid=origin_msgid
+    )
+
+
+def _render_settlement(
+    call: Call,
+    body: Mapping[str, Any],
+    person: Mapping[str, Any],
+    *,
+    mdtrt_id: str,
+    med_type: str,
+    setl_id: str | None,
+    sign: int = 1,
+    origin_msgid: str | None = None,
+) -> dict[str, Any]:
     scheme = person["scheme"] or "resident"
     return {
         "setlinfo": m.setlinfo(
@@ -446,23 +465,35 @@ def _key(call: Call) -> str:
 
 
 async def settle(call: Call) -> Outcome:
-    """2207 / 2304: the native settle of the visit's latest details, idempotent on the msgid."""
+    """2207 / 2304: the native settle of the visit's latest details, idempotent on the msgid;
+    the visit's lock, the settlement, the visit's new state and the journaled answer commit in
+    one transaction (``yibao.nhsa.service.settle_visit``)."""
     family = m.OUTPATIENT_FAMILY if call.base == "2207" else frozenset({"inpatient"})
     data = _node(call, "data")
-    visit = await _visit_of(call, data, family)
-    if visit["status"] != "registered":
-        raise InvalidState(f"就诊状态不允许 visit {visit['mdtrt_id']} is {visit['status']}")
-    _check_sum(data, visit["details"])
-    cmd = _command(visit, visit["details"], _flag(data, "acct_used_flag"))
-    result = await service.settle_bill(call.runtime.pg, call.refs, call.institution, cmd, _key(call))
-    body = orjson.loads(result.body)
-    sid = body["settlement_id"]
-    endtime = cmd.discharged_on if visit["visit_type"] == "inpatient" else visit["endtime"]
-    await nhsa.mark_settled(call.runtime.pg, call.institution.code, visit["mdtrt_id"], sid, endtime)
-    out = await _settlement_output(
-        call, body, visit["psn_no"], mdtrt_id=visit["mdtrt_id"], med_type=visit["med_type"], setl_id=sid
-    )
-    return Outcome(out, warn_msg=_warnings(body), settlement_id=sid, mdtrt_id=visit["mdtrt_id"])
+    mdtrt_id = m.text(data, "mdtrt_id", max_length=40)
+    psn_no = m.text(data, "psn_no", required=False, max_length=30)
+    account = _flag(data, "acct_used_flag")
+
+    def command(visit: dict[str, Any]) -> SettleBill:
+        if psn_no and psn_no != visit["psn_no"]:
+            raise InvalidState(f"人员编号不符 psn_no does not match visit {mdtrt_id}")
+        if visit["visit_type"] not in family:
+            raise InvalidState(f"交易不适用 {call.infno} does not apply to visit {mdtrt_id} ({visit['visit_type']})")
+        if visit["status"] not in ("registered", "settled"):
+            raise InvalidState(f"就诊状态不允许 visit {mdtrt_id} is {visit['status']}")
+        _check_sum(data, visit["details"])
+        return _command(visit, visit["details"], account)
+
+    def journal(done: nhsa.SettledVisit) -> dict[str, Any]:
+        visit, body = done.visit, done.body
+        sid = body["settlement_id"]
+        out = _render_settlement(call, body, done.person, mdtrt_id=mdtrt_id, med_type=visit["med_type"], setl_id=sid)
+        outcome = Outcome(out, warn_msg=_warnings(body), settlement_id=sid, mdtrt_id=mdtrt_id)
+        return call.journal_entry(outcome)
+
+    done = await nhsa.settle_visit(call.runtime.pg, call.refs, call.institution, mdtrt_id, _key(call), command, journal)
+    assert done.answer is not None
+    return Outcome({}, settlement_id=done.body["settlement_id"], mdtrt_id=mdtrt_id, answer=done.answer)
 
 
 async def cancel(call: Call) -> Outcome:

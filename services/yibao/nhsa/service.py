@@ -9,8 +9,8 @@ transaction on the settle path's asyncpg pool; the money moves only in ``bill_se
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -20,12 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao.accounts import service as accounts
+from yibao.bill_settlement import service as settlements
+from yibao.bill_settlement.commands import SettleBill
 from yibao.db.statements import ACQUIRE_TIMEOUT_SECONDS, Statement, transaction
 from yibao.enrolment import service as enrolment
 from yibao.errors import InvalidState, NotFound
+from yibao.institutions.agreements import Institution
 from yibao.nhsa.mappers import GEND, INSUTYPE_OF_SCHEME
 from yibao.people import service as people
 from yibao.people.orm import PersonGroupRow
+from yibao.reference import ReferenceData
 from yibao.uuids import uuid7
 
 # ---------------------------------------------------------------- message journal
@@ -89,8 +93,7 @@ async def find(pool: asyncpg.Pool, institution_code: str, msgid: str) -> Message
     return None if row is None else _message(row)
 
 
-async def record(
-    pool: asyncpg.Pool,
+def entry(
     institution_code: str,
     msgid: str,
     infno: str,
@@ -100,9 +103,9 @@ async def record(
     *,
     settlement_id: str | None = None,
     mdtrt_id: str | None = None,
-) -> Message:
-    """Journal the answer; if a concurrent twin journaled first, its answer is the one."""
-    params = {
+) -> dict[str, Any]:
+    """The parameters of ``RECORD``: one journal entry."""
+    return {
         "inst": institution_code,
         "msgid": msgid,
         "infno": infno,
@@ -112,9 +115,21 @@ async def record(
         "mdtrt_id": mdtrt_id,
         "response": response.decode(),
     }
+
+
+async def record(pool: asyncpg.Pool, params: Mapping[str, Any]) -> Message:
+    """Journal the answer; if a concurrent twin journaled first, its answer is the one."""
     if await _fetchrow(pool, RECORD, params) is not None:
-        return Message(infno, digest, response, infcode, settlement_id, mdtrt_id, None)
-    row = await _fetchrow(pool, FIND, {"inst": institution_code, "msgid": msgid})
+        return Message(
+            params["infno"],
+            params["request_hash"],
+            str(params["response"]).encode(),
+            params["infcode"],
+            params["settlement_id"],
+            params["mdtrt_id"],
+            None,
+        )
+    row = await _fetchrow(pool, FIND, {"inst": params["inst"], "msgid": params["msgid"]})
     assert row is not None
     return _message(row)
 
@@ -139,6 +154,21 @@ async def item_codes(pool: asyncpg.Pool, national_codes: Sequence[str]) -> dict[
 
 # ---------------------------------------------------------------- visits
 
+_VISIT_NAMES = (
+    "mdtrt_id",
+    "institution_code",
+    "psn_no",
+    "insutype",
+    "med_type",
+    "visit_type",
+    "ipt_otp_no",
+    "begntime",
+    "endtime",
+    "status",
+    "diagnoses",
+    "details",
+    "settlement_id",
+)
 _VISIT_COLUMNS = (
     "mdtrt_id, institution_code, psn_no, insutype, med_type, visit_type, ipt_otp_no, begntime, endtime, "
     "status, diagnoses, details, settlement_id"
@@ -278,6 +308,103 @@ async def mark_settled(
         current = await visit(pool, institution_code, mdtrt_id)
         if current["settlement_id"] != settlement_id:
             raise InvalidState(f"就诊状态不允许 visit {mdtrt_id} is {current['status']}")
+
+
+# ---------------------------------------------------------------- settle a visit (2207, 2304)
+
+#: the visit, locked, with the person fields a settlement record names (one round trip)
+VISIT_WITH_PERSON = Statement(
+    f"""
+    SELECT {", ".join("v." + c.strip() for c in _VISIT_COLUMNS.split(","))},
+           p.name AS psn_name, p.gender, p.birth_date
+    FROM nhsa_visits v LEFT JOIN persons p ON p.id_number = v.psn_no
+    WHERE v.mdtrt_id = :mdtrt_id AND v.institution_code = :inst
+    FOR UPDATE OF v
+    """
+)
+#: after the native settle, in its transaction: mark the visit settled (unless this is the
+#: replay of a settle that did) and read the scheme, retiree flag and account balance after it
+AFTER_SETTLE = Statement(
+    """
+    WITH marked AS (
+        UPDATE nhsa_visits SET status = 'settled', settlement_id = :settlement_id, endtime = :endtime,
+            updated_at = now()
+        WHERE mdtrt_id = :mdtrt_id AND status = 'registered'
+        RETURNING mdtrt_id
+    )
+    SELECT s.scheme, e.retiree, a.balance, (SELECT count(*) FROM marked) AS marked
+    FROM settlements s
+    LEFT JOIN enrolments e ON e.person_id = s.person_id AND e.year = s.year AND e.scheme = s.scheme
+    LEFT JOIN personal_accounts a ON a.person_id = s.person_id
+    WHERE s.id = CAST(:settlement_id AS uuid)
+    """
+)
+
+
+@dataclass(frozen=True)
+class SettledVisit:
+    visit: dict[str, Any]
+    body: dict[str, Any]  # the native settlement body
+    person: dict[str, Any]  # the fields of ``brief``, balance after the settlement
+    replayed: bool
+    answer: bytes | None = None  # the journaled reply, when the caller gave ``journal``
+
+
+async def settle_visit(
+    pool: asyncpg.Pool,
+    refs: ReferenceData,
+    institution: Institution,
+    mdtrt_id: str,
+    key: str,
+    command: Callable[[dict[str, Any]], SettleBill],
+    journal: Callable[[SettledVisit], dict[str, Any]] | None = None,
+) -> SettledVisit:
+    """Settle a registered visit with the native ``settle`` in one transaction that also locks
+    the visit, marks it settled and (``journal``: the parameters of ``RECORD`` for the reply
+    built from the result) journals the reply: what the HIS is told and what happened commit
+    together. ``command`` checks the visit and builds the native command from it. A settled
+    visit is passed to the native settle too: with the same key it replays the first
+    settlement, with another it is refused as a second settlement of the visit
+    (``DUPLICATE``)."""
+    async with transaction(pool) as db:
+        row = await db.fetchrow(VISIT_WITH_PERSON, {"mdtrt_id": mdtrt_id, "inst": institution.code})
+        if row is None:
+            raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
+        visit = _visit({k: row[k] for k in _VISIT_NAMES})
+        cmd = command(visit)
+        result = await settlements.settle(db, refs, institution, cmd, key)
+        body = orjson.loads(result.body)
+        after = await db.fetchrow(
+            AFTER_SETTLE,
+            {"mdtrt_id": mdtrt_id, "settlement_id": body["settlement_id"], "endtime": cmd.discharged_on},
+        )
+        assert after is not None  # the settlement was just written or replayed
+        if not after["marked"] and visit["settlement_id"] != body["settlement_id"]:
+            raise InvalidState(f"就诊状态不允许 visit {mdtrt_id} is {visit['status']}")
+        on = cmd.service_date
+        birth: date = row["birth_date"]
+        person = {
+            "psn_no": visit["psn_no"],
+            "psn_name": row["psn_name"],
+            "gend": GEND.get(row["gender"], "9"),
+            "brdy": birth.isoformat(),
+            "age": on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day)),
+            "scheme": after["scheme"],
+            "psn_type": "" if after["retiree"] is None else ("12" if after["retiree"] else "11"),
+            "balc": None if after["balance"] is None else int(after["balance"]),
+        }
+        if after["marked"]:
+            visit = {**visit, "status": "settled", "settlement_id": body["settlement_id"], "endtime": cmd.discharged_on}
+        settled = SettledVisit(visit, body, person, result.replayed)
+        if journal is not None:
+            params = journal(settled)
+            answer = str(params["response"]).encode()
+            if await db.fetchval(RECORD, params) is None:  # a twin of this msgid answered first
+                first = await db.fetchrow(FIND, {"inst": params["inst"], "msgid": params["msgid"]})
+                assert first is not None
+                answer = str(first["response"]).encode()
+            settled = replace(settled, answer=answer)
+    return settled
 
 
 # ---------------------------------------------------------------- person reads (1101, 2001)
