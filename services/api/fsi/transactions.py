@@ -677,6 +677,68 @@ async def settlement_query(call: Call) -> Outcome:
     return Outcome(out)
 
 
+VISIT_TYPES_OF_CLR_TYPE = {"11": ("outpatient", "chronic_outpatient"), "21": ("inpatient",), "41": ("pharmacy",)}
+
+
+def _money(data: Mapping[str, Any], name: str) -> int:
+    value = data.get(name)
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise InvalidRequest(f"数值格式错误 {name} {value!r} is not a number") from None
+    if value is None or isinstance(value, bool) or not amount.is_finite() or abs(amount) >= 10**12:
+        raise InvalidRequest(f"数值格式错误 {name} must be a number below 10^12")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise InvalidRequest(f"金额精度 {name} {value} has more than 2 decimals")
+    return int(amount * 100)
+
+
+async def statement_total(call: Call) -> Outcome:
+    """3201 对总账: the institution's totals of one insutype and clearing class over a window,
+    against the platform's (the same settlement records the native API lists; cancels count
+    as their negative mirror). ``stmt_rslt`` 0 balanced, 1 not; the platform's own figures are
+    returned beside it so an HIS can see which differs."""
+    data = _node(call, "data")
+    insutype = m.text(data, "insutype", max_length=6)
+    scheme = m.SCHEME_OF_INSUTYPE.get(insutype)
+    if scheme is None:
+        raise InvalidRequest(f"险种类型不支持 insutype {insutype!r}; this fund settles 310 and 390")
+    clr_type = m.text(data, "clr_type", max_length=6)
+    if clr_type not in VISIT_TYPES_OF_CLR_TYPE:
+        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店")
+    optins = m.text(data, "setl_optins", max_length=6)
+    if optins != call.institution.region:
+        raise InvalidRequest(f"清算经办机构不符 setl_optins {optins} is not {call.institution.region}")
+    begin, end = m.day(data, "stmt_begndate"), m.day(data, "stmt_enddate")
+    assert begin is not None and end is not None
+    if end < begin or (end - begin).days > 366:
+        raise InvalidRequest("对账期间无效 stmt_enddate must be on or after stmt_begndate, at most a year later")
+    try:
+        count = int(str(data.get("fixmedins_setl_cnt")))
+    except ValueError:
+        raise InvalidRequest("数值格式错误 fixmedins_setl_cnt must be an integer") from None
+    stated = (_money(data, "medfee_sumamt"), _money(data, "fund_pay_sumamt"), _money(data, "acct_pay"), count)
+    ours = await nhsa.statement_totals(
+        call.runtime.pg, call.institution.code, scheme, VISIT_TYPES_OF_CLR_TYPE[clr_type], begin, end
+    )
+    center = (ours["medfee"], ours["fund"], ours["acct"], ours["setl_cnt"])
+    names = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "fixmedins_setl_cnt")
+    differing = [n for n, a, b in zip(names, stated, center, strict=True) if a != b]
+    return Outcome(
+        {
+            "stmtinfo": {
+                "setl_optins": optins,
+                "stmt_rslt": "1" if differing else "0",
+                "stmt_rslt_dscr": ("不平 differs: " + ", ".join(differing)) if differing else "平 balanced",
+                "medfee_sumamt": m.amount(center[0]),
+                "fund_pay_sumamt": m.amount(center[1]),
+                "acct_pay": m.amount(center[2]),
+                "fixmedins_setl_cnt": center[3],
+            }
+        }
+    )
+
+
 TRANSACTIONS: dict[str, Handler] = {
     "1101": person_info,
     "1901": code_tables,
@@ -706,5 +768,6 @@ TRANSACTIONS: dict[str, Handler] = {
     "2404": withdraw,
     "2405": undischarge,
     "2601": reverse,
+    "3201": statement_total,
     "5203": settlement_query,
 }

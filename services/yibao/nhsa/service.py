@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yibao.accounts import service as accounts
 from yibao.bill_settlement import service as settlements
 from yibao.bill_settlement.commands import SettleBill
+from yibao.clock import CHINA
 from yibao.db.statements import ACQUIRE_TIMEOUT_SECONDS, Statement, transaction
 from yibao.enrolment import service as enrolment
 from yibao.errors import InvalidState, NotFound
@@ -405,6 +406,50 @@ async def settle_visit(
                 answer = str(first["response"]).encode()
             settled = replace(settled, answer=answer)
     return settled
+
+
+# ---------------------------------------------------------------- 3201 totals reconciliation
+
+#: the institution's settlement records of a window as the platform counts them: a settlement
+#: settled in the window counts +1 and its amounts, one cancelled in the window −1 and the
+#: negated amounts (its negative mirror record), so a bill settled and cancelled inside the
+#: window nets out (read-only over the settlements table)
+STATEMENT_TOTALS = Statement(
+    """
+    SELECT
+        count(*) FILTER (WHERE settled_at >= :begin AND settled_at < :end)
+          - count(*) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end) AS setl_cnt,
+        COALESCE(sum(total) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
+          - COALESCE(sum(total) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0) AS medfee,
+        COALESCE(sum(fund_total) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
+          - COALESCE(sum(fund_total) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0) AS fund,
+        COALESCE(sum(personal_account) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
+          - COALESCE(sum(personal_account) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0)
+          AS acct
+    FROM settlements
+    WHERE institution_code = :inst AND scheme = :scheme AND visit_type = ANY(CAST(:visit_types AS varchar[]))
+      AND ((settled_at >= :begin AND settled_at < :end) OR (cancelled_at >= :begin AND cancelled_at < :end))
+    """
+)
+
+
+async def statement_totals(
+    pool: asyncpg.Pool, institution_code: str, scheme: str, visit_types: Sequence[str], begin: date, end: date
+) -> dict[str, int]:
+    """Count and sums (fen) of the institution's records settled or cancelled from ``begin``
+    to ``end`` inclusive (China days)."""
+    start = datetime.combine(begin, time.min, tzinfo=CHINA)
+    stop = datetime.combine(end + timedelta(days=1), time.min, tzinfo=CHINA)
+    params = {
+        "inst": institution_code,
+        "scheme": scheme,
+        "visit_types": list(visit_types),
+        "begin": start,
+        "end": stop,
+    }
+    row = await _fetchrow(pool, STATEMENT_TOTALS, params)
+    assert row is not None  # an aggregate always returns one row
+    return {k: int(row[k]) for k in ("setl_cnt", "medfee", "fund", "acct")}
 
 
 # ---------------------------------------------------------------- person reads (1101, 2001)
