@@ -232,3 +232,26 @@ async def test_reversal_by_original_msgid(
     # the visit can be settled again after the reversal
     again = ok(await call(client, hospital, "2207", {"data": {"psn_no": idn, "mdtrt_id": mdtrt_id}}))
     assert again["setlinfo"]["setl_id"] != s["setl_id"]
+
+
+async def test_concurrent_twins_of_one_msgid_settle_once(
+    client: httpx.AsyncClient, hospital: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    """Two 2207 envelopes with one msgid at the same time: one settlement, the same bytes."""
+    import asyncio
+
+    idn = await make_person(client, admin_headers, scheme="resident")
+    mdtrt_id = await _register(client, hospital, idn, f"MZ4-{idn[-8:]}")
+    line = fee("1", BLOOD_TEST, "1", "20.00", mdtrt_id=mdtrt_id, psn_no=idn)
+    ok(await call(client, hospital, "2204", {"feedetail": [line]}))
+    body = envelope("2207", {"data": {"psn_no": idn, "mdtrt_id": mdtrt_id}})
+    first, second = await asyncio.gather(
+        client.post("/fsi/api/2207", json=body, headers=hospital),
+        client.post("/fsi/api/callService", json=body, headers=hospital),
+    )
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    setl_id = ok(first.json())["setlinfo"]["setl_id"]
+    page = (await client.get("/api/v1/settlements", headers=hospital, params={"limit": 500})).json()
+    mine = [x for x in page["items"] if x["visit_no"] == f"MZ4-{idn[-8:]}"]
+    assert [x["settlement_id"] for x in mine] == [setl_id]
