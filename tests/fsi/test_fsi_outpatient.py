@@ -145,6 +145,11 @@ async def test_outpatient_conversation(
     # the same msgid again: the first answer byte for byte, no second settlement
     r2 = await client.post("/fsi/api/2207", json=envelope("2207", settle_node, mid=mid), headers=hospital)
     assert r2.content == r1.content and r2.headers.get("idempotent-replayed") == "true"
+    other = {"data": {**settle_node["data"], "acct_used_flag": "1"}}  # the same msgid, another request
+    conflict = await client.post("/fsi/api/2207", json=envelope("2207", other, mid=mid), headers=hospital)
+    refused(conflict.json(), "IDEMPOTENCY_CONFLICT")
+    r3 = await client.post("/fsi/api/2207", json=envelope("2207", settle_node, mid=mid), headers=hospital)
+    assert r3.content == r1.content  # the conflict was not journaled over the first answer
     again = await call(client, hospital, "2207", settle_node)  # a new msgid: the visit is settled
     refused(again, "DUPLICATE")
 

@@ -22,8 +22,9 @@ from yibao.nhsa import service as journal
 
 router = APIRouter(prefix="/fsi/api", tags=["national interface 国家医保接口"])
 
-#: refusals that say nothing about the message, only about this moment: answered, not journaled
-TRANSIENT = frozenset({"RATE_LIMITED", "SERVICE_UNAVAILABLE"})
+#: refusals not journaled: they say nothing about the message but about this moment, or (a msgid
+#: reused with another request) the msgid's answer is another request's
+NOT_JOURNALED = frozenset({"RATE_LIMITED", "SERVICE_UNAVAILABLE", "IDEMPOTENCY_CONFLICT"})
 
 _DOC = {
     "requestBody": {
@@ -55,7 +56,8 @@ async def _call(request: Request, path_infno: str | None, institution: Any, refs
     except envelope.EnvelopeError as exc:
         return _answer(refuse("INVALID_ENVELOPE", str(exc)))
     digest = journal.request_hash(env.infno, env.input)
-    first = await journal.find(runtime.pg, institution.code, env.msgid)
+    inside = env.infno in transactions.JOURNALED_INSIDE  # a settle reads it in its transaction
+    first = None if inside else await journal.find(runtime.pg, institution.code, env.msgid)
     if first is not None:
         if first.request_hash != digest:
             return _answer(
@@ -83,19 +85,19 @@ async def _call(request: Request, path_infno: str | None, institution: Any, refs
             mdtrt_id=outcome.mdtrt_id,
         )
 
-    call = transactions.Call(institution, refs, runtime, env.msgid, env.infno, env.input, journal_entry)
+    call = transactions.Call(institution, refs, runtime, env.msgid, env.infno, env.input, digest, journal_entry)
     try:
         outcome = await handler(call)
     except DomainError as exc:
         answer = refuse(exc.code, exc.message)
-        if exc.code in TRANSIENT:
+        if exc.code in NOT_JOURNALED:
             return _answer(answer)
         stored = await journal.record(
             runtime.pg, journal.entry(institution.code, env.msgid, env.infno, digest, -1, answer)
         )
         return _answer(stored.response, replayed=stored.response != answer)
-    if outcome.answer is not None:  # journaled with its business effect
-        return _answer(outcome.answer)
+    if outcome.answer is not None:  # journaled with its business effect, or its replay
+        return _answer(outcome.answer, replayed=outcome.replayed)
     entry = journal_entry(outcome)
     stored = await journal.record(runtime.pg, entry)
     return _answer(stored.response, replayed=stored.response != entry["response"].encode())

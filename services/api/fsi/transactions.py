@@ -34,6 +34,7 @@ class Call:
     msgid: str
     infno: str
     input: dict[str, Any]
+    digest: str  # the request's hash, to tell a retry of this msgid from another request
     #: the ``RECORD`` parameters of the success reply for an outcome (the router's envelope)
     journal_entry: Callable[[Outcome], dict[str, Any]]
 
@@ -51,6 +52,7 @@ class Outcome:
     mdtrt_id: str | None = None
     #: the reply already journaled (a settle journals it in its own transaction)
     answer: bytes | None = None
+    replayed: bool = False
 
 
 Handler = Callable[[Call], Awaitable[Outcome]]
@@ -491,9 +493,25 @@ async def settle(call: Call) -> Outcome:
         outcome = Outcome(out, warn_msg=_warnings(body), settlement_id=sid, mdtrt_id=mdtrt_id)
         return call.journal_entry(outcome)
 
-    done = await nhsa.settle_visit(call.runtime.pg, call.refs, call.institution, mdtrt_id, _key(call), command, journal)
+    done = await nhsa.settle_visit(
+        call.runtime.pg,
+        call.refs,
+        call.institution,
+        mdtrt_id,
+        _key(call),
+        command,
+        journal,
+        msgid=call.msgid,
+        digest=call.digest,
+    )
+    if isinstance(done, bytes):  # this msgid was answered before
+        return Outcome({}, answer=done, replayed=True)
     assert done.answer is not None
     return Outcome({}, settlement_id=done.body["settlement_id"], mdtrt_id=mdtrt_id, answer=done.answer)
+
+
+#: transactions that read the msgid journal themselves, inside their own transaction
+JOURNALED_INSIDE = frozenset({"2207", "2207A", "2304", "2304A"})
 
 
 async def cancel(call: Call) -> Outcome:

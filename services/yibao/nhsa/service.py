@@ -25,7 +25,7 @@ from yibao.bill_settlement.commands import SettleBill
 from yibao.clock import CHINA
 from yibao.db.statements import ACQUIRE_TIMEOUT_SECONDS, Statement, transaction
 from yibao.enrolment import service as enrolment
-from yibao.errors import InvalidState, NotFound
+from yibao.errors import IdempotencyConflict, InvalidState, NotFound
 from yibao.institutions.agreements import Institution
 from yibao.nhsa.mappers import GEND, INSUTYPE_OF_SCHEME
 from yibao.people import service as people
@@ -317,7 +317,9 @@ async def mark_settled(
 VISIT_WITH_PERSON = Statement(
     f"""
     SELECT {", ".join("v." + c.strip() for c in _VISIT_COLUMNS.split(","))},
-           p.name AS psn_name, p.gender, p.birth_date
+           p.name AS psn_name, p.gender, p.birth_date,
+           (SELECT response FROM nhsa_messages WHERE institution_code = :inst AND msgid = :msgid) AS j_response,
+           (SELECT request_hash FROM nhsa_messages WHERE institution_code = :inst AND msgid = :msgid) AS j_hash
     FROM nhsa_visits v LEFT JOIN persons p ON p.id_number = v.psn_no
     WHERE v.mdtrt_id = :mdtrt_id AND v.institution_code = :inst
     FOR UPDATE OF v
@@ -351,6 +353,12 @@ class SettledVisit:
     answer: bytes | None = None  # the journaled reply, when the caller gave ``journal``
 
 
+def _first_answer(response: str, request_hash: str, digest: str, msgid: str) -> bytes:
+    if request_hash != digest:
+        raise IdempotencyConflict(f"报文ID已用于不同请求 msgid {msgid} was already used for a different request")
+    return response.encode()
+
+
 async def settle_visit(
     pool: asyncpg.Pool,
     refs: ReferenceData,
@@ -359,18 +367,30 @@ async def settle_visit(
     key: str,
     command: Callable[[dict[str, Any]], SettleBill],
     journal: Callable[[SettledVisit], dict[str, Any]] | None = None,
-) -> SettledVisit:
+    *,
+    msgid: str = "",
+    digest: str = "",
+) -> SettledVisit | bytes:
     """Settle a registered visit with the native ``settle`` in one transaction that also locks
     the visit, marks it settled and (``journal``: the parameters of ``RECORD`` for the reply
     built from the result) journals the reply: what the HIS is told and what happened commit
     together. ``command`` checks the visit and builds the native command from it. A settled
     visit is passed to the native settle too: with the same key it replays the first
     settlement, with another it is refused as a second settlement of the visit
-    (``DUPLICATE``)."""
+    (``DUPLICATE``).
+
+    The msgid's journal is read in the same round trip as the visit: a msgid answered before
+    returns its first answer (bytes) and nothing runs; the same msgid with another request
+    (``digest``) is ``IDEMPOTENCY_CONFLICT``."""
     async with transaction(pool) as db:
-        row = await db.fetchrow(VISIT_WITH_PERSON, {"mdtrt_id": mdtrt_id, "inst": institution.code})
+        row = await db.fetchrow(VISIT_WITH_PERSON, {"mdtrt_id": mdtrt_id, "inst": institution.code, "msgid": msgid})
         if row is None:
+            first = await db.fetchrow(FIND, {"inst": institution.code, "msgid": msgid})
+            if first is not None:
+                return _first_answer(str(first["response"]), first["request_hash"], digest, msgid)
             raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
+        if row["j_response"] is not None:
+            return _first_answer(str(row["j_response"]), row["j_hash"], digest, msgid)
         visit = _visit({k: row[k] for k in _VISIT_NAMES})
         cmd = command(visit)
         result = await settlements.settle(db, refs, institution, cmd, key)
