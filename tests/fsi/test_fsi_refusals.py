@@ -3,11 +3,15 @@ in ``err_code`` (never a 5xx), nothing written; authentication stays the native 
 
 from __future__ import annotations
 
+import secrets
+
 import httpx
+import orjson
 import pytest
 
 from tests.builders import make_person, register_person
 from tests.fsi.helpers import BLOOD_TEST, call, envelope, fee, msgid, ok, refused, today
+from yibao.auth.signing import signed_headers
 
 pytestmark = pytest.mark.asyncio
 
@@ -162,3 +166,19 @@ async def test_visits_are_the_institutions_own(
     other = {"Authorization": f"Bearer {institution_keys['H430522101']}"}
     reply = await call(client, other, "2206", {"data": {"psn_no": idn, "mdtrt_id": mdtrt_id}}, institution="H430522101")
     refused(reply, "NOT_FOUND")
+
+
+async def test_signed_requests_as_natively(
+    client: httpx.AsyncClient, institution_keys: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    key = institution_keys["H430522100"]
+    idn = await make_person(client, admin_headers, scheme="resident")
+    body = orjson.dumps(envelope("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": idn}}))
+    headers = {**signed_headers(key, "POST", "/fsi/api/1101", body, nonce=secrets.token_hex(12))}
+    headers["Content-Type"] = "application/json"
+    r = await client.post("/fsi/api/1101", content=body, headers=headers)
+    assert r.status_code == 200 and ok(r.json())["baseinfo"]["psn_no"] == idn
+    other = orjson.dumps(envelope("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": idn}}))
+    fresh = {**signed_headers(key, "POST", "/fsi/api/1101", body, nonce=secrets.token_hex(12))}
+    r = await client.post("/fsi/api/1101", content=other, headers={**fresh, "Content-Type": "application/json"})
+    assert r.status_code == 401 and "signature" in r.json()["error"]["message"]
