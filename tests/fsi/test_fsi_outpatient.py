@@ -260,3 +260,26 @@ async def test_concurrent_twins_of_one_msgid_settle_once(
     page = (await client.get("/api/v1/settlements", headers=hospital, params={"limit": 500})).json()
     mine = [x for x in page["items"] if x["visit_no"] == f"MZ4-{idn[-8:]}"]
     assert [x["settlement_id"] for x in mine] == [setl_id]
+
+
+async def test_concurrent_uploads_never_lose_a_line(
+    client: httpx.AsyncClient, hospital: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    """Two 2204 at once on one visit: each answered 0 keeps its lines, or is refused
+    INVALID_STATE (send again); the visit's details are never the last writer's alone."""
+    import asyncio
+
+    idn = await make_person(client, admin_headers, scheme="resident")
+    mdtrt_id = await _register(client, hospital, idn, f"MZ5-{idn[-8:]}")
+    one = {"feedetail": [fee("1", BLOOD_TEST, "1", "20.00", mdtrt_id=mdtrt_id, psn_no=idn)]}
+    two = {"feedetail": [fee("2", AMOXICILLIN, "1", "10.00", mdtrt_id=mdtrt_id, psn_no=idn)]}
+    a, b = await asyncio.gather(call(client, hospital, "2204", one), call(client, hospital, "2204", two))
+    expected = d(0)
+    for reply, amount in ((a, d("20.00")), (b, d("10.00"))):
+        if reply["infcode"] == 0:
+            expected += amount
+        else:
+            refused(reply, "INVALID_STATE")
+    assert expected > 0
+    pre = ok(await call(client, hospital, "2206", {"data": {"psn_no": idn, "mdtrt_id": mdtrt_id}}))
+    assert d(pre["setlinfo"]["medfee_sumamt"]) == expected

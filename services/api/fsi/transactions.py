@@ -422,7 +422,9 @@ async def upload(call: Call) -> Outcome:
     body = await _preview(call, visit, details, account=False)  # refuses what a settle would refuse
     results = m.line_results(body, details, call.refs.catalogue)
     uploaded = {ln["feedetl_sn"] for ln in lines}
-    await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], details=details)
+    await nhsa.change_visit(
+        call.runtime.pg, call.institution.code, visit["mdtrt_id"], details=details, details_were=visit["details"]
+    )
     return Outcome({"result": [r for r in results if r["feedetl_sn"] in uploaded]}, warn_msg=_warnings(body))
 
 
@@ -440,7 +442,9 @@ async def remove_details(call: Call) -> Outcome:
         visit = await _visit_of(call, rows[0], frozenset({"inpatient"}))
         gone = {m.text(r, "feedetl_sn", max_length=30) for r in rows}
         keep = [] if "0000" in gone else [ln for ln in visit["details"] if ln["feedetl_sn"] not in gone]
-    await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], details=keep)
+    await nhsa.change_visit(
+        call.runtime.pg, call.institution.code, visit["mdtrt_id"], details=keep, details_were=visit["details"]
+    )
     return Outcome({})
 
 

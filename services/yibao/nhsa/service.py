@@ -264,10 +264,13 @@ async def change_visit(
     *,
     psn_no: str | None = None,
     expect: Sequence[str] = ("registered",),
+    details_were: list[Any] | None = None,
     **changes: Any,
 ) -> dict[str, Any]:
     """Change a visit in one of the ``expect`` states (locked while changed): fee details are
-    replaceable until the visit is settled; a settled visit changes only by its cancel."""
+    replaceable until the visit is settled; a settled visit changes only by its cancel.
+    ``details_were``: the details the change was computed from; if another call changed them
+    meanwhile the change is refused (``INVALID_STATE``) rather than losing that call's lines."""
     async with transaction(pool) as db:
         row = await db.fetchrow(VISIT_FOR_UPDATE, {"mdtrt_id": mdtrt_id, "inst": institution_code})
         if row is None:
@@ -278,6 +281,10 @@ async def change_visit(
         if current["status"] not in expect:
             raise InvalidState(
                 f"就诊状态不允许 visit {mdtrt_id} is {current['status']}; this call needs it {' or '.join(expect)}"
+            )
+        if details_were is not None and current["details"] != details_were:
+            raise InvalidState(
+                f"就诊明细已被并发修改 the fee details of visit {mdtrt_id} changed meanwhile; send the call again"
             )
         new = {**current, **changes}
         params = {
