@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from api import errors
 from api.access_log import AccessLog
+from api.fsi import router as fsi
 from api.ratelimit import RateLimiter
 from api.responses import JSON
 from api.routes import (
@@ -127,4 +128,5 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(reports.router)
     app.include_router(monitoring.router)
     app.include_router(health.router)
+    app.include_router(fsi.router)
     return app

@@ -37,6 +37,8 @@ INSTITUTION_OPS = {
     ("GET", "/api/v1/monitoring/suspects/{suspect_id}"),
     ("POST", "/api/v1/monitoring/suspects/{suspect_id}/refund"),
     ("POST", "/api/v1/monitoring/suspects/{suspect_id}/appeal"),
+    ("POST", "/fsi/api/callService"),  # the national envelope: an institution's own visits only
+    ("POST", "/fsi/api/{infno}"),
 }
 PUBLIC_OPS = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/me/activate"), ("GET", "/healthz")}
 SAMPLE = {

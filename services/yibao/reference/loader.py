@@ -24,6 +24,7 @@ from yibao.errors import InvalidRequest
 from yibao.institutions.orm import InstitutionRow
 from yibao.money import yuan_to_fen
 from yibao.monitoring.repository import seed as seed_rules
+from yibao.nhsa.orm import NhsaCatalogueCodeRow
 from yibao.policy.orm import PolicyVersionRow
 from yibao.policy.params import PolicyParams
 from yibao.values import CatalogueItem
@@ -36,6 +37,7 @@ class LoadReport:
     catalogue_items: int
     institutions: int
     dip_groups: int
+    nhsa_codes: int = 0
 
     def lines(self) -> list[str]:
         return [
@@ -44,6 +46,7 @@ class LoadReport:
             f"catalogue items: {self.catalogue_items}",
             f"institutions: {self.institutions}",
             f"DIP groups: {self.dip_groups}",
+            f"national catalogue codes: {self.nhsa_codes}",
         ]
 
 
@@ -126,6 +129,18 @@ def dip_rows(path: Path) -> list[dict[str, Any]]:
     ]
 
 
+def nhsa_code_rows(path: Path, catalogue_codes: set[str] | None = None) -> list[dict[str, Any]]:
+    """National catalogue code (医保目录编码) → product catalogue item; a row naming an item the
+    catalogue does not have is refused with its line (the mapping would settle nothing)."""
+    rows = []
+    for n, r in enumerate(_read_csv(path), start=2):
+        item = r["item_code"].strip()
+        if catalogue_codes is not None and item not in catalogue_codes:
+            raise InvalidRequest(f"{path.name} line {n}: unknown catalogue item {item!r}")
+        rows.append({"national_code": r["national_code"].strip(), "item_code": item, "name": r["name"].strip()})
+    return rows
+
+
 async def _upsert(
     session: AsyncSession,
     table: Any,
@@ -168,7 +183,8 @@ async def load_policy(session: AsyncSession, doc: dict[str, Any]) -> bool:
 
 
 async def load_reference(session: AsyncSession, directory: Path) -> LoadReport:
-    """Load every reference file found in ``directory`` (policy-*.json and the three CSVs)."""
+    """Load every reference file found in ``directory`` (policy-*.json, the three CSVs and the
+    national catalogue-code map ``nhsa-catalog-map.csv``)."""
     if not directory.is_dir():
         raise InvalidRequest(f"reference directory not found: {directory}")
     added: list[str] = []
@@ -186,9 +202,14 @@ async def load_reference(session: AsyncSession, directory: Path) -> LoadReport:
         catalogue = await _upsert(session, CatalogueItemRow, catalogue_rows(directory / "catalog.csv"), "code")
     if (directory / "dip-groups.csv").exists():
         dips = await _upsert(session, DipGroupRow, dip_rows(directory / "dip-groups.csv"), "code")
+    nhsa_codes = 0
+    if (directory / "nhsa-catalog-map.csv").exists():
+        known = set((await session.scalars(select(CatalogueItemRow.code))).all())
+        rows = nhsa_code_rows(directory / "nhsa-catalog-map.csv", known)
+        nhsa_codes = await _upsert(session, NhsaCatalogueCodeRow, rows, "national_code")
     for path in sorted(directory.glob("policy-*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         (added if await load_policy(session, doc) else unchanged).append(str(doc["version"]))
         if isinstance(doc.get("monitoring"), dict):  # first seeding wins; staff edits are kept
             await seed_rules(session, doc["monitoring"])
-    return LoadReport(added, unchanged, catalogue, institutions, dips)
+    return LoadReport(added, unchanged, catalogue, institutions, dips, nhsa_codes)

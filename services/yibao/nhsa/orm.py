@@ -1,0 +1,65 @@
+"""Tables of the national-interface adapter: the message journal, the visits, the code map."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yibao.db.base import Base
+
+
+class NhsaMessageRow(Base):
+    """One answered envelope: a repeated ``msgid`` gets ``response`` back byte for byte."""
+
+    __tablename__ = "nhsa_messages"
+
+    institution_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    infno: Mapped[str] = mapped_column(String(8))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    infcode: Mapped[int] = mapped_column()
+    #: what 2601 needs to reverse this call: the settlement it made, the visit it opened
+    settlement_id: Mapped[str | None] = mapped_column(String(40))
+    mdtrt_id: Mapped[str | None] = mapped_column(String(40))
+    reversed_by: Mapped[str | None] = mapped_column(String(40))
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class NhsaVisitRow(Base):
+    """A visit (就诊) an HIS registered through the envelope, and its fee lines until settled."""
+
+    __tablename__ = "nhsa_visits"
+    __table_args__ = (Index("ix_nhsa_visits_institution_visit", "institution_code", "ipt_otp_no"),)
+
+    mdtrt_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    institution_code: Mapped[str] = mapped_column(String(20))
+    psn_no: Mapped[str] = mapped_column(String(18))  # the person's ID number
+    insutype: Mapped[str] = mapped_column(String(6))
+    med_type: Mapped[str] = mapped_column(String(8))
+    visit_type: Mapped[str] = mapped_column(String(20))  # outpatient / chronic_outpatient / inpatient / pharmacy
+    ipt_otp_no: Mapped[str] = mapped_column(String(64))
+    begntime: Mapped[date] = mapped_column(Date)
+    endtime: Mapped[date | None] = mapped_column(Date)
+    #: registered / settled / cancelled (registration withdrawn)
+    status: Mapped[str] = mapped_column(String(12))
+    diagnoses: Mapped[list[Any]] = mapped_column(JSONB, default=list, server_default="[]")
+    #: the uploaded fee lines (2204/2301), each with its national code and the mapped item
+    details: Mapped[list[Any]] = mapped_column(JSONB, default=list, server_default="[]")
+    settlement_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class NhsaCatalogueCodeRow(Base):
+    """National catalogue code (医保目录编码) → this product's catalogue item (reference data)."""
+
+    __tablename__ = "nhsa_catalogue_codes"
+
+    national_code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    item_code: Mapped[str] = mapped_column(ForeignKey("catalogue_items.code"))
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")

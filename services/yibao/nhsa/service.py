@@ -1,0 +1,546 @@
+"""What the adapter remembers between envelopes, and the reads it answers with.
+
+The message journal makes ``msgid`` the idempotency key: the first answer of a msgid is stored
+(``record``) and a repeat is answered from it byte for byte (``find``). Visits (``mdtrt_id``)
+carry what an HIS uploads between registration and settlement. Each function owns its short
+transaction on the settle path's asyncpg pool; the money moves only in ``bill_settlement``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yibao.accounts import service as accounts
+from yibao.bill_settlement import service as settlements
+from yibao.bill_settlement.commands import SettleBill
+from yibao.clock import CHINA
+from yibao.db.statements import ACQUIRE_TIMEOUT_SECONDS, Statement, transaction
+from yibao.enrolment import service as enrolment
+from yibao.errors import IdempotencyConflict, InvalidState, NotFound
+from yibao.institutions.agreements import Institution
+from yibao.nhsa.mappers import GEND, INSUTYPE_OF_SCHEME
+from yibao.people import service as people
+from yibao.people.orm import PersonGroupRow
+from yibao.reference import ReferenceData
+from yibao.uuids import uuid7
+
+# ---------------------------------------------------------------- message journal
+
+FIND = Statement(
+    "SELECT infno, request_hash, response, infcode, settlement_id, mdtrt_id, reversed_by FROM nhsa_messages "
+    "WHERE institution_code = :inst AND msgid = :msgid"
+)
+RECORD = Statement(
+    """
+    INSERT INTO nhsa_messages
+        (institution_code, msgid, infno, request_hash, infcode, settlement_id, mdtrt_id, response)
+    VALUES (:inst, :msgid, :infno, :request_hash, :infcode, :settlement_id, :mdtrt_id, :response)
+    ON CONFLICT (institution_code, msgid) DO NOTHING
+    RETURNING msgid
+    """
+)
+MARK_REVERSED = Statement(
+    "UPDATE nhsa_messages SET reversed_by = :by WHERE institution_code = :inst AND msgid = :msgid "
+    "AND reversed_by IS NULL RETURNING msgid"
+)
+
+
+def request_hash(infno: str, payload: Any) -> str:
+    return hashlib.sha256(infno.encode() + b"\0" + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Message:
+    infno: str
+    request_hash: str
+    response: bytes
+    infcode: int
+    settlement_id: str | None
+    mdtrt_id: str | None
+    reversed_by: str | None
+
+
+def _message(row: Mapping[str, Any]) -> Message:
+    return Message(
+        row["infno"],
+        row["request_hash"],
+        str(row["response"]).encode(),
+        row["infcode"],
+        row["settlement_id"],
+        row["mdtrt_id"],
+        row["reversed_by"],
+    )
+
+
+async def _fetchrow(pool: asyncpg.Pool, stmt: Statement, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """One statement on a pooled connection, no explicit transaction: a read, or a write that
+    is a single statement (one round trip instead of three)."""
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
+        row: Mapping[str, Any] | None = await conn.fetchrow(stmt.sql, *stmt.args(params))
+    return row
+
+
+async def find(pool: asyncpg.Pool, institution_code: str, msgid: str) -> Message | None:
+    row = await _fetchrow(pool, FIND, {"inst": institution_code, "msgid": msgid})
+    return None if row is None else _message(row)
+
+
+def entry(
+    institution_code: str,
+    msgid: str,
+    infno: str,
+    digest: str,
+    infcode: int,
+    response: bytes,
+    *,
+    settlement_id: str | None = None,
+    mdtrt_id: str | None = None,
+) -> dict[str, Any]:
+    """The parameters of ``RECORD``: one journal entry."""
+    return {
+        "inst": institution_code,
+        "msgid": msgid,
+        "infno": infno,
+        "request_hash": digest,
+        "infcode": infcode,
+        "settlement_id": settlement_id,
+        "mdtrt_id": mdtrt_id,
+        "response": response.decode(),
+    }
+
+
+async def record(pool: asyncpg.Pool, params: Mapping[str, Any]) -> Message:
+    """Journal the answer; if a concurrent twin journaled first, its answer is the one."""
+    if await _fetchrow(pool, RECORD, params) is not None:
+        return Message(
+            params["infno"],
+            params["request_hash"],
+            str(params["response"]).encode(),
+            params["infcode"],
+            params["settlement_id"],
+            params["mdtrt_id"],
+            None,
+        )
+    row = await _fetchrow(pool, FIND, {"inst": params["inst"], "msgid": params["msgid"]})
+    assert row is not None
+    return _message(row)
+
+
+async def mark_reversed(pool: asyncpg.Pool, institution_code: str, msgid: str, by: str) -> bool:
+    return await _fetchrow(pool, MARK_REVERSED, {"inst": institution_code, "msgid": msgid, "by": by}) is not None
+
+
+# ---------------------------------------------------------------- catalogue code map
+
+CODES = Statement(
+    "SELECT national_code, item_code FROM nhsa_catalogue_codes WHERE national_code = ANY(CAST(:codes AS varchar[]))"
+)
+
+
+async def item_codes(pool: asyncpg.Pool, national_codes: Sequence[str]) -> dict[str, str]:
+    """The product catalogue item of each mapped national code (unmapped ones are absent)."""
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
+        rows = await conn.fetch(CODES.sql, *CODES.args({"codes": sorted(set(national_codes))}))
+    return {r["national_code"]: r["item_code"] for r in rows}
+
+
+# ---------------------------------------------------------------- visits
+
+_VISIT_NAMES = (
+    "mdtrt_id",
+    "institution_code",
+    "psn_no",
+    "insutype",
+    "med_type",
+    "visit_type",
+    "ipt_otp_no",
+    "begntime",
+    "endtime",
+    "status",
+    "diagnoses",
+    "details",
+    "settlement_id",
+)
+_VISIT_COLUMNS = (
+    "mdtrt_id, institution_code, psn_no, insutype, med_type, visit_type, ipt_otp_no, begntime, endtime, "
+    "status, diagnoses, details, settlement_id"
+)
+OPEN_VISIT = Statement(
+    f"""
+    INSERT INTO nhsa_visits (mdtrt_id, institution_code, psn_no, insutype, med_type, visit_type, ipt_otp_no,
+                             begntime, status, diagnoses)
+    VALUES (:mdtrt_id, :inst, :psn_no, :insutype, :med_type, :visit_type, :ipt_otp_no, :begntime, :status,
+            CAST(:diagnoses AS jsonb))
+    ON CONFLICT (mdtrt_id) DO NOTHING
+    RETURNING {_VISIT_COLUMNS}
+    """
+)
+VISIT = Statement(f"SELECT {_VISIT_COLUMNS} FROM nhsa_visits WHERE mdtrt_id = :mdtrt_id AND institution_code = :inst")
+VISIT_FOR_UPDATE = Statement(VISIT.clause.text + " FOR UPDATE")
+SETTLED_VISIT = Statement(
+    f"SELECT {_VISIT_COLUMNS} FROM nhsa_visits WHERE settlement_id = :settlement_id AND institution_code = :inst"
+)
+UPDATE_VISIT = Statement(
+    f"""
+    UPDATE nhsa_visits SET med_type = :med_type, visit_type = :visit_type, endtime = :endtime, status = :status,
+        diagnoses = CAST(:diagnoses AS jsonb), details = CAST(:details AS jsonb), settlement_id = :settlement_id,
+        updated_at = now()
+    WHERE mdtrt_id = :mdtrt_id
+    RETURNING {_VISIT_COLUMNS}
+    """
+)
+
+
+def _visit(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("diagnoses", "details"):
+        if isinstance(out[key], str):
+            out[key] = orjson.loads(out[key])
+    return out
+
+
+async def open_visit(
+    pool: asyncpg.Pool,
+    institution_code: str,
+    *,
+    psn_no: str,
+    insutype: str,
+    med_type: str,
+    visit_type: str,
+    ipt_otp_no: str,
+    begntime: date,
+    diagnoses: Sequence[str] = (),
+    mdtrt_id: str | None = None,
+    status: str = "registered",
+) -> dict[str, Any]:
+    """A new visit; with ``mdtrt_id`` given (a pharmacy sale names it after its settlement) an
+    existing one of that id is returned as it is (a replayed sale)."""
+    params = {
+        "mdtrt_id": mdtrt_id or uuid7().hex,
+        "status": status,
+        "inst": institution_code,
+        "psn_no": psn_no,
+        "insutype": insutype,
+        "med_type": med_type,
+        "visit_type": visit_type,
+        "ipt_otp_no": ipt_otp_no,
+        "begntime": begntime,
+        "diagnoses": orjson.dumps(list(diagnoses)).decode(),
+    }
+    async with transaction(pool) as db:
+        row = await db.fetchrow(OPEN_VISIT, params)
+        if row is None:
+            row = await db.fetchrow(VISIT, {"mdtrt_id": params["mdtrt_id"], "inst": institution_code})
+    assert row is not None
+    return _visit(row)
+
+
+async def visit(pool: asyncpg.Pool, institution_code: str, mdtrt_id: str) -> dict[str, Any]:
+    """The institution's visit; another institution's is as unknown as a missing one."""
+    row = await _fetchrow(pool, VISIT, {"mdtrt_id": mdtrt_id, "inst": institution_code})
+    if row is None:
+        raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
+    return _visit(row)
+
+
+async def settled_visit(pool: asyncpg.Pool, institution_code: str, settlement_id: str) -> dict[str, Any] | None:
+    row = await _fetchrow(pool, SETTLED_VISIT, {"settlement_id": settlement_id, "inst": institution_code})
+    return None if row is None else _visit(row)
+
+
+async def change_visit(
+    pool: asyncpg.Pool,
+    institution_code: str,
+    mdtrt_id: str,
+    *,
+    psn_no: str | None = None,
+    expect: Sequence[str] = ("registered",),
+    details_were: list[Any] | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
+    """Change a visit in one of the ``expect`` states (locked while changed): fee details are
+    replaceable until the visit is settled; a settled visit changes only by its cancel.
+    ``details_were``: the details the change was computed from; if another call changed them
+    meanwhile the change is refused (``INVALID_STATE``) rather than losing that call's lines."""
+    async with transaction(pool) as db:
+        row = await db.fetchrow(VISIT_FOR_UPDATE, {"mdtrt_id": mdtrt_id, "inst": institution_code})
+        if row is None:
+            raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
+        current = _visit(row)
+        if psn_no is not None and psn_no != current["psn_no"]:
+            raise InvalidState(f"人员编号不符 psn_no does not match visit {mdtrt_id}")
+        if current["status"] not in expect:
+            raise InvalidState(
+                f"就诊状态不允许 visit {mdtrt_id} is {current['status']}; this call needs it {' or '.join(expect)}"
+            )
+        if details_were is not None and current["details"] != details_were:
+            raise InvalidState(
+                f"就诊明细已被并发修改 the fee details of visit {mdtrt_id} changed meanwhile; send the call again"
+            )
+        new = {**current, **changes}
+        params = {
+            **{k: new[k] for k in ("mdtrt_id", "med_type", "visit_type", "endtime", "status", "settlement_id")},
+            "diagnoses": orjson.dumps(new["diagnoses"]).decode(),
+            "details": orjson.dumps(new["details"]).decode(),
+        }
+        updated = await db.fetchrow(UPDATE_VISIT, params)
+    assert updated is not None
+    return _visit(updated)
+
+
+MARK_SETTLED = Statement(
+    f"""
+    UPDATE nhsa_visits SET status = 'settled', settlement_id = :settlement_id, endtime = :endtime, updated_at = now()
+    WHERE mdtrt_id = :mdtrt_id AND institution_code = :inst AND status = 'registered'
+    RETURNING {_VISIT_COLUMNS}
+    """
+)
+
+
+async def mark_settled(
+    pool: asyncpg.Pool, institution_code: str, mdtrt_id: str, settlement_id: str, endtime: date | None
+) -> None:
+    """The settle path's one write here, one statement: the visit is settled by ``settlement_id``
+    (a replayed settle finds it so already)."""
+    params = {"mdtrt_id": mdtrt_id, "inst": institution_code, "settlement_id": settlement_id, "endtime": endtime}
+    if await _fetchrow(pool, MARK_SETTLED, params) is None:
+        current = await visit(pool, institution_code, mdtrt_id)
+        if current["settlement_id"] != settlement_id:
+            raise InvalidState(f"就诊状态不允许 visit {mdtrt_id} is {current['status']}")
+
+
+# ---------------------------------------------------------------- settle a visit (2207, 2304)
+
+#: the visit, locked, with the person fields a settlement record names (one round trip)
+VISIT_WITH_PERSON = Statement(
+    f"""
+    SELECT {", ".join("v." + c.strip() for c in _VISIT_COLUMNS.split(","))},
+           p.name AS psn_name, p.gender, p.birth_date,
+           (SELECT response FROM nhsa_messages WHERE institution_code = :inst AND msgid = :msgid) AS j_response,
+           (SELECT request_hash FROM nhsa_messages WHERE institution_code = :inst AND msgid = :msgid) AS j_hash
+    FROM nhsa_visits v LEFT JOIN persons p ON p.id_number = v.psn_no
+    WHERE v.mdtrt_id = :mdtrt_id AND v.institution_code = :inst
+    FOR UPDATE OF v
+    """
+)
+#: after the native settle, in its transaction: mark the visit settled (unless this is the
+#: replay of a settle that did) and read the scheme, retiree flag and account balance after it
+AFTER_SETTLE = Statement(
+    """
+    WITH marked AS (
+        UPDATE nhsa_visits SET status = 'settled', settlement_id = :settlement_id, endtime = :endtime,
+            updated_at = now()
+        WHERE mdtrt_id = :mdtrt_id AND status = 'registered'
+        RETURNING mdtrt_id
+    )
+    SELECT s.scheme, e.retiree, a.balance, (SELECT count(*) FROM marked) AS marked
+    FROM settlements s
+    LEFT JOIN enrolments e ON e.person_id = s.person_id AND e.year = s.year AND e.scheme = s.scheme
+    LEFT JOIN personal_accounts a ON a.person_id = s.person_id
+    WHERE s.id = CAST(:settlement_id AS uuid)
+    """
+)
+
+
+@dataclass(frozen=True)
+class SettledVisit:
+    visit: dict[str, Any]
+    body: dict[str, Any]  # the native settlement body
+    person: dict[str, Any]  # the fields of ``brief``, balance after the settlement
+    replayed: bool
+    answer: bytes | None = None  # the journaled reply, when the caller gave ``journal``
+
+
+def _first_answer(response: str, request_hash: str, digest: str, msgid: str) -> bytes:
+    if request_hash != digest:
+        raise IdempotencyConflict(f"报文ID已用于不同请求 msgid {msgid} was already used for a different request")
+    return response.encode()
+
+
+async def settle_visit(
+    pool: asyncpg.Pool,
+    refs: ReferenceData,
+    institution: Institution,
+    mdtrt_id: str,
+    key: str,
+    command: Callable[[dict[str, Any]], SettleBill],
+    journal: Callable[[SettledVisit], dict[str, Any]] | None = None,
+    *,
+    msgid: str = "",
+    digest: str = "",
+) -> SettledVisit | bytes:
+    """Settle a registered visit with the native ``settle`` in one transaction that also locks
+    the visit, marks it settled and (``journal``: the parameters of ``RECORD`` for the reply
+    built from the result) journals the reply: what the HIS is told and what happened commit
+    together. ``command`` checks the visit and builds the native command from it. A settled
+    visit is passed to the native settle too: with the same key it replays the first
+    settlement, with another it is refused as a second settlement of the visit
+    (``DUPLICATE``).
+
+    The msgid's journal is read in the same round trip as the visit: a msgid answered before
+    returns its first answer (bytes) and nothing runs; the same msgid with another request
+    (``digest``) is ``IDEMPOTENCY_CONFLICT``."""
+    async with transaction(pool) as db:
+        row = await db.fetchrow(VISIT_WITH_PERSON, {"mdtrt_id": mdtrt_id, "inst": institution.code, "msgid": msgid})
+        if row is None:
+            first = await db.fetchrow(FIND, {"inst": institution.code, "msgid": msgid})
+            if first is not None:
+                return _first_answer(str(first["response"]), first["request_hash"], digest, msgid)
+            raise NotFound(f"就诊不存在 no visit with mdtrt_id {mdtrt_id!r}")
+        if row["j_response"] is not None:
+            return _first_answer(str(row["j_response"]), row["j_hash"], digest, msgid)
+        visit = _visit({k: row[k] for k in _VISIT_NAMES})
+        cmd = command(visit)
+        result = await settlements.settle(db, refs, institution, cmd, key)
+        body = orjson.loads(result.body)
+        after = await db.fetchrow(
+            AFTER_SETTLE,
+            {"mdtrt_id": mdtrt_id, "settlement_id": body["settlement_id"], "endtime": cmd.discharged_on},
+        )
+        assert after is not None  # the settlement was just written or replayed
+        if not after["marked"] and visit["settlement_id"] != body["settlement_id"]:
+            raise InvalidState(f"就诊状态不允许 visit {mdtrt_id} is {visit['status']}")
+        on = cmd.service_date
+        birth: date = row["birth_date"]
+        person = {
+            "psn_no": visit["psn_no"],
+            "psn_name": row["psn_name"],
+            "gend": GEND.get(row["gender"], "9"),
+            "brdy": birth.isoformat(),
+            "age": on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day)),
+            "scheme": after["scheme"],
+            "psn_type": "" if after["retiree"] is None else ("12" if after["retiree"] else "11"),
+            "balc": None if after["balance"] is None else int(after["balance"]),
+        }
+        if after["marked"]:
+            visit = {**visit, "status": "settled", "settlement_id": body["settlement_id"], "endtime": cmd.discharged_on}
+        settled = SettledVisit(visit, body, person, result.replayed)
+        if journal is not None:
+            params = journal(settled)
+            answer = str(params["response"]).encode()
+            if await db.fetchval(RECORD, params) is None:  # a twin of this msgid answered first
+                first = await db.fetchrow(FIND, {"inst": params["inst"], "msgid": params["msgid"]})
+                assert first is not None
+                answer = str(first["response"]).encode()
+            settled = replace(settled, answer=answer)
+    return settled
+
+
+# ---------------------------------------------------------------- 3201 totals reconciliation
+
+#: the institution's settlement records of a window as the platform counts them: a settlement
+#: settled in the window counts +1 and its amounts, one cancelled in the window −1 and the
+#: negated amounts (its negative mirror record), so a bill settled and cancelled inside the
+#: window nets out (read-only over the settlements table)
+STATEMENT_TOTALS = Statement(
+    """
+    SELECT
+        count(*) FILTER (WHERE settled_at >= :begin AND settled_at < :end)
+          - count(*) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end) AS setl_cnt,
+        COALESCE(sum(total) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
+          - COALESCE(sum(total) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0) AS medfee,
+        COALESCE(sum(fund_total) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
+          - COALESCE(sum(fund_total) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0) AS fund,
+        COALESCE(sum(personal_account) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
+          - COALESCE(sum(personal_account) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0)
+          AS acct
+    FROM settlements
+    WHERE institution_code = :inst AND scheme = :scheme AND visit_type = ANY(CAST(:visit_types AS varchar[]))
+      AND ((settled_at >= :begin AND settled_at < :end) OR (cancelled_at >= :begin AND cancelled_at < :end))
+    """
+)
+
+
+async def statement_totals(
+    pool: asyncpg.Pool, institution_code: str, scheme: str, visit_types: Sequence[str], begin: date, end: date
+) -> dict[str, int]:
+    """Count and sums (fen) of the institution's records settled or cancelled from ``begin``
+    to ``end`` inclusive (China days)."""
+    start = datetime.combine(begin, time.min, tzinfo=CHINA)
+    stop = datetime.combine(end + timedelta(days=1), time.min, tzinfo=CHINA)
+    params = {
+        "inst": institution_code,
+        "scheme": scheme,
+        "visit_types": list(visit_types),
+        "begin": start,
+        "end": stop,
+    }
+    row = await _fetchrow(pool, STATEMENT_TOTALS, params)
+    assert row is not None  # an aggregate always returns one row
+    return {k: int(row[k]) for k in ("setl_cnt", "medfee", "fund", "acct")}
+
+
+# ---------------------------------------------------------------- person reads (1101, 2001)
+
+
+async def person(session: AsyncSession, id_number: str, on: date) -> dict[str, Any]:
+    """The person as 1101 shows them, from the people, enrolment and accounts reads."""
+    row = await people.get(session, id_number)
+    enrolled = await enrolment.get(session, row.id, on.year)
+    balance, _ = await accounts.statement(session, row.id, limit=1)
+    groups = await session.scalars(select(PersonGroupRow).where(PersonGroupRow.person_id == row.id))
+    age = on.year - row.birth_date.year - ((on.month, on.day) < (row.birth_date.month, row.birth_date.day))
+    return {
+        "person_id": row.id,
+        "psn_no": row.id_number,
+        "psn_name": row.name,
+        "gend": GEND.get(row.gender, "9"),
+        "brdy": row.birth_date.isoformat(),
+        "age": age,
+        "region": row.region,
+        "death_date": row.death_date,
+        "scheme": enrolled.scheme if enrolled else None,
+        "insutype": INSUTYPE_OF_SCHEME[enrolled.scheme] if enrolled else None,
+        "coverage_start": enrolled.coverage_start if enrolled else None,
+        "psn_type": ("12" if enrolled.retiree else "11") if enrolled else "",
+        "balc": balance,
+        "groups": [
+            {
+                "psn_idet_type": g.group,
+                "begntime": g.valid_from.isoformat(),
+                "endtime": g.valid_to.isoformat() if g.valid_to else None,
+            }
+            for g in groups
+        ],
+    }
+
+
+#: what a settlement record names of its person, in one round trip (read-only)
+BRIEF = Statement(
+    """
+    SELECT p.id_number, p.name, p.gender, p.birth_date, e.scheme, e.retiree, a.balance
+    FROM persons p
+    LEFT JOIN enrolments e ON e.person_id = p.id AND e.year = :year
+    LEFT JOIN personal_accounts a ON a.person_id = p.id
+    WHERE p.id_number = :id
+    ORDER BY e.scheme NULLS LAST
+    LIMIT 1
+    """
+)
+
+
+async def brief(pool: asyncpg.Pool, id_number: str, on: date) -> dict[str, Any]:
+    """The person fields of ``setlinfo`` and the account balance (after the settlement)."""
+    row = await _fetchrow(pool, BRIEF, {"id": id_number, "year": on.year})
+    if row is None:
+        raise NotFound(f"参保人不存在 no person with psn_no {id_number}")
+    birth: date = row["birth_date"]
+    return {
+        "psn_no": row["id_number"],
+        "psn_name": row["name"],
+        "gend": GEND.get(row["gender"], "9"),
+        "brdy": birth.isoformat(),
+        "age": on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day)),
+        "scheme": row["scheme"],
+        "psn_type": "" if row["retiree"] is None else ("12" if row["retiree"] else "11"),
+        "balc": None if row["balance"] is None else int(row["balance"]),
+    }
