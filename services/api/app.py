@@ -28,6 +28,7 @@ from api.routes import (
     people,
     premiums,
     reconcile,
+    reimbursements,
     reports,
     settlements,
 )
@@ -122,5 +123,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(clearing.router)
     app.include_router(reports.router)
     app.include_router(monitoring.router)
+    app.include_router(reimbursements.router)
+    app.include_router(reimbursements.member_router)
     app.include_router(health.router)
     return app
