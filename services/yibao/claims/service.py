@@ -263,7 +263,7 @@ async def file_claim(
     if person is None:
         raise PersonNotFound("参保人不存在 person not found")
     today = clock.today()
-    params = _params(refs, person, cmd.service_date.year)
+    params = _params(refs, person, today.year)  # the rules in force when the claim is received
     earliest = _years_before(today, params.claim_limit_years)
     if cmd.service_date < earliest:
         raise ClaimTooOld(
@@ -409,7 +409,7 @@ async def approve(uow: UnitOfWork, actor: audit.Actor, role: str, refs: Referenc
         raise SameActor("同一人不能办理同一报销申请的两个环节 one person cannot take two steps of one claim")
     person = await session.get(PersonRow, claim.person_id)
     assert person is not None  # claims reference persons
-    params = _params(refs, person, claim.service_date.year)
+    params = _params(refs, person, clock.today().year)
     step_no = len(done) + 1
     if not _may_take(step_no, role, params):
         needed_role = "admin" if step_no >= params.admin_step else STEP_ROLES[min(step_no, len(STEP_ROLES)) - 1]
@@ -498,8 +498,8 @@ async def resubmit(
         )
     person = await session.get(PersonRow, claim.person_id)
     assert person is not None
-    params = _params(refs, person, claim.service_date.year)
     today = clock.today()
+    params = _params(refs, person, today.year)
     claim.attachments = [*claim.attachments, *(asdict(a) for a in attachments)]
     claim.status, claim.approvals, claim.received_on = "received", 0, today
     claim.due_date = calendar.add_working_days(today, params.due_working_days)
