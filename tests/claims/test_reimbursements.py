@@ -146,7 +146,9 @@ async def test_three_approvals_from_50000_the_third_by_an_admin(client, admin_he
     assert not_admin.status_code == 403
     same = await approve(client, team["a_admin"], claim["id"])  # an admin, but the first reviewer
     assert same.status_code == 403 and same.json()["error"]["code"] == "SAME_ACTOR"
-    assert (await client.get(f"/api/v1/reimbursements/{claim['id']}", headers=team["c"])).json()["status"] == "in_review"
+    assert (await client.get(f"/api/v1/reimbursements/{claim['id']}", headers=team["c"])).json()[
+        "status"
+    ] == "in_review"
     r = await approve(client, team["c"], claim["id"])
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     assert [s["step"] for s in r.json()["steps"]][1:] == ["first_review", "second_review", "final_approval", "settled"]
@@ -187,12 +189,16 @@ async def test_reject_with_reason_frees_the_invoice(client, admin_headers, team)
     number = invoice()
     claim = await file(client, team["clerk"], claim_body(idn, [ct("10")], invoices=[number]))
     again = await client.post(
-        "/api/v1/reimbursements", json=claim_body(idn, [ct("5")], invoices=[number]), headers={**team["clerk"], **idem()}
+        "/api/v1/reimbursements",
+        json=claim_body(idn, [ct("5")], invoices=[number]),
+        headers={**team["clerk"], **idem()},
     )
     assert again.status_code == 409 and again.json()["error"]["code"] == "INVOICE_ALREADY_CLAIMED"
     no_reason = await client.post(f"/api/v1/reimbursements/{claim['id']}/reject", json={}, headers=team["a"])
     assert no_reason.status_code == 400
-    r = await client.post(f"/api/v1/reimbursements/{claim['id']}/reject", json={"reason": "发票不实"}, headers=team["a"])
+    r = await client.post(
+        f"/api/v1/reimbursements/{claim['id']}/reject", json={"reason": "发票不实"}, headers=team["a"]
+    )
     assert r.status_code == 200 and r.json()["status"] == "rejected" and r.json()["reason"] == "发票不实"
     refiled = await file(client, team["clerk"], claim_body(idn, [ct("10")], invoices=[number]))
     assert refiled["status"] == "received"
@@ -262,3 +268,145 @@ async def test_refused_before_coverage_after_death_and_too_old(client, admin_hea
             text("SELECT count(*) FROM reimbursement_claims WHERE id_number = ANY(:ids)"), {"ids": [late, dead, old]}
         )
     assert written == 0
+
+
+async def _queue_ids(client: httpx.AsyncClient, who: dict[str, str], **params: Any) -> set[str]:
+    r = await client.get("/api/v1/reimbursements", params={**params, "limit": 500}, headers=who)
+    assert r.status_code == 200, r.text
+    return {c["id"] for c in r.json()["items"]}
+
+
+async def test_due_in_five_working_days_and_overdue_across_a_weekend_and_new_year(client, admin_headers, team) -> None:
+    idn = await make_person(client, admin_headers)
+    with at(china(2026, 12, 4, 9)):  # a Friday: Mon 7 … Fri 11 are the five working days
+        friday = await file(client, team["clerk"], claim_body(idn, [ct("10")]))
+    assert friday["received_on"] == "2026-12-04" and friday["due_date"] == "2026-12-11"
+    with at(china(2026, 12, 29, 9)):  # a Tuesday: 30, 31, (1 Jan holiday, weekend), 4, 5, 6 January
+        tuesday = await file(client, team["clerk"], claim_body(idn, [ct("10")]))
+    assert tuesday["due_date"] == "2027-01-06"
+    with at(china(2026, 12, 11, 17)):  # the due day itself: not overdue yet
+        assert friday["id"] not in await _queue_ids(client, team["a"], overdue="true")
+        assert friday["id"] in await _queue_ids(client, team["a"], status="received")
+    with at(china(2026, 12, 14, 9)):  # the Monday after: overdue
+        overdue = await _queue_ids(client, team["a"], overdue="true")
+        assert friday["id"] in overdue and tuesday["id"] not in overdue
+        one = (await client.get(f"/api/v1/reimbursements/{friday['id']}", headers=team["a"])).json()
+        assert one["overdue"] is True
+    with at(china(2027, 1, 6, 9)):
+        assert tuesday["id"] not in await _queue_ids(client, team["a"], overdue="true")
+    with at(china(2027, 1, 7, 9)):
+        assert tuesday["id"] in await _queue_ids(client, team["a"], overdue="true")
+        assert (await approve(client, team["a"], tuesday["id"])).json()["status"] == "approved"
+        assert tuesday["id"] not in await _queue_ids(client, team["a"], overdue="true")  # decided: off the queue
+
+
+async def test_a_claim_pays_what_the_same_bill_pays_at_the_counter(client, admin_headers, team, sessionmaker) -> None:
+    own = await own_institution(client, sessionmaker, admin_headers, level=2)
+    counter, claimant = await make_person(client, admin_headers), await make_person(client, admin_headers)
+    day = "2026-11-16"
+    lines = [line("S-BED-2", "3", "40.00", no=1, day=day), line("S-APPX", "1", "1500.00", no=2, day=day)]
+    bill = make_bill(counter, lines, visit_type="inpatient", service_date=day, diagnoses=["K35.8"])
+    r = await client.post("/api/v1/settlements", json=bill, headers={**own.headers, **idem()})
+    assert r.status_code == 201, r.text
+    realtime = r.json()
+    body = claim_body(claimant, lines, day=day, care={"institution_code": own.code}, kind="emergency")
+    claim = await file(client, team["clerk"], body)
+    assert claim["fund_estimate"] == realtime["totals"]["fund_total"] == "784.00"  # (1,620 − 500) × 0.70
+    done = (await approve(client, team["a"], claim["id"])).json()
+    manual = (await client.get(f"/api/v1/settlements/{done['settlement_id']}", headers=admin_headers)).json()
+    assert manual["totals"] == realtime["totals"]
+    async with sessionmaker() as s:
+        rows = (
+            await s.execute(
+                text(
+                    "SELECT s.source, y.basic_paid, y.inpatient_admissions FROM settlements s "
+                    "JOIN person_years y ON y.person_id = s.person_id AND y.year = s.year WHERE s.id = ANY(:ids) "
+                    "ORDER BY s.source"
+                ),
+                {"ids": [realtime["settlement_id"], done["settlement_id"]]},
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("manual", 78_400, 1), ("realtime", 78_400, 1)]
+    # the counter's visit cannot be claimed again by the person who had it settled
+    again = await client.post(
+        "/api/v1/reimbursements",
+        json=claim_body(counter, lines, day=day, care={"institution_code": own.code}),
+        headers={**team["clerk"], **idem()},
+    )
+    assert again.status_code == 409 and again.json()["error"]["code"] == "VISIT_SETTLED_IN_REAL_TIME"
+
+
+async def test_concurrent_claim_and_counter_bill_never_exceed_the_outpatient_cap(
+    client, admin_headers, team, sessionmaker
+) -> None:
+    """Residents' outpatient pooling at levels 0–1: 50 % up to 400.00 a year. A claim and a bill
+    each worth 300.00 alone, settled at the same moment: 400.00 in all, whichever goes first."""
+    own = await own_institution(client, sessionmaker, admin_headers, level=1)
+    idn = await make_person(client, admin_headers)
+    claim = await file(
+        client,
+        team["clerk"],
+        claim_body(
+            idn,
+            [ct("4", day="2026-11-17", price="150.00")],
+            day="2026-11-17",
+            visit_type="outpatient",
+            care={"institution_code": own.code},
+            kind="other",
+        ),
+    )
+    assert claim["fund_estimate"] == "300.00"
+    bill = make_bill(idn, [ct("4", day="2026-11-18", price="150.00")], service_date="2026-11-18")
+    approved, settled = await asyncio.gather(
+        approve(client, team["a"], claim["id"]),
+        client.post("/api/v1/settlements", json=bill, headers={**own.headers, **idem()}),
+    )
+    assert approved.status_code == 200 and settled.status_code == 201, (approved.text, settled.text)
+    manual = (await client.get(f"/api/v1/settlements/{approved.json()['settlement_id']}", headers=admin_headers)).json()
+    paid = fen(manual["totals"]["fund_total"]) + fen(settled.json()["totals"]["fund_total"])
+    assert paid == 40_000
+    assert sorted([fen(manual["totals"]["fund_total"]), fen(settled.json()["totals"]["fund_total"])]) == [
+        10_000,
+        30_000,
+    ]
+    async with sessionmaker() as s:
+        pooled = await s.scalar(
+            text(
+                "SELECT y.outpatient_pool_paid FROM person_years y JOIN persons p ON p.id = y.person_id "
+                "WHERE p.id_number = :idn AND y.year = 2026"
+            ),
+            {"idn": idn},
+        )
+    assert pooled == 40_000
+
+
+async def test_the_member_files_in_the_app_and_sees_every_step(client, admin_headers, team) -> None:
+    from tests.api.test_members import login
+
+    idn = await make_person(client, admin_headers)
+    stranger = await make_person(client, admin_headers)
+    me = await login(client, admin_headers, idn)
+    body = claim_body(idn, [ct("10")])
+    for k in ("id_number", "channel"):
+        del body[k]
+    r = await client.post("/api/v1/me/reimbursements", json=body, headers={**me, **idem()})
+    assert r.status_code == 201, r.text
+    mine = r.json()
+    assert mine["id_number"] == idn and mine["channel"] == "app"
+    r = await client.post(
+        f"/api/v1/reimbursements/{mine['id']}/return", json={"reason": "请上传发票背面"}, headers=team["a"]
+    )
+    assert r.status_code == 200
+    more = {"attachments": [{"sha256": "cd" * 32, "name": "back.jpg", "type": "invoice"}]}
+    assert (
+        await client.post(f"/api/v1/me/reimbursements/{mine['id']}/resubmit", json=more, headers=me)
+    ).status_code == 200
+    assert (await approve(client, team["a"], mine["id"])).json()["status"] == "approved"
+    seen = (await client.get(f"/api/v1/me/reimbursements/{mine['id']}", headers=me)).json()
+    assert [s["step"] for s in seen["steps"]] == ["filed", "returned", "resubmitted", "first_review", "settled"]
+    assert seen["steps"][1]["reason"] == "请上传发票背面"
+    listed = (await client.get("/api/v1/me/reimbursements", headers=me)).json()["items"]
+    assert [c["id"] for c in listed] == [mine["id"]]
+    other = await login(client, admin_headers, stranger)
+    assert (await client.get(f"/api/v1/me/reimbursements/{mine['id']}", headers=other)).status_code == 404
+    assert (await client.get("/api/v1/me/reimbursements", headers=other)).json()["items"] == []

@@ -44,6 +44,7 @@ from yibao.errors import (
     InvoiceAlreadyClaimed,
     NotFound,
     PersonNotFound,
+    PolicyNotFound,
     SameActor,
 )
 from yibao.money import Fen, yuan_to_fen
@@ -162,8 +163,17 @@ async def _person(session: AsyncSession, id_number: str) -> PersonRow:
     return person
 
 
-def _params(refs: ReferenceData, person: PersonRow, year: int) -> ManualReimbursementParams:
-    return refs.policy(person.region, year).manual_reimbursement
+def _params(
+    refs: ReferenceData, person: PersonRow, year: int, fallback: int | None = None
+) -> ManualReimbursementParams:
+    """The person's region's rules of ``year``; ``fallback``: the year to use while ``year``'s
+    policy is not loaded yet (a claim received in early January for care of the year before)."""
+    try:
+        return refs.policy(person.region, year).manual_reimbursement
+    except PolicyNotFound:
+        if fallback is None or fallback == year:
+            raise
+        return refs.policy(person.region, fallback).manual_reimbursement
 
 
 async def _fund_estimate(session: AsyncSession, refs: ReferenceData, claim: ReimbursementClaimRow) -> int:
@@ -263,7 +273,8 @@ async def file_claim(
     if person is None:
         raise PersonNotFound("参保人不存在 person not found")
     today = clock.today()
-    params = _params(refs, person, today.year)  # the rules in force when the claim is received
+    # the limits in force when the claim is received
+    params = _params(refs, person, today.year, fallback=cmd.service_date.year)
     earliest = _years_before(today, params.claim_limit_years)
     if cmd.service_date < earliest:
         raise ClaimTooOld(
@@ -409,7 +420,7 @@ async def approve(uow: UnitOfWork, actor: audit.Actor, role: str, refs: Referenc
         raise SameActor("同一人不能办理同一报销申请的两个环节 one person cannot take two steps of one claim")
     person = await session.get(PersonRow, claim.person_id)
     assert person is not None  # claims reference persons
-    params = _params(refs, person, clock.today().year)
+    params = _params(refs, person, claim.service_date.year)  # the tiers of the year whose money it is
     step_no = len(done) + 1
     if not _may_take(step_no, role, params):
         needed_role = "admin" if step_no >= params.admin_step else STEP_ROLES[min(step_no, len(STEP_ROLES)) - 1]
@@ -499,7 +510,7 @@ async def resubmit(
     person = await session.get(PersonRow, claim.person_id)
     assert person is not None
     today = clock.today()
-    params = _params(refs, person, today.year)
+    params = _params(refs, person, today.year, fallback=claim.service_date.year)
     claim.attachments = [*claim.attachments, *(asdict(a) for a in attachments)]
     claim.status, claim.approvals, claim.received_on = "received", 0, today
     claim.due_date = calendar.add_working_days(today, params.due_working_days)

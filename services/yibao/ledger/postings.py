@@ -64,8 +64,9 @@ WITH legs AS (
         AS m(movement, sign, at)
     CROSS JOIN LATERAL (VALUES {_FUND_VALUES}) AS f(fund, amount)
     -- a manual (reimbursement) claim is owed to the person, not the institution: never in a daily settle
-    CROSS JOIN LATERAL (VALUES ('claims', 1), (CASE WHEN s.source = 'manual' THEN 'person_payable' ELSE 'payable' END, -1))
-        AS a(account, sign)
+    CROSS JOIN LATERAL (
+        VALUES ('claims', 1), (CASE WHEN s.source = 'manual' THEN 'person_payable' ELSE 'payable' END, -1)
+    ) AS a(account, sign)
     WHERE m.at IS NOT NULL AND f.amount <> 0 AND m.movement = ANY(:movements) AND ({{where}})
       AND NOT EXISTS (
           SELECT 1 FROM ledger_postings l
