@@ -26,6 +26,7 @@ from api.routes import (
     ops,
     payouts,
     people,
+    person_payouts,
     premiums,
     reconcile,
     reimbursements,
@@ -125,5 +126,6 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(monitoring.router)
     app.include_router(reimbursements.router)
     app.include_router(reimbursements.member_router)
+    app.include_router(person_payouts.router)
     app.include_router(health.router)
     return app

@@ -410,3 +410,63 @@ async def test_the_member_files_in_the_app_and_sees_every_step(client, admin_hea
     other = await login(client, admin_headers, stranger)
     assert (await client.get(f"/api/v1/me/reimbursements/{mine['id']}", headers=other)).status_code == 404
     assert (await client.get("/api/v1/me/reimbursements", headers=other)).json()["items"] == []
+
+
+async def test_person_payout_order_is_maker_checked_and_its_bank_file_totals(
+    client, admin_headers, team, sessionmaker
+) -> None:
+    """Batch 2026-12-07 is this test's own day. The order takes every approved claim still unpaid
+    (other tests' too): what is asserted is this test's claim and the file's own arithmetic."""
+    idn = await make_person(client, admin_headers)
+    claim = await file(client, team["clerk"], claim_body(idn, [ct("10")]))
+    done = (await approve(client, team["a"], claim["id"])).json()
+    maker, checker = (
+        await staff(sessionmaker, "finance", "fin-maker"),
+        await staff(sessionmaker, "finance", "fin-check"),
+    )
+    r = await client.post("/api/v1/payouts/person-orders", json={"batch_date": "2026-12-07"}, headers=maker)
+    assert r.status_code == 201, r.text
+    order = r.json()
+    mine = [ln for ln in order["lines"] if ln["claim_id"] == claim["id"]]
+    assert len(mine) == 1 and mine[0]["amount"] == "400.00" and mine[0]["account_no"] == "6228480000000001"
+    assert order["state"] == "draft" and fen(order["total"]) == sum(fen(ln["amount"]) for ln in order["lines"])
+    rerun = await client.post("/api/v1/payouts/person-orders", json={"batch_date": "2026-12-07"}, headers=checker)
+    assert rerun.status_code == 200 and rerun.json()["id"] == order["id"]
+
+    oid = order["id"]
+    assert (await client.post(f"/api/v1/payouts/person-orders/{oid}/pay", headers=checker)).status_code == 409
+    own = await client.post(f"/api/v1/payouts/person-orders/{oid}/approve", headers=maker)
+    assert own.status_code == 403 and own.json()["error"]["code"] == "SAME_ACTOR"
+    assert (await client.post(f"/api/v1/payouts/person-orders/{oid}/approve", headers=checker)).json()["state"] == (
+        "approved"
+    )
+    paid = await client.post(f"/api/v1/payouts/person-orders/{oid}/pay", headers=checker)
+    assert paid.status_code == 200 and paid.json()["state"] == "paid", paid.text
+    again = await client.post(f"/api/v1/payouts/person-orders/{oid}/pay", headers=checker)
+    assert again.json()["paid_at"] == paid.json()["paid_at"]  # final: paid once
+
+    csv_text = (await client.get(f"/api/v1/payouts/person-orders/{oid}/bank-file", headers=checker)).text
+    rows = [ln.split(",") for ln in csv_text.strip().splitlines()]
+    body, control = rows[1:-1], rows[-1]
+    assert control[0] == "TOTAL" and int(control[1]) == len(body) == order["line_count"]
+    assert fen(control[-1]) == sum(fen(r[-1]) for r in body) == fen(order["total"])
+    assert [r[2:] for r in body if r[2] == claim["claim_no"]] == [
+        [claim["claim_no"], "张三", "农业银行新邵支行", "6228480000000001", "400.00"]
+    ]
+    seen = (await client.get(f"/api/v1/reimbursements/{claim['id']}", headers=team["a"])).json()
+    assert seen["status"] == "paid" and seen["steps"][-1]["reason"] == f"person order {oid}"
+    # nothing left for the next day's order from this claim
+    async with sessionmaker() as s:
+        legs = dict(
+            (
+                await s.execute(
+                    text(
+                        "SELECT account, SUM(amount) FROM ledger_postings WHERE source = :sid "
+                        "OR source = :src GROUP BY account"
+                    ),
+                    {"sid": done["settlement_id"], "src": f"person_order:{oid}:{claim['claim_no']}"},
+                )
+            ).all()
+        )
+    # the claim: fund spending owed to the person, then paid from the bank; never the institution's payable
+    assert legs == {"claims": 40_000, "person_payable": 0, "bank": -40_000}
