@@ -26,7 +26,7 @@ def upgrade() -> None:
         "reimbursement_claims",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("claim_no", sa.String(length=20), nullable=False),
-        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.BigInteger(), nullable=False),
         sa.Column("id_number", sa.String(length=18), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("institution_code", sa.String(length=20), nullable=True),

@@ -28,7 +28,7 @@ from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidState, NotFound, SameActor
 from yibao.ledger.postings import FUND_COLUMNS, post_pair, post_settlements
 from yibao.money import to_wire
-from yibao.payouts.person_orm import PersonOrderLineRow, PersonOrderRow
+from yibao.payouts.orm import PersonOrderLineRow, PersonOrderRow
 
 BANK_FILE_HEADER = ("order_id", "batch_date", "claim_no", "payee_name", "bank", "account_no", "amount")
 #: the funds a manual claim is paid from (never the personal account: the person paid cash)
