@@ -470,3 +470,49 @@ async def test_person_payout_order_is_maker_checked_and_its_bank_file_totals(
         )
     # the claim: fund spending owed to the person, then paid from the bank; never the institution's payable
     assert legs == {"claims": 40_000, "person_payable": 0, "bank": -40_000}
+
+
+async def test_readme_counter_claims_walkthrough(client, admin_headers, team, sessionmaker) -> None:
+    """README "Counter claims", on the day it was last run (2026-12-03, 10:00 in Beijing)."""
+    from tests.api.test_members import login
+
+    idn = await make_person(client, admin_headers)
+    member = await login(client, admin_headers, idn)
+    with at(china(2026, 12, 3, 10)):
+        claim = await file(client, team["clerk"], claim_body(idn, [ct("10")]))  # the README's body
+        assert (claim["status"], claim["fund_estimate"], claim["approvals_needed"]) == ("received", "400.00", 1)
+        assert (claim["received_on"], claim["due_date"], claim["channel"]) == (
+            "2026-12-03",
+            "2026-12-10",
+            "service_point",
+        )
+        assert claim["attachments"][0]["type"] == "invoice" and claim["claim_no"].startswith("MR2026")
+        assert claim["id"] in await _queue_ids(client, team["a"], status="received")
+        done = (await approve(client, team["a"], claim["id"])).json()
+        assert done["status"] == "approved" and [s["step"] for s in done["steps"]] == [
+            "filed",
+            "first_review",
+            "settled",
+        ]
+        fin1, fin2 = (
+            await staff(sessionmaker, "finance", "readme-fin1"),
+            await staff(sessionmaker, "finance", "readme-fin2"),
+        )
+        order = (
+            await client.post("/api/v1/payouts/person-orders", json={"batch_date": "2026-12-03"}, headers=fin1)
+        ).json()
+        assert order["state"] == "draft" and claim["id"] in {ln["claim_id"] for ln in order["lines"]}
+        assert (
+            await client.post(f"/api/v1/payouts/person-orders/{order['id']}/approve", headers=fin2)
+        ).status_code == 200
+        assert (await client.post(f"/api/v1/payouts/person-orders/{order['id']}/pay", headers=fin2)).status_code == 200
+        bank = (await client.get(f"/api/v1/payouts/person-orders/{order['id']}/bank-file", headers=fin2)).text
+    lines = bank.strip().splitlines()
+    assert lines[0] == "order_id,batch_date,claim_no,payee_name,bank,account_no,amount"
+    assert f"{claim['claim_no']},张三,农业银行新邵支行,6228480000000001,400.00" in bank and lines[-1].startswith(
+        "TOTAL,"
+    )
+    seen = (await client.get(f"/api/v1/me/reimbursements/{claim['id']}", headers=member)).json()
+    assert seen["status"] == "paid"
+    assert [s["step"] for s in seen["steps"]] == ["filed", "first_review", "settled", "paid"]
+    assert seen["steps"][-1]["reason"] == f"person order {order['id']}"

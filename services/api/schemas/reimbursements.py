@@ -100,6 +100,8 @@ class _ClaimBody(Strict):
 
     @model_validator(mode="after")
     def _dates_fit_the_visit(self) -> _ClaimBody:
+        if len({ln.line_no for ln in self.lines}) != len(self.lines):
+            raise ValueError("line_no must be unique within the claim")
         if self.visit_type == "inpatient":
             if self.admitted_on is None or self.discharged_on is None:
                 raise ValueError("an inpatient claim needs admitted_on and discharged_on")
