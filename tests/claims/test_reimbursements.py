@@ -315,6 +315,9 @@ async def test_a_claim_pays_what_the_same_bill_pays_at_the_counter(client, admin
     done = (await approve(client, team["a"], claim["id"])).json()
     manual = (await client.get(f"/api/v1/settlements/{done['settlement_id']}", headers=admin_headers)).json()
     assert manual["totals"] == realtime["totals"]
+    # the institution where the care was given cannot cancel the person's claim
+    r = await client.post(f"/api/v1/settlements/{done['settlement_id']}/cancel", headers=own.headers)
+    assert r.status_code == 404
     async with sessionmaker() as s:
         rows = (
             await s.execute(
