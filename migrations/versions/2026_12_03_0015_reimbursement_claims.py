@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("attachments", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("payee", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("fund_estimate", sa.BigInteger(), nullable=False),
         sa.Column("approvals_needed", sa.SmallInteger(), nullable=False),
         sa.Column("approvals", sa.SmallInteger(), nullable=False),
@@ -136,17 +136,26 @@ def upgrade() -> None:
         sa.Column("bank", sa.String(length=100), nullable=False),
         sa.Column("account_no", sa.String(length=40), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("returned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("return_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["person_disbursement_orders.id"],
             name=op.f("fk_person_disbursement_lines_order_id_person_disbursement_orders"),
         ),
         sa.PrimaryKeyConstraint("order_id", "claim_id", name=op.f("pk_person_disbursement_lines")),
-        sa.UniqueConstraint("settlement_id", name=op.f("uq_person_disbursement_lines_settlement_id")),
+    )
+    op.create_index(
+        "uq_person_disbursement_lines_live_settlement",
+        "person_disbursement_lines",
+        ["settlement_id"],
+        unique=True,
+        postgresql_where=sa.text("returned_at IS NULL"),
     )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_person_disbursement_lines_live_settlement", table_name="person_disbursement_lines")
     op.drop_table("person_disbursement_lines")
     op.drop_table("person_disbursement_orders")
     op.drop_table("reimbursement_claim_numbers")

@@ -519,3 +519,70 @@ async def test_readme_counter_claims_walkthrough(client, admin_headers, team, se
     assert seen["status"] == "paid"
     assert [s["step"] for s in seen["steps"]] == ["filed", "first_review", "settled", "paid"]
     assert seen["steps"][-1]["reason"] == f"person order {order['id']}"
+
+
+async def test_a_returned_transfer_is_owed_again_and_paid_once_the_payee_is_corrected(
+    client, admin_headers, team, sessionmaker
+) -> None:
+    """Batches 2026-12-08 and 2026-12-09 are this test's own days."""
+    idn = await make_person(client, admin_headers)
+    claim = await file(client, team["clerk"], claim_body(idn, [ct("10")]))
+    assert (await approve(client, team["a"], claim["id"])).json()["status"] == "approved"
+    maker, checker = (
+        await staff(sessionmaker, "finance", "ret-maker"),
+        await staff(sessionmaker, "finance", "ret-check"),
+    )
+
+    async def pay_day(day: str) -> dict[str, Any]:
+        r = await client.post("/api/v1/payouts/person-orders", json={"batch_date": day}, headers=maker)
+        assert r.status_code == 201, r.text
+        oid = r.json()["id"]
+        assert (await client.post(f"/api/v1/payouts/person-orders/{oid}/approve", headers=checker)).status_code == 200
+        paid = await client.post(f"/api/v1/payouts/person-orders/{oid}/pay", headers=checker)
+        assert paid.status_code == 200, paid.text
+        return dict(r.json())
+
+    first = await pay_day("2026-12-08")
+    ret = {"claim_id": claim["id"], "reason": "账户已销户 account closed"}
+    r = await client.post(f"/api/v1/payouts/person-orders/{first['id']}/returns", json=ret, headers=checker)
+    assert r.status_code == 200, r.text
+    line = next(ln for ln in r.json()["lines"] if ln["claim_id"] == claim["id"])
+    assert line["returned_at"] and r.json()["state"] == "paid"  # the paid order stays final
+    again = await client.post(f"/api/v1/payouts/person-orders/{first['id']}/returns", json=ret, headers=checker)
+    assert again.status_code == 409
+    seen = (await client.get(f"/api/v1/reimbursements/{claim['id']}", headers=team["a"])).json()
+    assert seen["status"] == "transfer_returned"
+    # not paid again while the payee is wrong
+    none = await client.post("/api/v1/payouts/person-orders", json={"batch_date": "2026-12-09"}, headers=maker)
+    assert none.status_code == 409 or claim["id"] not in {ln["claim_id"] for ln in none.json()["lines"]}
+    payee = {
+        "kind": "other_account",
+        "name": "张小三",
+        "bank": "农商银行",
+        "account_no": "6210000000000002",
+        "relation": "child",
+        "reason": "本人账户已销户",
+    }
+    r = await client.post(f"/api/v1/reimbursements/{claim['id']}/payee", json=payee, headers=team["clerk"])
+    assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    if none.status_code == 201:  # another test's claims made the day's order: pay the next day
+        await client.post(f"/api/v1/payouts/person-orders/{none.json()['id']}/approve", headers=checker)
+        await client.post(f"/api/v1/payouts/person-orders/{none.json()['id']}/pay", headers=checker)
+        second = await pay_day("2026-12-10")
+    else:
+        second = await pay_day("2026-12-09")
+    mine = [ln for ln in second["lines"] if ln["claim_id"] == claim["id"]]
+    assert [(ln["account_no"], ln["amount"]) for ln in mine] == [("6210000000000002", "400.00")]
+    seen = (await client.get(f"/api/v1/reimbursements/{claim['id']}", headers=team["a"])).json()
+    assert seen["status"] == "paid"
+    assert [s["step"] for s in seen["steps"]][-4:] == ["paid", "transfer_returned", "payee_corrected", "paid"]
+    async with sessionmaker() as s:
+        owed = await s.scalar(
+            text("SELECT SUM(amount) FROM ledger_postings WHERE account = 'person_payable' AND source LIKE :src"),
+            {"src": f"person_order:%:{claim['claim_no']}%"},
+        )
+        bank = await s.scalar(
+            text("SELECT SUM(amount) FROM ledger_postings WHERE account = 'bank' AND source LIKE :src"),
+            {"src": f"person_order:%:{claim['claim_no']}%"},
+        )
+    assert (owed, bank) == (40_000, -40_000)  # paid out once in all: the returned transfer came back

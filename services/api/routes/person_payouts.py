@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import UowDep, require_staff
 from api.responses import JSON
@@ -20,6 +20,11 @@ Finance = Annotated[StaffPrincipal, Depends(require_staff("finance"))]
 
 class PersonOrderCreate(Strict):
     batch_date: date
+
+
+class TransferReturned(Strict):
+    claim_id: Annotated[str, Field(max_length=40)]
+    reason: Annotated[str, Field(min_length=1, max_length=500, examples=["账户已销户 account closed"])]
 
 
 class PersonOrderRead(BaseModel):
@@ -75,3 +80,15 @@ async def pay(order_id: int, staff: Finance, uow: UowDep) -> Any:
 @router.get("/{order_id}/bank-file", responses=ERRORS, summary="The paid order's bank file (CSV, control total last)")
 async def bank_file(order_id: int, _: Finance, uow: UowDep) -> Response:
     return Response(await persons.bank_file_of(uow, order_id), media_type="text/csv")
+
+
+@router.post(
+    "/{order_id}/returns",
+    response_model=PersonOrderRead,
+    responses=ERRORS,
+    summary="A transfer the bank returned: owed to the person again, paid once the payee is corrected",
+    description="The paid order and its bank file stay final; the line shows `returned_at`. The claim becomes "
+    "`transfer_returned` until `POST /api/v1/reimbursements/{id}/payee` corrects the payee; the next order pays it.",
+)
+async def transfer_returned(order_id: int, body: TransferReturned, staff: Finance, uow: UowDep) -> Any:
+    return JSON(await persons.return_transfer(uow, staff.actor, order_id, body.claim_id, body.reason))

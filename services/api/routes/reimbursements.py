@@ -18,6 +18,7 @@ from api.schemas.reimbursements import (
     ClaimPage,
     ClaimRead,
     MemberClaimCreate,
+    PayeeIn,
     Reason,
     Resubmission,
 )
@@ -63,7 +64,7 @@ async def file_claim(
 async def queue(
     _: AnyStaff,
     session: SessionDep,
-    status: Annotated[str | None, Query(max_length=12, examples=["received"])] = None,
+    status: Annotated[str | None, Query(max_length=20, examples=["received"])] = None,
     overdue: Annotated[bool, Query(description="only claims still awaiting a decision after their due date")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
@@ -107,6 +108,16 @@ async def reject(claim_id: str, body: Reason, staff: Reviewer, uow: UowDep) -> A
 async def resubmit(claim_id: str, body: Resubmission, staff: Clerk, uow: UowDep, refs: RefsDep) -> Any:
     attachments = tuple(a.to_value() for a in body.attachments)
     return JSON(await service.resubmit(uow, staff.actor, claim_id, attachments, refs=refs))
+
+
+@router.post(
+    "/{claim_id}/payee",
+    response_model=ClaimRead,
+    responses=ERRORS,
+    summary="Correct the payee (after a returned transfer: the claim is paid again in the next order)",
+)
+async def correct_payee(claim_id: str, body: PayeeIn, staff: Clerk, uow: UowDep) -> Any:
+    return JSON(await service.correct_payee(uow, staff.actor, claim_id, body.to_value()))
 
 
 # ---------------------------------------------------------------- member app

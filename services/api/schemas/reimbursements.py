@@ -75,6 +75,9 @@ class PayeeIn(Strict):
     relation: Annotated[str | None, Field(max_length=30)] = None
     reason: Annotated[str | None, Field(max_length=200)] = None
 
+    def to_value(self) -> Payee:
+        return Payee(**self.model_dump())
+
     @model_validator(mode="after")
     def _other_needs_why(self) -> PayeeIn:
         if self.kind == "other_account" and (not self.relation or not self.reason):
@@ -128,7 +131,7 @@ class _ClaimBody(Strict):
                 for ln in self.lines
             ),
             attachments=tuple(a.to_value() for a in self.attachments),
-            payee=Payee(**self.payee.model_dump()),
+            payee=self.payee.to_value(),
             institution_code=self.care.institution_code,
             care_name=self.care.name,
             care_region=self.care.region,
@@ -174,7 +177,8 @@ class ClaimSummary(BaseModel):
     id_number: str
     kind: str
     status: str = Field(
-        examples=["received"], description="received / in_review / returned / rejected / approved / paid"
+        examples=["received"],
+        description="received / in_review / returned / rejected / approved / transfer_returned / paid",
     )
     service_date: date
     fund_estimate: MoneyOut

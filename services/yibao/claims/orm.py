@@ -57,7 +57,7 @@ class ReimbursementClaimRow(Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     payee: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # received / in_review / returned / rejected / approved (settled, awaiting payout) / paid
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(20))
     fund_estimate: Mapped[int] = mapped_column(FenColumn)
     approvals_needed: Mapped[int] = mapped_column(SmallInteger)
     approvals: Mapped[int] = mapped_column(SmallInteger, default=0)

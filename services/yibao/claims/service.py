@@ -576,3 +576,36 @@ async def mark_paid(session: AsyncSession, claim_ids: list[uuid.UUID], order_id:
     for claim in rows:
         claim.status = "paid"
         await _step(session, claim, "paid", by, reason=f"person order {order_id}")
+
+
+async def mark_returned(session: AsyncSession, claim_id: uuid.UUID, order_id: int, reason: str, by: str) -> None:
+    """The bank returned the claim's transfer: it waits for a corrected payee, then is paid again."""
+    claim = await session.get(ReimbursementClaimRow, claim_id, with_for_update=True)
+    assert claim is not None  # order lines reference claims
+    claim.status = "transfer_returned"
+    await _step(session, claim, "transfer_returned", by, reason=f"person order {order_id}: {reason}")
+
+
+async def correct_payee(uow: UnitOfWork, actor: audit.Actor, claim_id: str, payee: Payee) -> dict[str, Any]:
+    """A new payee for a claim whose transfer came back (or before it is paid): a returned claim
+    is approved again and the next person order pays it."""
+    session = uow.session
+    claim = await _get(session, claim_id, lock=True)
+    if claim.status in ("paid", "rejected"):
+        raise InvalidState(f"报销申请状态为 {claim.status} the claim is {claim.status}: its payee can no longer change")
+    before = dict(claim.payee)
+    claim.payee = {k: v for k, v in asdict(payee).items() if v is not None}
+    if claim.status == "transfer_returned":
+        claim.status = "approved"
+    me = f"{actor.kind}:{actor.name}"
+    await _step(session, claim, "payee_corrected", me, reason=f"{before.get('account_no')} → {payee.account_no}")
+    await audit.record(
+        session,
+        actor,
+        "reimbursement.payee_corrected",
+        ("reimbursement_claim", str(claim.id)),
+        {"before": before, "after": claim.payee},
+    )
+    body = await view(session, claim)
+    await uow.commit()
+    return body

@@ -104,16 +104,28 @@ class PersonOrderRow(Base):
 
 
 class PersonOrderLineRow(Base):
-    """One payment to one payee for one settled claim."""
+    """One payment to one payee for one settled claim; a transfer the bank returned is marked
+    (the paid order itself never changes) and the claim is paid again in a later order."""
 
     __tablename__ = "person_disbursement_lines"
+    __table_args__ = (
+        # a claim's money is in one order at a time: only a returned transfer is issued again
+        Index(
+            "uq_person_disbursement_lines_live_settlement",
+            "settlement_id",
+            unique=True,
+            postgresql_where=text("returned_at IS NULL"),
+        ),
+    )
 
     order_id: Mapped[int] = mapped_column(ForeignKey("person_disbursement_orders.id"), primary_key=True)
     claim_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    settlement_id: Mapped[uuid.UUID] = mapped_column(unique=True)  # a claim's money is paid once
+    settlement_id: Mapped[uuid.UUID] = mapped_column()
     claim_no: Mapped[str] = mapped_column(String(20))
     institution_code: Mapped[str] = mapped_column(String(20))
     payee_name: Mapped[str] = mapped_column(String(100))
     bank: Mapped[str] = mapped_column(String(100))
     account_no: Mapped[str] = mapped_column(String(40))
     amount: Mapped[int] = mapped_column(FenColumn)
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_reason: Mapped[str | None] = mapped_column(Text)

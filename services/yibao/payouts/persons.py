@@ -58,6 +58,8 @@ def render_order(order: PersonOrderRow, rows: list[PersonOrderLineRow] | None = 
                 "bank": r.bank,
                 "account_no": r.account_no,
                 "amount": to_wire(r.amount),
+                "returned_at": r.returned_at.isoformat() if r.returned_at else None,
+                "return_reason": r.return_reason,
             }
             for r in rows
         ]
@@ -95,7 +97,8 @@ async def prepare_order(uow: UnitOfWork, actor: audit.Actor, batch_date: date) -
     existing = await session.scalar(select(PersonOrderRow).where(PersonOrderRow.batch_date == batch_date))
     if existing is not None:
         return render_order(existing, await _lines(uow, existing.id)), False
-    due = await claims.payable(session, select(PersonOrderLineRow.claim_id))
+    live = select(PersonOrderLineRow.claim_id).where(PersonOrderLineRow.returned_at.is_(None))
+    due = await claims.payable(session, live)
     if not due:
         raise InvalidState("没有待支付的报销 no approved claim is waiting to be paid")
     settled = {
@@ -220,5 +223,50 @@ async def pay_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> dict[
         {"total_fen": order.total},
     )
     body = render_order(order)
+    await uow.commit()
+    return body
+
+
+async def return_transfer(
+    uow: UnitOfWork, actor: audit.Actor, order_id: int, claim_id: str, reason: str
+) -> dict[str, Any]:
+    """The bank returned one transfer of a paid order (wrong account, closed account …): the line
+    is marked returned (the order and its bank file stay as paid), the money is owed to the person
+    again (``bank → person_payable``), and the claim waits for a corrected payee; the next order
+    pays it. Marking the same line again is ``INVALID_STATE``."""
+    session = uow.session
+    order = await _get(uow, order_id, lock=True)
+    if order.state != "paid":
+        raise InvalidState(f"拨付单状态为 {order.state} order is {order.state}: only a paid transfer can come back")
+    line = next((r for r in await _lines(uow, order_id) if str(r.claim_id) == claim_id), None)
+    if line is None:
+        raise NotFound(f"拨付单 {order_id} 无报销 {claim_id} the order has no such claim")
+    if line.returned_at is not None:
+        raise InvalidState(f"该笔转账已于 {line.returned_at} 退回 this transfer was already returned")
+    settlement = await session.get(SettlementRow, line.settlement_id)
+    assert settlement is not None
+    for fund in PAID_FUNDS:
+        await post_pair(
+            session,
+            movement="person_disbursement_return",
+            source=f"person_order:{order.id}:{line.claim_no}:returned",
+            institution_code=line.institution_code,
+            fund=fund,
+            debit="bank",
+            credit="person_payable",
+            amount=int(getattr(settlement, FUND_COLUMNS[fund])),
+            business_date=clock.today(),
+        )
+    line.returned_at, line.return_reason = clock.now(), reason
+    await claims.mark_returned(session, line.claim_id, order.id, reason, f"{actor.kind}:{actor.name}")
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "person_disbursement.returned",
+        ("person_disbursement_order", str(order.id)),
+        {"claim_no": line.claim_no, "amount_fen": line.amount, "reason": reason},
+    )
+    body = render_order(order, await _lines(uow, order_id))
     await uow.commit()
     return body
