@@ -586,3 +586,30 @@ async def test_a_returned_transfer_is_owed_again_and_paid_once_the_payee_is_corr
             {"src": f"person_order:%:{claim['claim_no']}%"},
         )
     assert (owed, bank) == (40_000, -40_000)  # paid out once in all: the returned transfer came back
+
+
+async def test_concurrent_filings_under_one_key_file_once_and_concurrent_approvals_settle_once(
+    client, admin_headers, team, sessionmaker
+) -> None:
+    idn = await make_person(client, admin_headers)
+    body, key = claim_body(idn, [ct("10")]), idem()
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/reimbursements", json=body, headers={**team["clerk"], **key}) for _ in range(4))
+    )
+    assert {r.status_code for r in answers} == {201}, [r.text for r in answers if r.status_code != 201]
+    assert len({r.content for r in answers}) == 1
+    claim = answers[0].json()
+    other = await staff(sessionmaker, "first_reviewer", "rev-race")
+    results = await asyncio.gather(approve(client, team["a"], claim["id"]), approve(client, other, claim["id"]))
+    assert sorted(r.status_code for r in results) == [200, 409]  # the second finds it approved
+    async with sessionmaker() as s:
+        counts = (
+            await s.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM reimbursement_claims WHERE id_number = :idn), "
+                    "(SELECT count(*) FROM settlements WHERE id_number = :idn AND source = 'manual')"
+                ),
+                {"idn": idn},
+            )
+        ).one()
+    assert tuple(counts) == (1, 1)

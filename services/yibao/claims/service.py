@@ -290,6 +290,10 @@ async def file_claim(
         await session.scalars(select(ClaimedInvoiceRow.invoice_no).where(ClaimedInvoiceRow.invoice_no.in_(invoices)))
     ).all()
     if taken:
+        # a concurrent twin under the same key may have committed since the first look: replay it
+        replay = await _first_answer(session, requester, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, True
         raise InvoiceAlreadyClaimed(
             f"发票 {', '.join(taken)} 已报销或正在报销 invoice {', '.join(taken)} is already claimed",
             invoices=list(taken),
