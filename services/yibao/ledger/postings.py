@@ -107,7 +107,8 @@ WITH need AS (
            COALESCE(SUM({_NONZERO_FUNDS}) FILTER (WHERE s.cancelled_at >= :start AND s.cancelled_at < :end), 0)
                AS cancel
     FROM settlements s
-    WHERE (s.settled_at >= :start AND s.settled_at < :end) OR (s.cancelled_at >= :start AND s.cancelled_at < :end)
+    WHERE ((s.settled_at >= :start AND s.settled_at < :end) OR (s.cancelled_at >= :start AND s.cancelled_at < :end))
+      AND s.source = 'realtime'  -- manual claims' legs are person_payable: never in the buckets
 ), have AS (
     SELECT COALESCE(SUM(legs) FILTER (WHERE movement = 'settlement'), 0) AS settlement,
            COALESCE(SUM(legs) FILTER (WHERE movement = 'cancel'), 0) AS cancel
