@@ -28,8 +28,10 @@ from api.routes import (
     ops,
     payouts,
     people,
+    person_payouts,
     premiums,
     reconcile,
+    reimbursements,
     reports,
     settlements,
 )
@@ -127,6 +129,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(clearing.router)
     app.include_router(reports.router)
     app.include_router(monitoring.router)
+    app.include_router(reimbursements.router)
+    app.include_router(reimbursements.member_router)
+    app.include_router(person_payouts.router)
     app.include_router(health.router)
     app.include_router(fsi.router)
     return app

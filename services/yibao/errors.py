@@ -212,3 +212,27 @@ class UnknownRegion(DomainError):
 
     code = "UNKNOWN_REGION"
     default_message = "统筹区不存在 unknown pooling region"
+
+
+class InvoiceAlreadyClaimed(DomainError):
+    """An invoice number is reimbursed once (a rejected claim frees its invoices)."""
+
+    code = "INVOICE_ALREADY_CLAIMED"
+    default_message = "发票已报销或正在报销 the invoice number is already claimed"
+
+
+class ServiceBeforeCoverage(DomainError):
+    code = "SERVICE_BEFORE_COVERAGE"
+    default_message = "就诊日期早于待遇享受开始日 the service date is before the person's coverage started"
+
+
+class ClaimTooOld(DomainError):
+    code = "CLAIM_TOO_OLD"
+    default_message = "超过报销时限 the care is older than the policy's limit for manual claims"
+
+
+class VisitSettledInRealTime(DomainError):
+    """The visit was already settled at the institution's counter: it cannot be claimed again."""
+
+    code = "VISIT_SETTLED_IN_REAL_TIME"
+    default_message = "该次就诊已直接结算 the visit was already settled in real time"

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import Reader, SessionDep, UowDep, require_staff
 from api.responses import JSON
-from api.schemas.common import ERRORS, IdempotencyKey, fen
+from api.schemas.common import ERRORS, IdempotencyKey, csv_file, fen
 from api.schemas.payouts import (
     InstitutionOrderDetailRead,
     InstitutionOrderPage,
@@ -91,13 +91,7 @@ async def pay(order_id: int, staff: Finance, uow: UowDep) -> Any:
 @router.get(
     "/orders/{order_id}/bank-file",
     response_class=Response,
-    responses={
-        **ERRORS,
-        200: {
-            "description": "CSV: one row per payee, then `TOTAL,<rows>,,,,<sum>` (the bank's control total)",
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-        },
-    },
+    responses=csv_file("CSV: one row per payee, then `TOTAL,<rows>,,,,<sum>` (the bank's control total)"),
     summary="The paid order's bank file (CSV)",
 )
 async def bank_file(order_id: int, _: Finance, session: SessionDep) -> Response:

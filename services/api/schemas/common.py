@@ -85,6 +85,12 @@ def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 ERRORS: dict[int | str, dict[str, Any]] = error_docs(400, 401, 403, 404, 409, 422, 429, 503)
 
+
+def csv_file(description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses`` of an operation that answers a CSV file (a bank file, an export)."""
+    return {**ERRORS, 200: {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
 #: ``Idempotency-Key``: required on every money-moving POST (a missing one is INVALID_REQUEST)
 IdempotencyKey = Annotated[
     str,

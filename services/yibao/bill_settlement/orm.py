@@ -120,6 +120,8 @@ class SettlementRow(Base):
     accrual: Mapped[dict[str, int]] = mapped_column(JSONB)
     warnings: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
     explanation: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+    # realtime (a bill settled at the counter) or manual (a reimbursement claim, yibao.claims)
+    source: Mapped[str] = mapped_column(String(10), server_default="realtime")
 
 
 class SettlementLineRow(Base):

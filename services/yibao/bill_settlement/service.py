@@ -357,9 +357,11 @@ async def settle(
     idempotency_key: str,
     *,
     tolerance: timedelta = DEFAULT_TOLERANCE,
+    source: str = "realtime",
 ) -> SettleResult:
     """Settle inside the caller's transaction, which must commit for the bill to count (and
-    roll back on any exception: a refusal raises after some statements ran)."""
+    roll back on any exception: a refusal raises after some statements ran). ``source``:
+    ``realtime`` (a bill at the counter) or ``manual`` (a reimbursement claim, ``manual.py``)."""
     locked, first = await _claim_and_lock(db, institution, idempotency_key, cmd)
     if first is not None:
         return SettleResult(first, replayed=True)
@@ -386,6 +388,7 @@ async def settle(
         "event_topic": SETTLEMENT_CREATED,
         "event": orjson.dumps(event).decode(),
         "response": raw.decode(),
+        "source": source,
     }
     try:
         inserted = await db.fetchval(sql.RECORD_SETTLEMENT, params)

@@ -189,6 +189,7 @@ LOCK_FOR_CANCEL = Statement(
     WITH target AS (
         SELECT {_STORED_SETTLEMENT} FROM settlements
         WHERE id = :id AND institution_code = :institution_code
+          AND source = 'realtime'  -- a manual claim's settlement is the bureau's, not the institution's to cancel
         FOR UPDATE
     ), year_row AS (
         INSERT INTO person_years (person_id, year)

@@ -7,6 +7,7 @@ Accounts (``amount`` > 0 debit, < 0 credit):
   recoveries    violation/penalty deductions recovered from an institution
   supplier      goods paid to a supplier on an institution's behalf, recovered by deduction
   prepayment    advances to institutions, recovered at clearing
+  person_payable what the fund owes people for approved manual claims (paid by person orders)
 
 Settlement legs come from the ``settlements`` table itself (not from event payloads), so the
 ledger always reconciles to the bills; the event consumer and the daily settle's catch-up run
@@ -62,7 +63,10 @@ WITH legs AS (
     CROSS JOIN LATERAL (VALUES ('settlement', 1, s.settled_at), ('cancel', -1, s.cancelled_at))
         AS m(movement, sign, at)
     CROSS JOIN LATERAL (VALUES {_FUND_VALUES}) AS f(fund, amount)
-    CROSS JOIN LATERAL (VALUES ('claims', 1), ('payable', -1)) AS a(account, sign)
+    -- a manual (reimbursement) claim is owed to the person, not the institution: never in a daily settle
+    CROSS JOIN LATERAL (
+        VALUES ('claims', 1), (CASE WHEN s.source = 'manual' THEN 'person_payable' ELSE 'payable' END, -1)
+    ) AS a(account, sign)
     WHERE m.at IS NOT NULL AND f.amount <> 0 AND m.movement = ANY(:movements) AND ({{where}})
       AND NOT EXISTS (
           SELECT 1 FROM ledger_postings l
@@ -103,7 +107,8 @@ WITH need AS (
            COALESCE(SUM({_NONZERO_FUNDS}) FILTER (WHERE s.cancelled_at >= :start AND s.cancelled_at < :end), 0)
                AS cancel
     FROM settlements s
-    WHERE (s.settled_at >= :start AND s.settled_at < :end) OR (s.cancelled_at >= :start AND s.cancelled_at < :end)
+    WHERE ((s.settled_at >= :start AND s.settled_at < :end) OR (s.cancelled_at >= :start AND s.cancelled_at < :end))
+      AND s.source = 'realtime'  -- manual claims' legs are person_payable: never in the buckets
 ), have AS (
     SELECT COALESCE(SUM(legs) FILTER (WHERE movement = 'settlement'), 0) AS settlement,
            COALESCE(SUM(legs) FILTER (WHERE movement = 'cancel'), 0) AS cancel

@@ -254,6 +254,64 @@ class DipParams:
 
 
 @dataclass(frozen=True)
+class ApprovalTier:
+    """Claims whose fund amount is at least ``from_amount`` need ``approvals`` approvals."""
+
+    from_amount: Fen
+    approvals: int
+
+
+@dataclass(frozen=True)
+class ManualReimbursementParams:
+    """Manual reimbursement (零星报销), policy section ``manual_reimbursement`` (DOMAIN §10).
+
+    A document without the section keeps the older single key
+    ``manual_reimbursement_second_approval_from`` (one approval below it, two from it)."""
+
+    approval_tiers: tuple[ApprovalTier, ...] = (
+        ApprovalTier(ZERO, 1),
+        ApprovalTier(Fen(1_000_000), 2),
+        ApprovalTier(Fen(5_000_000), 3),
+    )
+    due_working_days: int = 5
+    claim_limit_years: int = 2
+    #: the approval step that only an admin may take (the third: final approval)
+    admin_step: int = 3
+
+    def approvals_for(self, fund_amount: int) -> int:
+        """How many approvals a claim paying ``fund_amount`` (fen) from the funds needs."""
+        needed = 1
+        for tier in self.approval_tiers:
+            if fund_amount >= tier.from_amount:
+                needed = tier.approvals
+        return needed
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> ManualReimbursementParams:
+        raw = doc.get("manual_reimbursement")
+        if raw is None:
+            second = doc.get("manual_reimbursement_second_approval_from")
+            if second is None:
+                return cls()
+            return cls(approval_tiers=(ApprovalTier(ZERO, 1), ApprovalTier(yuan_to_fen(second), 2)))
+        tiers = tuple(
+            sorted(
+                (ApprovalTier(yuan_to_fen(t["from"]), int(t["approvals"])) for t in raw["approval_tiers"]),
+                key=lambda t: t.from_amount,
+            )
+        )
+        if not tiers or any(t.approvals < 1 for t in tiers):
+            raise ValueError("manual_reimbursement.approval_tiers needs at least one tier of ≥ 1 approval")
+        base = cls()
+        return cls(
+            approval_tiers=tiers,
+            due_working_days=int(raw.get("due_working_days", base.due_working_days)),
+            claim_limit_years=int(raw.get("claim_limit_years", base.claim_limit_years)),
+            admin_step=int(raw.get("admin_step", base.admin_step)),
+        )
+
+
+@dataclass(frozen=True)
 class PolicyParams:
     """Everything the benefit calculation needs, for one region/year/version."""
 
@@ -267,6 +325,7 @@ class PolicyParams:
     contributions: ContributionParams = field(default_factory=ContributionParams)
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
     dip: DipParams = field(default_factory=DipParams)
+    manual_reimbursement: ManualReimbursementParams = field(default_factory=ManualReimbursementParams)
 
     def scheme(self, scheme: str) -> SchemeParams:
         if scheme == "resident":
@@ -316,4 +375,5 @@ class PolicyParams:
             contributions=ContributionParams.parse(doc["employee"].get("contributions")),
             raw=doc,
             dip=DipParams.parse(doc.get("dip")),
+            manual_reimbursement=ManualReimbursementParams.parse(doc),
         )

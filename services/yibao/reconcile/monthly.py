@@ -115,6 +115,7 @@ async def _fund_side(session: AsyncSession, institution_code: str, month: str) -
             SELECT id::text, scheme, total, fund_total, personal_account FROM settlements
             WHERE institution_code = :inst AND settled_at >= :start AND settled_at < :end
               AND (cancelled_at IS NULL OR cancelled_at >= :end)
+              AND source = 'realtime'  -- a manual claim was paid to the person, not billed by the institution
             """
         ),
         {"inst": institution_code, "start": start, "end": end},

@@ -1,0 +1,272 @@
+"""Person-payee disbursement orders: paying people their approved reimbursement claims.
+
+The same shape as the institutions' orders (``disbursement.py``): one order per business day
+(``batch_date``) takes every approved claim not yet in an order; draft → approved (finance, not
+the preparer: ``SAME_ACTOR``) → paid, with a bank file (one row per payee, the last line the
+control total, checked against the order's total before it is written) and the postings
+``person_payable → bank`` per fund, in one transaction. A paid order is final; each step is
+safe to retry (a step already taken answers the order as it is and changes nothing).
+
+The amount of a claim is its manual settlement's fund part (basic + critical illness +
+assistance), read from the settlement, so the person is paid exactly what the ledger owes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from yibao import audit, clock
+from yibao.bill_settlement.orm import SettlementRow
+from yibao.claims import service as claims
+from yibao.db.uow import UnitOfWork
+from yibao.errors import InvalidState, NotFound, SameActor
+from yibao.ledger.postings import FUND_COLUMNS, post_pair, post_settlements
+from yibao.money import to_wire
+from yibao.payouts.orm import PersonOrderLineRow, PersonOrderRow
+
+BANK_FILE_HEADER = ("order_id", "batch_date", "claim_no", "payee_name", "bank", "account_no", "amount")
+#: the funds a manual claim is paid from (never the personal account: the person paid cash)
+PAID_FUNDS = ("basic", "critical_illness", "assistance")
+
+
+def render_order(order: PersonOrderRow, rows: list[PersonOrderLineRow] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": order.id,
+        "batch_date": order.batch_date.isoformat(),
+        "state": order.state,
+        "total": to_wire(order.total),
+        "line_count": order.line_count,
+        "prepared_by": order.prepared_by,
+        "approved_by": order.approved_by,
+        "paid_by": order.paid_by,
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "bank_file_sha256": order.bank_file_sha256,
+    }
+    if rows is not None:
+        body["lines"] = [
+            {
+                "claim_id": str(r.claim_id),
+                "claim_no": r.claim_no,
+                "settlement_id": str(r.settlement_id),
+                "payee_name": r.payee_name,
+                "bank": r.bank,
+                "account_no": r.account_no,
+                "amount": to_wire(r.amount),
+                "returned_at": r.returned_at.isoformat() if r.returned_at else None,
+                "return_reason": r.return_reason,
+            }
+            for r in rows
+        ]
+    return body
+
+
+async def _get(uow: UnitOfWork, order_id: int, *, lock: bool = False) -> PersonOrderRow:
+    stmt = select(PersonOrderRow).where(PersonOrderRow.id == order_id)
+    order = await uow.session.scalar(stmt.with_for_update() if lock else stmt)
+    if order is None:
+        raise NotFound(f"个人拨付单 {order_id} 不存在 person payout order not found")
+    return order
+
+
+async def _lines(uow: UnitOfWork, order_id: int) -> list[PersonOrderLineRow]:
+    stmt = select(PersonOrderLineRow).where(PersonOrderLineRow.order_id == order_id)
+    return list((await uow.session.scalars(stmt.order_by(PersonOrderLineRow.claim_no))).all())
+
+
+async def read(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
+    return render_order(await _get(uow, order_id), await _lines(uow, order_id))
+
+
+async def bank_file_of(uow: UnitOfWork, order_id: int) -> str:
+    order = await _get(uow, order_id)
+    if order.bank_file is None:
+        raise NotFound(f"个人拨付单 {order_id} 尚未支付 order not paid yet, no bank file")
+    return order.bank_file
+
+
+async def prepare_order(uow: UnitOfWork, actor: audit.Actor, batch_date: date) -> tuple[dict[str, Any], bool]:
+    """The day's order of every approved claim not yet in one; re-running the day answers its
+    order. Nothing to pay is ``INVALID_STATE`` (no empty orders)."""
+    session = uow.session
+    existing = await session.scalar(select(PersonOrderRow).where(PersonOrderRow.batch_date == batch_date))
+    if existing is not None:
+        return render_order(existing, await _lines(uow, existing.id)), False
+    live = select(PersonOrderLineRow.claim_id).where(PersonOrderLineRow.returned_at.is_(None))
+    due = await claims.payable(session, live)
+    if not due:
+        raise InvalidState("没有待支付的报销 no approved claim is waiting to be paid")
+    settled = {
+        s.id: s
+        for s in (
+            await session.scalars(select(SettlementRow).where(SettlementRow.id.in_([c.settlement_id for c in due])))
+        ).all()
+    }
+    order = PersonOrderRow(batch_date=batch_date, state="draft", total=0, line_count=0, prepared_by=actor.name)
+    session.add(order)
+    await session.flush()
+    rows = []
+    for c in due:
+        assert c.settlement_id is not None  # approved claims are settled
+        s = settled[c.settlement_id]
+        rows.append(
+            PersonOrderLineRow(
+                order_id=order.id,
+                claim_id=c.id,
+                settlement_id=s.id,
+                claim_no=c.claim_no,
+                institution_code=s.institution_code,
+                payee_name=str(c.payee["name"]),
+                bank=str(c.payee["bank"]),
+                account_no=str(c.payee["account_no"]),
+                amount=sum(int(getattr(s, FUND_COLUMNS[f])) for f in PAID_FUNDS),
+            )
+        )
+    session.add_all(rows)
+    order.total, order.line_count = sum(r.amount for r in rows), len(rows)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "person_disbursement.prepared",
+        ("person_disbursement_order", str(order.id)),
+        {"batch_date": batch_date.isoformat(), "total_fen": order.total, "lines": order.line_count},
+    )
+    body = render_order(order, rows)
+    await uow.commit()
+    return body, True
+
+
+async def approve_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> dict[str, Any]:
+    order = await _get(uow, order_id, lock=True)
+    if order.prepared_by == actor.name:
+        raise SameActor("制单人不能审批自己的拨付单 the preparer of an order cannot approve it")
+    if order.state == "draft":
+        order.state, order.approved_by, order.approved_at = "approved", actor.name, clock.now()
+        await uow.session.flush()
+        await audit.record(
+            uow.session,
+            actor,
+            "person_disbursement.approved",
+            ("person_disbursement_order", str(order.id)),
+            {"total_fen": order.total},
+        )
+    body = render_order(order)
+    await uow.commit()
+    return body
+
+
+def bank_file(order: PersonOrderRow, rows: list[PersonOrderLineRow]) -> str:
+    """CSV the bank imports; the last line is the control total (``TOTAL``, row count, sum)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(BANK_FILE_HEADER)
+    for r in rows:
+        writer.writerow(
+            (order.id, order.batch_date.isoformat(), r.claim_no, r.payee_name, r.bank, r.account_no, to_wire(r.amount))
+        )
+    total = sum(r.amount for r in rows)
+    if total != order.total or len(rows) != order.line_count:  # the file must say what was approved
+        raise InvalidState(f"控制总额不符 control total {to_wire(total)} ≠ approved order total {to_wire(order.total)}")
+    writer.writerow(("TOTAL", len(rows), "", "", "", "", to_wire(total)))
+    return out.getvalue()
+
+
+async def pay_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> dict[str, Any]:
+    """approved → paid: bank file, postings (person_payable → bank, per fund) and the claims
+    ``paid``, once. Paying a paid order again answers it as it is."""
+    session = uow.session
+    order = await _get(uow, order_id, lock=True)
+    if order.state == "paid":
+        body = render_order(order)
+        await uow.commit()
+        return body
+    if order.state != "approved":
+        raise InvalidState(f"拨付单状态为 {order.state}，不能支付 order is {order.state}, only an approved one is paid")
+    rows = await _lines(uow, order.id)
+    await post_settlements(session, [r.settlement_id for r in rows], ["settlement"])  # owed before it is paid
+    settled = {
+        s.id: s
+        for s in (
+            await session.scalars(select(SettlementRow).where(SettlementRow.id.in_([r.settlement_id for r in rows])))
+        ).all()
+    }
+    for r in rows:
+        s = settled[r.settlement_id]
+        for fund in PAID_FUNDS:
+            await post_pair(
+                session,
+                movement="person_disbursement",
+                source=f"person_order:{order.id}:{r.claim_no}",
+                institution_code=r.institution_code,
+                fund=fund,
+                debit="person_payable",
+                credit="bank",
+                amount=int(getattr(s, FUND_COLUMNS[fund])),
+                business_date=clock.today(),
+            )
+    order.bank_file = bank_file(order, rows)
+    order.bank_file_sha256 = hashlib.sha256(order.bank_file.encode()).hexdigest()
+    order.state, order.paid_by, order.paid_at = "paid", actor.name, clock.now()
+    await claims.mark_paid(session, [r.claim_id for r in rows], order.id, f"{actor.kind}:{actor.name}")
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "person_disbursement.paid",
+        ("person_disbursement_order", str(order.id)),
+        {"total_fen": order.total},
+    )
+    body = render_order(order)
+    await uow.commit()
+    return body
+
+
+async def return_transfer(
+    uow: UnitOfWork, actor: audit.Actor, order_id: int, claim_id: str, reason: str
+) -> dict[str, Any]:
+    """The bank returned one transfer of a paid order (wrong account, closed account …): the line
+    is marked returned (the order and its bank file stay as paid), the money is owed to the person
+    again (``bank → person_payable``), and the claim waits for a corrected payee; the next order
+    pays it. Marking the same line again is ``INVALID_STATE``."""
+    session = uow.session
+    order = await _get(uow, order_id, lock=True)
+    if order.state != "paid":
+        raise InvalidState(f"拨付单状态为 {order.state} order is {order.state}: only a paid transfer can come back")
+    line = next((r for r in await _lines(uow, order_id) if str(r.claim_id) == claim_id), None)
+    if line is None:
+        raise NotFound(f"拨付单 {order_id} 无报销 {claim_id} the order has no such claim")
+    if line.returned_at is not None:
+        raise InvalidState(f"该笔转账已于 {line.returned_at} 退回 this transfer was already returned")
+    settlement = await session.get(SettlementRow, line.settlement_id)
+    assert settlement is not None
+    for fund in PAID_FUNDS:
+        await post_pair(
+            session,
+            movement="person_disbursement_return",
+            source=f"person_order:{order.id}:{line.claim_no}:returned",
+            institution_code=line.institution_code,
+            fund=fund,
+            debit="bank",
+            credit="person_payable",
+            amount=int(getattr(settlement, FUND_COLUMNS[fund])),
+            business_date=clock.today(),
+        )
+    line.returned_at, line.return_reason = clock.now(), reason
+    await claims.mark_returned(session, line.claim_id, order.id, reason, f"{actor.kind}:{actor.name}")
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "person_disbursement.returned",
+        ("person_disbursement_order", str(order.id)),
+        {"claim_no": line.claim_no, "amount_fen": line.amount, "reason": reason},
+    )
+    body = render_order(order, await _lines(uow, order_id))
+    await uow.commit()
+    return body
