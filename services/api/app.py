@@ -21,6 +21,7 @@ from api.routes import (
     employers,
     health,
     jobs,
+    ledger,
     members,
     monitoring,
     ops,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(reconcile.router)
     app.include_router(clearing.router)
     app.include_router(reports.router)
+    app.include_router(ledger.router)
     app.include_router(monitoring.router)
     app.include_router(health.router)
     return app

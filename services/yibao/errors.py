@@ -195,3 +195,20 @@ class PaybackBeforeFirstEnrolment(DomainError):
 
     code = "PAYBACK_BEFORE_FIRST_ENROLMENT"
     default_message = "补缴年度早于首次参保 the year paid back is before the person was first enrolled"
+
+
+# ---------------------------------------------------------------- the fund's ledger (issue #19)
+
+
+class PrepaymentAboveLimit(DomainError):
+    """An ordinary prepayment above policy months × the institution's average monthly fund payment."""
+
+    code = "PREPAYMENT_ABOVE_LIMIT"
+    default_message = "预付金超过可预付上限 the prepayment is above its computed maximum"
+
+
+class FundBelowMinimum(DomainError):
+    """No ordinary prepayment while the scheme's months of balance are below the policy minimum."""
+
+    code = "FUND_BELOW_MINIMUM"
+    default_message = "基金累计结余可支付月数低于下限 the fund's months of balance are below the minimum"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -14,11 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import clock
 from yibao.deductions import service as deductions
-from yibao.errors import IdempotencyConflict, InvalidRequest, InvalidState, NotFound, SameActor
+from yibao.errors import (
+    FundBelowMinimum,
+    IdempotencyConflict,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+    PrepaymentAboveLimit,
+    SameActor,
+)
 from yibao.institutions.orm import InstitutionRow
+from yibao.ledger import position
 from yibao.ledger.postings import post_pair
-from yibao.money import Fen
+from yibao.money import Fen, to_wire
 from yibao.payouts.orm import PrepaymentRow
+from yibao.policy.repository import load_active
 
 
 async def _institution(session: AsyncSession, code: str) -> None:
@@ -49,6 +61,9 @@ async def request_prepayment(
         raise InvalidRequest("预付金必须为正数 a prepayment must be positive")
     await _institution(session, institution_code)
     digest = _request_hash(institution_code, year, amount, reason)
+    key = (PrepaymentRow.requested_by == requested_by) & (PrepaymentRow.idempotency_key == idempotency_key)
+    if await session.scalar(select(PrepaymentRow.id).where(key)) is None:  # a replay answers as first sized
+        await check_limit(session, institution_code, year, amount)
     new_id = await session.scalar(
         insert(PrepaymentRow)
         .values(
@@ -67,7 +82,6 @@ async def request_prepayment(
         )
         .returning(PrepaymentRow.id)
     )
-    key = (PrepaymentRow.requested_by == requested_by) & (PrepaymentRow.idempotency_key == idempotency_key)
     row = await session.scalar(select(PrepaymentRow).where(key))
     assert row is not None  # inserted now, or the first request's
     if new_id is None and row.request_hash != digest:
@@ -75,6 +89,57 @@ async def request_prepayment(
             "幂等键已用于不同的预付金申请 this Idempotency-Key was used for a different prepayment request"
         )
     return row, new_id is not None
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What an ordinary prepayment may be today (DOMAIN §11)."""
+
+    maximum: Fen  # prepayment_months × average monthly fund payment, rounded down to the fen
+    average_monthly_payment: Decimal  # fen, of the last ``lookback_months`` months
+    months_of_balance: dict[str, Decimal | None]  # per scheme, pooled funds, today
+    minimum_months: Decimal
+
+
+async def limit(session: AsyncSession, institution_code: str, year: int) -> Limit:
+    """The institution's prepayment limit today: the months and minimum are those of the policy
+    of the institution's region for ``year`` (else the fund's own, see
+    ``yibao.ledger.position.fund_params``); months of balance are not checked on a day before
+    the fund's opening date (there is no position yet)."""
+    policies = await load_active(session)
+    fund = position.fund_params(policies)
+    inst = await session.get(InstitutionRow, institution_code)
+    regional = policies.get((inst.region, year)) if inst is not None else None
+    rule = regional.fund if regional is not None else fund
+    today = clock.today()
+    average = await position.institution_monthly_payment(session, institution_code, today, rule.lookback_months)
+    maximum = Fen(int((rule.prepayment_months * average).to_integral_value(rounding=ROUND_FLOOR)))
+    months: dict[str, Decimal | None] = {}
+    if fund.opening_date is not None and today >= fund.opening_date:
+        for scheme in position.SCHEMES:
+            months[scheme] = (await position.position(session, fund, scheme, today)).months_of_balance
+    return Limit(maximum, average, months, rule.prepayment_min_months_of_balance)
+
+
+async def check_limit(session: AsyncSession, institution_code: str, year: int, amount: Fen) -> Limit:
+    """Refuse a prepayment above its computed maximum (``PREPAYMENT_ABOVE_LIMIT``, the maximum in
+    the message), or while a scheme's months of balance are below the minimum (``FUND_BELOW_MINIMUM``)."""
+    lim = await limit(session, institution_code, year)
+    low = {s: m for s, m in lim.months_of_balance.items() if m is not None and m < lim.minimum_months}
+    if low:
+        shown = ", ".join(f"{s} {m}" for s, m in sorted(low.items()))
+        raise FundBelowMinimum(
+            f"基金累计结余可支付月数低于 {lim.minimum_months} 个月（{shown}），暂停普通预付 "
+            f"months of balance below {lim.minimum_months} ({shown}): no ordinary prepayment"
+        )
+    if amount > lim.maximum:
+        raise PrepaymentAboveLimit(
+            f"预付金上限为 {to_wire(lim.maximum)} 元 the prepayment is above its computed maximum "
+            f"{to_wire(lim.maximum)} (months × average monthly fund payment "
+            f"{(lim.average_monthly_payment / 100).quantize(Decimal('0.01'))} of the last 12 months)",
+            maximum=to_wire(lim.maximum),
+        )
+    return lim
 
 
 async def approve_prepayment(session: AsyncSession, prepayment_id: int, approver: str) -> tuple[PrepaymentRow, bool]:

@@ -9,6 +9,7 @@ refused at load time instead of in the middle of a settlement.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -254,6 +255,38 @@ class DipParams:
 
 
 @dataclass(frozen=True)
+class FundParams:
+    """The fund's own numbers (policy section ``fund``, DOMAIN §11).
+
+    ``opening_balances`` (fen per scheme, pooled funds) hold on ``opening_date``: the first day a
+    deployment keeps the fund's ledger; the position of any later day adds the postings since.
+    An ordinary prepayment is at most ``prepayment_months`` × the institution's average monthly
+    fund payment of the last ``lookback_months``, and only while the scheme's months of balance
+    are at least ``prepayment_min_months_of_balance``."""
+
+    opening_balances: dict[str, Fen] = field(default_factory=dict)
+    opening_date: date | None = None
+    lookback_months: int = 12
+    prepayment_months: Decimal = Decimal(1)
+    prepayment_min_months_of_balance: Decimal = Decimal(6)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> FundParams:
+        raw = raw or {}
+        base = cls()
+        opening = raw.get("opening") or {}
+        return cls(
+            opening_balances={k: yuan_to_fen(v) for k, v in (opening.get("balances") or {}).items()},
+            opening_date=date.fromisoformat(opening["date"]) if "date" in opening else None,
+            lookback_months=int(raw.get("lookback_months", base.lookback_months)),
+            prepayment_months=Decimal(str(raw.get("prepayment_months", base.prepayment_months))),
+            prepayment_min_months_of_balance=Decimal(
+                str(raw.get("prepayment_min_months_of_balance", base.prepayment_min_months_of_balance))
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class PolicyParams:
     """Everything the benefit calculation needs, for one region/year/version."""
 
@@ -267,6 +300,7 @@ class PolicyParams:
     contributions: ContributionParams = field(default_factory=ContributionParams)
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
     dip: DipParams = field(default_factory=DipParams)
+    fund: FundParams = field(default_factory=FundParams)
 
     def scheme(self, scheme: str) -> SchemeParams:
         if scheme == "resident":
@@ -316,4 +350,5 @@ class PolicyParams:
             contributions=ContributionParams.parse(doc["employee"].get("contributions")),
             raw=doc,
             dip=DipParams.parse(doc.get("dip")),
+            fund=FundParams.parse(doc.get("fund")),
         )
