@@ -361,3 +361,72 @@ async def test_a_prepayment_of_exactly_the_maximum_passes_one_fen_above_is_refus
             "/api/v1/payouts/prepayments", json={**body, "amount": "0.01"}, headers={**fa, "Idempotency-Key": "c"}
         )
     assert later.status_code == 422 and "0.00" in later.json()["error"]["message"], later.text
+
+
+async def test_the_readme_fund_walkthrough(client, admin_headers, sessionmaker) -> None:
+    """README "Fund position and budgets": record a premium and contributions, post a manual entry,
+    see them in the fund position; a prepayment above its computed maximum is refused."""
+    from tests.api.test_employers import new_code
+
+    fin, fin2 = await staff(sessionmaker, "finance", "fin-readme"), await staff(sessionmaker, "finance", "fin-readme2")
+
+    async def position(scheme: str) -> dict[str, Any]:
+        r = await client.get(f"/api/v1/reports/fund-position?scheme={scheme}&as_of=2026-12-03", headers=fin)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def income(p: dict[str, Any], kind: str) -> int:
+        return fen(p["income"].get(kind, "0.00"))
+
+    resident, employee = await position("resident"), await position("employee")
+    # 1. a premium at the bank (400.00, 2026 paid on Mar 10) and a month of contributions (5,000.00 base)
+    idn = await register_person(client, admin_headers)
+    body = {"id_number": idn, "year": 2026, "channel": "bank", "reference": f"BANK-{idn}", "amount": "400.00"}
+    paid = await client.post("/api/v1/premiums/payments", json={**body, "paid_on": "2026-03-10"}, headers=admin_headers)
+    assert paid.status_code == 201, paid.text
+    code = new_code()
+    clerk = await staff(sessionmaker, "clerk", "clerk-readme")
+    r = await client.post(
+        "/api/v1/employers", json={"code": code, "name": "某机械厂", "region": "430522"}, headers=clerk
+    )
+    assert r.status_code == 201, r.text
+    worker = await register_person(client, admin_headers)
+    posted = await client.post(
+        f"/api/v1/employers/{code}/contributions",
+        json={"month": "2026-11", "lines": [{"id_number": worker, "base": "5000.00"}]},
+        headers=fin,
+    )
+    assert posted.status_code == 201, posted.text
+    # 2. a manual entry, proposed and approved by two finance users
+    j = await client.post(
+        "/api/v1/ledger/journals",
+        json={
+            "kind": "interest",
+            "scheme": "employee",
+            "fund": "basic",
+            "amount": "12.34",
+            "business_date": "2026-11-30",
+            "reason": "11月活期利息",
+        },
+        headers=fin,
+    )
+    assert j.status_code == 201, j.text
+    assert (await client.post(f"/api/v1/ledger/journals/{j.json()['id']}/approve", headers=fin2)).status_code == 200
+    # 3. the position shows them, to the fen: 400.00 of premiums; 500.00 in (400.00 employer + 100.00
+    #    employee) of which 100.00 went to the personal account, so 400.00 pooled; 12.34 of interest
+    resident2, employee2 = await position("resident"), await position("employee")
+    assert income(resident2, "premiums") - income(resident, "premiums") == 40_000
+    assert income(employee2, "contributions") - income(employee, "contributions") == 40_000
+    assert income(employee2, "interest") - income(employee, "interest") == 1_234
+    assert fen(employee2["closing_balance"]) - fen(employee["closing_balance"]) == 41_234
+    assert resident2["opening_balance"] == "180000000.00" and employee2["opening_balance"] == "450000000.00"
+    assert resident2["months_of_balance"] is None or Decimal(resident2["months_of_balance"]) > 6
+    # 4. a prepayment for a hospital without fund payments in the last 12 months: the maximum is 0.00
+    own = await own_institution(client, sessionmaker, admin_headers)
+    refused = await client.post(
+        "/api/v1/payouts/prepayments",
+        json={"institution_code": own.code, "year": 2026, "amount": "100.00"},
+        headers={**fin, "Idempotency-Key": f"readme-{own.code}"},
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "PREPAYMENT_ABOVE_LIMIT", refused.text
+    assert "0.00" in refused.json()["error"]["message"]
