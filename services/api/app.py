@@ -16,6 +16,7 @@ from api.ratelimit import RateLimiter
 from api.responses import JSON
 from api.routes import (
     auth,
+    budgets,
     clearing,
     deductions,
     employers,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(clearing.router)
     app.include_router(reports.router)
     app.include_router(ledger.router)
+    app.include_router(budgets.router)
     app.include_router(monitoring.router)
     app.include_router(health.router)
     return app

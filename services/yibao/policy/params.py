@@ -269,12 +269,23 @@ class FundParams:
     lookback_months: int = 12
     prepayment_months: Decimal = Decimal(1)
     prepayment_min_months_of_balance: Decimal = Decimal(6)
+    #: budgets: the regional budget of a scheme grows by its rate; an institution's draft is the
+    #: weighted average of its last three years' fund payments (weights oldest first)
+    budget_growth: dict[str, Decimal] = field(
+        default_factory=lambda: {"resident": Decimal("-0.02"), "employee": Decimal("0.04")}
+    )
+    budget_weights: tuple[Decimal, ...] = (Decimal("0.2"), Decimal("0.3"), Decimal("0.5"))
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> FundParams:
         raw = raw or {}
         base = cls()
         opening = raw.get("opening") or {}
+        budget = raw.get("budget") or {}
+        if "weights" in budget and (
+            len(budget["weights"]) != 3 or sum(Decimal(str(w)) for w in budget["weights"]) != 1
+        ):
+            raise ValueError("fund.budget.weights: three weights (oldest year first) summing to 1")
         return cls(
             opening_balances={k: yuan_to_fen(v) for k, v in (opening.get("balances") or {}).items()},
             opening_date=date.fromisoformat(opening["date"]) if "date" in opening else None,
@@ -283,6 +294,10 @@ class FundParams:
             prepayment_min_months_of_balance=Decimal(
                 str(raw.get("prepayment_min_months_of_balance", base.prepayment_min_months_of_balance))
             ),
+            budget_growth={k: Decimal(str(v)) for k, v in (budget.get("growth") or {}).items()} or base.budget_growth,
+            budget_weights=tuple(Decimal(str(w)) for w in budget["weights"])
+            if "weights" in budget
+            else base.budget_weights,
         )
 
 
