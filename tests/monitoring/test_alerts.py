@@ -193,3 +193,34 @@ async def test_fund_health_alerts_a_negative_balance_and_never_divides_by_zero(r
         None,
         True,
     )
+
+
+async def _approved(session, code: str, year: int, version: int, amount: int) -> None:  # type: ignore[no-untyped-def]
+    await session.execute(
+        text(
+            "INSERT INTO budget_versions (region, year, scheme, institution_code, version, state, amount, "
+            "expected_cases, history, made_by) VALUES ('430522', :y, 'resident', :c, :v, 'approved', :a, 1, '{}', 't')"
+        ),
+        {"y": year, "c": code, "v": version, "a": amount},
+    )
+
+
+async def test_budget_pace_reads_the_newest_approved_budget(rows: Rows) -> None:
+    # given June 2013 (rolled back): two hospitals whose institutions.csv budget is huge, each with
+    # an approved 2013 budget of 12,000.00 (pace by June 6,000.00, alert above 9,000.00); the second
+    # one's budget adjusted mid-year to 24,000.00 (version 2, approved); both spent 9,000.01
+    first, adjusted = await rows.institution(), await rows.institution()
+    patient = await rows.person()
+    for inst in (first, adjusted):
+        await _approved(rows.session, inst, 2013, 1, 1_200_000)
+        for month, fund in ((2, 400_000), (5, 500_001)):
+            await rows.visit(inst, patient, date(2013, month, 10), fund_total=fund)
+    await _approved(rows.session, adjusted, 2013, 2, 2_400_000)
+    # when the June alerts run
+    result = await alerts.run(rows.session, await load_rules(rows.session), 2013, 6)
+    # then only the hospital whose approved budget in force is 12,000.00 is alerted, from that budget
+    assert result["budget_growth"] == 1
+    found = await _alerts(rows.session, "2013-06")
+    pace = found[("budget_growth", first)]
+    assert (pace.amount, pace.detail["budget_pace_fen"], pace.detail["budget_source"]) == (900_001, 600_000, "approved")
+    assert ("budget_growth", adjusted) not in found

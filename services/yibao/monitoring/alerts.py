@@ -5,7 +5,9 @@ nothing. Thresholds are rule parameters (``return_to_poverty``, ``fund_health``,
 ``budget_growth``). Fund health reads the fund's position from the ledger
 (``yibao.ledger.position``: opening balance from policy data, income and spending posted):
 a scheme whose months of balance at the month's end are below ``months_alert``, or whose
-balance is negative, is alerted. A month before the fund's opening date (or a deployment
+balance is negative, is alerted. Budget pace reads each institution's approved budgets of the
+year (``budget_versions``, the newest approved version per scheme, summed), else the
+``annual_budget`` of ``institutions.csv``. A month before the fund's opening date (or a deployment
 without one) is reported as ``skipped`` in the job result, never guessed.
 """
 
@@ -44,17 +46,27 @@ _POVERTY = text(
 
 _BUDGET = text(
     """
+    WITH approved AS (  -- each scheme's newest approved budget version of the year, summed per institution
+        SELECT institution_code, SUM(amount)::bigint AS amount
+        FROM (SELECT DISTINCT ON (institution_code, scheme) institution_code, amount
+              FROM budget_versions WHERE year = :year AND state = 'approved'
+              ORDER BY institution_code, scheme, version DESC) v
+        GROUP BY 1
+    )
     INSERT INTO monitoring_alerts (kind, period, subject, amount, detail)
     SELECT 'budget_growth', :period, i.code, x.spent,
-           jsonb_build_object('annual_budget_fen', i.annual_budget, 'months', CAST(:months AS int),
-                              'budget_pace_fen', round(i.annual_budget * CAST(:months AS numeric) / 12),
-                              'factor', CAST(:factor AS numeric))
+           jsonb_build_object('annual_budget_fen', b.budget, 'months', CAST(:months AS int),
+                              'budget_pace_fen', round(b.budget * CAST(:months AS numeric) / 12),
+                              'factor', CAST(:factor AS numeric),
+                              'budget_source', CASE WHEN a.amount IS NULL THEN 'institutions' ELSE 'approved' END)
     FROM (SELECT institution_code, sum(fund_total)::bigint AS spent FROM settlements
           WHERE status = 'settled' AND service_date BETWEEN CAST(:start AS date) AND CAST(:until AS date)
           GROUP BY institution_code) x
     JOIN institutions i ON i.code = x.institution_code
-    WHERE i.annual_budget > 0
-      AND x.spent > i.annual_budget * CAST(:months AS numeric) / 12 * CAST(:factor AS numeric)
+    LEFT JOIN approved a ON a.institution_code = i.code
+    CROSS JOIN LATERAL (SELECT COALESCE(a.amount, i.annual_budget) AS budget) b
+    WHERE b.budget > 0
+      AND x.spent > b.budget * CAST(:months AS numeric) / 12 * CAST(:factor AS numeric)
     ON CONFLICT (kind, period, subject) DO NOTHING
     """
 )
@@ -153,6 +165,7 @@ async def run(session: AsyncSession, rules: RuleSet, year: int, month: int) -> d
             "factor": Decimal(str(rules.params("budget_growth")["factor"])),
             "start": date(year, 1, 1),
             "until": until,
+            "year": year,
         },
     )
     result["budget_growth"] = int(getattr(r, "rowcount", 0) or 0)
