@@ -430,3 +430,38 @@ async def test_the_readme_fund_walkthrough(client, admin_headers, sessionmaker) 
     )
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "PREPAYMENT_ABOVE_LIMIT", refused.text
     assert "0.00" in refused.json()["error"]["message"]
+
+
+async def test_fiscal_subsidies_are_booked_monthly_per_enrolled_resident(client, admin_headers, sessionmaker) -> None:
+    # given three residents enrolled for 2091 (no other test's year) in the home region, covered
+    # from Jan 1, and a fourth covered only from Mar 1
+    fin = await staff(sessionmaker, "finance", "fin-fiscal")
+    for _ in range(3):
+        await make_person(client, admin_headers, year=2091)
+    await make_person(client, admin_headers, year=2091, coverage_start="2091-03-01")
+    # when January and March are booked (January twice), in March 2091
+    with at(china(2091, 3, 15)):
+        jan = await client.post("/api/v1/ledger/fiscal-subsidies", json={"year": 2091, "month": 1}, headers=fin)
+        again = await client.post("/api/v1/ledger/fiscal-subsidies", json={"year": 2091, "month": 1}, headers=fin)
+        mar = await client.post("/api/v1/ledger/fiscal-subsidies", json={"year": 2091, "month": 3}, headers=fin)
+        april = await client.post("/api/v1/ledger/fiscal-subsidies", json={"year": 2091, "month": 4}, headers=fin)
+    # then by hand: 700.00 ÷ 12 per resident and month: 3 → 175.00 (Jan 31), 4 → 233.33 (Mar 15, today)
+    assert jan.status_code == 200, jan.text
+    assert {k: jan.json()[k] for k in ("month", "residents", "amount", "business_date", "created")} == {
+        "month": "2091-01",
+        "residents": 3,
+        "amount": "175.00",
+        "business_date": "2091-01-31",
+        "created": True,
+    }
+    assert (again.json()["amount"], again.json()["created"]) == ("175.00", False)
+    assert (mar.json()["residents"], mar.json()["amount"], mar.json()["business_date"]) == (4, "233.33", "2091-03-15")
+    assert april.status_code == 400 and april.json()["error"]["code"] == "INVALID_REQUEST", april.text
+    # and it is resident income, due from the treasury until a receipt is entered
+    found = await legs(sessionmaker, "fiscal:430522:2091-01")
+    assert found == {
+        ("fiscal_subsidy", "basic", "treasury_receivable"): (17_500, "resident", "2091-01-31"),
+        ("fiscal_subsidy", "basic", "fiscal_subsidies"): (-17_500, "resident", "2091-01-31"),
+    }
+    pos = await client.get("/api/v1/reports/fund-position?scheme=resident&as_of=2091-03-31", headers=fin)
+    assert pos.json()["income"] == {"fiscal_subsidies": "408.33"}

@@ -71,3 +71,18 @@ class BackfillRead(BaseModel):
     premiums: int = Field(description="legs written for premiums and refunds")
     subsidies: int
     contributions: int
+
+
+class FiscalSubsidyCreate(Strict):
+    year: int = Field(ge=2000, le=2100, examples=[2026])
+    month: int = Field(ge=1, le=12, examples=[11])
+    region: str | None = Field(default=None, pattern=r"^\d{6}$", description="default: the home region")
+
+
+class FiscalSubsidyRead(BaseModel):
+    region: str
+    month: str = Field(examples=["2026-11"])
+    residents: int | None = Field(description="enrolled residents counted (null: answered from the first booking)")
+    amount: MoneyOut
+    business_date: date
+    created: bool

@@ -254,6 +254,10 @@ class DipParams:
         return cls(budget=yuan_to_fen(raw["budget"]) if "budget" in raw else Fen(0), **ratios)
 
 
+#: DOMAIN §11's default fiscal subsidy a year per enrolled resident (700.00)
+DEFAULT_FISCAL_SUBSIDY = Fen(70_000)
+
+
 @dataclass(frozen=True)
 class FundParams:
     """The fund's own numbers (policy section ``fund``, DOMAIN §11).
@@ -275,6 +279,8 @@ class FundParams:
         default_factory=lambda: {"resident": Decimal("-0.02"), "employee": Decimal("0.04")}
     )
     budget_weights: tuple[Decimal, ...] = (Decimal("0.2"), Decimal("0.3"), Decimal("0.5"))
+    #: fiscal subsidy (财政补助) a year per enrolled resident, booked monthly as due from the treasury
+    fiscal_subsidy_per_resident: Fen = DEFAULT_FISCAL_SUBSIDY
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> FundParams:
@@ -294,6 +300,9 @@ class FundParams:
             prepayment_min_months_of_balance=Decimal(
                 str(raw.get("prepayment_min_months_of_balance", base.prepayment_min_months_of_balance))
             ),
+            fiscal_subsidy_per_resident=yuan_to_fen(raw["fiscal_subsidy_per_resident"])
+            if "fiscal_subsidy_per_resident" in raw
+            else base.fiscal_subsidy_per_resident,
             budget_growth={k: Decimal(str(v)) for k, v in (budget.get("growth") or {}).items()} or base.budget_growth,
             budget_weights=tuple(Decimal(str(w)) for w in budget["weights"])
             if "weights" in budget
