@@ -1,5 +1,6 @@
 """the fund's whole ledger: a scheme on ledger legs (bill legs filled from their settlements),
-manual journal entries (maker-checker), budgets (regional, and institution versions)
+manual journal entries (maker-checker), budgets (regional, and institution versions), procurement
+volumes and the kind of a prepayment
 
 Revision ID: 0013
 Revises: 0012
@@ -92,8 +93,21 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_budget_versions_institution_code"), "budget_versions", ["institution_code"], unique=False)
 
+    op.create_table(
+        "procurement_volumes",
+        sa.Column("institution_code", sa.String(length=20), nullable=False),
+        sa.Column("year", sa.SmallInteger(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("imported_by", sa.String(length=100), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("institution_code", "year", name=op.f("pk_procurement_volumes")),
+    )
+    op.add_column("prepayments", sa.Column("kind", sa.String(length=12), server_default="ordinary", nullable=False))
+
 
 def downgrade() -> None:
+    op.drop_column("prepayments", "kind")
+    op.drop_table("procurement_volumes")
     op.drop_index(op.f("ix_budget_versions_institution_code"), table_name="budget_versions")
     op.drop_table("budget_versions")
     op.drop_table("budget_regions")

@@ -29,6 +29,7 @@ from api.routes import (
     payouts,
     people,
     premiums,
+    procurement,
     reconcile,
     reports,
     settlements,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(reports.router)
     app.include_router(ledger.router)
     app.include_router(budgets.router)
+    app.include_router(procurement.router)
     app.include_router(monitoring.router)
     app.include_router(health.router)
     return app

@@ -465,3 +465,39 @@ async def test_fiscal_subsidies_are_booked_monthly_per_enrolled_resident(client,
     }
     pos = await client.get("/api/v1/reports/fund-position?scheme=resident&as_of=2091-03-31", headers=fin)
     assert pos.json()["income"] == {"fiscal_subsidies": "408.33"}
+
+
+async def test_a_procurement_prepayment_is_45_percent_of_last_years_volume_once(
+    client, admin_headers, sessionmaker
+) -> None:
+    # given a hospital of this test's own whose 2025 procurement amount, imported as CSV, is 10,000.01
+    fa = await staff(sessionmaker, "finance", "fin-gpo")
+    own = await own_institution(client, sessionmaker, admin_headers)
+    good = f"institution_code,year,amount\n{own.code},2025,10000.01\n".encode()
+
+    async def upload(content: bytes) -> httpx.Response:
+        files = {"file": ("volumes.csv", content, "text/csv")}
+        return await client.post("/api/v1/procurement/volumes", files=files, headers=fa)
+
+    first, same = await upload(good), await upload(good)
+    unknown = await upload(b"institution_code,year,amount\nH-NO-SUCH,2025,1.00\n")
+    twice = await upload(f"institution_code,year,amount\n{own.code},2024,1.00\n{own.code},2024,2.00\n".encode())
+    bad_header = await upload(b"code,year,amount\n")
+    assert (first.status_code, first.json()) == (200, {"rows": 1, "changed": 1}), first.text
+    assert same.json() == {"rows": 1, "changed": 0}
+    for r in (unknown, twice, bad_header):
+        assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_REQUEST", r.text
+    # when 2026 procurement prepayments of 4,500.01, 4,500.00 and then 0.01 more are requested
+    body = {"institution_code": own.code, "year": 2026, "kind": "procurement", "reason": "集采预付"}
+
+    async def request(amount: str, key: str) -> httpx.Response:
+        return await client.post(
+            "/api/v1/payouts/prepayments", json={**body, "amount": amount}, headers={**fa, "Idempotency-Key": key}
+        )
+
+    above, exact, more = await request("4500.01", "g1"), await request("4500.00", "g2"), await request("0.01", "g3")
+    # then by hand: 45 % × 10,000.01 = 4,500.0045 → at most 4,500.00, once a year
+    assert above.status_code == 422 and above.json()["error"]["code"] == "PREPAYMENT_ABOVE_LIMIT", above.text
+    assert "4500.00" in above.json()["error"]["message"]
+    assert exact.status_code == 201 and (exact.json()["kind"], exact.json()["amount"]) == ("procurement", "4500.00")
+    assert more.status_code == 422 and "0.00" in more.json()["error"]["message"], more.text

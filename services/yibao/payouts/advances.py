@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from yibao.ledger.postings import post_pair
 from yibao.money import Fen, to_wire
 from yibao.payouts.orm import PrepaymentRow
 from yibao.policy.repository import load_active
+from yibao.procurement import service as procurement
 
 
 async def _institution(session: AsyncSession, code: str) -> None:
@@ -38,8 +39,14 @@ async def _institution(session: AsyncSession, code: str) -> None:
         raise NotFound(f"定点机构 {code} 不存在 institution not found")
 
 
-def _request_hash(institution_code: str, year: int, amount: Fen, reason: str) -> str:
-    canonical = json.dumps([institution_code, year, int(amount), reason], ensure_ascii=False, separators=(",", ":"))
+KINDS = ("ordinary", "procurement")
+
+
+def _request_hash(institution_code: str, year: int, amount: Fen, reason: str, kind: str = "ordinary") -> str:
+    body: list[object] = [institution_code, year, int(amount), reason]
+    if kind != "ordinary":  # an ordinary request hashes as before kinds existed (stored keys still replay)
+        body.append(kind)
+    canonical = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -51,19 +58,26 @@ async def request_prepayment(
     reason: str,
     requested_by: str,
     idempotency_key: str | None,
+    kind: str = "ordinary",
 ) -> tuple[PrepaymentRow, bool]:
-    """A prepayment request, idempotent on the requester's ``idempotency_key``: the same key and
+    """A prepayment request, sized by rule (:func:`check_limit`, :func:`check_procurement_limit`)
+    and idempotent on the requester's ``idempotency_key``: the same key and
     body again is the first request (``False``: nothing written); the same key with another body
     is ``IDEMPOTENCY_CONFLICT``. A concurrent twin waits on the key's unique index, then replays."""
     if not idempotency_key:
         raise InvalidRequest("缺少 Idempotency-Key 请求头 the Idempotency-Key header is required")
     if amount <= 0:
         raise InvalidRequest("预付金必须为正数 a prepayment must be positive")
+    if kind not in KINDS:
+        raise InvalidRequest(f"预付金类型无效 kind must be one of {', '.join(KINDS)}")
     await _institution(session, institution_code)
-    digest = _request_hash(institution_code, year, amount, reason)
+    digest = _request_hash(institution_code, year, amount, reason, kind)
     key = (PrepaymentRow.requested_by == requested_by) & (PrepaymentRow.idempotency_key == idempotency_key)
     if await session.scalar(select(PrepaymentRow.id).where(key)) is None:  # a replay answers as first sized
-        await check_limit(session, institution_code, year, amount)
+        if kind == "procurement":
+            await check_procurement_limit(session, institution_code, year, amount)
+        else:
+            await check_limit(session, institution_code, year, amount)
     new_id = await session.scalar(
         insert(PrepaymentRow)
         .values(
@@ -75,6 +89,7 @@ async def request_prepayment(
             requested_by=requested_by,
             idempotency_key=idempotency_key,
             request_hash=digest,
+            kind=kind,
         )
         .on_conflict_do_nothing(
             index_elements=[PrepaymentRow.requested_by, PrepaymentRow.idempotency_key],
@@ -140,6 +155,37 @@ async def check_limit(session: AsyncSession, institution_code: str, year: int, a
             maximum=to_wire(lim.maximum),
         )
     return lim
+
+
+async def check_procurement_limit(session: AsyncSession, institution_code: str, year: int, amount: Fen) -> Fen:
+    """A procurement (集采) prepayment for ``year`` is at most the policy's ratio (default 45 %) of
+    the institution's procurement amount of ``year`` − 1, once: what earlier procurement
+    prepayments of the year took counts against it (the institution row is locked, so two
+    requests cannot both take it). Above: ``PREPAYMENT_ABOVE_LIMIT`` with what is left."""
+    await session.execute(select(InstitutionRow.code).where(InstitutionRow.code == institution_code).with_for_update())
+    policies = await load_active(session)
+    inst = await session.get(InstitutionRow, institution_code)
+    regional = policies.get((inst.region, year)) if inst is not None else None
+    ratio = (regional.fund if regional is not None else position.fund_params(policies)).procurement_prepayment_ratio
+    volume = await procurement.volume(session, institution_code, year - 1)
+    taken = await session.scalar(
+        select(func.coalesce(func.sum(PrepaymentRow.amount), 0)).where(
+            PrepaymentRow.institution_code == institution_code,
+            PrepaymentRow.year == year,
+            PrepaymentRow.kind == "procurement",
+        )
+    )
+    whole = int((ratio * (volume or 0)).to_integral_value(rounding=ROUND_FLOOR))
+    left = Fen(max(0, whole - int(taken or 0)))
+    if amount > left:
+        recorded = "无采购记录 no procurement record" if volume is None else f"采购额 {to_wire(volume)}"
+        already = to_wire(Fen(int(taken or 0)))
+        raise PrepaymentAboveLimit(
+            f"集采预付金上限为 {to_wire(left)} 元（{year - 1} 年{recorded} × {ratio}，已预付 {already}）"
+            f" the procurement prepayment is above its computed maximum {to_wire(left)}",
+            maximum=to_wire(left),
+        )
+    return left
 
 
 async def approve_prepayment(session: AsyncSession, prepayment_id: int, approver: str) -> tuple[PrepaymentRow, bool]:

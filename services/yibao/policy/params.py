@@ -281,6 +281,8 @@ class FundParams:
     budget_weights: tuple[Decimal, ...] = (Decimal("0.2"), Decimal("0.3"), Decimal("0.5"))
     #: fiscal subsidy (财政补助) a year per enrolled resident, booked monthly as due from the treasury
     fiscal_subsidy_per_resident: Fen = DEFAULT_FISCAL_SUBSIDY
+    #: a procurement (集采) prepayment: this share of the institution's procurement amount of last year
+    procurement_prepayment_ratio: Decimal = Decimal("0.45")
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> FundParams:
@@ -303,6 +305,9 @@ class FundParams:
             fiscal_subsidy_per_resident=yuan_to_fen(raw["fiscal_subsidy_per_resident"])
             if "fiscal_subsidy_per_resident" in raw
             else base.fiscal_subsidy_per_resident,
+            procurement_prepayment_ratio=Decimal(
+                str(raw.get("procurement_prepayment_ratio", base.procurement_prepayment_ratio))
+            ),
             budget_growth={k: Decimal(str(v)) for k, v in (budget.get("growth") or {}).items()} or base.budget_growth,
             budget_weights=tuple(Decimal(str(w)) for w in budget["weights"])
             if "weights" in budget
