@@ -37,6 +37,11 @@ INSTITUTION_OPS = {
     ("GET", "/api/v1/monitoring/suspects/{suspect_id}"),
     ("POST", "/api/v1/monitoring/suspects/{suspect_id}/refund"),
     ("POST", "/api/v1/monitoring/suspects/{suspect_id}/appeal"),
+    # budgets: an institution reads and negotiates only its own (tests/api/test_budgets.py)
+    ("GET", "/api/v1/budgets/{year}"),
+    ("GET", "/api/v1/budgets/{year}/institutions/{code}/history"),
+    ("POST", "/api/v1/budgets/{year}/institutions/{code}/counter"),
+    ("POST", "/api/v1/budgets/{year}/institutions/{code}/accept"),
 }
 PUBLIC_OPS = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/me/activate"), ("GET", "/healthz")}
 SAMPLE = {
