@@ -44,7 +44,7 @@ _LEGS = text(
            CASE WHEN m.n % 5 = 0 THEN 'critical_illness' ELSE 'basic' END,
            CASE WHEN m.income THEN (ARRAY['bank', 'premiums'])[l.i] ELSE (ARRAY['claims', 'payable'])[l.i] END,
            CASE WHEN l.i = 1 THEN m.amount ELSE -m.amount END,
-           DATE '2026-01-01' + (m.n % 730), CASE WHEN m.n % 3 = 0 THEN 'employee' ELSE 'resident' END
+           DATE '2026-01-01' + CAST(m.n % 730 AS int), CASE WHEN m.n % 3 = 0 THEN 'employee' ELSE 'resident' END
     FROM (SELECT n, n % 25 = 0 AS income, 1000 + (n * 7919) % 500000 AS amount
           FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) n) m
     CROSS JOIN generate_series(1, 2) AS l(i)

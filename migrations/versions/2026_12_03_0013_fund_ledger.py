@@ -31,6 +31,14 @@ def upgrade() -> None:
         WHERE l.movement IN ('settlement', 'cancel') AND l.source = s.id::text
         """
     )
+    op.create_index(
+        "ix_ledger_postings_scheme_flows",
+        "ledger_postings",
+        ["scheme", "business_date"],
+        unique=False,
+        postgresql_include=["fund", "account", "movement", "amount"],
+        postgresql_where=sa.text("scheme IS NOT NULL AND account <> 'payable'"),
+    )
     op.create_table(
         "manual_journals",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -112,4 +120,5 @@ def downgrade() -> None:
     op.drop_table("budget_versions")
     op.drop_table("budget_regions")
     op.drop_table("manual_journals")
+    op.drop_index("ix_ledger_postings_scheme_flows", table_name="ledger_postings")
     op.drop_column("ledger_postings", "scheme")

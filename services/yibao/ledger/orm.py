@@ -26,6 +26,15 @@ class PostingRow(Base):
         Index("ix_ledger_postings_institution_fund", "institution_code", "fund", "account"),
         # the daily settles' takes of deductions (payable leg, source '<deduction id>@<settle
         # date>'), read per institution by GET /deductions: a few rows among all the bill legs
+        # the fund position's scan (yibao.ledger.position): a scheme's legs by day, index-only;
+        # payable legs (half of every bill's) and scheme-less legs stay out of it
+        Index(
+            "ix_ledger_postings_scheme_flows",
+            "scheme",
+            "business_date",
+            postgresql_include=["fund", "account", "movement", "amount"],
+            postgresql_where=text("scheme IS NOT NULL AND account <> 'payable'"),
+        ),
         Index(
             "ix_ledger_postings_deduction_takes",
             "institution_code",
