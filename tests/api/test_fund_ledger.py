@@ -501,3 +501,19 @@ async def test_a_procurement_prepayment_is_45_percent_of_last_years_volume_once(
     assert "4500.00" in above.json()["error"]["message"]
     assert exact.status_code == 201 and (exact.json()["kind"], exact.json()["amount"]) == ("procurement", "4500.00")
     assert more.status_code == 422 and "0.00" in more.json()["error"]["message"], more.text
+
+
+async def test_the_bureau_report_answers_json_and_csv_and_refuses_a_bad_month(client, sessionmaker) -> None:
+    # given an inspector, and January 2078 (no bills: figures on hand-written bills are in
+    # tests/monitoring/test_bureau_report.py)
+    insp = await staff(sessionmaker, "inspector", "insp-bureau")
+    # when the month is read as JSON and as CSV, and a malformed month is asked for
+    as_json = await client.get("/api/v1/reports/bureau?month=2078-01", headers=insp)
+    as_csv = await client.get("/api/v1/reports/bureau?month=2078-01&format=csv", headers=insp)
+    bad = await client.get("/api/v1/reports/bureau?month=2078-13", headers=insp)
+    # then
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.json() == {"month": "2078-01", "by_scheme_and_level": [], "trace_code_upload": []}
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.text.splitlines()[0].startswith("scheme,level,settlements,total,basic_fund")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_REQUEST", bad.text

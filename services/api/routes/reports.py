@@ -16,6 +16,7 @@ from yibao import clock
 from yibao.auth.tokens import StaffPrincipal
 from yibao.ledger import position, reports
 from yibao.ledger.reports import Period
+from yibao.reports import bureau
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports 报表"])
 Staff = Annotated[StaffPrincipal, Depends(require_staff("finance", "inspector"))]
@@ -62,3 +63,29 @@ async def fund_position(
             headers={"Content-Disposition": f'attachment; filename="fund-position-{scheme}-{p.as_of}.csv"'},
         )
     return JSON(position.render(p))
+
+
+@router.get(
+    "/bureau",
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    summary="The bureau's monthly figures: settlements and amounts by tier, scheme and level; QR share; trace codes",
+    description="From the month's settled bills (by service date): per scheme and institution level the "
+    "settlements (人次), amounts by tier, inpatient cases and their average cost, the share settled with the "
+    "member QR code; per institution the traceability-code upload rate. `format=csv` with "
+    "`table=by_scheme_and_level` (default) or `table=trace_code_upload`.",
+)
+async def bureau_month(
+    _: Staff,
+    session: SessionDep,
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])],
+    fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+    table: Literal["by_scheme_and_level", "trace_code_upload"] = "by_scheme_and_level",
+) -> Any:
+    report = await bureau.monthly(session, month)
+    if fmt == "csv":
+        return Response(
+            bureau.to_csv(report, table),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="bureau-{month}-{table}.csv"'},
+        )
+    return JSON(report)
