@@ -20,6 +20,9 @@ clearing, in regions of their own); 2026-01-01 (the scheduler test's queued job)
 (test_payout_actors); 2026-09-07, 09-10, 09-14, 09-15 (test_deductions);
 2026-10-13…11-30 (test_conservation; it skips a window someone settled, e.g. the
 jobs schema's example 2026-11-23, which the fuzz test posts).
+Whole years taken by the fund's tests (a fund position adds everything posted before its day):
+2078–2079 (bureau report), 2081–2084 (budgets, own region), 2091 (fiscal subsidies), 2093–2095
+(fund minimum and fund-health tests, rolled back), 2096 (months of balance worked example).
 """
 
 from __future__ import annotations
