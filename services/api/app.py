@@ -18,11 +18,13 @@ from api.ratelimit import RateLimiter
 from api.responses import JSON
 from api.routes import (
     auth,
+    budgets,
     clearing,
     deductions,
     employers,
     health,
     jobs,
+    ledger,
     members,
     monitoring,
     ops,
@@ -30,6 +32,7 @@ from api.routes import (
     people,
     person_payouts,
     premiums,
+    procurement,
     reconcile,
     reimbursements,
     reports,
@@ -128,6 +131,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(reconcile.router)
     app.include_router(clearing.router)
     app.include_router(reports.router)
+    app.include_router(ledger.router)
+    app.include_router(budgets.router)
+    app.include_router(procurement.router)
     app.include_router(monitoring.router)
     app.include_router(reimbursements.router)
     app.include_router(reimbursements.member_router)

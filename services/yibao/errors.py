@@ -236,3 +236,20 @@ class VisitSettledInRealTime(DomainError):
 
     code = "VISIT_SETTLED_IN_REAL_TIME"
     default_message = "该次就诊已直接结算 the visit was already settled in real time"
+
+
+# ---------------------------------------------------------------- the fund's ledger (issue #19)
+
+
+class PrepaymentAboveLimit(DomainError):
+    """An ordinary prepayment above policy months × the institution's average monthly fund payment."""
+
+    code = "PREPAYMENT_ABOVE_LIMIT"
+    default_message = "预付金超过可预付上限 the prepayment is above its computed maximum"
+
+
+class FundBelowMinimum(DomainError):
+    """No ordinary prepayment while the scheme's months of balance are below the policy minimum."""
+
+    code = "FUND_BELOW_MINIMUM"
+    default_message = "基金累计结余可支付月数低于下限 the fund's months of balance are below the minimum"

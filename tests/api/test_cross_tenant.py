@@ -39,6 +39,11 @@ INSTITUTION_OPS = {
     ("POST", "/api/v1/monitoring/suspects/{suspect_id}/appeal"),
     ("POST", "/fsi/api/callService"),  # the national envelope: an institution's own visits only
     ("POST", "/fsi/api/{infno}"),
+    # budgets: an institution reads and negotiates only its own (tests/api/test_budgets.py)
+    ("GET", "/api/v1/budgets/{year}"),
+    ("GET", "/api/v1/budgets/{year}/institutions/{code}/history"),
+    ("POST", "/api/v1/budgets/{year}/institutions/{code}/counter"),
+    ("POST", "/api/v1/budgets/{year}/institutions/{code}/accept"),
 }
 PUBLIC_OPS = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/me/activate"), ("GET", "/healthz")}
 SAMPLE = {

@@ -371,9 +371,10 @@ class DipYear:
 async def dip_year(client, admin_headers, sessionmaker, year: int) -> DipYear:  # type: ignore[no-untyped-def]
     """A pooling region of the test's own for ``year`` (DIP budget 2,500.00) with two DIP
     hospitals, A (coefficient 1.00) and B (0.80, annual budget only 1,000.00); four stays on
-    July 6 (settled into that day's order) and a 1,000.00 prepayment to A paid out on July 8."""
+    July 6 (settled into that day's order) and a 1,000.00 prepayment to A paid out on July 8 (the
+    region's policy lets a prepayment reach 7 months of A's fund payments)."""
     fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
-    region = await own_region(sessionmaker, year, dip_budget="2500.00")
+    region = await own_region(sessionmaker, year, dip_budget="2500.00", fund={"prepayment_months": "7"})
     a = await own_institution(
         client, sessionmaker, admin_headers, region=region, dip_coefficient="1.00", annual_budget="100000.00"
     )
@@ -419,11 +420,13 @@ async def dip_year(client, admin_headers, sessionmaker, year: int) -> DipYear:  
         (a.code, "basic"): (180_600, 0, 0, 0, 180_600),
         (b.code, "basic"): (78_400, 0, 0, 0, 78_400),
     }
-    p = await client.post(
-        "/api/v1/payouts/prepayments",
-        headers={**fa, **idem()},
-        json={"institution_code": a.code, "year": year, "amount": "1000.00"},
-    )
+    # the region's policy allows up to 7 months' payments: 7 × 1,806.00 / 12 = 1,053.50 ≥ 1,000.00
+    with at(china(year, 7, 8, 9)):
+        p = await client.post(
+            "/api/v1/payouts/prepayments",
+            headers={**fa, **idem()},
+            json={"institution_code": a.code, "year": year, "amount": "1000.00"},
+        )
     assert p.status_code == 201, p.text
     assert (await client.post(f"/api/v1/payouts/prepayments/{p.json()['id']}/approve", headers=fa)).status_code == 403
     with at(china(year, 7, 8, 10)):
@@ -661,10 +664,14 @@ async def _ledger(sessionmaker, code: str) -> dict[tuple[str, str], tuple[int, i
 
 
 async def test_a_prepayment_request_is_idempotent_on_its_key(client, admin_headers, sessionmaker) -> None:
-    # given a hospital of this test's own and finance A's request of a 500.00 prepayment
+    # given a hospital of this test's own with a 784.00 stay on Jun 15 (so it may be advanced up
+    # to 784.00 / 12 = 65.33) and finance A's request of a 60.00 prepayment
     fa, fb = await finance(sessionmaker, "fin-a"), await finance(sessionmaker, "fin-b")
     own = await own_institution(client, sessionmaker, admin_headers)
-    body = {"institution_code": own.code, "year": 2026, "amount": "500.00", "reason": "年初预付"}
+    day = date(2026, 6, 15)
+    await settle(client, own.headers, inpatient(await make_person(client, admin_headers), day), china(2026, 6, 15, 9))
+    await run_settle(sessionmaker, day)
+    body = {"institution_code": own.code, "year": 2026, "amount": "60.00", "reason": "年初预付"}
     key = {"Idempotency-Key": f"prepay-{own.code}"}
     with at(china(2026, 9, 21, 9)):
         first = await client.post("/api/v1/payouts/prepayments", json=body, headers={**fa, **key})
@@ -686,7 +693,7 @@ async def test_a_prepayment_request_is_idempotent_on_its_key(client, admin_heade
         requested = await s.execute(
             text("SELECT id, amount FROM prepayments WHERE institution_code = :c"), {"c": own.code}
         )
-        assert [tuple(r) for r in requested] == [(first.json()["id"], 50_000)]
+        assert [tuple(r) for r in requested] == [(first.json()["id"], 6_000)]
         audited = await s.scalar(
             text(
                 "SELECT count(*) FROM audit_log WHERE action = 'prepayment.requested' "
@@ -707,9 +714,9 @@ async def test_a_prepayment_request_is_idempotent_on_its_key(client, admin_heade
     # then the retry answers the same approved prepayment, and the advance is paid out once
     assert approved.status_code == 200 and approved.json()["state"] == "approved", approved.text
     assert (retried.status_code, retried.json()) == (200, approved.json())
-    assert await _ledger(sessionmaker, own.code) == {
-        ("prepayment", "prepayment"): (1, 50_000),
-        ("prepayment", "bank"): (1, -50_000),
+    assert {k: v for k, v in (await _ledger(sessionmaker, own.code)).items() if k[0] == "prepayment"} == {
+        ("prepayment", "prepayment"): (1, 6_000),
+        ("prepayment", "bank"): (1, -6_000),
     }
 
 
@@ -787,7 +794,8 @@ async def test_concurrent_retries_request_and_pay_once(client, admin_headers, se
     await settle(client, own.headers, inpatient(await make_person(client, admin_headers), day), china(2026, 9, 23, 9))
     oid = (await run_settle(sessionmaker, day, by="fin-a")).order_id
     assert (await client.post(f"/api/v1/payouts/orders/{oid}/approve", headers=fb)).status_code == 200
-    body = {"institution_code": own.code, "year": 2026, "amount": "100.00"}
+    # at most one month of its fund payments: 784.00 / 12 = 65.33
+    body = {"institution_code": own.code, "year": 2026, "amount": "65.00"}
     headers = {**fa, "Idempotency-Key": f"twins-{own.code}"}
     # when eight twins of one prepayment request, and six of the order's payment, race
     with at(china(2026, 9, 24, 9)):

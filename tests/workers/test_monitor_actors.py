@@ -152,12 +152,12 @@ async def test_sweep_and_alert_jobs_report_exact_counts(client, admin_headers, s
         expected = dict.fromkeys(MODELS, 0) | {"split_admission": 1, "bed_hogging": 1, "claims_after_death": 1}
         assert done[0]["result"] == {"new_suspects": expected}
         assert done[0]["processed"] == done[0]["total"] == len(MODELS) == 9
-        # and the alerts job listed the one person; residents spent but have no balance configured
+        # and the alerts job listed the one person; 2017 is before the fund's opening (no balance)
         assert done[1]["result"] == {
             "period": "2017-12",
             "return_to_poverty": 1,
             "fund_health": 0,
-            "fund_health_skipped": ["resident"],
+            "fund_health_skipped": ["resident", "employee"],
             "budget_growth": 0,
         }
         # and a second sweep adds nothing (one suspect per rule and evidence)

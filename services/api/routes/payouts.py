@@ -115,7 +115,7 @@ async def request_prepayment(
     idempotency_key: IdempotencyKey,
 ) -> Any:
     row, created = await service.request_prepayment(
-        uow, staff.actor, body.institution_code, body.year, fen(body.amount), body.reason, idempotency_key
+        uow, staff.actor, body.institution_code, body.year, fen(body.amount), body.reason, idempotency_key, body.kind
     )
     headers = None if created else {"Idempotent-Replayed": "true"}
     return JSON(render.prepayment(row), status_code=201, headers=headers)

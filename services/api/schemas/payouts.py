@@ -8,6 +8,7 @@ approved and paid it. An institution sees the same order cut to its own lines: `
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,11 @@ class PrepaymentCreate(Strict):
     year: int = Field(ge=2000, le=2100, examples=[2026])
     amount: PositiveMoney
     reason: str = Field(default="", max_length=400, examples=["年初预付 start-of-year advance"])
+    kind: Literal["ordinary", "procurement"] = Field(
+        default="ordinary",
+        description="ordinary: at most policy months × the average monthly fund payment of the last 12 months; "
+        "procurement (集采): at most the policy share (45 %) of last year's procurement amount, once a year",
+    )
 
 
 class SupplierPaymentCreate(Strict):
@@ -91,6 +97,7 @@ class PrepaymentRead(BaseModel):
     institution_code: str
     year: int
     amount: MoneyOut
+    kind: str = Field(default="ordinary", description="ordinary / procurement")
     state: str = Field(description="requested / approved / recovered")
     reason: str
     requested_by: str

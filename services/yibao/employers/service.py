@@ -42,6 +42,7 @@ from yibao.errors import (
     PersonNotFound,
     UnknownRegion,
 )
+from yibao.ledger import income
 from yibao.people import id_number as ids
 from yibao.people.orm import PersonRow
 from yibao.policy.params import ContributionParams
@@ -299,6 +300,7 @@ async def post_month(
         credit_reference(employer.code, month),
     )
     await _derive_enrolments(session, month, clean, people, params)
+    await income.post_contribution(session, posting.id)  # pooled and personal-account parts
     out = [
         LineOut(ln.id_number, ln.base, p.employer_part, p.employee_part, p.account_credit, ln.retiree)
         for ln, p in computed

@@ -56,9 +56,9 @@ DO UPDATE SET amount = payable_open.amount + EXCLUDED.amount, legs = payable_ope
 #: movement: its legs are written together, in one statement.
 _POST_BILLS = f"""
 WITH legs AS (
-    INSERT INTO ledger_postings (movement, source, institution_code, fund, account, amount, business_date)
+    INSERT INTO ledger_postings (movement, source, institution_code, fund, account, amount, business_date, scheme)
     SELECT m.movement, s.id::text, s.institution_code, f.fund, a.account, a.sign * m.sign * f.amount,
-           (m.at AT TIME ZONE '{TZ}')::date
+           (m.at AT TIME ZONE '{TZ}')::date, s.scheme
     FROM settlements s
     CROSS JOIN LATERAL (VALUES ('settlement', 1, s.settled_at), ('cancel', -1, s.cancelled_at))
         AS m(movement, sign, at)
@@ -163,6 +163,7 @@ async def post_pair(
     amount: int,
     business_date: date,
     settle_date: date | None = None,
+    scheme: str | None = None,
 ) -> bool:
     """One two-legged movement (debit ``debit``, credit ``credit``); ``False`` if already posted.
 
@@ -181,9 +182,9 @@ async def post_pair(
             """
             WITH legs AS (
                 INSERT INTO ledger_postings
-                    (movement, source, institution_code, fund, account, amount, business_date, settle_date)
-                VALUES (:m, :src, :inst, :fund, :debit, :amount, :day, :debit_sd),
-                       (:m, :src, :inst, :fund, :credit, -:amount, :day, :credit_sd)
+                    (movement, source, institution_code, fund, account, amount, business_date, settle_date, scheme)
+                VALUES (:m, :src, :inst, :fund, :debit, :amount, :day, :debit_sd, :scheme),
+                       (:m, :src, :inst, :fund, :credit, -:amount, :day, :credit_sd, :scheme)
                 ON CONFLICT ON CONSTRAINT uq_ledger_postings_movement_leg DO NOTHING
                 RETURNING institution_code, fund, business_date, movement, account, amount, settle_date
             ), opened AS ("""
@@ -203,6 +204,7 @@ async def post_pair(
             "day": business_date,
             "debit_sd": settle_date if debit == "payable" else None,
             "credit_sd": settle_date if credit == "payable" else None,
+            "scheme": scheme,
         },
     )
     if written:

@@ -7,6 +7,10 @@ live here, next to the postings they read.
                   prepayment recovery: money the fund got back from institutions
   paid_out        credits to ``bank``: money that left the fund's bank account
   payable_change  credits to ``payable``: what the fund owes institutions grew by (negative: fell)
+
+Only the legs with institutions: the fund's own income (premiums, contributions, subsidies,
+fiscal subsidies, manual entries; ``institution_code`` ``FUND``) is in the fund position
+(``yibao.ledger.position``), so money coming into the bank never nets against ``paid_out``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ _FUNDS = text(
            COALESCE(-SUM(amount) FILTER (WHERE account = 'bank'), 0)::bigint AS paid_out,
            COALESCE(-SUM(amount) FILTER (WHERE account = 'payable'), 0)::bigint AS payable_change
     FROM ledger_postings
-    WHERE business_date >= :from AND business_date <= :to
+    WHERE business_date >= :from AND business_date <= :to AND institution_code <> 'FUND'
     GROUP BY 1, 2 ORDER BY 1, 2
     """
 )

@@ -2,15 +2,19 @@
 
 Each alert is one row keyed by ``(kind, period, subject)``, so a re-run of a month adds
 nothing. Thresholds are rule parameters (``return_to_poverty``, ``fund_health``,
-``budget_growth``). Fund health: this codebase has no fund-balance ledger yet, so balances
-are the ``fund_health`` rule's ``balances`` parameter (yuan per scheme, set by finance);
-spending is computed from settlements. A scheme without a configured balance is reported as
-``skipped`` in the job result, never guessed.
+``budget_growth``). Fund health reads the fund's position from the ledger
+(``yibao.ledger.position``: opening balance from policy data, income and spending posted):
+a scheme whose months of balance at the month's end are below ``months_alert``, or whose
+balance is negative, is alerted. Budget pace reads each institution's approved budgets of the
+year (``budget_versions``, the newest approved version per scheme, summed), else the
+``annual_budget`` of ``institutions.csv``. A month before the fund's opening date (or a deployment
+without one) is reported as ``skipped`` in the job result, never guessed.
 """
 
 from __future__ import annotations
 
 import calendar
+import json
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -20,11 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit
 from yibao.db.uow import UnitOfWork
-from yibao.errors import InvalidRequest
+from yibao.errors import InvalidRequest, PolicyNotFound
+from yibao.ledger import position
 from yibao.money import to_wire, yuan_to_fen
 from yibao.monitoring.orm import AlertRow
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.rules import RuleSet
+from yibao.policy.params import FundParams
+from yibao.policy.repository import load_active
 
 _POVERTY = text(
     """
@@ -37,44 +44,32 @@ _POVERTY = text(
     """
 )
 
-_SPENDING = text(
-    """
-    SELECT scheme, coalesce(sum(fund_total), 0)::bigint AS spent
-    FROM settlements
-    WHERE status = 'settled' AND service_date > CAST(:since AS date) AND service_date <= CAST(:until AS date)
-    GROUP BY scheme
-    """
-)
-
 _BUDGET = text(
     """
+    WITH approved AS (  -- each scheme's newest approved budget version of the year, summed per institution
+        SELECT institution_code, SUM(amount)::bigint AS amount
+        FROM (SELECT DISTINCT ON (institution_code, scheme) institution_code, amount
+              FROM budget_versions WHERE year = :year AND state = 'approved'
+              ORDER BY institution_code, scheme, version DESC) v
+        GROUP BY 1
+    )
     INSERT INTO monitoring_alerts (kind, period, subject, amount, detail)
     SELECT 'budget_growth', :period, i.code, x.spent,
-           jsonb_build_object('annual_budget_fen', i.annual_budget, 'months', CAST(:months AS int),
-                              'budget_pace_fen', round(i.annual_budget * CAST(:months AS numeric) / 12),
-                              'factor', CAST(:factor AS numeric))
+           jsonb_build_object('annual_budget_fen', b.budget, 'months', CAST(:months AS int),
+                              'budget_pace_fen', round(b.budget * CAST(:months AS numeric) / 12),
+                              'factor', CAST(:factor AS numeric),
+                              'budget_source', CASE WHEN a.amount IS NULL THEN 'institutions' ELSE 'approved' END)
     FROM (SELECT institution_code, sum(fund_total)::bigint AS spent FROM settlements
           WHERE status = 'settled' AND service_date BETWEEN CAST(:start AS date) AND CAST(:until AS date)
           GROUP BY institution_code) x
     JOIN institutions i ON i.code = x.institution_code
-    WHERE i.annual_budget > 0
-      AND x.spent > i.annual_budget * CAST(:months AS numeric) / 12 * CAST(:factor AS numeric)
+    LEFT JOIN approved a ON a.institution_code = i.code
+    CROSS JOIN LATERAL (SELECT COALESCE(a.amount, i.annual_budget) AS budget) b
+    WHERE b.budget > 0
+      AND x.spent > b.budget * CAST(:months AS numeric) / 12 * CAST(:factor AS numeric)
     ON CONFLICT (kind, period, subject) DO NOTHING
     """
 )
-
-
-def months_of_balance(balance: int, monthly_spending: Decimal) -> Decimal | None:
-    """balance ÷ average monthly spending, to 0.01 (None when nothing was spent)."""
-    if monthly_spending <= 0:
-        return None
-    return (Decimal(balance) / monthly_spending).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def _shift_months(d: date, months: int) -> date:
-    m = d.year * 12 + d.month - 1 - months
-    y, mo = divmod(m, 12)
-    return date(y, mo + 1, min(d.day, calendar.monthrange(y, mo + 1)[1]))
 
 
 async def raise_for_month(uow: UnitOfWork, actor: audit.Actor, year: int, month: int) -> dict[str, Any]:
@@ -131,37 +126,32 @@ async def run(session: AsyncSession, rules: RuleSet, year: int, month: int) -> d
     result["return_to_poverty"] = int(getattr(r, "rowcount", 0) or 0)
 
     health = rules.params("fund_health")
-    lookback = int(health.get("lookback_months", 12))
-    spent = {
-        row.scheme: int(row.spent)
-        for row in await session.execute(_SPENDING, {"since": _shift_months(until, lookback), "until": until})
-    }
-    balances = dict(health.get("balances") or {})
     fund_alerts, skipped = 0, []
-    for scheme in sorted(set(spent) | set(balances)):
-        if scheme not in balances:
-            skipped.append(scheme)
+    try:
+        params: FundParams | None = position.fund_params(await load_active(session))
+    except PolicyNotFound:
+        params = None
+    for scheme in position.SCHEMES:
+        if params is None or params.opening_date is None or until < params.opening_date:
+            skipped.append(scheme)  # no opening balance for this month: never guessed
             continue
-        balance = int(yuan_to_fen(str(balances[scheme])))
-        monthly = Decimal(spent.get(scheme, 0)) / lookback
-        months = months_of_balance(balance, monthly)
-        if months is not None and months < Decimal(str(health["months_alert"])):
+        pos = await position.position(session, params, scheme, until)
+        months = pos.months_of_balance
+        if (months is not None and months < Decimal(str(health["months_alert"]))) or pos.cumulative_deficit:
+            detail = {
+                "months_of_balance": None if months is None else str(months),
+                "monthly_spending_fen": int(pos.average_monthly_spending.quantize(Decimal(1), rounding=ROUND_HALF_UP)),
+                "alert_below": int(health["months_alert"]),
+                "current_period_deficit": pos.current_period_deficit,
+                "cumulative_deficit": pos.cumulative_deficit,
+            }
             r = await session.execute(
                 text(
                     "INSERT INTO monitoring_alerts (kind, period, subject, amount, detail) "
                     "VALUES ('fund_health', :period, :scheme, :balance, CAST(:detail AS jsonb)) "
                     "ON CONFLICT (kind, period, subject) DO NOTHING"
                 ),
-                {
-                    "period": period,
-                    "scheme": scheme,
-                    "balance": balance,
-                    "detail": (
-                        f'{{"months_of_balance": "{months}", "monthly_spending_fen": '
-                        f"{int(monthly.quantize(Decimal(1), rounding=ROUND_HALF_UP))}, "
-                        f'"alert_below": {int(health["months_alert"])}}}'
-                    ),
-                },
+                {"period": period, "scheme": scheme, "balance": pos.closing, "detail": json.dumps(detail)},
             )
             fund_alerts += int(getattr(r, "rowcount", 0) or 0)
     result["fund_health"] = fund_alerts
@@ -175,6 +165,7 @@ async def run(session: AsyncSession, rules: RuleSet, year: int, month: int) -> d
             "factor": Decimal(str(rules.params("budget_growth")["factor"])),
             "start": date(year, 1, 1),
             "until": until,
+            "year": year,
         },
     )
     result["budget_growth"] = int(getattr(r, "rowcount", 0) or 0)

@@ -102,7 +102,7 @@ DEFAULTS: tuple[RuleDefault, ...] = (
         "基金运行 months of balance below",
         "config",
         "post",
-        {"months_alert": 6, "balances": {}, "lookback_months": 12},
+        {"months_alert": 6},  # the figures are the ledger's fund position (yibao.ledger.position)
     ),
     RuleDefault("budget_growth", "机构费用增长 spending pace above budget pace", "config", "post", {"factor": "1.5"}),
 )

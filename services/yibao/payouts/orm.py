@@ -77,6 +77,8 @@ class PrepaymentRow(Base):
     recovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))  # NULL: requested before keys
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    #: ordinary (sized by average monthly fund payments) or procurement (集采, by last year's volume)
+    kind: Mapped[str] = mapped_column(String(12), default="ordinary", server_default="ordinary")
 
 
 # ---------------------------------------------------------------- paying people (yibao.payouts.persons)

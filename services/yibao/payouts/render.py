@@ -64,6 +64,7 @@ def prepayment(row: PrepaymentRow) -> dict[str, Any]:
         "institution_code": row.institution_code,
         "year": row.year,
         "amount": to_wire(row.amount),
+        "kind": row.kind,
         "state": row.state,
         "reason": row.reason,
         "requested_by": row.requested_by,

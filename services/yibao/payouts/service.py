@@ -72,11 +72,12 @@ async def request_prepayment(
     amount: Fen,
     reason: str,
     idempotency_key: str | None,
+    kind: str = "ordinary",
 ) -> tuple[PrepaymentRow, bool]:
     """The request and ``True``; or, for a retry under the same key and body, the first request
     and ``False`` (nothing written, not audited again)."""
     row, created = await advances.request_prepayment(
-        uow.session, institution_code, year, amount, reason, actor.name, idempotency_key
+        uow.session, institution_code, year, amount, reason, actor.name, idempotency_key, kind
     )
     if created:
         await audit.record(
@@ -84,7 +85,7 @@ async def request_prepayment(
             actor,
             "prepayment.requested",
             ("prepayment", str(row.id)),
-            {"institution_code": institution_code, "year": year, "amount_fen": int(amount)},
+            {"institution_code": institution_code, "year": year, "amount_fen": int(amount), "kind": kind},
         )
     await uow.commit()
     return row, created

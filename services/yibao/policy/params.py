@@ -9,6 +9,7 @@ refused at load time instead of in the middle of a settlement.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -253,6 +254,67 @@ class DipParams:
         return cls(budget=yuan_to_fen(raw["budget"]) if "budget" in raw else Fen(0), **ratios)
 
 
+#: DOMAIN §11's default fiscal subsidy a year per enrolled resident (700.00)
+DEFAULT_FISCAL_SUBSIDY = Fen(70_000)
+
+
+@dataclass(frozen=True)
+class FundParams:
+    """The fund's own numbers (policy section ``fund``, DOMAIN §11).
+
+    ``opening_balances`` (fen per scheme, pooled funds) hold on ``opening_date``: the first day a
+    deployment keeps the fund's ledger; the position of any later day adds the postings since.
+    An ordinary prepayment is at most ``prepayment_months`` × the institution's average monthly
+    fund payment of the last ``lookback_months``, and only while the scheme's months of balance
+    are at least ``prepayment_min_months_of_balance``."""
+
+    opening_balances: dict[str, Fen] = field(default_factory=dict)
+    opening_date: date | None = None
+    lookback_months: int = 12
+    prepayment_months: Decimal = Decimal(1)
+    prepayment_min_months_of_balance: Decimal = Decimal(6)
+    #: budgets: the regional budget of a scheme grows by its rate; an institution's draft is the
+    #: weighted average of its last three years' fund payments (weights oldest first)
+    budget_growth: dict[str, Decimal] = field(
+        default_factory=lambda: {"resident": Decimal("-0.02"), "employee": Decimal("0.04")}
+    )
+    budget_weights: tuple[Decimal, ...] = (Decimal("0.2"), Decimal("0.3"), Decimal("0.5"))
+    #: fiscal subsidy (财政补助) a year per enrolled resident, booked monthly as due from the treasury
+    fiscal_subsidy_per_resident: Fen = DEFAULT_FISCAL_SUBSIDY
+    #: a procurement (集采) prepayment: this share of the institution's procurement amount of last year
+    procurement_prepayment_ratio: Decimal = Decimal("0.45")
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> FundParams:
+        raw = raw or {}
+        base = cls()
+        opening = raw.get("opening") or {}
+        budget = raw.get("budget") or {}
+        if "weights" in budget and (
+            len(budget["weights"]) != 3 or sum(Decimal(str(w)) for w in budget["weights"]) != 1
+        ):
+            raise ValueError("fund.budget.weights: three weights (oldest year first) summing to 1")
+        return cls(
+            opening_balances={k: yuan_to_fen(v) for k, v in (opening.get("balances") or {}).items()},
+            opening_date=date.fromisoformat(opening["date"]) if "date" in opening else None,
+            lookback_months=int(raw.get("lookback_months", base.lookback_months)),
+            prepayment_months=Decimal(str(raw.get("prepayment_months", base.prepayment_months))),
+            prepayment_min_months_of_balance=Decimal(
+                str(raw.get("prepayment_min_months_of_balance", base.prepayment_min_months_of_balance))
+            ),
+            fiscal_subsidy_per_resident=yuan_to_fen(raw["fiscal_subsidy_per_resident"])
+            if "fiscal_subsidy_per_resident" in raw
+            else base.fiscal_subsidy_per_resident,
+            procurement_prepayment_ratio=Decimal(
+                str(raw.get("procurement_prepayment_ratio", base.procurement_prepayment_ratio))
+            ),
+            budget_growth={k: Decimal(str(v)) for k, v in (budget.get("growth") or {}).items()} or base.budget_growth,
+            budget_weights=tuple(Decimal(str(w)) for w in budget["weights"])
+            if "weights" in budget
+            else base.budget_weights,
+        )
+
+
 @dataclass(frozen=True)
 class ApprovalTier:
     """Claims whose fund amount is at least ``from_amount`` need ``approvals`` approvals."""
@@ -326,6 +388,7 @@ class PolicyParams:
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
     dip: DipParams = field(default_factory=DipParams)
     manual_reimbursement: ManualReimbursementParams = field(default_factory=ManualReimbursementParams)
+    fund: FundParams = field(default_factory=FundParams)
 
     def scheme(self, scheme: str) -> SchemeParams:
         if scheme == "resident":
@@ -376,4 +439,5 @@ class PolicyParams:
             raw=doc,
             dip=DipParams.parse(doc.get("dip")),
             manual_reimbursement=ManualReimbursementParams.parse(doc),
+            fund=FundParams.parse(doc.get("fund")),
         )

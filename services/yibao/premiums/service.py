@@ -58,6 +58,7 @@ from yibao.errors import (
     PremiumWindowNotOpen,
     RefundNotAllowed,
 )
+from yibao.ledger import income
 from yibao.money import Fen, to_wire
 from yibao.people.orm import PersonGroupRow, PersonRow
 from yibao.people.repository import get_by_id_number
@@ -477,6 +478,7 @@ async def _pay(
         assert q.coverage is not None
         derived = await enrolment.enrol_from_premium(session, actor, person.id, year, q.coverage)
     await session.flush()
+    await income.post_premium(session, row.id)  # the fund's income, in the payment's transaction
     return Paid(person, row, derived, created=True)
 
 
@@ -586,6 +588,7 @@ async def _refund(session: AsyncSession, actor: audit.Actor, payment_id: int, to
         )
     await enrolment.remove(session, actor, enrolment.PREMIUM, row.person_id, row.year)
     await session.flush()
+    await income.post_premium(session, row.id)  # the refund (and subsidy reversal) leave the fund
     return row
 
 

@@ -10,9 +10,9 @@ import pytest
 from yibao.benefit.inputs import Bill, BillLine, PersonState
 from yibao.benefit.lines import split_lines
 from yibao.errors import RuleBlocked
+from yibao.ledger.position import months_of_balance
 from yibao.money import Fen
 from yibao.monitoring import rules as r
-from yibao.monitoring.alerts import months_of_balance
 from yibao.monitoring.workflow import grade_for
 from yibao.values import CatalogueItem, RuleWarning
 

@@ -1,0 +1,1 @@
+"""Read-only reports for the bureau (monthly figures the seeds publish)."""
