@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import Reader, SessionDep, UowDep, require_staff
 from api.responses import JSON
-from api.schemas.common import ERRORS, IdempotencyKey, csv_file, fen
+from api.schemas.common import ERRORS, FIRST_DAY, LAST_DAY, IdempotencyKey, csv_file, fen
 from api.schemas.payouts import (
     InstitutionOrderDetailRead,
     InstitutionOrderPage,
@@ -48,7 +48,9 @@ def _scope(reader: Institution | StaffPrincipal) -> str | None:
 async def list_orders(
     reader: Reader,
     session: SessionDep,
-    before: Annotated[date | None, Query(description="cursor: settle dates before this one")] = None,
+    before: Annotated[
+        date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="cursor: settle dates before this one")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     return JSON(await disbursement.list_page(session, before=before, limit=limit, institution_code=_scope(reader)))

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import RefsDep, SessionDep, UowDep, require_staff
-from api.schemas.common import ERRORS, YearQuery, fen
+from api.schemas.common import ERRORS, FIRST_DAY, LAST_DAY, YearQuery, fen
 from api.schemas.members import PaymentRead, PremiumDue
 from api.schemas.premiums import PaymentCreate, SubsidyTotal, SubsidyTotals
 from yibao.auth.tokens import StaffPrincipal
@@ -32,7 +32,9 @@ async def quote(
     _: Cashier,
     session: SessionDep,
     refs: RefsDep,
-    paid_on: Annotated[date | None, Query(description="the day the channel took the money; default today")] = None,
+    paid_on: Annotated[
+        date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="the day the channel took the money; default today")
+    ] = None,
 ) -> PremiumDue:
     return PremiumDue.of(await premiums.due(session, id_number, year, paid_on, refs.policies))
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from api.deps import SessionDep, require_staff
 from api.responses import JSON
-from api.schemas.common import ERRORS
+from api.schemas.common import ERRORS, FIRST_DAY, LAST_DAY, MONTH_PATTERN
 from api.schemas.ledger import FundPositionRead
 from yibao import clock
 from yibao.auth.tokens import StaffPrincipal
@@ -26,8 +26,8 @@ Staff = Annotated[StaffPrincipal, Depends(require_staff("finance", "inspector"))
 async def funds(
     _: Staff,
     session: SessionDep,
-    date_from: Annotated[date, Query(alias="from")],
-    date_to: Annotated[date, Query(alias="to")],
+    date_from: Annotated[date, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY)],
+    date_to: Annotated[date, Query(alias="to", ge=FIRST_DAY, le=LAST_DAY)],
     period: Period = "day",
 ) -> Any:
     return JSON(await reports.funds(session, date_from, date_to, period))
@@ -47,7 +47,7 @@ async def fund_position(
     _: Staff,
     session: SessionDep,
     scheme: Annotated[Literal["resident", "employee"], Query()],
-    as_of: Annotated[date | None, Query(description="default: today (China time)")] = None,
+    as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="default: today (China time)")] = None,
     fund: Annotated[
         Literal["pooled", "basic", "critical_illness", "assistance", "personal_account"],
         Query(description="pooled (default) = basic + critical_illness"),
@@ -77,7 +77,7 @@ async def fund_position(
 async def bureau_month(
     _: Staff,
     session: SessionDep,
-    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-11"])],
     fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
     table: Literal["by_scheme_and_level", "trace_code_upload"] = "by_scheme_and_level",
 ) -> Any:
