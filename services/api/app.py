@@ -19,6 +19,7 @@ from api.responses import JSON
 from api.routes import (
     auth,
     budgets,
+    chronic,
     clearing,
     deductions,
     employers,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(reimbursements.router)
     app.include_router(reimbursements.member_router)
     app.include_router(person_payouts.router)
+    app.include_router(chronic.router)
     app.include_router(health.router)
     app.include_router(fsi.router)
     return app

@@ -253,3 +253,14 @@ class FundBelowMinimum(DomainError):
 
     code = "FUND_BELOW_MINIMUM"
     default_message = "基金累计结余可支付月数低于下限 the fund's months of balance are below the minimum"
+
+
+# ---------------------------------------------------------------- chronic diseases (issue #17)
+
+
+class ChronicNotRecognised(DomainError):
+    """A ``chronic_outpatient`` bill without an approved recognition of its disease valid on the
+    service date (and, where the disease requires it, at this designated institution)."""
+
+    code = "CHRONIC_NOT_RECOGNISED"
+    default_message = "未认定门慢门特病种 no valid recognition of the chronic disease for this bill"

@@ -89,6 +89,18 @@ class SettleRequest(Strict):
     injury: Injury | None = None
     use_personal_account: bool = False
     account_payer_id_number: Annotated[str | None, Field(max_length=18)] = None
+    chronic_disease: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=20,
+            examples=["HTN"],
+            description="`chronic_outpatient` only: the recognised disease's code in the policy's `chronic_diseases` "
+            "(without it, the first disease covering one of `diagnoses`). Without an approved recognition valid on "
+            "the service date the bill is refused `CHRONIC_NOT_RECOGNISED` (422), or, where the region's policy "
+            "says `chronic_unrecognised: outpatient`, settled as an ordinary outpatient bill with a warning.",
+        ),
+    ] = None
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=2000)]
 
     @model_validator(mode="after")
@@ -104,6 +116,8 @@ class SettleRequest(Strict):
                 raise ValueError("an inpatient bill's service_date is its discharge date")
         elif self.admitted_on is not None or self.discharged_on is not None:
             raise ValueError("admitted_on/discharged_on are only for inpatient bills")
+        if self.chronic_disease is not None and self.visit_type != "chronic_outpatient":
+            raise ValueError("chronic_disease is only for chronic_outpatient bills")
         numbers = [ln.line_no for ln in self.lines]
         if len(set(numbers)) != len(numbers):
             raise ValueError("line_no values must be unique")
@@ -127,6 +141,7 @@ class SettleRequest(Strict):
             third_party_liable=bool(self.injury and self.injury.third_party_liable),
             use_personal_account=self.use_personal_account,
             account_payer_id_number=self.account_payer_id_number,
+            chronic_disease=self.chronic_disease,
             lines=tuple(
                 LineCommand(
                     line_no=ln.line_no,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from yibao.benefit import explain
 from yibao.benefit.inputs import Bill, Explanation, PersonState
 from yibao.money import ZERO, Fen, share
-from yibao.policy.params import SchemeParams
+from yibao.policy.params import ChronicDisease, SchemeParams
 
 
 @dataclass(frozen=True)
@@ -134,33 +134,51 @@ def _chronic(
     scheme: SchemeParams,
     policy_range: Fen,
     adjust: RatioAdjustment,
+    disease: ChronicDisease | None = None,
 ) -> BasicOutcome:
+    """The scheme's chronic tier; with a recognised disease, the disease's own deductible and
+    ratio (inherited from the scheme unless the policy overrides them) and annual limit."""
     params = scheme.chronic_outpatient
+    terms = disease.terms[scheme.scheme] if disease is not None else None
+    deductibles = terms.deductible_by_level if terms else params.deductible_by_level
+    ratios = terms.ratio_by_level if terms else params.ratio_by_level
     level = bill.institution_level
     path = f"{scheme.scheme}.chronic_outpatient"
-    if level not in params.deductible_by_level or level not in params.ratio_by_level:
+    ratio_path = terms.ratio_rule if terms else f"{path}.ratio_by_level"
+    if level not in deductibles or level not in ratios:
         return _none(
-            f"{path}.ratio_by_level",
+            f"{ratio_path}",
             f"chronic outpatient care at level {level} is not covered by the {scheme.scheme} scheme",
         )
-    annual = params.deductible_by_level[level]
+    annual = deductibles[level]
     used = person.accumulators.chronic_deductible_used
     due = Fen(max(0, annual - used))
     applied = Fen(min(due, policy_range))
+    ded_rule = (
+        f"chronic_diseases[{disease.code}].deductible_by_level[{level}]"
+        if terms is not None and deductibles is not params.deductible_by_level and disease is not None
+        else f"{path}.deductible_by_level[{level}]"
+    )
     ded_note = explain.entry(
         "deductible",
-        f"{path}.deductible_by_level[{level}]",
+        ded_rule,
         f"annual {explain.yuan(annual)} − used {explain.yuan(used)} = {explain.yuan(due)} due;"
         f" applied min({explain.yuan(due)}, policy range {explain.yuan(policy_range)}) = "
         f"{explain.yuan(applied)}",
     )
-    ratio, cross_text = _reduce(params.ratio_by_level[level], adjust)
+    ratio, cross_text = _reduce(ratios[level], adjust)
     cap_left = max(0, scheme.annual_cap - person.accumulators.basic_paid)
-    basic, pay_text = _pay(policy_range - applied, ratio, cap_left, "annual cap")
+    cap_name = "annual cap"
+    if terms is not None and disease is not None and terms.annual_limit is not None:
+        paid = person.chronic.disease_paid if person.chronic is not None else 0
+        limit_left = max(0, terms.annual_limit - paid)
+        if limit_left < cap_left:
+            cap_left, cap_name = limit_left, f"{disease.code} annual limit {explain.yuan(terms.annual_limit)}"
+    basic, pay_text = _pay(policy_range - applied, ratio, cap_left, cap_name)
     basic_note = explain.entry(
         "basic_fund",
-        f"{path}.ratio_by_level[{level}]",
-        f"level {level} ratio {explain.ratio(params.ratio_by_level[level])}{cross_text}; "
+        f"{ratio_path}[{level}]",
+        f"level {level} ratio {explain.ratio(ratios[level])}{cross_text}; "
         f"({explain.yuan(policy_range)} − {explain.yuan(applied)}) × {explain.ratio(ratio)}"
         f" = {pay_text}",
     )
@@ -211,12 +229,14 @@ def basic_fund(
     scheme: SchemeParams,
     policy_range: Fen,
     adjust: RatioAdjustment,
+    disease: ChronicDisease | None = None,
 ) -> BasicOutcome:
-    """Deductible and basic fund for the bill's visit type (funds assumed on)."""
+    """Deductible and basic fund for the bill's visit type (funds assumed on); ``disease``: the
+    recognised disease of a chronic bill."""
     if bill.visit_type == "inpatient":
         return _inpatient(bill, person, scheme, policy_range, adjust)
     if bill.visit_type == "chronic_outpatient":
-        return _chronic(bill, person, scheme, policy_range, adjust)
+        return _chronic(bill, person, scheme, policy_range, adjust, disease)
     if bill.visit_type == "outpatient":
         return _outpatient(bill, person, scheme, policy_range, adjust)
     return _none("visit_types.pharmacy", "pharmacy purchases reach no pooled fund")

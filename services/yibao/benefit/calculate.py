@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from yibao.benefit import explain
+from yibao.benefit import chronic, explain
 from yibao.benefit.account import pay_personal_part
 from yibao.benefit.assistance import medical_assistance
 from yibao.benefit.basic import RatioAdjustment, basic_fund
@@ -85,20 +85,26 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
     lines = split_lines(bill, person)
     warnings: list[RuleWarning] = list(lines.warnings)
     notes: list[Explanation] = []
+    disease = chronic.disease_of(bill, person, policy)
+    line_splits = lines.lines
+    item_notes: list[Explanation] = []
+    if disease is not None:
+        line_splits, item_notes = chronic.restrict_items(bill, line_splits, disease)
 
-    total = Fen(sum(line.amount for line in lines.lines))
-    full = Fen(sum(line.full_self_pay for line in lines.lines))
-    over = Fen(sum(line.over_cap_self_pay for line in lines.lines))
-    pre = Fen(sum(line.pre_self_pay for line in lines.lines))
-    policy_range = Fen(sum(line.policy_range for line in lines.lines))
+    total = Fen(sum(line.amount for line in line_splits))
+    full = Fen(sum(line.full_self_pay for line in line_splits))
+    over = Fen(sum(line.over_cap_self_pay for line in line_splits))
+    pre = Fen(sum(line.pre_self_pay for line in line_splits))
+    policy_range = Fen(sum(line.policy_range for line in line_splits))
     notes.append(
         explain.entry(
             "total",
             "bill.lines",
-            f"sum of {len(lines.lines)} line amount(s) = {explain.yuan(total)}",
+            f"sum of {len(line_splits)} line amount(s) = {explain.yuan(total)}",
         )
     )
     notes.extend(lines.explanations)
+    notes.extend(item_notes)
     notes.append(
         explain.entry(
             "policy_range",
@@ -123,8 +129,10 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
             for part in ("deductible", "basic_fund"):
                 notes.append(explain.entry(part, rule, f"{warning.message}: 0.00"))
     else:
-        basic_out = basic_fund(bill, person, scheme, policy_range, adjust)
+        basic_out = basic_fund(bill, person, scheme, policy_range, adjust, disease)
         deductible, basic = basic_out.deductible, basic_out.basic
+        if disease is not None:
+            notes.append(chronic.recognition_note(person, disease))
         notes.extend(basic_out.explanations)
         self_pay = Fen(policy_range - basic)
         if second_tier:
@@ -203,11 +211,13 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
     return BenefitSplit(
         policy_version=policy.version,
         totals=totals,
-        lines=lines.lines,
+        lines=line_splits,
         accrual=accrual,
         warnings=tuple(warnings),
         explanation=tuple(notes),
         funds_off=funds_off,
         admission_order=admission_order,
         cross_region=cross_region,
+        chronic_disease=disease.code if disease is not None else None,
+        chronic_disease_paid=basic if disease is not None and not funds_off else ZERO,
     )

@@ -42,6 +42,7 @@ class Bill:
     admitted_on: date | None = None
     discharged_on: date | None = None
     third_party_liable: bool = False
+    chronic_disease: str | None = None  # chronic_outpatient: the recognised disease's code (policy)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,16 @@ class AccountState:
 
 
 @dataclass(frozen=True)
+class ChronicState:
+    """The person's approved recognition of the bill's disease, valid on the service date, and
+    the basic fund already paid this year on that disease (locked with the person-year row)."""
+
+    disease: str
+    recognition_id: str
+    disease_paid: Fen = ZERO
+
+
+@dataclass(frozen=True)
 class PersonState:
     scheme: Scheme
     birth_date: date
@@ -83,6 +94,7 @@ class PersonState:
     cross_region_filed: bool = False  # an approved filing covers the service date
     accumulators: YearAccumulators = field(default_factory=YearAccumulators)
     account: AccountState | None = None  # None: no account pays (not asked or none exists)
+    chronic: ChronicState | None = None  # the recognition a chronic_outpatient bill names
 
 
 @dataclass(frozen=True)
@@ -148,3 +160,7 @@ class BenefitSplit:
     funds_off: bool  # waiting period or third-party injury
     admission_order: int | None  # inpatient: 1 for the first admission of the year
     cross_region: bool
+    #: the bill's recognised disease (policy code) and the basic fund paid under it: what the
+    #: disease's annual limit accrues (cancel subtracts it)
+    chronic_disease: str | None = None
+    chronic_disease_paid: Fen = ZERO

@@ -122,6 +122,25 @@ class SettlementRow(Base):
     explanation: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
     # realtime (a bill settled at the counter) or manual (a reimbursement claim, yibao.claims)
     source: Mapped[str] = mapped_column(String(10), server_default="realtime")
+    # chronic_outpatient: the recognised disease (policy code) and the basic fund paid under it,
+    # which its per-disease annual limit (``chronic_disease_years``) accrued; cancel subtracts it
+    chronic_disease: Mapped[str | None] = mapped_column(String(20))
+    chronic_disease_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+
+
+class ChronicDiseaseYearRow(Base):
+    """The basic fund paid this year on one recognised disease (its annual limit, DOMAIN §9).
+
+    Written only by the settle and cancel statements, always while the person-year row is
+    locked, so the person-year lock serialises it too."""
+
+    __tablename__ = "chronic_disease_years"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    disease: Mapped[str] = mapped_column(String(20), primary_key=True)
+    basic_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class SettlementLineRow(Base):

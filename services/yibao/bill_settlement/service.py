@@ -36,6 +36,7 @@ from yibao.benefit.inputs import (
     BenefitSplit,
     Bill,
     BillLine,
+    ChronicState,
     PersonState,
     YearAccumulators,
 )
@@ -48,6 +49,7 @@ from yibao.db.statements import Db, transaction
 from yibao.db.uow import UnitOfWork
 from yibao.errors import (
     AlreadyCancelled,
+    ChronicNotRecognised,
     Duplicate,
     Forbidden,
     IdempotencyConflict,
@@ -69,6 +71,7 @@ from yibao.people import id_number as ids
 from yibao.policy.params import PolicyParams
 from yibao.reference import ReferenceData
 from yibao.uuids import uuid7
+from yibao.values import RuleWarning
 
 
 @dataclass(frozen=True)
@@ -272,11 +275,71 @@ async def _compute(
         else None
     )
     state = replace(patient.state, accumulators=accumulators, account=account)
-    split = calculate(_bill(cmd, institution, refs), state, policy)
+    bill = _bill(cmd, institution, refs)
+    downgraded: RuleWarning | None = None
+    if cmd.visit_type == "chronic_outpatient":
+        bill, chronic_state, downgraded = await _recognised(db, cmd, patient, policy, bill)
+        state = replace(state, chronic=chronic_state)
+    split = calculate(bill, state, policy)
     overlap = overlap_warning(cmd.visit_type, cmd.service_date, patient.stay)
-    warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, (overlap,) if overlap else ())
+    extra = tuple(w for w in (downgraded, overlap) if w is not None)
+    warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra)
     split = replace(split, warnings=warnings)  # block-mode rules raise RULE_BLOCKED here
     return patient, payer_id if account else None, split
+
+
+async def _recognised(
+    db: Db, cmd: SettleBill, patient: _Patient, policy: PolicyParams, bill: Bill
+) -> tuple[Bill, ChronicState | None, RuleWarning | None]:
+    """The chronic tier's gate (DOMAIN §9): the bill names its disease (``chronic_disease``, or
+    the policy's first disease covering one of its diagnoses); the bill's diagnoses, if any, must
+    fall under the disease's ICD-10 prefixes; the person needs an approved recognition of it
+    valid on the service date, at the designated institution where the disease requires one.
+    Without it the policy's ``chronic_unrecognised`` decides: refuse (``CHRONIC_NOT_RECOGNISED``)
+    or settle as an ordinary outpatient bill with a warning."""
+    chronic = policy.chronic
+    code = cmd.chronic_disease
+    disease = chronic.diseases.get(code) if code else chronic.for_diagnoses(cmd.diagnoses)
+    problem: str | None = None
+    if disease is None:
+        problem = (
+            f"病种 {code} 不在政策目录中 chronic disease {code!r} is not in policy {policy.version}"
+            if code
+            else "门慢门特单据须注明病种 a chronic_outpatient bill must name its chronic_disease (or its diagnosis)"
+        )
+    elif cmd.diagnoses and not any(disease.covers(d) for d in cmd.diagnoses):
+        problem = (
+            f"诊断不属于病种 {disease.code} none of the bill's diagnoses {list(cmd.diagnoses)} falls under "
+            f"{disease.code} {disease.name} (ICD-10 {', '.join(disease.icd10_prefixes)})"
+        )
+    else:
+        row = await db.fetchrow(
+            sql.CHRONIC_RECOGNITION,
+            {
+                "person_id": patient.person_id,
+                "year": patient.year,
+                "disease": disease.code,
+                "d": cmd.service_date,
+                "inst": patient.institution.code,
+            },
+        )
+        if row is None:
+            problem = f"未认定病种 {disease.code} {disease.name}: no approved recognition valid on {cmd.service_date}"
+        elif disease.designated_institution_required and row["designated_institution"] != patient.institution.code:
+            problem = (
+                f"病种 {disease.code} 须在定点机构 {row['designated_institution']} 就医 the recognition of "
+                f"{disease.code} names designated institution {row['designated_institution']}"
+            )
+        else:
+            state = ChronicState(disease.code, row["id"], Fen(row["disease_paid"]))
+            return replace(bill, chronic_disease=disease.code), state, None
+    if chronic.unrecognised == "outpatient":
+        warning = RuleWarning(
+            rule="chronic_not_recognised",
+            message=f"{problem}; settled as an ordinary outpatient bill (policy chronic_unrecognised)",
+        )
+        return replace(bill, visit_type="outpatient", chronic_disease=None), None, warning
+    raise ChronicNotRecognised(problem)
 
 
 def _body(
@@ -445,6 +508,8 @@ def _settlement_params(
         "cross_region": split.cross_region,
         "third_party_liable": cmd.third_party_liable,
         "accrual": orjson.dumps({f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS}).decode(),
+        "chronic_disease": split.chronic_disease,
+        "chronic_disease_paid": int(split.chronic_disease_paid),
     }
 
 

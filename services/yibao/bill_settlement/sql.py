@@ -170,6 +170,13 @@ RECORD_SETTLEMENT = Statement(
     ), accrued AS (
         UPDATE person_years SET {_ACCRUE}, updated_at = now()
         WHERE person_id = :person_id AND year = :year AND :accrues
+    ), disease_accrued AS (
+        INSERT INTO chronic_disease_years (person_id, year, disease, basic_paid)
+        SELECT CAST(:person_id AS bigint), CAST(:year AS smallint), CAST(:chronic_disease AS varchar),
+               CAST(:chronic_disease_paid AS bigint)
+        WHERE CAST(:chronic_disease AS varchar) IS NOT NULL
+        ON CONFLICT (person_id, year, disease) DO UPDATE
+        SET basic_paid = chronic_disease_years.basic_paid + EXCLUDED.basic_paid, updated_at = now()
     ), {account_sql.SETTLEMENT_DEBIT}, event AS (
         INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
     ), answer AS (
@@ -205,7 +212,8 @@ LOCK_FOR_CANCEL = Statement(
 )
 
 #: Everything a cancel writes, in one round trip once ``LOCK_FOR_CANCEL`` (and ``LOCK_ACCOUNT``)
-#: hold the rows: the settlement's status, the accumulators moved back (``d_<field>`` negated),
+#: hold the rows: the settlement's status, the accumulators moved back (``d_<field>`` negated;
+#: a chronic bill's disease limit by its own ``chronic_disease_paid``),
 #: the account's part back with its movement, the trace codes freed for another bill, and the
 #: outbox event. Booked on the day of the cancel (``:cancelled_at``).
 CANCEL_SETTLEMENT = Statement(
@@ -213,15 +221,37 @@ CANCEL_SETTLEMENT = Statement(
     WITH cancelled AS (
         UPDATE settlements SET status = 'cancelled', cancelled_at = :cancelled_at
         WHERE id = :id AND status = 'settled'
-        RETURNING id, account_payer_person_id, personal_account
+        RETURNING id, account_payer_person_id, personal_account, person_id, year, chronic_disease, chronic_disease_paid
     ), accrued AS (
         UPDATE person_years SET {_ACCRUE}, updated_at = now()
         WHERE person_id = :person_id AND year = :year AND :accrues
+    ), disease_restored AS (
+        UPDATE chronic_disease_years y SET basic_paid = y.basic_paid - c.chronic_disease_paid, updated_at = now()
+        FROM cancelled c
+        WHERE y.person_id = c.person_id AND y.year = c.year AND y.disease = c.chronic_disease
+          AND c.chronic_disease_paid <> 0
     ), {account_sql.SETTLEMENT_REVERSAL}, freed AS (
         DELETE FROM trace_codes WHERE settlement_id = :id
     ), event AS (
         INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
     )
     SELECT count(*) FROM cancelled
+    """
+)
+
+#: A chronic bill's recognition (issue #17): the person's approved recognition of the disease
+#: valid on the service date (one at this institution first, for a disease that requires a
+#: designated one) and what the disease's annual limit has accrued this year. Read after the
+#: person-year lock, which every writer of ``chronic_disease_years`` holds.
+CHRONIC_RECOGNITION = Statement(
+    """
+    SELECT CAST(r.id AS text) AS id, r.designated_institution,
+           COALESCE((SELECT y.basic_paid FROM chronic_disease_years y
+                     WHERE y.person_id = :person_id AND y.year = :year AND y.disease = :disease), 0) AS disease_paid
+    FROM chronic_recognitions r
+    WHERE r.person_id = :person_id AND r.disease = :disease AND r.status = 'approved'
+      AND r.valid_from <= :d AND r.valid_to >= :d
+    ORDER BY (r.designated_institution IS NOT DISTINCT FROM :inst) DESC, r.valid_to DESC
+    LIMIT 1
     """
 )

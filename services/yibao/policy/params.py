@@ -373,6 +373,137 @@ class ManualReimbursementParams:
         )
 
 
+# ---------------------------------------------------------------- chronic diseases (issue #17, DOMAIN §9)
+
+CHRONIC_CATEGORIES = ("门慢", "门特", "两病")
+#: what a ``chronic_outpatient`` bill without a valid recognition does: refused (default), or
+#: settled as an ordinary outpatient bill with a warning
+CHRONIC_UNRECOGNISED = ("refuse", "outpatient")
+
+
+def _icd_prefixes(raw: list[str]) -> tuple[str, ...]:
+    """ICD-10 prefixes without dots, upper case; ``"C00-C97"`` expands to C00, C01 … C97."""
+    out: list[str] = []
+    for item in raw:
+        text = str(item).replace(".", "").replace("–", "-").upper().strip()
+        if "-" in text:
+            lo, hi = (part.strip() for part in text.split("-", 1))
+            if len(lo) != 3 or len(hi) != 3 or lo[0] != hi[0] or not (lo[1:].isdigit() and hi[1:].isdigit()):
+                raise ValueError(f"chronic_diseases: ICD-10 range {item!r} must look like C00-C97")
+            out.extend(f"{lo[0]}{n:02d}" for n in range(int(lo[1:]), int(hi[1:]) + 1))
+        elif text:
+            out.append(text)
+        else:
+            raise ValueError("chronic_diseases: an empty ICD-10 prefix")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ChronicDiseaseTerms:
+    """One disease's money terms in one scheme, resolved at parse time: the scheme's
+    ``chronic_outpatient`` deductible and ratio unless the disease overrides them (``"inpatient"``:
+    the scheme's inpatient ratio of the level), and the disease's annual limit (``None``: only the
+    scheme's annual cap)."""
+
+    deductible_by_level: dict[int, Fen]
+    ratio_by_level: dict[int, Decimal]
+    annual_limit: Fen | None
+    ratio_rule: str  # the policy path the ratio comes from, for the explanation
+
+
+@dataclass(frozen=True)
+class ChronicDisease:
+    code: str
+    name: str
+    category: str  # 门慢 / 门特 / 两病
+    icd10_prefixes: tuple[str, ...]
+    validity_months: int
+    designated_institution_required: bool
+    items: frozenset[str] | None  # None: every catalogue item; else items outside are fully self-paid
+    terms: dict[str, ChronicDiseaseTerms]  # by scheme
+
+    def covers(self, diagnosis: str) -> bool:
+        code = diagnosis.replace(".", "").upper()
+        return any(code.startswith(prefix) for prefix in self.icd10_prefixes)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any], schemes: dict[str, SchemeParams]) -> ChronicDisease:
+        code = str(raw["code"])
+        if raw["category"] not in CHRONIC_CATEGORIES:
+            raise ValueError(f"chronic_diseases[{code}].category must be one of {CHRONIC_CATEGORIES}")
+        terms: dict[str, ChronicDiseaseTerms] = {}
+        for name, scheme in schemes.items():
+            own = (raw.get("schemes") or {}).get(name) or {}
+            ratio = own.get("ratio_by_level")
+            if ratio == "inpatient":  # the inpatient ratio of the level; levels without one keep chronic's
+                ratios = {**scheme.chronic_outpatient.ratio_by_level, **scheme.inpatient.ratio_by_level}
+                ratio_rule = f"{name}.inpatient.ratio_by_level"
+            elif ratio is not None:
+                ratios = _by_level(ratio, Decimal)
+                ratio_rule = f"chronic_diseases[{code}].schemes.{name}.ratio_by_level"
+            else:
+                ratios = scheme.chronic_outpatient.ratio_by_level
+                ratio_rule = f"{name}.chronic_outpatient.ratio_by_level"
+            deductible = own.get("deductible_by_level")
+            limit = own.get("annual_limit")
+            terms[name] = ChronicDiseaseTerms(
+                deductible_by_level=_by_level(deductible, yuan_to_fen)
+                if deductible is not None
+                else scheme.chronic_outpatient.deductible_by_level,
+                ratio_by_level=ratios,
+                annual_limit=None if limit is None else yuan_to_fen(limit),
+                ratio_rule=ratio_rule,
+            )
+        items = raw.get("items")
+        months = int(raw["validity_months"])
+        if months < 1:
+            raise ValueError(f"chronic_diseases[{code}].validity_months must be at least 1")
+        return cls(
+            code=code,
+            name=str(raw["name"]),
+            category=str(raw["category"]),
+            icd10_prefixes=_icd_prefixes(raw["icd10_prefixes"]),
+            validity_months=months,
+            designated_institution_required=bool(raw.get("designated_institution_required", False)),
+            items=None if items is None else frozenset(str(i) for i in items),
+            terms=terms,
+        )
+
+
+@dataclass(frozen=True)
+class ChronicPolicy:
+    """Policy keys ``chronic_diseases`` (a list) and ``chronic_unrecognised``; a document without
+    them has no recognisable disease (every ``chronic_outpatient`` bill is refused by default)."""
+
+    diseases: dict[str, ChronicDisease] = field(default_factory=dict)
+    unrecognised: str = "refuse"
+    rereview_days_ahead: int = 60
+
+    def for_diagnoses(self, diagnoses: tuple[str, ...]) -> ChronicDisease | None:
+        """The first disease (in policy order) whose prefixes cover one of ``diagnoses``."""
+        for disease in self.diseases.values():
+            if any(disease.covers(d) for d in diagnoses):
+                return disease
+        return None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any], schemes: dict[str, SchemeParams]) -> ChronicPolicy:
+        diseases: dict[str, ChronicDisease] = {}
+        for raw in doc.get("chronic_diseases") or ():
+            disease = ChronicDisease.parse(raw, schemes)
+            if disease.code in diseases:
+                raise ValueError(f"chronic_diseases: code {disease.code} appears twice")
+            diseases[disease.code] = disease
+        unrecognised = str(doc.get("chronic_unrecognised", "refuse"))
+        if unrecognised not in CHRONIC_UNRECOGNISED:
+            raise ValueError(f"chronic_unrecognised must be one of {CHRONIC_UNRECOGNISED}")
+        return cls(
+            diseases=diseases,
+            unrecognised=unrecognised,
+            rereview_days_ahead=int(doc.get("chronic_rereview_days_ahead", 60)),
+        )
+
+
 @dataclass(frozen=True)
 class PolicyParams:
     """Everything the benefit calculation needs, for one region/year/version."""
@@ -389,6 +520,7 @@ class PolicyParams:
     dip: DipParams = field(default_factory=DipParams)
     manual_reimbursement: ManualReimbursementParams = field(default_factory=ManualReimbursementParams)
     fund: FundParams = field(default_factory=FundParams)
+    chronic: ChronicPolicy = field(default_factory=ChronicPolicy)
 
     def scheme(self, scheme: str) -> SchemeParams:
         if scheme == "resident":
@@ -403,12 +535,14 @@ class PolicyParams:
         res = doc["resident"]
         subsidy = res["subsidy"]
         waiting = res["waiting"]
+        resident = SchemeParams.parse("resident", res)
+        employee = SchemeParams.parse("employee", doc["employee"])
         return cls(
             region=str(doc["region"]),
             year=int(doc["year"]),
             version=str(doc["version"]),
-            resident=SchemeParams.parse("resident", res),
-            employee=SchemeParams.parse("employee", doc["employee"]),
+            resident=resident,
+            employee=employee,
             assistance={
                 name: AssistanceGroup(
                     group=name,
@@ -440,4 +574,5 @@ class PolicyParams:
             dip=DipParams.parse(doc.get("dip")),
             manual_reimbursement=ManualReimbursementParams.parse(doc),
             fund=FundParams.parse(doc.get("fund")),
+            chronic=ChronicPolicy.parse(doc, {"resident": resident, "employee": employee}),
         )

@@ -1,0 +1,107 @@
+"""Chronic and special outpatient disease recognitions (门慢门特认定, DOMAIN §9).
+
+A recognition gates the chronic tier: a `chronic_outpatient` bill is paid only under an approved
+recognition of its disease valid on the service date (else `CHRONIC_NOT_RECOGNISED`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+
+from api.deps import RefsDep, SessionDep, UowDep, require_staff
+from api.responses import JSON
+from api.schemas.chronic import EXAMPLE_APPLICATION, Reason, RecognitionCreate, RecognitionPage, RecognitionRead
+from api.schemas.common import ERRORS
+from yibao.auth.tokens import StaffPrincipal
+from yibao.chronic import service
+
+router = APIRouter(prefix="/api/v1/chronic-recognitions", tags=["chronic diseases 门慢门特"])
+
+Clerk = Annotated[StaffPrincipal, Depends(require_staff("clerk"))]
+Reviewer = Annotated[StaffPrincipal, Depends(require_staff("first_reviewer", "second_reviewer"))]
+Admin = Annotated[StaffPrincipal, Depends(require_staff("admin"))]
+AnyStaff = Annotated[
+    StaffPrincipal, Depends(require_staff("clerk", "first_reviewer", "second_reviewer", "inspector", "finance"))
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RecognitionRead,
+    responses=ERRORS,
+    summary="Apply for a recognition (认定申请)",
+    description="A clerk files the person's application for a disease of the policy's `chronic_diseases`, with "
+    "the diagnosis (ICD-10 under the disease's prefixes, else `INVALID_REQUEST`) and evidence references. One "
+    "application of a disease under review per person (`DUPLICATE`, 409).",
+)
+async def apply(
+    body: Annotated[RecognitionCreate, Body(openapi_examples={"hypertension": {"value": EXAMPLE_APPLICATION}})],
+    staff: Clerk,
+    uow: UowDep,
+    refs: RefsDep,
+) -> Any:
+    return JSON(await service.apply(uow, staff.actor, refs, body.to_command()), status_code=201)
+
+
+@router.get("", response_model=RecognitionPage, responses=ERRORS, summary="Recognitions, newest first")
+async def search(
+    _: AnyStaff,
+    session: SessionDep,
+    refs: RefsDep,
+    id_number: Annotated[str | None, Query(max_length=18)] = None,
+    status: Annotated[str | None, Query(max_length=20, examples=["approved"])] = None,
+    disease: Annotated[str | None, Query(max_length=20, examples=["HTN"])] = None,
+    expiring_before: Annotated[
+        date | None, Query(description="approved recognitions whose validity ends before this day (re-review)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    return JSON(
+        await service.search(
+            session,
+            refs,
+            id_number=id_number,
+            status=status,
+            disease=disease,
+            expiring_before=expiring_before,
+            limit=limit,
+        )
+    )
+
+
+@router.get("/{recognition_id}", response_model=RecognitionRead, responses=ERRORS, summary="One recognition")
+async def read(recognition_id: str, _: AnyStaff, session: SessionDep, refs: RefsDep) -> Any:
+    return JSON(await service.read(session, refs, recognition_id))
+
+
+@router.post(
+    "/{recognition_id}/approve",
+    response_model=RecognitionRead,
+    responses=ERRORS,
+    summary="Approve the next review step (first review → second review)",
+    description="Step 1 by a first reviewer, step 2 by a second reviewer (admin may take either). No one takes two "
+    "steps of a recognition nor reviews one they filed (`SAME_ACTOR`, 403). The second review approves it: valid "
+    "from today for the disease's `validity_months`.",
+)
+async def approve(recognition_id: str, staff: Reviewer, uow: UowDep, refs: RefsDep) -> Any:
+    return JSON(await service.approve(uow, staff.actor, staff.role, refs, recognition_id))
+
+
+@router.post(
+    "/{recognition_id}/reject", response_model=RecognitionRead, responses=ERRORS, summary="Reject, with the reason"
+)
+async def reject(recognition_id: str, body: Reason, staff: Reviewer, uow: UowDep, refs: RefsDep) -> Any:
+    return JSON(await service.reject(uow, staff.actor, refs, recognition_id, body.reason))
+
+
+@router.post(
+    "/{recognition_id}/revoke",
+    response_model=RecognitionRead,
+    responses=ERRORS,
+    summary="Revoke an approved recognition (admin), with the reason",
+)
+async def revoke(recognition_id: str, body: Reason, staff: Admin, uow: UowDep, refs: RefsDep) -> Any:
+    return JSON(await service.revoke(uow, staff.actor, refs, recognition_id, body.reason))
