@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 from tests.builders import idem, line, make_bill, make_person
+from tests.settlement.helpers import recognise
 
 
 def fen(v: str) -> int:
@@ -80,20 +81,25 @@ async def test_concurrent_retries_with_one_key_charge_once(client, admin_headers
     assert len(mine) == 1
 
 
-async def test_hundred_concurrent_inpatient_bills_respect_the_annual_cap(client, admin_headers, hospital) -> None:
-    # a resident's basic fund for inpatient and chronic shares a 200,000.00 annual cap
+async def test_hundred_concurrent_inpatient_bills_respect_the_annual_cap(
+    client, admin_headers, hospital, sessionmaker
+) -> None:
+    # a resident's basic fund for inpatient and chronic shares a 200,000.00 annual cap; a chronic
+    # bill needs a recognition of its disease (dialysis: ESRD, no limit of its own)
     idn = await make_person(client, admin_headers)
+    await recognise(client, sessionmaker, idn, "ESRD", "N18.5")
 
     async def stay(i: int):  # type: ignore[no-untyped-def]
         bill = make_bill(
             idn,
             [line("S-HDLY", "100", "400.00")],
             visit_type="chronic_outpatient",
+            chronic_disease="ESRD",
         )
         return await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
 
     responses = await asyncio.gather(*(stay(i) for i in range(20)))
     assert {r.status_code for r in responses} == {201}
     basic = sum(fen(r.json()["totals"]["basic_fund"]) for r in responses)
-    # 20 × 40,000 × 65% = 520,000 wanted; the cap allows 200,000.00
+    # 20 × 40,000 × 70% (ESRD: the inpatient ratio of level 2) = 560,000 wanted; the cap allows 200,000.00
     assert basic == 200_000_00

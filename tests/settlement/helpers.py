@@ -220,3 +220,35 @@ async def order_lines(sessionmaker: async_sessionmaker[AsyncSession], order_id: 
 def line_figures(row: Any) -> tuple[int, int, int, int, int]:
     """(settled, cancelled, adjusted, deducted, net) of an order line, in fen."""
     return (row.settled, row.cancelled, row.adjusted, row.deducted, row.net)
+
+
+async def recognise(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    id_number: str,
+    disease: str = "HTN",
+    diagnosis: str = "I10",
+    on: datetime | None = None,
+) -> dict[str, Any]:
+    """A chronic-disease recognition through the API (apply → first review → second review by
+    three people), approved ``on`` (default 2026-03-01, China time): valid for the bills of the
+    builders' default day 2026-03-02. A ``chronic_outpatient`` bill needs one (issue #17)."""
+    from yibao.auth.tokens import create_staff_token
+
+    tag = secrets.token_hex(3)
+    headers = {}
+    for role in ("clerk", "first_reviewer", "second_reviewer"):
+        async with sessionmaker() as s, s.begin():
+            headers[role] = {"Authorization": f"Bearer {await create_staff_token(s, role, f'rec-{role}-{tag}')}"}
+    evidence = [{"sha256": "cd" * 32, "name": "病历.pdf", "type": "medical_record"}]
+    body = {"id_number": id_number, "disease": disease, "diagnosis": diagnosis, "evidence": evidence}
+    with at(on or china(2026, 3, 1)):
+        r = await client.post("/api/v1/chronic-recognitions", json=body, headers=headers["clerk"])
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        for role in ("first_reviewer", "second_reviewer"):
+            r = await client.post(f"/api/v1/chronic-recognitions/{rid}/approve", headers=headers[role])
+            assert r.status_code == 200, r.text
+    approved: dict[str, Any] = r.json()
+    assert approved["status"] == "approved"
+    return approved

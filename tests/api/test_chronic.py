@@ -1,0 +1,246 @@
+"""Chronic disease recognitions and the gated chronic tier (issue #17, DOMAIN §9), through the API.
+
+Recognitions are approved on 2026-03-01 (clock frozen), so they are valid for the bills of
+2026-03-02 (the builders' default service date); every test owns its fresh person."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.builders import idem, line, make_bill, make_person
+from tests.settlement.helpers import at, china
+from yibao.audit.orm import AuditRow
+from yibao.auth.tokens import create_staff_token
+from yibao.money import yuan_to_fen as fen
+
+_RUN = secrets.token_hex(3)
+EVIDENCE = [{"sha256": "ab" * 32, "name": "门诊病历.pdf", "type": "medical_record"}]
+BASE = "/api/v1/chronic-recognitions"
+
+
+async def staff(sessionmaker, role: str, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s, s.begin():
+        return {"Authorization": f"Bearer {await create_staff_token(s, role, f'{name}-{_RUN}')}"}
+
+
+@pytest.fixture
+async def team(sessionmaker) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    tag = secrets.token_hex(2)
+    return {
+        "clerk": await staff(sessionmaker, "clerk", f"clerk-{tag}"),
+        "clerk_admin": await staff(sessionmaker, "admin", f"clerk-{tag}"),  # the clerk, as admin
+        "a": await staff(sessionmaker, "first_reviewer", f"rev-a-{tag}"),
+        "a_second": await staff(sessionmaker, "second_reviewer", f"rev-a-{tag}"),  # reviewer a, other role
+        "b": await staff(sessionmaker, "second_reviewer", f"rev-b-{tag}"),
+        "admin": await staff(sessionmaker, "admin", f"admin-{tag}"),
+    }
+
+
+async def apply(
+    client: httpx.AsyncClient,
+    clerk: dict[str, str],
+    idn: str,
+    disease: str = "HTN",
+    diagnosis: str = "I10",
+    **extra: Any,
+) -> httpx.Response:
+    body = {"id_number": idn, "disease": disease, "diagnosis": diagnosis, "evidence": EVIDENCE, **extra}
+    return await client.post(BASE, json=body, headers=clerk)
+
+
+async def recognise(
+    client: httpx.AsyncClient, team: dict[str, dict[str, str]], idn: str, disease: str = "HTN", diagnosis: str = "I10"
+) -> dict[str, Any]:
+    """Apply and approve through both reviews on 2026-03-01."""
+    with at(china(2026, 3, 1)):
+        r = await apply(client, team["clerk"], idn, disease, diagnosis)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        assert (await client.post(f"{BASE}/{rid}/approve", headers=team["a"])).status_code == 200
+        r = await client.post(f"{BASE}/{rid}/approve", headers=team["b"])
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def chronic_bill(
+    idn: str, disease: str | None = "HTN", qty: str = "1", day: str = "2026-03-02", **extra: Any
+) -> dict[str, Any]:
+    bill = make_bill(
+        idn, [line("S-BLRT", qty, "20.00", day=day)], visit_type="chronic_outpatient", service_date=day, **extra
+    )
+    if disease is not None:
+        bill["chronic_disease"] = disease
+    return bill
+
+
+async def test_two_reviews_by_two_people_approve_for_the_disease_validity(
+    client, admin_headers, team, sessionmaker
+) -> None:
+    idn = await make_person(client, admin_headers)
+    with at(china(2026, 3, 1)):
+        r = await apply(client, team["clerk"], idn)
+        assert r.status_code == 201, r.text
+        rec = r.json()
+        assert rec["status"] == "applied" and rec["disease_name"] == "高血压" and rec["valid_from"] is None
+        rid = rec["id"]
+        # a second open application of the same disease is a duplicate
+        assert (await apply(client, team["clerk"], idn)).json()["error"]["code"] == "DUPLICATE"
+        # the filing clerk cannot review, even as admin; step 1 needs a first reviewer
+        assert (await client.post(f"{BASE}/{rid}/approve", headers=team["clerk_admin"])).json()["error"][
+            "code"
+        ] == "SAME_ACTOR"
+        assert (await client.post(f"{BASE}/{rid}/approve", headers=team["b"])).json()["error"]["code"] == "FORBIDDEN"
+        first = await client.post(f"{BASE}/{rid}/approve", headers=team["a"])
+        assert first.status_code == 200 and first.json()["status"] == "first_reviewed"
+        # the first reviewer cannot also take the second review, in another role either
+        same = await client.post(f"{BASE}/{rid}/approve", headers=team["a_second"])
+        assert same.status_code == 403 and same.json()["error"]["code"] == "SAME_ACTOR"
+        done = await client.post(f"{BASE}/{rid}/approve", headers=team["b"])
+    assert done.status_code == 200, done.text
+    approved = done.json()
+    assert approved["status"] == "approved"
+    assert (approved["valid_from"], approved["valid_to"]) == ("2026-03-01", "2028-02-29")  # 24 months
+    again = await client.post(f"{BASE}/{rid}/approve", headers=team["admin"])
+    assert again.status_code == 409 and again.json()["error"]["code"] == "INVALID_STATE"
+
+    listed = await client.get(BASE, params={"id_number": idn}, headers=team["a"])
+    assert [i["id"] for i in listed.json()["items"]] == [rid]
+    assert (await client.get(f"{BASE}/{rid}", headers=team["clerk"])).json()["status"] == "approved"
+    async with sessionmaker() as session:  # every step is in the audit chain, by its actor
+        rows = (
+            await session.execute(
+                select(AuditRow.action, AuditRow.actor)
+                .where(AuditRow.subject_type == "chronic_recognition", AuditRow.subject_id == rid)
+                .order_by(AuditRow.id)
+            )
+        ).all()
+    assert [a for a, _ in rows] == [
+        "chronic_recognition.applied",
+        "chronic_recognition.first_reviewed",
+        "chronic_recognition.approved",
+    ]
+    assert len({actor for _, actor in rows}) == 3
+
+
+async def test_bad_applications_are_refused(client, admin_headers, team) -> None:
+    idn = await make_person(client, admin_headers)
+    unknown = await apply(client, team["clerk"], idn, disease="FLU", diagnosis="J10")
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "INVALID_REQUEST"
+    wrong = await apply(client, team["clerk"], idn, disease="DM", diagnosis="I10")
+    assert wrong.status_code == 400 and "E10" in wrong.json()["error"]["message"]
+    no_evidence = await client.post(
+        BASE, json={"id_number": idn, "disease": "HTN", "diagnosis": "I10", "evidence": []}, headers=team["clerk"]
+    )
+    assert no_evidence.status_code in (400, 422)
+    nobody = await apply(client, team["clerk"], "430522199001010000")
+    assert nobody.status_code in (400, 404)
+    assert (await client.get(BASE, params={"id_number": idn}, headers=team["a"])).json()["items"] == []
+
+
+async def test_chronic_bill_refused_before_approval_and_paid_after(client, admin_headers, hospital, team) -> None:
+    idn = await make_person(client, admin_headers)
+    bill = chronic_bill(idn, qty="10")  # 200.00 of blood tests, all policy range
+    for path in ("/api/v1/settlements/preview", "/api/v1/settlements"):
+        r = await client.post(path, json=bill, headers={**hospital, **idem()})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED", r.text
+    # a bill without a disease and without a diagnosis of one is refused alike
+    r = await client.post("/api/v1/settlements", json=chronic_bill(idn, None), headers={**hospital, **idem()})
+    assert r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED"
+
+    # applied and first-reviewed is not yet recognised
+    with at(china(2026, 3, 1)):
+        rid = (await apply(client, team["clerk"], idn)).json()["id"]
+        await client.post(f"{BASE}/{rid}/approve", headers=team["a"])
+    r = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
+    assert r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED"
+    with at(china(2026, 3, 1)):
+        assert (await client.post(f"{BASE}/{rid}/approve", headers=team["b"])).json()["status"] == "approved"
+
+    # before the approval day the recognition does not hold
+    early = chronic_bill(idn, day="2026-02-28")
+    r = await client.post("/api/v1/settlements", json=early, headers={**hospital, **idem()})
+    assert r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED"
+
+    r = await client.post("/api/v1/settlements", json=bill, headers={**hospital, **idem()})
+    assert r.status_code == 201, r.text
+    paid = r.json()
+    assert paid["totals"]["basic_fund"] == "130.00"  # resident level 2 chronic ratio 0.65 × 200.00
+    assert any("HTN 高血压" in e["detail"] and rid in e["detail"] for e in paid["explanation"])
+    # another disease than the recognised one, or a diagnosis outside it, is not recognised
+    for other in (chronic_bill(idn, "DM"), chronic_bill(idn, "HTN", diagnoses=["E11.9"])):
+        r = await client.post("/api/v1/settlements", json=other, headers={**hospital, **idem()})
+        assert r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED", r.text
+    # the disease may come from the diagnosis alone
+    by_diagnosis = chronic_bill(idn, None, diagnoses=["I10"])
+    r = await client.post("/api/v1/settlements", json=by_diagnosis, headers={**hospital, **idem()})
+    assert r.status_code == 201 and r.json()["totals"]["basic_fund"] == "13.00", r.text
+
+
+async def test_rejected_and_revoked_recognitions_do_not_pay(client, admin_headers, hospital, team) -> None:
+    idn = await make_person(client, admin_headers)
+    rid = (await apply(client, team["clerk"], idn)).json()["id"]
+    r = await client.post(f"{BASE}/{rid}/reject", json={"reason": "血压记录不全"}, headers=team["a"])
+    assert r.status_code == 200 and r.json()["status"] == "rejected" and r.json()["reason"] == "血压记录不全"
+    r = await client.post("/api/v1/settlements", json=chronic_bill(idn), headers={**hospital, **idem()})
+    assert r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED"
+
+    rec = await recognise(client, team, idn)  # a new application after the rejection
+    assert (
+        await client.post("/api/v1/settlements", json=chronic_bill(idn), headers={**hospital, **idem()})
+    ).status_code == 201
+    assert (
+        await client.post(f"{BASE}/{rec['id']}/revoke", json={"reason": "复审不符"}, headers=team["a"])
+    ).status_code == 403
+    r = await client.post(f"{BASE}/{rec['id']}/revoke", json={"reason": "复审不符"}, headers=team["admin"])
+    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    r = await client.post("/api/v1/settlements", json=chronic_bill(idn), headers={**hospital, **idem()})
+    assert r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED"
+
+
+async def test_expiry_and_the_rereview_list(client, admin_headers, team) -> None:
+    idn = await make_person(client, admin_headers)
+    rec = await recognise(client, team, idn, "ESRD", "N18.5")  # approved on 2026-03-01; ESRD lasts 12 months
+    assert rec["valid_to"] == "2027-02-28"
+    due = await client.get(
+        BASE, params={"disease": "ESRD", "expiring_before": "2027-03-01", "id_number": idn}, headers=team["a"]
+    )
+    assert [i["id"] for i in due.json()["items"]] == [rec["id"]]
+    assert (
+        await client.get(BASE, params={"expiring_before": "2027-02-28", "id_number": idn}, headers=team["a"])
+    ).json()["items"] == []
+    with at(china(2027, 3, 1)):
+        assert (await client.get(f"{BASE}/{rec['id']}", headers=team["a"])).json()["status"] == "expired"
+        expired = await client.get(BASE, params={"status": "expired", "id_number": idn}, headers=team["a"])
+        assert [i["id"] for i in expired.json()["items"]] == [rec["id"]]
+
+
+async def test_disease_limit_holds_under_20_concurrent_bills_and_cancel_restores_it(
+    client, admin_headers, hospital, team
+) -> None:
+    idn = await make_person(client, admin_headers)
+    await recognise(client, team, idn)
+
+    async def one() -> httpx.Response:  # 400.00 policy range: 260.00 wanted each
+        return await client.post(
+            "/api/v1/settlements", json=chronic_bill(idn, qty="20"), headers={**hospital, **idem()}
+        )
+
+    responses = await asyncio.gather(*(one() for _ in range(20)))
+    assert {r.status_code for r in responses} == {201}
+    basic = [fen(r.json()["totals"]["basic_fund"]) for r in responses]
+    assert sum(basic) == fen("1500.00")  # HTN resident limit; 20 × 260.00 wanted
+
+    # cancelling a paid bill gives its part of the limit back to the next bill
+    paid = next(r.json() for r, b in zip(responses, basic, strict=True) if b == fen("260.00"))
+    r = await client.post(f"/api/v1/settlements/{paid['settlement_id']}/cancel", headers=hospital)
+    assert r.status_code == 200, r.text
+    again = await one()
+    assert again.json()["totals"]["basic_fund"] == "260.00"
+    assert (await one()).json()["totals"]["basic_fund"] == "0.00"

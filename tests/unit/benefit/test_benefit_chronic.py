@@ -1,0 +1,129 @@
+"""The recognised disease of a chronic bill (issue #17, DOMAIN §9): its terms, limit and items.
+
+Whether a recognition exists is the settle path's gate (tests/api/test_chronic.py); here the
+pure calculation is given the disease and what its limit has accrued.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from helpers import REFERENCE, check_identities, fen, line, person, policy, policy_range_bill
+
+from yibao.benefit import calculate
+from yibao.benefit.inputs import ChronicState
+from yibao.chronic.service import add_months, valid_to
+from yibao.policy.params import PolicyParams
+
+
+def _doc() -> dict:  # type: ignore[type-arg]
+    return json.loads((REFERENCE / "policy-2026.json").read_text("utf-8"))
+
+
+def _recognised(disease: str, paid: str = "0", scheme: str = "resident"):  # type: ignore[no-untyped-def]
+    return replace(person(scheme), chronic=ChronicState(disease, "R-1", fen(paid)))  # type: ignore[arg-type]
+
+
+def test_default_policy_ships_the_diseases_of_domain_9() -> None:
+    chronic = policy().chronic
+    assert list(chronic.diseases) == ["HTN", "DM", "CHD", "COPD", "SMI", "ESRD", "CANCER"]
+    assert chronic.unrecognised == "refuse"
+    limits = {
+        c: (d.terms["resident"].annual_limit, d.terms["employee"].annual_limit) for c, d in chronic.diseases.items()
+    }
+    assert limits["HTN"] == (fen("1500.00"), fen("3000.00"))
+    assert limits["SMI"] == (fen("6000.00"), fen("8000.00"))
+    assert limits["ESRD"] == limits["CANCER"] == (None, None)
+    assert chronic.diseases["HTN"].category == "两病" and chronic.diseases["ESRD"].category == "门特"
+    assert {d.validity_months for d in chronic.diseases.values()} == {24, 12}
+    # ICD-10 ranges expand; dots do not matter
+    assert chronic.diseases["CANCER"].covers("C97") and not chronic.diseases["CANCER"].covers("D00")
+    assert chronic.diseases["ESRD"].covers("N18.5") and not chronic.diseases["ESRD"].covers("N18.4")
+    assert chronic.for_diagnoses(("J06.9", "E11.9")) is chronic.diseases["DM"]
+    # ESRD/CANCER: the inpatient ratio of the level; HTN inherits the chronic ratios
+    assert chronic.diseases["ESRD"].terms["resident"].ratio_by_level[1] == Decimal("0.90")
+    assert (
+        chronic.diseases["HTN"].terms["resident"].ratio_by_level == policy().resident.chronic_outpatient.ratio_by_level
+    )
+
+
+def test_bad_disease_definitions_are_refused_at_load() -> None:
+    for broken in (
+        {"category": "门诊"},
+        {"icd10_prefixes": ["C00-D97"]},
+        {"validity_months": 0},
+    ):
+        doc = _doc()
+        doc["chronic_diseases"][0].update(broken)
+        with pytest.raises(ValueError):
+            PolicyParams.parse(doc)
+    doc = _doc()
+    doc["chronic_unrecognised"] = "pay"
+    with pytest.raises(ValueError):
+        PolicyParams.parse(doc)
+
+
+def test_htn_annual_limit_limits_the_basic_fund_and_accrues() -> None:
+    # resident level 2: 1000.00 × 0.65 = 650.00 wanted; HTN 1500.00 − 1200.00 paid = 300.00 left
+    bill = replace(policy_range_bill("chronic_outpatient", 2, "1000.00"), chronic_disease="HTN")
+    split = calculate(bill, _recognised("HTN", "1200.00"), policy())
+    assert split.totals.basic_fund == fen("300.00")
+    assert split.chronic_disease == "HTN" and split.chronic_disease_paid == fen("300.00")
+    assert split.accrual.basic_paid == fen("300.00")  # the shared annual cap still accrues
+    basic = [e for e in split.explanation if e.part == "basic_fund"]
+    assert any("HTN 高血压" in e.detail and "R-1" in e.detail for e in basic)
+    assert any("HTN annual limit 1500.00" in e.detail for e in basic)
+    check_identities(split)
+    # with the limit used up the fund pays nothing, the person all
+    spent = calculate(bill, _recognised("HTN", "1500.00"), policy())
+    assert spent.totals.basic_fund == 0 and spent.chronic_disease_paid == 0
+
+
+def test_employee_limit_is_the_employee_one() -> None:
+    bill = replace(policy_range_bill("chronic_outpatient", 2, "1000.00"), chronic_disease="HTN")
+    split = calculate(bill, _recognised("HTN", "2900.00", scheme="employee"), policy())
+    assert split.totals.basic_fund == fen("100.00")  # 3000.00 − 2900.00; 1000.00 × 0.85 wanted
+
+
+def test_esrd_pays_the_inpatient_ratio_without_a_disease_limit() -> None:
+    # resident level 2 inpatient ratio 0.70 (chronic would be 0.65); no limit but the annual cap
+    bill = replace(policy_range_bill("chronic_outpatient", 2, "10000.00"), chronic_disease="ESRD")
+    split = calculate(bill, _recognised("ESRD", "90000.00"), policy())
+    assert split.totals.basic_fund == fen("7000.00")
+    assert split.chronic_disease_paid == fen("7000.00")
+    assert any(e.rule == "resident.inpatient.ratio_by_level[2]" for e in split.explanation)
+
+
+def test_items_outside_the_disease_list_are_fully_self_paid() -> None:
+    doc = _doc()
+    dm = next(d for d in doc["chronic_diseases"] if d["code"] == "DM")
+    dm["items"] = ["T-PLAIN"]
+    custom = PolicyParams.parse(doc)
+    bill = replace(
+        policy_range_bill("chronic_outpatient", 2, "100.00"), chronic_disease="DM"
+    )  # one covered line (T-PLAIN 100.00)
+    bill = replace(bill, lines=(*bill.lines, replace(line("S-BLRT", 1, "20.00"), line_no=2)))
+    split = calculate(bill, _recognised("DM"), custom)
+    covered, other = split.lines
+    assert covered.policy_range == fen("100.00") and other.full_self_pay == fen("20.00")
+    assert other.policy_range == 0 and "not in DM items" in other.reasons
+    assert split.totals.basic_fund == fen("65.00")  # 100.00 × 0.65; the blood test pays nothing
+    assert any(e.rule == "chronic_diseases[DM].items" for e in split.explanation)
+    check_identities(split)
+
+
+def test_a_chronic_bill_without_a_disease_keeps_the_scheme_tier() -> None:
+    # the gate is the settle path's; the pure function still prices an unnamed chronic bill
+    split = calculate(policy_range_bill("chronic_outpatient", 2, "1000.00"), person(), policy())
+    assert split.totals.basic_fund == fen("650.00") and split.chronic_disease is None
+    assert split.chronic_disease_paid == 0
+
+
+def test_validity_months() -> None:
+    assert valid_to(date(2026, 3, 1), 24) == date(2028, 2, 29)
+    assert valid_to(date(2026, 1, 1), 12) == date(2026, 12, 31)
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
