@@ -43,6 +43,7 @@ VISIT_ITEMS = {
     "inpatient": ["D-CEFT-1G", "S-APPX", "S-CTHD", "S-MRI", "M-STNT", "M-LENS", "S-BLRT", "S-VIPW", "D-AMOX-250"],
 }
 OUTPATIENT_DIAGNOSES = ["J06.9", "K29.7", "M54.5", "R51", "L30.9"]
+#: the disease of a chronic bill comes from its diagnosis (DM, HTN, ESRD, CHD); seed.py recognises them
 CHRONIC_DIAGNOSES = ["E11.9", "I10", "N18.5", "I25.1"]
 #: (main diagnosis, procedure or None) pairs from the DIP groups.
 INPATIENT_CASES = [

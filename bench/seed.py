@@ -130,6 +130,20 @@ SELECT person_id, 20000 + (person_id * 40503) % 480000   -- 200.00 to 5,000.00 y
 FROM enrolments WHERE year = 2026 AND scheme = 'employee'
 """
 
+_CHRONIC_SQL = """
+INSERT INTO chronic_recognitions (id, person_id, id_number, region, disease, diagnosis, evidence, status,
+                                  filed_by, filed_at, first_reviewed_by, first_reviewed_at, approved_by,
+                                  approved_at, valid_from, valid_to)
+SELECT gen_random_uuid(), p.id, p.id_number, p.region, d.code, d.diagnosis, '[]', 'approved',
+       'staff:bench-clerk', now(), 'staff:bench-first', now(), 'staff:bench-second', now(),
+       DATE '2026-01-01', DATE '2027-12-31'
+FROM persons p
+CROSS JOIN (VALUES ('DM', 'E11.9'), ('HTN', 'I10'), ('ESRD', 'N18.5'), ('CHD', 'I25.1')) AS d (code, diagnosis)
+"""
+# a chronic bill needs an approved recognition of its disease (issue #17): every person holds one
+# of each disease the bill mix diagnoses (bills.CHRONIC_DIAGNOSES), so chronic bills settle and
+# the settle path's recognition check is measured on every one of them
+
 _CREDITS_SQL = """
 INSERT INTO account_movements (person_id, amount, kind, reference)
 SELECT person_id, balance, 'credit', 'bench-seed-2026' FROM personal_accounts
@@ -167,6 +181,7 @@ async def _copy_population(dsn: str, count: int, seed: int) -> SeedReport:
             groups = int((await conn.execute(_GROUPS_SQL)).split()[-1])
             accounts = int((await conn.execute(_ACCOUNTS_SQL)).split()[-1])
             await conn.execute(_CREDITS_SQL)
+            await conn.execute(_CHRONIC_SQL)
         await settle_down(conn)
     finally:
         await conn.close()
