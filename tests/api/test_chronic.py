@@ -6,6 +6,7 @@ Recognitions are approved on 2026-03-01 (clock frozen), so they are valid for th
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from typing import Any
 
@@ -14,9 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.builders import idem, line, make_bill, make_person
-from tests.settlement.helpers import at, china
+from tests.settlement.helpers import at, china, own_institution, own_region
 from yibao.audit.orm import AuditRow
 from yibao.auth.tokens import create_staff_token
+from yibao.config import REPO_ROOT
 from yibao.money import yuan_to_fen as fen
 
 _RUN = secrets.token_hex(3)
@@ -244,3 +246,37 @@ async def test_disease_limit_holds_under_20_concurrent_bills_and_cancel_restores
     again = await one()
     assert again.json()["totals"]["basic_fund"] == "260.00"
     assert (await one()).json()["totals"]["basic_fund"] == "0.00"
+
+
+async def test_a_region_may_settle_unrecognised_bills_as_outpatient_and_list_a_disease_items(
+    client, admin_headers, sessionmaker, team
+) -> None:
+    doc = json.loads((REPO_ROOT / "data" / "reference" / "policy-2026.json").read_text("utf-8"))
+    diseases = doc["chronic_diseases"]
+    next(d for d in diseases if d["code"] == "DM")["items"] = ["D-INSG-300", "S-HDLY"]
+    region = await own_region(
+        sessionmaker, 2026, changes={"chronic_unrecognised": "outpatient", "chronic_diseases": diseases}
+    )
+    township = await own_institution(client, sessionmaker, admin_headers, level=1, region=region)
+    idn = await make_person(client, admin_headers, region=region)
+
+    # not recognised: settled as an ordinary outpatient bill (resident pooling at level 1: 0.50), with a warning
+    r = await client.post(
+        "/api/v1/settlements", json=chronic_bill(idn, "DM", qty="10"), headers={**township.headers, **idem()}
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["totals"]["basic_fund"] == "100.00"  # 200.00 × 0.50 (chronic at level 1 would pay 0.70)
+    assert [w["rule"] for w in body["warnings"]] == ["chronic_not_recognised"]
+    assert "ordinary outpatient" in body["warnings"][0]["message"]
+
+    # recognised for DM: the blood test is not on DM's items list, so fully self-paid on this bill
+    await recognise(client, team, idn, "DM", "E11.9")
+    r = await client.post(
+        "/api/v1/settlements", json=chronic_bill(idn, "DM", qty="10"), headers={**township.headers, **idem()}
+    )
+    assert r.status_code == 201, r.text
+    paid = r.json()
+    assert paid["totals"]["full_self_pay"] == "200.00" and paid["totals"]["basic_fund"] == "0.00"
+    assert paid["warnings"] == []
+    assert "not in DM items" in paid["lines"][0]["reasons"]

@@ -181,6 +181,7 @@ async def own_region(
     *,
     dip_budget: str | None = None,
     fund: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> str:
     """A pooling region of this test alone: the default policy re-published for a new region and
     ``year`` through the product's policy loader (optionally with its own DIP budget and fund
@@ -195,6 +196,7 @@ async def own_region(
         doc["dip"]["budget"] = dip_budget
     if fund is not None:
         doc["fund"].update(fund)
+    doc.update(changes or {})  # whole top-level sections, e.g. {"chronic_unrecognised": "outpatient"}
     async with sessionmaker() as s, s.begin():
         assert await load_policy(s, doc)
     return region
