@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(reimbursements.member_router)
     app.include_router(person_payouts.router)
     app.include_router(chronic.router)
+    app.include_router(chronic.member_router)
     app.include_router(health.router)
     app.include_router(fsi.router)
     return app

@@ -280,3 +280,26 @@ async def test_a_region_may_settle_unrecognised_bills_as_outpatient_and_list_a_d
     assert paid["totals"]["full_self_pay"] == "200.00" and paid["totals"]["basic_fund"] == "0.00"
     assert paid["warnings"] == []
     assert "not in DM items" in paid["lines"][0]["reasons"]
+
+
+async def test_the_member_applies_in_the_app_and_sees_only_their_own(client, admin_headers, team) -> None:
+    from tests.api.test_members import login
+
+    idn = await make_person(client, admin_headers)
+    stranger = await make_person(client, admin_headers)
+    me = await login(client, admin_headers, idn)
+    body = {"disease": "DM", "diagnosis": "E11.9", "evidence": EVIDENCE}
+    r = await client.post("/api/v1/me/chronic-recognitions", json=body, headers=me)
+    assert r.status_code == 201, r.text
+    mine = r.json()
+    assert mine["status"] == "applied" and mine["filed_by"].startswith("member:")
+    # the bureau reviews it like any other
+    assert (await client.post(f"{BASE}/{mine['id']}/approve", headers=team["a"])).json()["status"] == "first_reviewed"
+    listed = await client.get("/api/v1/me/chronic-recognitions", headers=me)
+    assert [i["id"] for i in listed.json()["items"]] == [mine["id"]]
+    assert listed.json()["items"][0]["status"] == "first_reviewed"
+    theirs = (await apply(client, team["clerk"], stranger)).json()["id"]
+    r = await client.get(f"/api/v1/me/chronic-recognitions/{theirs}", headers=me)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    # a staff token is not a member token
+    assert (await client.get("/api/v1/me/chronic-recognitions", headers=team["clerk"])).status_code == 401

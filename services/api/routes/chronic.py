@@ -10,14 +10,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from api.deps import RefsDep, SessionDep, UowDep, require_staff
+from api.deps import CurrentMember, RefsDep, SessionDep, UowDep, require_staff
 from api.responses import JSON
-from api.schemas.chronic import EXAMPLE_APPLICATION, Reason, RecognitionCreate, RecognitionPage, RecognitionRead
+from api.schemas.chronic import (
+    EXAMPLE_APPLICATION,
+    MemberRecognitionCreate,
+    Reason,
+    RecognitionCreate,
+    RecognitionPage,
+    RecognitionRead,
+)
 from api.schemas.common import ERRORS
 from yibao.auth.tokens import StaffPrincipal
 from yibao.chronic import service
 
 router = APIRouter(prefix="/api/v1/chronic-recognitions", tags=["chronic diseases 门慢门特"])
+member_router = APIRouter(prefix="/api/v1/me/chronic-recognitions", tags=["member app 参保人"])
 
 Clerk = Annotated[StaffPrincipal, Depends(require_staff("clerk"))]
 Reviewer = Annotated[StaffPrincipal, Depends(require_staff("first_reviewer", "second_reviewer"))]
@@ -105,3 +113,26 @@ async def reject(recognition_id: str, body: Reason, staff: Reviewer, uow: UowDep
 )
 async def revoke(recognition_id: str, body: Reason, staff: Admin, uow: UowDep, refs: RefsDep) -> Any:
     return JSON(await service.revoke(uow, staff.actor, refs, recognition_id, body.reason))
+
+
+@member_router.post(
+    "",
+    status_code=201,
+    response_model=RecognitionRead,
+    responses=ERRORS,
+    summary="Apply for my own recognition (app)",
+    description="The same application as the counter's, for the token's person; the bureau's reviewers decide.",
+)
+async def member_apply(body: MemberRecognitionCreate, member: CurrentMember, uow: UowDep, refs: RefsDep) -> Any:
+    cmd = body.to_command()
+    return JSON(await service.apply(uow, member.actor, refs, cmd, person_id=member.person_id), status_code=201)
+
+
+@member_router.get("", response_model=RecognitionPage, responses=ERRORS, summary="My recognitions")
+async def member_list(member: CurrentMember, session: SessionDep, refs: RefsDep) -> Any:
+    return JSON(await service.search(session, refs, person_id=member.person_id))
+
+
+@member_router.get("/{recognition_id}", response_model=RecognitionRead, responses=ERRORS, summary="One of mine")
+async def member_read(recognition_id: str, member: CurrentMember, session: SessionDep, refs: RefsDep) -> Any:
+    return JSON(await service.read(session, refs, recognition_id, person_id=member.person_id))

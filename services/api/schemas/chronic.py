@@ -49,6 +49,24 @@ class RecognitionCreate(Strict):
         )
 
 
+class MemberRecognitionCreate(Strict):
+    """The member's own application in the app (the person is the token's)."""
+
+    disease: Annotated[str, Field(min_length=1, max_length=20, examples=["DM"])]
+    diagnosis: Annotated[str, Field(min_length=1, max_length=20, examples=["E11.9"])]
+    evidence: Annotated[list[EvidenceIn], Field(min_length=1, max_length=50)]
+    designated_institution: Annotated[str | None, Field(min_length=1, max_length=20)] = None
+
+    def to_command(self) -> Application:
+        return Application(
+            id_number="",
+            disease=self.disease,
+            diagnosis=self.diagnosis,
+            evidence=tuple(Evidence(e.sha256, e.name, e.type) for e in self.evidence),
+            designated_institution=self.designated_institution,
+        )
+
+
 class Reason(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=500, examples=["复审不符合条件 not eligible at re-review"])]
 

@@ -152,10 +152,19 @@ def _me(actor: audit.Actor) -> str:
     return f"{actor.kind}:{actor.name}"
 
 
-async def apply(uow: UnitOfWork, actor: audit.Actor, refs: ReferenceData, cmd: Application) -> dict[str, Any]:
-    """File an application (申请); one open application per person and disease (``DUPLICATE``)."""
+async def apply(
+    uow: UnitOfWork, actor: audit.Actor, refs: ReferenceData, cmd: Application, *, person_id: int | None = None
+) -> dict[str, Any]:
+    """File an application (申请); one open application per person and disease (``DUPLICATE``).
+    ``person_id``: the member applying in the app, for themselves (``cmd.id_number`` unused)."""
     session = uow.session
-    person = await _person(session, cmd.id_number)
+    if person_id is not None:
+        own = await session.get(PersonRow, person_id)
+        if own is None:
+            raise PersonNotFound("参保人不存在 no such person")
+        person = own
+    else:
+        person = await _person(session, cmd.id_number)
     disease = _disease(refs, person.region, cmd.disease)
     if not disease.covers(cmd.diagnosis):
         raise InvalidRequest(
@@ -292,8 +301,14 @@ async def revoke(
     return await _close(uow, actor, refs, recognition_id, reason, "revoked", ("approved",))
 
 
-async def read(session: AsyncSession, refs: ReferenceData, recognition_id: str) -> dict[str, Any]:
-    return render(await _get(session, recognition_id), refs)
+async def read(
+    session: AsyncSession, refs: ReferenceData, recognition_id: str, *, person_id: int | None = None
+) -> dict[str, Any]:
+    """One recognition; ``person_id``: only that person's (the member app), else ``NOT_FOUND``."""
+    row = await _get(session, recognition_id)
+    if person_id is not None and row.person_id != person_id:
+        raise NotFound(f"认定 {recognition_id} 不存在 recognition not found")
+    return render(row, refs)
 
 
 async def search(
@@ -305,10 +320,14 @@ async def search(
     disease: str | None = None,
     expiring_before: date | None = None,
     limit: int = 100,
+    person_id: int | None = None,
 ) -> dict[str, Any]:
-    """Recognitions, newest first; ``expiring_before``: approved ones whose validity ends before it."""
+    """Recognitions, newest first; ``expiring_before``: approved ones whose validity ends before it;
+    ``person_id``: one person's (the member app)."""
     stmt = select(ChronicRecognitionRow)
     today = clock.today()
+    if person_id is not None:
+        stmt = stmt.where(ChronicRecognitionRow.person_id == person_id)
     if id_number is not None:
         stmt = stmt.where(ChronicRecognitionRow.person_id == (await _person(session, id_number)).id)
     if status is not None:
