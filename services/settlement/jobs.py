@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from yibao.chronic import service as chronic
 from yibao.clearing import year_end
 from yibao.clearing.rollover import close_year
 from yibao.config import get_settings
@@ -15,6 +16,8 @@ from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidRequest
 from yibao.jobs.runner import Handler, JobContext
 from yibao.payouts import service as payouts
+from yibao.policy.params import ChronicPolicy
+from yibao.policy.repository import load_active
 from yibao.reconcile import dip_presettle as presettle
 from yibao.reconcile import monthly
 
@@ -69,6 +72,18 @@ async def year_rollover(ctx: JobContext) -> dict[str, Any]:
         return await close_year(s, _int(ctx.params, "year"), ctx.requested_by)
 
 
+async def chronic_rereview(ctx: JobContext) -> dict[str, Any]:
+    """Lapsed recognitions expire; those ending within the home region's
+    ``chronic_rereview_days_ahead`` (default 60) of the date are listed (issue #17)."""
+    day = _date(ctx.params)
+    async with ctx.sessionmaker() as s:
+        policies = await load_active(s)
+    policy = policies.get((get_settings().home_region, day.year))
+    days_ahead = policy.chronic.rereview_days_ahead if policy is not None else ChronicPolicy().rereview_days_ahead
+    async with UnitOfWork(ctx.sessionmaker) as uow:
+        return await chronic.rereview(uow, ctx.actor, day, days_ahead)
+
+
 async def monthly_reconcile(ctx: JobContext) -> dict[str, Any]:
     """Submissions are answered when received; the job re-reads one (ops follow-up)."""
     async with ctx.sessionmaker() as s:
@@ -84,4 +99,5 @@ HANDLERS: dict[str, Handler] = {
     "year_end_clearing": year_end_clearing,
     "year_rollover": year_rollover,
     "monthly_reconcile": monthly_reconcile,
+    "chronic_rereview": chronic_rereview,
 }

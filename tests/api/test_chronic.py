@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -57,10 +58,15 @@ async def apply(
 
 
 async def recognise(
-    client: httpx.AsyncClient, team: dict[str, dict[str, str]], idn: str, disease: str = "HTN", diagnosis: str = "I10"
+    client: httpx.AsyncClient,
+    team: dict[str, dict[str, str]],
+    idn: str,
+    disease: str = "HTN",
+    diagnosis: str = "I10",
+    on: datetime | None = None,
 ) -> dict[str, Any]:
-    """Apply and approve through both reviews on 2026-03-01."""
-    with at(china(2026, 3, 1)):
+    """Apply and approve through both reviews ``on`` (default 2026-03-01)."""
+    with at(on or china(2026, 3, 1)):
         r = await apply(client, team["clerk"], idn, disease, diagnosis)
         assert r.status_code == 201, r.text
         rid = r.json()["id"]
@@ -303,3 +309,40 @@ async def test_the_member_applies_in_the_app_and_sees_only_their_own(client, adm
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
     # a staff token is not a member token
     assert (await client.get("/api/v1/me/chronic-recognitions", headers=team["clerk"])).status_code == 401
+
+
+async def test_the_rereview_job_expires_lapsed_recognitions_and_lists_those_due(
+    client, admin_headers, hospital, sessionmaker, team
+) -> None:
+    import settlement.jobs
+    from yibao.jobs.runner import execute
+
+    lapsed_idn = await make_person(client, admin_headers)
+    due_idn = await make_person(client, admin_headers)
+    lapsed = await recognise(client, team, lapsed_idn, "ESRD", "N18.5", on=china(2026, 2, 10))  # to 2027-02-09
+    due = await recognise(client, team, due_idn, "ESRD", "N18.5", on=china(2026, 3, 20))  # to 2027-03-19
+    assert (lapsed["valid_to"], due["valid_to"]) == ("2027-02-09", "2027-03-19")
+
+    job = {"kind": "chronic_rereview", "params": {"date": "2027-02-15"}}
+    r = await client.post("/api/v1/jobs", json=job, headers=team["clerk"])
+    assert r.status_code in (200, 201, 202), r.text
+    run_id = r.json()["id"]
+    await execute(sessionmaker, run_id, settlement.jobs.HANDLERS)
+    run = (await client.get(f"/api/v1/jobs/{run_id}", headers=admin_headers)).json()
+    assert run["state"] == "succeeded", run
+    result = run["result"]
+    assert result["due_before"] == "2027-04-16"  # 60 days (chronic_rereview_days_ahead)
+    assert lapsed["id"] in result["expired_ids"] and lapsed["id"] not in result["due_ids"]
+    assert due["id"] in result["due_ids"] and due["id"] not in result["expired_ids"]
+    gone = (await client.get(f"{BASE}/{lapsed['id']}", headers=team["a"])).json()
+    assert gone["status"] == "expired" and gone["reason"] == "not renewed: validity ended before 2027-02-15"
+    assert (await client.get(f"{BASE}/{due['id']}", headers=team["a"])).json()["status"] == "approved"
+    listed = await client.get(BASE, params={"status": "expired", "id_number": lapsed_idn}, headers=team["a"])
+    assert [i["id"] for i in listed.json()["items"]] == [lapsed["id"]]
+
+    # a bill dated within the expired recognition's validity is still paid under it
+    bill = make_bill(lapsed_idn, [line("S-HDLY", "1", "400.00")], visit_type="chronic_outpatient")
+    r = await client.post(
+        "/api/v1/settlements", json={**bill, "chronic_disease": "ESRD"}, headers={**hospital, **idem()}
+    )
+    assert r.status_code == 201 and r.json()["totals"]["basic_fund"] == "280.00", r.text  # 400.00 × 0.70

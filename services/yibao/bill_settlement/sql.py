@@ -249,7 +249,8 @@ CHRONIC_RECOGNITION = Statement(
            COALESCE((SELECT y.basic_paid FROM chronic_disease_years y
                      WHERE y.person_id = :person_id AND y.year = :year AND y.disease = :disease), 0) AS disease_paid
     FROM chronic_recognitions r
-    WHERE r.person_id = :person_id AND r.disease = :disease AND r.status = 'approved'
+    -- 'expired' (set by the re-review job) still covers bills dated within its validity
+    WHERE r.person_id = :person_id AND r.disease = :disease AND r.status IN ('approved', 'expired')
       AND r.valid_from <= :d AND r.valid_to >= :d
     ORDER BY (r.designated_institution IS NOT DISTINCT FROM :inst) DESC, r.valid_to DESC
     LIMIT 1

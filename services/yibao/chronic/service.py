@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -334,7 +334,12 @@ async def search(
         if status not in STATUSES:
             raise InvalidRequest(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
         if status == "expired":
-            stmt = stmt.where(ChronicRecognitionRow.status == "approved", ChronicRecognitionRow.valid_to < today)
+            stmt = stmt.where(
+                or_(
+                    ChronicRecognitionRow.status == "expired",
+                    and_(ChronicRecognitionRow.status == "approved", ChronicRecognitionRow.valid_to < today),
+                )
+            )
         elif status == "approved":
             stmt = stmt.where(ChronicRecognitionRow.status == "approved", ChronicRecognitionRow.valid_to >= today)
         else:
@@ -349,3 +354,56 @@ async def search(
         )
     rows = (await session.scalars(stmt.order_by(ChronicRecognitionRow.filed_at.desc()).limit(limit))).all()
     return {"items": [render(r, refs) for r in rows]}
+
+
+#: at most this many ids are named in a re-review run's result (the counts are complete)
+_LISTED = 500
+
+
+async def rereview(uow: UnitOfWork, actor: audit.Actor, day: date, days_ahead: int) -> dict[str, Any]:
+    """The re-review job (复审): approved recognitions whose validity ended before ``day`` become
+    ``expired`` (bills dated within their validity are still paid under them), and those ending
+    within ``days_ahead`` days of ``day`` are listed for re-review. Safe to run again."""
+    session = uow.session
+    expired = (
+        await session.scalars(
+            update(ChronicRecognitionRow)
+            .where(ChronicRecognitionRow.status == "approved", ChronicRecognitionRow.valid_to < day)
+            .values(
+                status="expired",
+                closed_by=_me(actor),
+                closed_at=clock.now(),
+                reason=f"not renewed: validity ended before {day}",
+            )
+            .returning(ChronicRecognitionRow.id)
+        )
+    ).all()
+    horizon = day + timedelta(days=days_ahead)
+    due = (
+        await session.scalars(
+            select(ChronicRecognitionRow.id)
+            .where(
+                ChronicRecognitionRow.status == "approved",
+                ChronicRecognitionRow.valid_to >= day,
+                ChronicRecognitionRow.valid_to < horizon,
+            )
+            .order_by(ChronicRecognitionRow.valid_to, ChronicRecognitionRow.id)
+        )
+    ).all()
+    result = {
+        "date": day.isoformat(),
+        "due_before": horizon.isoformat(),
+        "expired": len(expired),
+        "due": len(due),
+        "expired_ids": sorted(str(i) for i in expired)[:_LISTED],
+        "due_ids": [str(i) for i in due][:_LISTED],
+    }
+    await audit.record(
+        session,
+        actor,
+        "chronic_recognition.rereview",
+        ("chronic_rereview", day.isoformat()),
+        {"expired": len(expired), "due": len(due), "due_before": horizon.isoformat()},
+    )
+    await uow.commit()
+    return result

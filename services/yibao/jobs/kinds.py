@@ -66,6 +66,12 @@ KINDS: dict[str, JobKind] = {
     "year_rollover": JobKind(
         "settlement", ("finance",), "年度结转 close a year, compute incentives: {year}", {"year": _YEAR}
     ),
+    "chronic_rereview": JobKind(
+        "settlement",
+        ("clerk",),
+        "门慢门特复审 expire lapsed recognitions, list those due for re-review: {date}",
+        {"date": Param("date")},
+    ),
     "monitor_sweep": JobKind(
         "monitor",
         ("inspector",),
