@@ -346,3 +346,13 @@ async def test_the_rereview_job_expires_lapsed_recognitions_and_lists_those_due(
         "/api/v1/settlements", json={**bill, "chronic_disease": "ESRD"}, headers={**hospital, **idem()}
     )
     assert r.status_code == 201 and r.json()["totals"]["basic_fund"] == "280.00", r.text  # 400.00 × 0.70
+
+
+async def test_a_hospital_files_with_its_key_and_other_roles_cannot(client, admin_headers, hospital, team) -> None:
+    idn = await make_person(client, admin_headers)
+    r = await apply(client, hospital, idn, "COPD", "J44.1")
+    assert r.status_code == 201, r.text
+    assert r.json()["filed_by"] == "institution:H430522100"
+    # a reviewer files nothing (role), and reviewing stays the bureau's: the key cannot approve
+    assert (await apply(client, team["a"], idn, "CHD", "I25.1")).json()["error"]["code"] == "FORBIDDEN"
+    assert (await client.post(f"{BASE}/{r.json()['id']}/approve", headers=hospital)).status_code in (401, 403)

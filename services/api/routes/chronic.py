@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from api.deps import CurrentMember, RefsDep, SessionDep, UowDep, require_staff
+from api.deps import CurrentMember, Reader, RefsDep, SessionDep, UowDep, require_staff
 from api.responses import JSON
 from api.schemas.chronic import (
     EXAMPLE_APPLICATION,
@@ -21,13 +21,14 @@ from api.schemas.chronic import (
     RecognitionRead,
 )
 from api.schemas.common import ERRORS
+from yibao import audit
 from yibao.auth.tokens import StaffPrincipal
 from yibao.chronic import service
+from yibao.institutions.agreements import Institution
 
 router = APIRouter(prefix="/api/v1/chronic-recognitions", tags=["chronic diseases 门慢门特"])
 member_router = APIRouter(prefix="/api/v1/me/chronic-recognitions", tags=["member app 参保人"])
 
-Clerk = Annotated[StaffPrincipal, Depends(require_staff("clerk"))]
 Reviewer = Annotated[StaffPrincipal, Depends(require_staff("first_reviewer", "second_reviewer"))]
 Admin = Annotated[StaffPrincipal, Depends(require_staff("admin"))]
 AnyStaff = Annotated[
@@ -41,17 +42,22 @@ AnyStaff = Annotated[
     response_model=RecognitionRead,
     responses=ERRORS,
     summary="Apply for a recognition (认定申请)",
-    description="A clerk files the person's application for a disease of the policy's `chronic_diseases`, with "
+    description="A clerk (staff token) or a hospital (its institution key) files the person's application "
+    "for a disease of the policy's `chronic_diseases`, with "
     "the diagnosis (ICD-10 under the disease's prefixes, else `INVALID_REQUEST`) and evidence references. One "
     "application of a disease under review per person (`DUPLICATE`, 409).",
 )
 async def apply(
     body: Annotated[RecognitionCreate, Body(openapi_examples={"hypertension": {"value": EXAMPLE_APPLICATION}})],
-    staff: Clerk,
+    caller: Reader,
     uow: UowDep,
     refs: RefsDep,
 ) -> Any:
-    return JSON(await service.apply(uow, staff.actor, refs, body.to_command()), status_code=201)
+    if isinstance(caller, Institution):  # a designated hospital files for its patient with its key
+        actor, role = audit.Actor("institution", caller.code), "institution"
+    else:
+        actor, role = caller.actor, caller.role
+    return JSON(await service.apply(uow, actor, refs, body.to_command(), filer_role=role), status_code=201)
 
 
 @router.get("", response_model=RecognitionPage, responses=ERRORS, summary="Recognitions, newest first")

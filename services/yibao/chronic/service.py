@@ -152,11 +152,24 @@ def _me(actor: audit.Actor) -> str:
     return f"{actor.kind}:{actor.name}"
 
 
+#: who may file an application: the counter (clerk, admin), a hospital by its key, the member
+FILERS = ("clerk", "admin", "institution", "member")
+
+
 async def apply(
-    uow: UnitOfWork, actor: audit.Actor, refs: ReferenceData, cmd: Application, *, person_id: int | None = None
+    uow: UnitOfWork,
+    actor: audit.Actor,
+    refs: ReferenceData,
+    cmd: Application,
+    *,
+    person_id: int | None = None,
+    filer_role: str = "member",
 ) -> dict[str, Any]:
     """File an application (申请); one open application per person and disease (``DUPLICATE``).
-    ``person_id``: the member applying in the app, for themselves (``cmd.id_number`` unused)."""
+    ``person_id``: the member applying in the app, for themselves (``cmd.id_number`` unused);
+    ``filer_role``: the staff role, ``institution`` or ``member`` (``FILERS`` may file)."""
+    if filer_role not in FILERS:
+        raise Forbidden(f"需要角色 clerk this action needs role clerk (or a hospital's key), not {filer_role}")
     session = uow.session
     if person_id is not None:
         own = await session.get(PersonRow, person_id)
