@@ -339,6 +339,12 @@ async def test_the_rereview_job_expires_lapsed_recognitions_and_lists_those_due(
     assert (await client.get(f"{BASE}/{due['id']}", headers=team["a"])).json()["status"] == "approved"
     listed = await client.get(BASE, params={"status": "expired", "id_number": lapsed_idn}, headers=team["a"])
     assert [i["id"] for i in listed.json()["items"]] == [lapsed["id"]]
+    as_csv = await client.get(BASE, params={"expiring_before": "2027-04-16", "format": "csv"}, headers=team["a"])
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    header, *rows = as_csv.text.splitlines()
+    assert header.startswith("id,id_number,disease,disease_name,diagnosis,status")
+    mine = [r for r in rows if r.startswith(due["id"])]
+    assert len(mine) == 1 and ",ESRD,尿毒症透析,N18.5,approved," in mine[0] and mine[0].endswith(",2027-03-19")
 
     # a bill dated within the expired recognition's validity is still paid under it
     bill = make_bill(lapsed_idn, [line("S-HDLY", "1", "400.00")], visit_type="chronic_outpatient")

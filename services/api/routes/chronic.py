@@ -6,9 +6,9 @@ recognition of its disease valid on the service date (else `CHRONIC_NOT_RECOGNIS
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from api.deps import CurrentMember, Reader, RefsDep, SessionDep, UowDep, require_staff
 from api.responses import JSON
@@ -60,7 +60,15 @@ async def apply(
     return JSON(await service.apply(uow, actor, refs, body.to_command(), filer_role=role), status_code=201)
 
 
-@router.get("", response_model=RecognitionPage, responses=ERRORS, summary="Recognitions, newest first")
+@router.get(
+    "",
+    response_model=RecognitionPage,
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    summary="Recognitions, newest first",
+    description="Filters: `id_number`, `status` (`expired`: lapsed, set by the `chronic_rereview` job or past "
+    "`valid_to`), `disease`, `expiring_before` (approved ones ending before the day: the re-review list). "
+    "`format=csv` (or `Accept: text/csv`) answers the same rows as CSV.",
+)
 async def search(
     _: AnyStaff,
     session: SessionDep,
@@ -72,18 +80,19 @@ async def search(
         date | None, Query(description="approved recognitions whose validity ends before this day (re-review)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+    accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    return JSON(
-        await service.search(
-            session,
-            refs,
-            id_number=id_number,
-            status=status,
-            disease=disease,
-            expiring_before=expiring_before,
-            limit=limit,
-        )
+    page = await service.search(
+        session, refs, id_number=id_number, status=status, disease=disease, expiring_before=expiring_before, limit=limit
     )
+    if fmt == "csv" or (fmt is None and accept is not None and "text/csv" in accept):
+        return Response(
+            service.to_csv(page),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="chronic-recognitions.csv"'},
+        )
+    return JSON(page)
 
 
 @router.get("/{recognition_id}", response_model=RecognitionRead, responses=ERRORS, summary="One recognition")
