@@ -362,3 +362,18 @@ async def test_a_hospital_files_with_its_key_and_other_roles_cannot(client, admi
     # a reviewer files nothing (role), and reviewing stays the bureau's: the key cannot approve
     assert (await apply(client, team["a"], idn, "CHD", "I25.1")).json()["error"]["code"] == "FORBIDDEN"
     assert (await client.post(f"{BASE}/{r.json()['id']}/approve", headers=hospital)).status_code in (401, 403)
+
+
+async def test_a_chronic_counter_claim_needs_the_recognition_too(client, admin_headers, team) -> None:
+    from tests.claims.test_reimbursements import claim_body
+
+    idn = await make_person(client, admin_headers)
+    body = claim_body(idn, [line("S-BLRT", "10", "20.00", day="2026-11-20")], visit_type="chronic_outpatient")
+    body["diagnoses"] = ["I10"]  # the disease comes from the diagnosis (HTN)
+    r = await client.post("/api/v1/reimbursements", json=body, headers={**team["clerk"], **idem()})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "CHRONIC_NOT_RECOGNISED", r.text
+    await recognise(client, team, idn)
+    r = await client.post("/api/v1/reimbursements", json=body, headers={**team["clerk"], **idem()})
+    assert r.status_code == 201, r.text
+    # cross-region (440100) without a filing: 200.00 × (0.60 level-3 chronic − 0.10) = 100.00
+    assert r.json()["fund_estimate"] == "100.00"
