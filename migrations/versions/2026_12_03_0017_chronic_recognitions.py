@@ -1,5 +1,5 @@
 """chronic disease recognitions (门慢门特认定), the per-disease annual limit's accumulator and
-the settlement's recognised disease (issue #17)
+the settlement's recognised disease; e-prescriptions and their dispensing (issue #17)
 
 Revision ID: 0017
 Revises: 0013
@@ -69,9 +69,43 @@ def upgrade() -> None:
     )
     op.add_column("settlements", sa.Column("chronic_disease", sa.String(length=20), nullable=True))
     op.add_column("settlements", sa.Column("chronic_disease_paid", sa.BigInteger(), server_default="0", nullable=False))
+    op.add_column("settlements", sa.Column("prescription_id", sa.String(length=40), nullable=True))
+    op.create_table(
+        "prescriptions",
+        sa.Column("rx_id", sa.String(length=40), nullable=False),
+        sa.Column("institution_code", sa.String(length=20), nullable=False),
+        sa.Column("region", sa.String(length=6), nullable=False),
+        sa.Column("doctor_code", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.BigInteger(), nullable=False),
+        sa.Column("id_number", sa.String(length=18), nullable=False),
+        sa.Column("diagnoses", postgresql.ARRAY(sa.String(length=20)), nullable=False),
+        sa.Column("items", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("pickup_code_sha256", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(["institution_code"], ["institutions.code"]),
+        sa.ForeignKeyConstraint(["person_id"], ["persons.id"]),
+        sa.PrimaryKeyConstraint("rx_id"),
+    )
+    op.create_index("ix_prescriptions_person", "prescriptions", ["person_id", "issued_at"])
+    op.create_table(
+        "prescription_dispensings",
+        sa.Column("rx_id", sa.String(length=40), nullable=False),
+        sa.Column("settlement_id", sa.Uuid(), nullable=False),
+        sa.Column("institution_code", sa.String(length=20), nullable=False),
+        sa.Column("dispensed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(["rx_id"], ["prescriptions.rx_id"]),
+        sa.ForeignKeyConstraint(["settlement_id"], ["settlements.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("rx_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("prescription_dispensings")
+    op.drop_index("ix_prescriptions_person", table_name="prescriptions")
+    op.drop_table("prescriptions")
+    op.drop_column("settlements", "prescription_id")
     op.drop_column("settlements", "chronic_disease_paid")
     op.drop_column("settlements", "chronic_disease")
     op.drop_table("chronic_disease_years")

@@ -33,6 +33,7 @@ from api.routes import (
     people,
     person_payouts,
     premiums,
+    prescriptions,
     procurement,
     reconcile,
     reimbursements,
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(person_payouts.router)
     app.include_router(chronic.router)
     app.include_router(chronic.member_router)
+    app.include_router(prescriptions.router)
     app.include_router(health.router)
     app.include_router(fsi.router)
     return app

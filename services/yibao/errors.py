@@ -264,3 +264,18 @@ class ChronicNotRecognised(DomainError):
 
     code = "CHRONIC_NOT_RECOGNISED"
     default_message = "未认定门慢门特病种 no valid recognition of the chronic disease for this bill"
+
+
+class PrescriptionAlreadyDispensed(DomainError):
+    """An e-prescription is dispensed once (cancelling its pharmacy bill gives it back)."""
+
+    code = "PRESCRIPTION_ALREADY_DISPENSED"
+    default_message = "处方已调剂 the prescription was already dispensed"
+
+
+class PrescriptionInvalid(DomainError):
+    """A pharmacy bill's prescription is unknown, another person's or region's, cancelled, out of its
+    validity, or the bill's lines are not on it (or above its quantities)."""
+
+    code = "PRESCRIPTION_INVALID"
+    default_message = "处方无效 the prescription does not cover this bill"

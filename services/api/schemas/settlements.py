@@ -101,6 +101,17 @@ class SettleRequest(Strict):
             "says `chronic_unrecognised: outpatient`, settled as an ordinary outpatient bill with a warning.",
         ),
     ] = None
+    prescription_id: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=40,
+            examples=["RX-H430522100-20261203-0001"],
+            description="`pharmacy` only: the e-prescription dispensed (lines must be its items, quantities at "
+            "most its own; dispensed once: `PRESCRIPTION_ALREADY_DISPENSED`, 409; otherwise "
+            "`PRESCRIPTION_INVALID`, 422). An employee's bill then reaches outpatient pooling as at level 1.",
+        ),
+    ] = None
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=2000)]
 
     @model_validator(mode="after")
@@ -118,6 +129,8 @@ class SettleRequest(Strict):
             raise ValueError("admitted_on/discharged_on are only for inpatient bills")
         if self.chronic_disease is not None and self.visit_type != "chronic_outpatient":
             raise ValueError("chronic_disease is only for chronic_outpatient bills")
+        if self.prescription_id is not None and self.visit_type != "pharmacy":
+            raise ValueError("prescription_id is only for pharmacy bills")
         numbers = [ln.line_no for ln in self.lines]
         if len(set(numbers)) != len(numbers):
             raise ValueError("line_no values must be unique")
@@ -142,6 +155,7 @@ class SettleRequest(Strict):
             use_personal_account=self.use_personal_account,
             account_payer_id_number=self.account_payer_id_number,
             chronic_disease=self.chronic_disease,
+            prescription_id=self.prescription_id,
             lines=tuple(
                 LineCommand(
                     line_no=ln.line_no,

@@ -7,7 +7,7 @@ explanation must name exactly the policy path that produced the fen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from yibao.benefit import explain
@@ -239,4 +239,14 @@ def basic_fund(
         return _chronic(bill, person, scheme, policy_range, adjust, disease)
     if bill.visit_type == "outpatient":
         return _outpatient(bill, person, scheme, policy_range, adjust)
+    if prescribed_pooling(bill, person):
+        # DOMAIN §9: an employee's prescription-backed pharmacy bill is pooled as at a level-1 institution
+        return _outpatient(replace(bill, institution_level=1), person, scheme, policy_range, adjust)
+    if bill.prescribed:
+        return _none("visit_types.pharmacy", "a prescription-backed pharmacy bill reaches no resident pooled fund")
     return _none("visit_types.pharmacy", "pharmacy purchases reach no pooled fund")
+
+
+def prescribed_pooling(bill: Bill, person: PersonState) -> bool:
+    """Whether the bill is an employee's pharmacy bill backed by an e-prescription (门诊共济)."""
+    return bill.visit_type == "pharmacy" and bill.prescribed and person.scheme == "employee"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from yibao.benefit import chronic, explain
 from yibao.benefit.account import pay_personal_part
 from yibao.benefit.assistance import medical_assistance
-from yibao.benefit.basic import RatioAdjustment, basic_fund
+from yibao.benefit.basic import RatioAdjustment, basic_fund, prescribed_pooling
 from yibao.benefit.critical_illness import critical_illness
 from yibao.benefit.inputs import (
     Accrual,
@@ -178,7 +178,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
     if funds_off:
         accrual = Accrual(inpatient_admissions=int(inpatient), personal_paid=personal_part)
     else:
-        outpatient = bill.visit_type == "outpatient"
+        outpatient = bill.visit_type == "outpatient" or prescribed_pooling(bill, person)
         accrual = Accrual(
             inpatient_admissions=int(inpatient),
             basic_paid=basic if second_tier else ZERO,

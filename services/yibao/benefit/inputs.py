@@ -43,6 +43,7 @@ class Bill:
     discharged_on: date | None = None
     third_party_liable: bool = False
     chronic_disease: str | None = None  # chronic_outpatient: the recognised disease's code (policy)
+    prescribed: bool = False  # pharmacy: backed by a valid e-prescription of the region (checked by the caller)
 
 
 @dataclass(frozen=True)

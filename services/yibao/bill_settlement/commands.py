@@ -70,6 +70,7 @@ class SettleBill:
     use_personal_account: bool = False
     account_payer_id_number: str | None = None
     chronic_disease: str | None = None  # chronic_outpatient: the recognised disease's policy code
+    prescription_id: str | None = None  # pharmacy: the e-prescription dispensed
 
     def fingerprint(self) -> str:
         """Stable hash of the request, to tell a retry from a different bill under the same key.
@@ -78,8 +79,9 @@ class SettleBill:
         match), built without ``asdict``'s deep copy of every value, which cost more CPU than
         the rest of claiming the key."""
         plain = {f: getattr(self, f) for f in _BILL_FIELDS}
-        if plain["chronic_disease"] is None:  # absent as before the field existed: old keys still match
-            del plain["chronic_disease"]
+        for later in ("chronic_disease", "prescription_id"):  # absent as before they existed: old keys match
+            if plain[later] is None:
+                del plain[later]
         plain["lines"] = [{f: getattr(ln, f) for f in _LINE_FIELDS} for ln in self.lines]
         return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
 

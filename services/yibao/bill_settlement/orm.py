@@ -126,6 +126,8 @@ class SettlementRow(Base):
     # which its per-disease annual limit (``chronic_disease_years``) accrued; cancel subtracts it
     chronic_disease: Mapped[str | None] = mapped_column(String(20))
     chronic_disease_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    # pharmacy: the e-prescription this bill dispensed (``prescription_dispensings``; cancel frees it)
+    prescription_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class ChronicDiseaseYearRow(Base):
@@ -141,6 +143,18 @@ class ChronicDiseaseYearRow(Base):
     disease: Mapped[str] = mapped_column(String(20), primary_key=True)
     basic_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PrescriptionDispensingRow(Base):
+    """An e-prescription dispensed by a pharmacy bill: its primary key makes "dispensed once" a
+    constraint; the cancel of the bill deletes the row (the prescription may be dispensed again)."""
+
+    __tablename__ = "prescription_dispensings"
+
+    rx_id: Mapped[str] = mapped_column(ForeignKey("prescriptions.rx_id"), primary_key=True)
+    settlement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlements.id", ondelete="CASCADE"))
+    institution_code: Mapped[str] = mapped_column(String(20))
+    dispensed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class SettlementLineRow(Base):

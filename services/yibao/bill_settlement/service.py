@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -58,6 +59,8 @@ from yibao.errors import (
     NotFound,
     PersonDeceased,
     PersonNotFound,
+    PrescriptionAlreadyDispensed,
+    PrescriptionInvalid,
     ServiceDateInFuture,
     TraceCodeAlreadySettled,
     UnknownItem,
@@ -280,6 +283,9 @@ async def _compute(
     if cmd.visit_type == "chronic_outpatient":
         bill, chronic_state, downgraded = await _recognised(db, cmd, patient, policy, bill)
         state = replace(state, chronic=chronic_state)
+    if cmd.prescription_id is not None:
+        await _check_prescription(db, cmd, patient)
+        bill = replace(bill, prescribed=True)
     split = calculate(bill, state, policy)
     overlap = overlap_warning(cmd.visit_type, cmd.service_date, patient.stay)
     extra = tuple(w for w in (downgraded, overlap) if w is not None)
@@ -340,6 +346,39 @@ async def _recognised(
         )
         return replace(bill, visit_type="outpatient", chronic_disease=None), None, warning
     raise ChronicNotRecognised(problem)
+
+
+async def _check_prescription(db: Db, cmd: SettleBill, patient: _Patient) -> None:
+    """A pharmacy bill on an e-prescription (DOMAIN §9): the person's, of this pooling region,
+    issued and not cancelled, valid on the service date, not dispensed yet, and every line an
+    item of it within its quantity."""
+    rx = cmd.prescription_id
+    row = await db.fetchrow(sql.PRESCRIPTION, {"rx_id": rx})
+    problem: str | None = None
+    if row is None or row["person_id"] != patient.person_id:
+        problem = f"处方 {rx} 不存在 no prescription {rx!r} of this person"
+    elif row["region"] != patient.institution.region:
+        problem = (
+            f"处方 {rx} 非本统筹区 the prescription is of region {row['region']}, not {patient.institution.region}"
+        )
+    elif row["status"] != "issued":
+        problem = f"处方 {rx} 已{row['status']} the prescription is {row['status']}"
+    elif not row["issued_on"] <= cmd.service_date <= row["valid_until"]:
+        problem = f"处方 {rx} 已过期 the prescription is valid {row['issued_on']} to {row['valid_until']}"
+    if problem is not None:
+        raise PrescriptionInvalid(problem)
+    assert row is not None
+    if row["dispensed_by"] is not None:
+        raise PrescriptionAlreadyDispensed(f"处方 {rx} 已调剂 prescription {rx} was already dispensed")
+    prescribed = {i["item_code"]: Decimal(i["quantity"]) for i in orjson.loads(row["items_json"])}
+    billed: dict[str, Decimal] = {}
+    for ln in cmd.lines:
+        billed[ln.item_code] = billed.get(ln.item_code, Decimal(0)) + ln.quantity
+    for code, quantity in billed.items():
+        if code not in prescribed:
+            raise PrescriptionInvalid(f"处方无此药品 {code} is not on prescription {rx}")
+        if quantity > prescribed[code]:
+            raise PrescriptionInvalid(f"超出处方数量 {code}: {quantity} billed, {prescribed[code]} prescribed on {rx}")
 
 
 def _body(
@@ -456,7 +495,12 @@ async def settle(
     try:
         inserted = await db.fetchval(sql.RECORD_SETTLEMENT, params)
     except (IntegrityError, asyncpg.UniqueViolationError) as exc:
-        if _OPEN_VISIT in str(getattr(exc, "constraint_name", None) or getattr(exc, "orig", exc)):
+        constraint = str(getattr(exc, "constraint_name", None) or getattr(exc, "orig", exc))
+        if _DISPENSED in constraint:  # a concurrent bill of another person's key on the same prescription
+            raise PrescriptionAlreadyDispensed(
+                f"处方 {cmd.prescription_id} 已调剂 prescription {cmd.prescription_id} was already dispensed"
+            ) from None
+        if _OPEN_VISIT in constraint:
             raise Duplicate(
                 f"就诊 {cmd.visit_no} 已结算 visit {cmd.visit_no} already has a settlement; "
                 "cancel it first or retry with the original Idempotency-Key"
@@ -471,6 +515,7 @@ async def settle(
 
 
 _OPEN_VISIT = "uq_settlements_open_visit"  # one open settlement per (institution, visit)
+_DISPENSED = "prescription_dispensings_pkey"  # an e-prescription is dispensed once
 
 
 def _settlement_params(
@@ -510,6 +555,7 @@ def _settlement_params(
         "accrual": orjson.dumps({f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS}).decode(),
         "chronic_disease": split.chronic_disease,
         "chronic_disease_paid": int(split.chronic_disease_paid),
+        "prescription_id": cmd.prescription_id,
     }
 
 

@@ -177,6 +177,10 @@ RECORD_SETTLEMENT = Statement(
         WHERE CAST(:chronic_disease AS varchar) IS NOT NULL
         ON CONFLICT (person_id, year, disease) DO UPDATE
         SET basic_paid = chronic_disease_years.basic_paid + EXCLUDED.basic_paid, updated_at = now()
+    ), dispensed AS (
+        INSERT INTO prescription_dispensings (rx_id, settlement_id, institution_code)
+        SELECT CAST(:prescription_id AS varchar), settlement.id, :institution_code FROM settlement
+        WHERE CAST(:prescription_id AS varchar) IS NOT NULL
     ), {account_sql.SETTLEMENT_DEBIT}, event AS (
         INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
     ), answer AS (
@@ -232,6 +236,8 @@ CANCEL_SETTLEMENT = Statement(
           AND c.chronic_disease_paid <> 0
     ), {account_sql.SETTLEMENT_REVERSAL}, freed AS (
         DELETE FROM trace_codes WHERE settlement_id = :id
+    ), undispensed AS (
+        DELETE FROM prescription_dispensings WHERE settlement_id = :id
     ), event AS (
         INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
     )
@@ -254,5 +260,18 @@ CHRONIC_RECOGNITION = Statement(
       AND r.valid_from <= :d AND r.valid_to >= :d
     ORDER BY (r.designated_institution IS NOT DISTINCT FROM :inst) DESC, r.valid_to DESC
     LIMIT 1
+    """
+)
+
+#: A pharmacy bill's e-prescription and whether it was dispensed (read after the person-year
+#: lock: two bills of one person on it are serialised; the primary key of the dispensing is the
+#: last guard).
+PRESCRIPTION = Statement(
+    """
+    SELECT p.rx_id, p.person_id, p.region, CAST(p.items AS text) AS items_json, p.valid_until,
+           p.status, CAST(p.issued_at AT TIME ZONE 'Asia/Shanghai' AS date) AS issued_on,
+           d.settlement_id AS dispensed_by
+    FROM prescriptions p LEFT JOIN prescription_dispensings d ON d.rx_id = p.rx_id
+    WHERE p.rx_id = :rx_id
     """
 )
