@@ -44,6 +44,12 @@ INSTITUTION_OPS = {
     ("GET", "/api/v1/budgets/{year}/institutions/{code}/history"),
     ("POST", "/api/v1/budgets/{year}/institutions/{code}/counter"),
     ("POST", "/api/v1/budgets/{year}/institutions/{code}/accept"),
+    # chronic diseases and e-prescriptions (issue #17): a hospital files a recognition for its patient;
+    # prescriptions are issued, read (a pharmacy: with the pickup code) and cancelled by institutions only
+    ("POST", "/api/v1/chronic-recognitions"),
+    ("POST", "/api/v1/prescriptions"),
+    ("GET", "/api/v1/prescriptions/{rx_id}"),
+    ("POST", "/api/v1/prescriptions/{rx_id}/cancel"),
 }
 PUBLIC_OPS = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/me/activate"), ("GET", "/healthz")}
 SAMPLE = {
