@@ -509,7 +509,11 @@ class BillFactory:
         elif roll < 0.75:
             site, body = self.pharmacy(number, person, day)
         elif roll < 0.90:
+            # the chronic tier needs a recognition valid on the service date (DOMAIN §9); one is
+            # valid from its approval, and the simulated days are past: the gate must refuse them
             site, body = self.chronic(number, person, day)
+            key = f"{site.code}-{self.tag}-{number:06d}"
+            return Scenario(number, site, body, key=key, expect="CHRONIC_NOT_RECOGNISED")
         else:
             site, body = self.inpatient(number, person, day)
         return Scenario(number, site, body, key=f"{site.code}-{self.tag}-{number:06d}")
