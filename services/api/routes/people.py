@@ -19,12 +19,17 @@ from api.schemas.people import (
     FilingRead,
     GroupCreate,
     GroupRead,
+    HistoryEntryRead,
+    PersonChangeRead,
     PersonCreate,
+    PersonHistoryRead,
+    PersonPatch,
     PersonRead,
 )
 from yibao.accounts import service as accounts
 from yibao.auth.tokens import StaffPrincipal
 from yibao.enrolment import service as enrolment
+from yibao.errors import InvalidRequest
 from yibao.people import service as people
 from yibao.people.id_number import normalise
 
@@ -45,6 +50,46 @@ async def create_person(body: PersonCreate, staff: Clerk, uow: UowDep) -> Person
 @router.get("/persons/{id_number}", response_model=PersonRead, summary="One person")
 async def get_person(id_number: str, _: Clerk, session: SessionDep) -> PersonRead:
     return PersonRead.of(await people.get(session, id_number))
+
+
+@router.patch(
+    "/persons/{id_number}",
+    response_model=PersonChangeRead,
+    summary="Change a person's name, region or death date (audited before/after)",
+)
+async def change_person(id_number: str, body: PersonPatch, staff: Clerk, uow: UowDep) -> PersonChangeRead:
+    """Only the fields given change. A death date takes effect at once: later bills are refused
+    ``PERSON_DECEASED``, member tokens and codes stop, premiums for later years are refused, and
+    bills already settled after it are listed and raised as ``claims_after_death`` suspects.
+    Correcting or clearing a recorded death date needs a ``reason``."""
+    given = body.model_fields_set
+    for field in ("name", "region"):
+        if field in given and getattr(body, field) is None:
+            raise InvalidRequest(f"{field} cannot be null")
+    change = await people.change(
+        uow,
+        staff.actor,
+        id_number,
+        name=body.name,
+        region=body.region,
+        death_date_given="death_date" in given,
+        death_date=body.death_date,
+        reason=body.reason,
+    )
+    return PersonChangeRead.of(change)
+
+
+@router.get(
+    "/persons/{id_number}/history",
+    response_model=PersonHistoryRead,
+    summary="A person's audited history (registration, groups, changes), oldest first",
+)
+async def person_history(id_number: str, _: Clerk, session: SessionDep) -> PersonHistoryRead:
+    person, entries = await people.history(session, id_number)
+    return PersonHistoryRead(
+        id_number=person.id_number,
+        entries=[HistoryEntryRead(at=e.at, actor=e.actor, action=e.action, detail=e.detail) for e in entries],
+    )
 
 
 @router.post(

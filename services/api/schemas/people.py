@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from yibao.accounts.service import Credited
     from yibao.enrolment.orm import EnrolmentRow
     from yibao.people.orm import FilingRow, PersonRow
+    from yibao.people.service import PersonChange
 
 IdNumber = Annotated[str, Field(min_length=1, max_length=18, examples=["430522199001011235"])]
 Region = Annotated[str, Field(pattern=r"^\d{6}$", examples=["430522"])]
@@ -50,6 +51,78 @@ class PersonRead(BaseModel):
             gender=cast(Literal["M", "F"], p.gender),
             death_date=p.death_date,
         )
+
+
+class PersonPatch(Strict):
+    """Only the fields given change; ``death_date: null`` clears a recorded death (with a reason)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"death_date": "2026-11-01", "reason": "公安死亡信息比对 public-security death registry"},
+                {"name": "张三丰", "region": "430100"},
+                {"death_date": None, "reason": "误报死亡，家属持身份证到柜台核实 reported in error"},
+            ]
+        },
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    region: Region | None = None
+    death_date: Day | None = Field(default=None, description="set, correct, or clear (null) the death date")
+    reason: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="why; required to correct or clear a recorded death date"
+    )
+
+
+class SettledAfterDeathRead(BaseModel):
+    settlement_id: str
+    institution_code: str
+    service_date: date
+
+
+class FieldChange(BaseModel):
+    before: str | None
+    after: str | None
+
+
+class PersonChangeRead(BaseModel):
+    person: PersonRead
+    changes: dict[str, FieldChange] = Field(description="only the fields that changed (empty: nothing did)")
+    settled_after_death: list[SettledAfterDeathRead] = Field(
+        description="bills already settled for a service date after the death date"
+    )
+    suspects_raised: int = Field(description="claims_after_death suspects this change raised at once")
+
+    @classmethod
+    def of(cls, c: PersonChange) -> PersonChangeRead:
+        def s(v: object) -> str | None:
+            return None if v is None else str(v)
+
+        return cls(
+            person=PersonRead.of(c.person),
+            changes={k: FieldChange(before=s(b), after=s(a)) for k, (b, a) in c.changes.items()},
+            settled_after_death=[
+                SettledAfterDeathRead(
+                    settlement_id=x.settlement_id, institution_code=x.institution_code, service_date=x.service_date
+                )
+                for x in c.settled_after_death
+            ],
+            suspects_raised=c.suspects_raised,
+        )
+
+
+class HistoryEntryRead(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class PersonHistoryRead(BaseModel):
+    id_number: str
+    entries: list[HistoryEntryRead]
 
 
 class GroupCreate(Strict):

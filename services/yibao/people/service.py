@@ -9,15 +9,21 @@ binding staff make exists at once, a member's after the relative confirms it.
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit, clock
+from yibao.audit.orm import AuditRow
+from yibao.bill_settlement.orm import SettlementRow
 from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidIdNumber, InvalidRequest, NotFound, UnknownRegion
+from yibao.monitoring.repository import load_rules
+from yibao.monitoring.sweep import sweep
 from yibao.people import id_number
 from yibao.people.orm import FamilyBindingRow, FilingRow, PersonGroupRow, PersonRow
 from yibao.people.repository import get_by_id_number
@@ -90,6 +96,165 @@ async def tag_group(
     )
     await uow.commit()
     return row
+
+
+# ---------------------------------------------------------------- changes to a person (一人一档)
+
+#: the post-settlement model a death recorded late feeds at once (DOMAIN §8)
+CLAIMS_AFTER_DEATH = "claims_after_death"
+#: the end of the range a late death sweeps: every bill dated after the death
+_LAST_DAY = date(9999, 12, 31)
+
+
+@dataclass(frozen=True)
+class SettledAfterDeath:
+    """A bill settled for a service date after the person's (now known) death date."""
+
+    settlement_id: str
+    institution_code: str
+    service_date: date
+
+
+@dataclass(frozen=True)
+class PersonChange:
+    person: PersonRow
+    #: field → (before, after), only the fields that changed
+    changes: dict[str, tuple[Any, Any]]
+    #: bills already settled for a service date after the death date (empty without one)
+    settled_after_death: list[SettledAfterDeath]
+    #: ``claims_after_death`` suspects this change raised at once (0 when none, or already raised)
+    suspects_raised: int
+
+
+def _wire(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _check_death(person: PersonRow, death_date: date) -> None:
+    today = clock.today()
+    if death_date > today:
+        raise InvalidRequest(
+            f"死亡日期 {death_date} 晚于今天 death_date {death_date} is in the future (today is {today})"
+        )
+    if death_date < person.birth_date:
+        raise InvalidRequest(
+            f"死亡日期 {death_date} 早于出生日期 {person.birth_date} "
+            f"death_date {death_date} is before the birth date {person.birth_date}"
+        )
+
+
+async def settled_after_death(session: AsyncSession, person_id: int, death_date: date) -> list[SettledAfterDeath]:
+    """Bills settled (not cancelled) for a service date after the death date, oldest first."""
+    rows = await session.execute(
+        select(SettlementRow.id, SettlementRow.institution_code, SettlementRow.service_date)
+        .where(
+            SettlementRow.person_id == person_id,
+            SettlementRow.status == "settled",
+            SettlementRow.service_date > death_date,
+        )
+        .order_by(SettlementRow.service_date, SettlementRow.id)
+    )
+    return [SettledAfterDeath(str(i), str(c), d) for i, c, d in rows.all()]
+
+
+async def _raise_suspects(session: AsyncSession, person_id: int, death_date: date) -> int:
+    """Run the ``claims_after_death`` model for this one person now, not at the nightly sweep
+    (idempotent: a suspect already raised for a bill is not raised twice)."""
+    rules = await load_rules(session)
+    found = await sweep(
+        session, rules, death_date + timedelta(days=1), _LAST_DAY, persons=[person_id], only=[CLAIMS_AFTER_DEATH]
+    )
+    return found.get(CLAIMS_AFTER_DEATH, 0)
+
+
+async def change(
+    uow: UnitOfWork,
+    actor: audit.Actor,
+    raw_id: str,
+    *,
+    name: str | None = None,
+    region: str | None = None,
+    death_date_given: bool = False,
+    death_date: date | None = None,
+    reason: str | None = None,
+) -> PersonChange:
+    """A clerk changes a person's name, region or death date (set, correct, or clear), audited
+    with every field's before and after.
+
+    A death date set or moved earlier takes effect at once, wherever it is read: later bills are
+    refused ``PERSON_DECEASED``, member tokens and codes stop, premiums for later years are
+    refused, and bills already settled after it become ``claims_after_death`` suspects in the
+    same transaction. Correcting or clearing a recorded death date needs a ``reason``."""
+    if name is None and region is None and not death_date_given:
+        raise InvalidRequest("没有要修改的内容 nothing to change: give name, region or death_date")
+    found = await get_by_id_number(uow.session, raw_id)
+    # the row locked (and re-read): two clerks changing one person queue, none overwrites unseen
+    person = await uow.session.scalar(
+        select(PersonRow).where(PersonRow.id == found.id).with_for_update().execution_options(populate_existing=True)
+    )
+    assert person is not None
+    if region is not None and not await is_pooling_region(uow.session, region):
+        raise UnknownRegion(f"统筹区 {region} 不存在 {region} is no pooling region of the reference data")
+    if death_date_given:
+        if death_date is not None:
+            _check_death(person, death_date)
+        if person.death_date is not None and death_date != person.death_date and not reason:
+            raise InvalidRequest(
+                "更正或撤销已登记的死亡日期须说明原因 correcting or clearing a recorded death date needs a reason"
+            )
+    wanted: dict[str, Any] = {}
+    if name is not None:
+        wanted["name"] = name
+    if region is not None:
+        wanted["region"] = region
+    if death_date_given:
+        wanted["death_date"] = death_date
+    changes = {k: (getattr(person, k), v) for k, v in wanted.items() if getattr(person, k) != v}
+    before_death = person.death_date
+    if changes:
+        await uow.session.execute(
+            update(PersonRow).where(PersonRow.id == person.id).values({k: after for k, (_, after) in changes.items()})
+        )
+        for k, (_, after) in changes.items():
+            setattr(person, k, after)
+        await _audit(
+            uow,
+            actor,
+            "person.changed",
+            person.id,
+            {
+                "before": {k: _wire(b) for k, (b, _) in changes.items()},
+                "after": {k: _wire(a) for k, (_, a) in changes.items()},
+                "reason": reason,
+            },
+        )
+    raised = 0
+    after_death: list[SettledAfterDeath] = []
+    if person.death_date is not None:
+        if before_death is None or person.death_date < before_death:
+            raised = await _raise_suspects(uow.session, person.id, person.death_date)
+        after_death = await settled_after_death(uow.session, person.id, person.death_date)
+    await uow.commit()
+    return PersonChange(person, changes, after_death, raised)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: Any
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+async def history(session: AsyncSession, raw_id: str) -> tuple[PersonRow, list[HistoryEntry]]:
+    """Every audited action on the person (registration, groups, changes), oldest first."""
+    person = await get_by_id_number(session, raw_id)
+    rows = await session.scalars(
+        select(AuditRow)
+        .where(AuditRow.subject_type == "person", AuditRow.subject_id == str(person.id))
+        .order_by(AuditRow.id)
+    )
+    return person, [HistoryEntry(r.at, f"{r.actor_kind}:{r.actor}", r.action, r.detail) for r in rows]
 
 
 # ---------------------------------------------------------------- cross-region filings
