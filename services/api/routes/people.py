@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 
 from api.deps import SessionDep, UowDep, require_staff
-from api.schemas.common import ERRORS, fen
+from api.responses import JSON
+from api.schemas.common import ERRORS, csv_file, fen
+from api.schemas.jobs import JobRead
 from api.schemas.people import (
     BindingCreate,
     BindingRead,
     CreditCreate,
     CreditRead,
+    DeathBatch,
     EnrolmentCreate,
     EnrolmentRead,
     FilingCreate,
@@ -30,6 +34,8 @@ from yibao.accounts import service as accounts
 from yibao.auth.tokens import StaffPrincipal
 from yibao.enrolment import service as enrolment
 from yibao.errors import InvalidRequest
+from yibao.jobs import runner
+from yibao.people import deaths
 from yibao.people import service as people
 from yibao.people.id_number import normalise
 
@@ -50,6 +56,63 @@ async def create_person(body: PersonCreate, staff: Clerk, uow: UowDep) -> Person
 @router.get("/persons/{id_number}", response_model=PersonRead, summary="One person")
 async def get_person(id_number: str, _: Clerk, session: SessionDep) -> PersonRead:
     return PersonRead.of(await people.get(session, id_number))
+
+
+#: a death-registry CSV of 100,000 rows is about 6 MB
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+_CREATED_OR_SAME: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the same file again: its first run, nothing changed"}
+}
+
+
+@router.post(
+    "/persons/deaths",
+    status_code=201,
+    response_model=JobRead,
+    responses=_CREATED_OR_SAME,
+    summary="Death registry batch (JSON): classify every row, record matched deaths (idempotent)",
+)
+async def import_deaths_json(body: DeathBatch, staff: Clerk, uow: UowDep) -> Any:
+    """A finished ``death_registry`` job run; ``result.counts`` per class, ``result.rows`` per row
+    (IDs masked), ``GET /persons/imports/{run_id}/rows.csv`` the same as CSV. The same batch
+    again (same SHA-256 of source and rows) answers the first run with 200 and changes nothing."""
+    rows = [deaths.DeathRow(r.id_number, r.name, r.death_date) for r in body.rows]
+    done = await deaths.import_deaths(uow, staff.actor, body.source, rows, deaths.sha256_of_rows(body.source, rows))
+    return JSON(runner.render(done.run), status_code=201 if done.created else 200)
+
+
+@router.post(
+    "/persons/imports",
+    status_code=201,
+    response_model=JobRead,
+    responses=_CREATED_OR_SAME,
+    summary="Import a register feed file (CSV): kind death_registry (id_number,name,death_date)",
+)
+async def import_file(
+    staff: Clerk,
+    uow: UowDep,
+    file: Annotated[UploadFile, File(description="CSV with a header: id_number,name,death_date (UTF-8)")],
+    kind: Annotated[Literal["death_registry"], Form()],
+    source: Annotated[str, Form(min_length=1, max_length=100, examples=["公安 2026-11"])],
+) -> Any:
+    """Idempotent on the file's SHA-256: the same file again answers its first run with 200."""
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise InvalidRequest(f"文件超过 {MAX_IMPORT_BYTES} 字节 the file is larger than {MAX_IMPORT_BYTES} bytes")
+    rows = deaths.parse_csv(content)
+    done = await deaths.import_deaths(uow, staff.actor, source.strip(), rows, hashlib.sha256(content).hexdigest())
+    return JSON(runner.render(done.run), status_code=201 if done.created else 200)
+
+
+@router.get(
+    "/persons/imports/{run_id}/rows.csv",
+    response_class=Response,
+    responses=csv_file("CSV: line,id_number (masked),death_date,class,recorded_death_date,settled_after_death"),
+    summary="The per-row classification of an import, as CSV",
+)
+async def import_rows(run_id: str, _: Clerk, session: SessionDep) -> Response:
+    run = await runner.get(session, run_id)
+    return Response(deaths.classification_csv(run), media_type="text/csv; charset=utf-8")
 
 
 @router.patch(

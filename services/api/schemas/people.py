@@ -125,6 +125,32 @@ class PersonHistoryRead(BaseModel):
     entries: list[HistoryEntryRead]
 
 
+class DeathRowIn(Strict):
+    id_number: Annotated[str, Field(max_length=30, examples=["430522199001011235"])]
+    name: Annotated[str, Field(max_length=100, examples=["张三"])] = ""
+    death_date: Annotated[str, Field(max_length=20, examples=["2026-11-01"], description="YYYY-MM-DD")]
+
+
+class DeathBatch(Strict):
+    """A death registry batch as JSON: each row is classified, a bad value never refuses the file."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "公安 2026-11",
+                    "rows": [{"id_number": "430522199001011235", "name": "张三", "death_date": "2026-11-01"}],
+                }
+            ]
+        },
+    )
+
+    source: Annotated[str, Field(min_length=1, max_length=100, examples=["公安 2026-11"])]
+    rows: Annotated[list[DeathRowIn], Field(min_length=1, max_length=100_000)]
+
+
 class GroupCreate(Strict):
     group: Group
     valid_from: Day = Field(examples=["2026-01-01"])
