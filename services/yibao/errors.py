@@ -253,3 +253,13 @@ class FundBelowMinimum(DomainError):
 
     code = "FUND_BELOW_MINIMUM"
     default_message = "基金累计结余可支付月数低于下限 the fund's months of balance are below the minimum"
+
+
+# ---------------------------------------------------------------- the register of people (issue #16)
+
+
+class UnknownGroup(DomainError):
+    """A special-group code that is no group of the region's policy (the message lists the valid ones)."""
+
+    code = "UNKNOWN_GROUP"
+    default_message = "特殊人群类别不存在 unknown special group"

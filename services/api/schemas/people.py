@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 IdNumber = Annotated[str, Field(min_length=1, max_length=18, examples=["430522199001011235"])]
 Region = Annotated[str, Field(pattern=r"^\d{6}$", examples=["430522"])]
-Group = Literal["destitute", "orphan", "severe_disability", "min_living", "poverty_monitoring", "marginal"]
+#: a group code of the person's region policy (``groups`` section; an unknown one is UNKNOWN_GROUP)
+Group = Annotated[str, Field(min_length=1, max_length=30, examples=["min_living"])]
 
 
 class PersonCreate(Strict):

@@ -21,14 +21,13 @@ from yibao.audit.orm import AuditRow
 from yibao.bill_settlement.orm import SettlementRow
 from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
-from yibao.errors import InvalidIdNumber, InvalidRequest, NotFound, UnknownRegion
+from yibao.errors import InvalidIdNumber, InvalidRequest, NotFound, UnknownGroup, UnknownRegion
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import sweep
 from yibao.people import id_number
 from yibao.people.orm import FamilyBindingRow, FilingRow, PersonGroupRow, PersonRow
 from yibao.people.repository import get_by_id_number
-from yibao.policy.params import GROUPS
-from yibao.policy.repository import is_pooling_region
+from yibao.policy.repository import groups_of, is_pooling_region
 
 RELATIONS = ("spouse", "parent", "child")
 #: a filing up to this many days is "temporary" (approved at once); longer ones wait for a clerk
@@ -81,14 +80,24 @@ async def register(
     return person
 
 
+async def check_group(session: AsyncSession, region: str, year: int, group: str) -> None:
+    """A group code must be a group of the region's policy for the year (DOMAIN §8)."""
+    groups = await groups_of(session, region, year)
+    if group not in groups:
+        valid = ", ".join(f"{c} {g.name}" for c, g in sorted(groups.items()))
+        raise UnknownGroup(
+            f"特殊人群类别 {group!r} 不在 {region} {year} 年度政策中 unknown group {group!r} for {region} {year}; "
+            f"one of: {valid}"
+        )
+
+
 async def tag_group(
     uow: UnitOfWork, actor: audit.Actor, raw_id: str, group: str, valid_from: date, valid_to: date | None
 ) -> PersonGroupRow:
-    if group not in GROUPS:
-        raise InvalidRequest(f"unknown group {group!r}; one of {', '.join(GROUPS)}")
     if valid_to is not None and valid_to < valid_from:
         raise InvalidRequest("valid_to is before valid_from")
     person = await get_by_id_number(uow.session, raw_id)
+    await check_group(uow.session, person.region, valid_from.year, group)
     row = PersonGroupRow(person_id=person.id, group=group, valid_from=valid_from, valid_to=valid_to)
     row = await add_unique(uow.session, row, f"group {group} from {valid_from}")
     await _audit(
