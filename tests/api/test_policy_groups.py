@@ -164,3 +164,42 @@ def test_a_bad_or_contradictory_groups_section_is_refused(change, complaint) -> 
     change(doc)
     with pytest.raises(ValueError, match=complaint.replace("[", r"\[").replace("]", r"\]")):
         PolicyParams.parse(doc)
+
+
+# ---------------------------------------------------------------- ending a tag (核减)
+
+
+async def test_an_ended_tag_no_longer_subsidises_the_next_quote(client, admin_headers) -> None:
+    # given: a 低保 resident tagged from 2025-09-01, quoted 240.00 in the window
+    idn = await tagged(client, admin_headers, "min_living")
+    assert (await quote(client, admin_headers, idn, "2025-10-15"))["due"] == "240.00"
+    (tag_row,) = (await client.get(f"/api/v1/persons/{idn}/groups", headers=admin_headers)).json()
+    # when: civil affairs ends the tag on 2025-09-30
+    r = await client.patch(
+        f"/api/v1/persons/{idn}/groups/{tag_row['id']}", json={"valid_to": "2025-09-30"}, headers=admin_headers
+    )
+    # then: the tag is ended, the quote no longer subsidised, the change audited with before and after
+    assert r.status_code == 200 and r.json()["valid_to"] == "2025-09-30", r.text
+    assert (await quote(client, admin_headers, idn, "2025-10-15"))["due"] == "400.00"
+    h = (await client.get(f"/api/v1/persons/{idn}/history", headers=admin_headers)).json()["entries"]
+    assert h[-1]["action"] == "person.group_ended"
+    assert (h[-1]["detail"]["before"], h[-1]["detail"]["after"]) == ({"valid_to": None}, {"valid_to": "2025-09-30"})
+
+
+async def test_ending_a_tag_refuses_what_cannot_be(client, admin_headers) -> None:
+    # given: two people, one tagged
+    idn = await tagged(client, admin_headers, "marginal")
+    other = await register_person(client, admin_headers)
+    (tag_row,) = (await client.get(f"/api/v1/persons/{idn}/groups", headers=admin_headers)).json()
+    url = f"/api/v1/persons/{idn}/groups/{tag_row['id']}"
+    # then: an end before the start, another person's tag, an unknown tag
+    r = await client.patch(url, json={"valid_to": "2025-08-31"}, headers=admin_headers)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_REQUEST", r.text
+    r = await client.patch(
+        f"/api/v1/persons/{other}/groups/{tag_row['id']}", json={"valid_to": "2025-12-31"}, headers=admin_headers
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND", r.text
+    r = await client.patch(f"/api/v1/persons/{idn}/groups/0", json={"valid_to": "2025-12-31"}, headers=admin_headers)
+    assert r.status_code == 400, r.text
+    got = (await client.get(f"/api/v1/persons/{idn}/groups", headers=admin_headers)).json()
+    assert got[0]["valid_to"] is None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 
 from api.deps import SessionDep, UowDep, require_staff
 from api.responses import JSON
-from api.schemas.common import ERRORS, csv_file, fen
+from api.schemas.common import ERRORS, RowId, csv_file, fen
 from api.schemas.jobs import JobRead
 from api.schemas.people import (
     BindingCreate,
@@ -22,6 +22,7 @@ from api.schemas.people import (
     FilingCreate,
     FilingRead,
     GroupCreate,
+    GroupEnd,
     GroupRead,
     HistoryEntryRead,
     PersonChangeRead,
@@ -163,7 +164,30 @@ async def person_history(id_number: str, _: Clerk, session: SessionDep) -> Perso
 )
 async def add_group(id_number: str, body: GroupCreate, staff: Clerk, uow: UowDep) -> GroupRead:
     row = await people.tag_group(uow, staff.actor, id_number, body.group, body.valid_from, body.valid_to)
-    return GroupRead(id_number=normalise(id_number), group=row.group, valid_from=row.valid_from, valid_to=row.valid_to)
+    return GroupRead(
+        id=row.id, id_number=normalise(id_number), group=row.group, valid_from=row.valid_from, valid_to=row.valid_to
+    )
+
+
+@router.get("/persons/{id_number}/groups", response_model=list[GroupRead], summary="A person's group tags")
+async def list_groups(id_number: str, _: Clerk, session: SessionDep) -> list[GroupRead]:
+    """Every tag, ended ones included, oldest first."""
+    person, rows = await people.groups_held(session, id_number)
+    return [
+        GroupRead(id=r.id, id_number=person.id_number, group=r.group, valid_from=r.valid_from, valid_to=r.valid_to)
+        for r in rows
+    ]
+
+
+@router.patch(
+    "/persons/{id_number}/groups/{tag_id}",
+    response_model=GroupRead,
+    summary="End a group tag (核减): set its valid_to",
+)
+async def end_group(id_number: str, tag_id: RowId, body: GroupEnd, staff: Clerk, uow: UowDep) -> GroupRead:
+    """Subsidies already booked stay; the next premium quote and later bills see the tag ended."""
+    person, r = await people.end_group(uow, staff.actor, id_number, tag_id, body.valid_to)
+    return GroupRead(id=r.id, id_number=person.id_number, group=r.group, valid_from=r.valid_from, valid_to=r.valid_to)
 
 
 @router.post("/enrolments", status_code=201, response_model=EnrolmentRead, summary="Enrol a person for a year")

@@ -159,10 +159,15 @@ class GroupCreate(Strict):
 
 
 class GroupRead(BaseModel):
+    id: int | None = Field(default=None, description="the tag's id (end it with PATCH …/groups/{id})")
     id_number: str
     group: str
     valid_from: date
     valid_to: date | None
+
+
+class GroupEnd(Strict):
+    valid_to: Day = Field(examples=["2026-11-30"], description="the last day the person holds the group (核减)")
 
 
 class EnrolmentCreate(Strict):

@@ -107,6 +107,55 @@ async def tag_group(
     return row
 
 
+async def groups_held(session: AsyncSession, raw_id: str) -> tuple[PersonRow, list[PersonGroupRow]]:
+    """Every group tag of the person, ended ones included, oldest first."""
+    person = await get_by_id_number(session, raw_id)
+    rows = await session.scalars(
+        select(PersonGroupRow)
+        .where(PersonGroupRow.person_id == person.id)
+        .order_by(PersonGroupRow.valid_from, PersonGroupRow.id)
+    )
+    return person, list(rows)
+
+
+async def end_group(
+    uow: UnitOfWork, actor: audit.Actor, raw_id: str, tag_id: int, valid_to: date
+) -> tuple[PersonRow, PersonGroupRow]:
+    """End a group tag (核减) on ``valid_to`` (or move its end), audited with before and after.
+
+    Subsidies already booked stay; the next quote and every bill dated after it read the tag as
+    ended."""
+    person = await get_by_id_number(uow.session, raw_id)
+    row = await uow.session.scalar(
+        select(PersonGroupRow)
+        .where(PersonGroupRow.id == tag_id, PersonGroupRow.person_id == person.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        raise NotFound(f"该参保人没有编号为 {tag_id} 的人群标识 the person has no group tag {tag_id}")
+    if valid_to < row.valid_from:
+        raise InvalidRequest(f"valid_to {valid_to} is before the tag's valid_from {row.valid_from}")
+    before = row.valid_to
+    if before != valid_to:
+        await uow.session.execute(update(PersonGroupRow).where(PersonGroupRow.id == row.id).values(valid_to=valid_to))
+        row.valid_to = valid_to
+        await _audit(
+            uow,
+            actor,
+            "person.group_ended",
+            person.id,
+            {
+                "tag": row.id,
+                "group": row.group,
+                "before": {"valid_to": _wire(before)},
+                "after": {"valid_to": valid_to.isoformat()},
+            },
+        )
+    await uow.commit()
+    return person, row
+
+
 # ---------------------------------------------------------------- changes to a person (一人一档)
 
 #: the post-settlement model a death recorded late feeds at once (DOMAIN §8)
