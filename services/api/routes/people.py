@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
@@ -33,10 +34,11 @@ from api.schemas.people import (
 )
 from yibao.accounts import service as accounts
 from yibao.auth.tokens import StaffPrincipal
+from yibao.clock import today
 from yibao.enrolment import service as enrolment
 from yibao.errors import InvalidRequest
 from yibao.jobs import runner
-from yibao.people import deaths
+from yibao.people import deaths, group_feed
 from yibao.people import service as people
 from yibao.people.id_number import normalise
 
@@ -87,33 +89,64 @@ async def import_deaths_json(body: DeathBatch, staff: Clerk, uow: UowDep) -> Any
     status_code=201,
     response_model=JobRead,
     responses=_CREATED_OR_SAME,
-    summary="Import a register feed file (CSV): kind death_registry (id_number,name,death_date)",
+    summary="Import a register feed file (CSV): a death registry, or the full list of one special group",
 )
 async def import_file(
     staff: Clerk,
     uow: UowDep,
-    file: Annotated[UploadFile, File(description="CSV with a header: id_number,name,death_date (UTF-8)")],
-    kind: Annotated[Literal["death_registry"], Form()],
-    source: Annotated[str, Form(min_length=1, max_length=100, examples=["公安 2026-11"])],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="CSV with a header, UTF-8. death_registry: id_number,name,death_date; "
+            "group_feed: id_number,name,group,valid_from[,valid_to]"
+        ),
+    ],
+    kind: Annotated[Literal["death_registry", "group_feed"], Form()],
+    source: Annotated[str, Form(min_length=1, max_length=100, examples=["民政 2026-11"])],
+    group: Annotated[str | None, Form(max_length=30, description="group_feed: the group the file lists")] = None,
+    region: Annotated[
+        str | None, Form(pattern=r"^\d{6}$", description="group_feed: the region whose full list it is")
+    ] = None,
+    feed_date: Annotated[
+        date | None, Form(description="group_feed: the list's date (default today); missing tags end on it")
+    ] = None,
 ) -> Any:
-    """Idempotent on the file's SHA-256: the same file again answers its first run with 200."""
+    """A finished job run of the kind; idempotent on the file's SHA-256 (a group feed's with its
+    group, region and date): the same file again answers its first run with 200 and changes nothing."""
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise InvalidRequest(f"文件超过 {MAX_IMPORT_BYTES} 字节 the file is larger than {MAX_IMPORT_BYTES} bytes")
-    rows = deaths.parse_csv(content)
-    done = await deaths.import_deaths(uow, staff.actor, source.strip(), rows, hashlib.sha256(content).hexdigest())
+    sha = hashlib.sha256(content).hexdigest()
+    if kind == "death_registry":
+        if group is not None or region is not None or feed_date is not None:
+            raise InvalidRequest("death_registry takes no group, region or feed_date")
+        done = await deaths.import_deaths(uow, staff.actor, source.strip(), deaths.parse_csv(content), sha)
+    else:
+        if group is None or region is None:
+            raise InvalidRequest("group_feed needs group and region")
+        done = await group_feed.import_feed(
+            uow,
+            staff.actor,
+            source=source.strip(),
+            group=group.strip(),
+            region=region,
+            feed_date=feed_date or today(),
+            rows=group_feed.parse_csv(content),
+            sha256=sha,
+        )
     return JSON(runner.render(done.run), status_code=201 if done.created else 200)
 
 
 @router.get(
     "/persons/imports/{run_id}/rows.csv",
     response_class=Response,
-    responses=csv_file("CSV: line,id_number (masked),death_date,class,recorded_death_date,settled_after_death"),
+    responses=csv_file(
+        "CSV: one line per row of the file (IDs masked) with its class; a group feed adds its ended tags"
+    ),
     summary="The per-row classification of an import, as CSV",
 )
 async def import_rows(run_id: str, _: Clerk, session: SessionDep) -> Response:
-    run = await runner.get(session, run_id)
-    return Response(deaths.classification_csv(run), media_type="text/csv; charset=utf-8")
+    return Response(await people.import_rows_csv(session, run_id), media_type="text/csv; charset=utf-8")
 
 
 @router.patch(

@@ -226,14 +226,12 @@ async def import_deaths(
     return Imported(run, True)
 
 
-def classification_csv(run: JobRunRow) -> str:
+def classification_csv(result: dict[str, Any]) -> str:
     """The rows of a finished import as CSV for the clerk (IDs masked, as in the job's result)."""
-    if run.kind != KIND or run.result is None:
-        raise InvalidRequest("该作业不是已完成的死亡信息导入 the run is no finished death-registry import")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["line", "id_number", "death_date", "class", "recorded_death_date", "settled_after_death"])
-    for item in run.result.get("rows", []):
+    for item in result.get("rows", []):
         w.writerow(
             [
                 item["line"],

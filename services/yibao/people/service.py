@@ -22,9 +22,10 @@ from yibao.bill_settlement.orm import SettlementRow
 from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidIdNumber, InvalidRequest, NotFound, UnknownGroup, UnknownRegion
+from yibao.jobs import runner as jobs
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import sweep
-from yibao.people import id_number
+from yibao.people import deaths, group_feed, id_number
 from yibao.people.orm import FamilyBindingRow, FilingRow, PersonGroupRow, PersonRow
 from yibao.people.repository import get_by_id_number
 from yibao.policy.repository import groups_of, is_pooling_region
@@ -313,6 +314,16 @@ async def history(session: AsyncSession, raw_id: str) -> tuple[PersonRow, list[H
         .order_by(AuditRow.id)
     )
     return person, [HistoryEntry(r.at, f"{r.actor_kind}:{r.actor}", r.action, r.detail) for r in rows]
+
+
+async def import_rows_csv(session: AsyncSession, run_id: str) -> str:
+    """The per-row classification of a finished register import (deaths or a group feed), as CSV."""
+    run = await jobs.get(session, run_id)
+    if run.result is None or run.kind not in (deaths.KIND, group_feed.KIND):
+        raise NotFound(f"导入 {run_id} 不存在或未完成 no finished register import {run_id}")
+    if run.kind == deaths.KIND:
+        return deaths.classification_csv(run.result)
+    return group_feed.classification_csv(run.result)
 
 
 # ---------------------------------------------------------------- cross-region filings
