@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
+import io
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile
 
-from api.deps import SessionDep, UowDep, require_staff
+from api.deps import SessionDep, StaffUser, UowDep, require_staff
 from api.responses import JSON
 from api.schemas.common import ERRORS, RowId, csv_file, fen
 from api.schemas.jobs import JobRead
@@ -29,6 +32,8 @@ from api.schemas.people import (
     PersonChangeRead,
     PersonCreate,
     PersonHistoryRead,
+    PersonListed,
+    PersonPage,
     PersonPatch,
     PersonRead,
 )
@@ -40,7 +45,7 @@ from yibao.errors import InvalidRequest
 from yibao.jobs import runner
 from yibao.people import deaths, group_feed
 from yibao.people import service as people
-from yibao.people.id_number import normalise
+from yibao.people.id_number import mask, normalise
 
 router = APIRouter(prefix="/api/v1", tags=["admin 经办"], responses=ERRORS)
 
@@ -54,6 +59,81 @@ async def create_person(body: PersonCreate, staff: Clerk, uow: UowDep) -> Person
     """Validates the GB 11643 checksum and derives birth date and gender from the ID."""
     person = await people.register(uow, staff.actor, body.id_number, body.name, body.region, body.death_date)
     return PersonRead.of(person)
+
+
+#: roles whose counter work needs whole ID numbers in lists (others see them masked)
+FULL_ID_ROLES = ("admin", "clerk")
+SEARCH_FIELDS = ["id_number", "name", "region", "birth_date", "gender", "death_date", "groups"]
+CSV_PAGE = 1000
+
+
+def _listed(found: people.Found, full_ids: bool) -> PersonListed:
+    p = found.person
+    return PersonListed(
+        id_number=p.id_number if full_ids else mask(p.id_number),
+        name=p.name,
+        region=p.region,
+        birth_date=p.birth_date,
+        gender=cast(Literal["M", "F"], p.gender),
+        death_date=p.death_date,
+        groups=found.groups,
+    )
+
+
+@router.get(
+    "/persons",
+    response_model=PersonPage,
+    responses={200: {"content": {"text/csv": {}}}},
+    summary="Search people (staff): ID number, name, region, group, enrolment year; keyset pages or CSV",
+)
+async def search_persons(
+    staff: StaffUser,
+    session: SessionDep,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="an ID number (whole, a prefix, or masked 4305221990******35) or a name"),
+    ] = None,
+    name: Annotated[str | None, Query(max_length=100, description="part of the name")] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    group: Annotated[str | None, Query(max_length=30, description="a special group held today")] = None,
+    enrolled_in: Annotated[int | None, Query(ge=2000, le=2100, description="enrolled for this year")] = None,
+    deceased: Annotated[bool | None, Query(description="true: with a death date; false: without")] = None,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format", description="`csv`: every row")] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """ID numbers are whole for clerks (and admin), masked for other staff roles."""
+    full = staff.role in FULL_ID_ROLES
+    search = functools.partial(
+        people.search,
+        session,
+        q=q,
+        name=name,
+        region=region,
+        group=group,
+        enrolled_in=enrolled_in,
+        deceased=deceased,
+    )
+    if not (fmt == "csv" or (fmt is None and accept is not None and "text/csv" in accept)):
+        found, nxt = await search(cursor=cursor, limit=limit)
+        return PersonPage(items=[_listed(f, full) for f in found], next_cursor=nxt)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=SEARCH_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    cur: str | None = None
+    while True:  # the export walks every keyset page
+        found, cur = await search(cursor=cur, limit=CSV_PAGE)
+        for f in found:
+            row = _listed(f, full).model_dump()
+            writer.writerow({**row, "groups": ";".join(row["groups"])})
+        if cur is None:
+            break
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="persons.csv"'},
+    )
 
 
 @router.get("/persons/{id_number}", response_model=PersonRead, summary="One person")

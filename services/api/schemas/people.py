@@ -152,6 +152,21 @@ class DeathBatch(Strict):
     rows: Annotated[list[DeathRowIn], Field(min_length=1, max_length=100_000)]
 
 
+class PersonListed(BaseModel):
+    id_number: str = Field(description="full for clerks (and admin), masked for other roles")
+    name: str
+    region: str
+    birth_date: date
+    gender: Literal["M", "F"]
+    death_date: date | None
+    groups: list[str] = Field(description="special groups held today")
+
+
+class PersonPage(BaseModel):
+    items: list[PersonListed]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
+
+
 class GroupCreate(Strict):
     group: Group
     valid_from: Day = Field(examples=["2026-01-01"])

@@ -9,6 +9,8 @@ binding staff make exists at once, a member's after the relative confirms it.
 
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from yibao.audit.orm import AuditRow
 from yibao.bill_settlement.orm import SettlementRow
 from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
+from yibao.enrolment.orm import EnrolmentRow
 from yibao.errors import InvalidIdNumber, InvalidRequest, NotFound, UnknownGroup, UnknownRegion
 from yibao.jobs import runner as jobs
 from yibao.monitoring.repository import load_rules
@@ -324,6 +327,119 @@ async def import_rows_csv(session: AsyncSession, run_id: str) -> str:
     if run.kind == deaths.KIND:
         return deaths.classification_csv(run.result)
     return group_feed.classification_csv(run.result)
+
+
+# ---------------------------------------------------------------- staff search
+
+#: an ID number as a clerk may type it: whole, a prefix, or masked (``4305221990******35``)
+_ID_QUERY = re.compile(r"(?P<head>[^*]+)(?:\*+(?P<tail>[^*]{0,4}))?")
+_ID_HEAD = re.compile(r"\d{1,17}[\dX]?")
+_ID_TAIL = re.compile(r"\d{0,3}[\dX]?")
+
+
+def _id_query(q: str) -> tuple[str, str] | None:
+    """(prefix, suffix) when ``q`` is an ID number, a prefix of one, or a masked one; else None."""
+    m = _ID_QUERY.fullmatch(q)
+    if m is None:
+        return None
+    try:
+        head, tail = id_number.normalise(m.group("head")), id_number.normalise(m.group("tail") or "")
+    except InvalidIdNumber:
+        return None
+    if not _ID_HEAD.fullmatch(head) or not _ID_TAIL.fullmatch(tail):
+        return None
+    return head, tail
+
+
+@dataclass(frozen=True)
+class Found:
+    person: PersonRow
+    groups: list[str]  # held today
+
+
+def _like(text_: str) -> str:
+    return "%" + text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _search_cursor(person_id: int) -> str:
+    return base64.urlsafe_b64encode(str(person_id).encode()).decode()
+
+
+def _after(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        value = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("cursor is not one this API returned") from None
+    if not 0 <= value < 2**63:
+        raise InvalidRequest("cursor is not one this API returned")
+    return value
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    q: str | None = None,
+    name: str | None = None,
+    region: str | None = None,
+    group: str | None = None,
+    enrolled_in: int | None = None,
+    deceased: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Found], str | None]:
+    """People matching every filter given, by internal id (keyset pages).
+
+    ``q`` is an ID number (whole, a prefix, or masked as answers show it: ``4305221990******35``)
+    or else part of a name; ``group`` is a group held today; ``enrolled_in`` a year enrolled."""
+    stmt = select(PersonRow).where(PersonRow.id > _after(cursor))
+    if q:
+        q = q.strip()
+        parts = _id_query(q)
+        if parts is not None:
+            head, tail = parts
+            stmt = stmt.where(PersonRow.id_number.startswith(head, autoescape=True))
+            if tail:
+                stmt = stmt.where(PersonRow.id_number.endswith(tail, autoescape=True))
+        else:
+            stmt = stmt.where(PersonRow.name.ilike(_like(q), escape="\\"))
+    if name:
+        stmt = stmt.where(PersonRow.name.ilike(_like(name.strip()), escape="\\"))
+    if region:
+        stmt = stmt.where(PersonRow.region == region)
+    today = clock.today()
+    held_today = (PersonGroupRow.valid_from <= today) & (
+        PersonGroupRow.valid_to.is_(None) | (PersonGroupRow.valid_to >= today)
+    )
+    if group:
+        stmt = stmt.where(
+            select(PersonGroupRow.id)
+            .where(PersonGroupRow.person_id == PersonRow.id, PersonGroupRow.group == group, held_today)
+            .exists()
+        )
+    if enrolled_in is not None:
+        stmt = stmt.where(
+            select(EnrolmentRow.id)
+            .where(EnrolmentRow.person_id == PersonRow.id, EnrolmentRow.year == enrolled_in)
+            .exists()
+        )
+    if deceased is not None:
+        stmt = stmt.where(PersonRow.death_date.isnot(None) if deceased else PersonRow.death_date.is_(None))
+    people = list(await session.scalars(stmt.order_by(PersonRow.id).limit(limit + 1)))
+    page = people[:limit]
+    held: dict[int, list[str]] = {p.id: [] for p in page}
+    if page:
+        rows = await session.execute(
+            select(PersonGroupRow.person_id, PersonGroupRow.group)
+            .where(PersonGroupRow.person_id.in_(held), held_today)
+            .order_by(PersonGroupRow.group)
+        )
+        for pid, g in rows.all():
+            if g not in held[pid]:
+                held[pid].append(g)
+    nxt = _search_cursor(page[-1].id) if len(people) > limit else None
+    return [Found(p, held[p.id]) for p in page], nxt
 
 
 # ---------------------------------------------------------------- cross-region filings
