@@ -6,7 +6,8 @@ same file again answers the first run and changes nothing. Every row is classifi
 (``conflicting_date``: a clerk corrects it with ``PATCH /persons/{id}`` and a reason). The rows
 are matched in one query and recorded in one UPDATE; the deaths take effect at once like a
 clerk's (later bills refused, bills already settled after them raised as ``claims_after_death``
-suspects and listed per row). The run, the changes and their audit entries commit together.
+suspects and listed per row). The run, the changes and the run's audit entry (listing every
+person changed, with before and after) commit together.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from yibao.monitoring.sweep import sweep
 from yibao.people import id_number
 
 KIND = "death_registry"
+#: the audit action of an import; its ``changes`` name each person changed (see people.history)
+IMPORTED_ACTION = "persons.deaths_imported"
 #: the rows of one file (a county's month is a few thousand; a province's year fits)
 MAX_ROWS = 100_000
 CSV_COLUMNS = ("id_number", "name", "death_date")
@@ -186,19 +189,6 @@ async def import_deaths(
     suspects = 0
     if record:
         await s.execute(_RECORD, {"pids": [p for p, _, _ in record], "days": [d for _, d, _ in record]})
-        for pid, day, _ in record:
-            await audit.record(
-                s,
-                actor,
-                "person.changed",
-                ("person", str(pid)),
-                {
-                    "before": {"death_date": None},
-                    "after": {"death_date": day.isoformat()},
-                    "reason": f"死亡信息比对 death registry {source}",
-                    "job_run": str(run.id),
-                },
-            )
         found_new = await sweep(
             s,
             await load_rules(s),
@@ -219,8 +209,24 @@ async def import_deaths(
         "rows": out,
     }
     await runner.finish_inline(s, run, len(rows), result)
+    # one audit entry for the run names every person it changed with before and after (a
+    # person's history shows their part of it): an entry per person would cost a chained write each
+    changes = [
+        {
+            "person": pid,
+            "action": "person.changed",
+            "before": {"death_date": None},
+            "after": {"death_date": day.isoformat()},
+            "reason": f"死亡信息比对 death registry {source}",
+        }
+        for pid, day, _ in record
+    ]
     await audit.record(
-        s, actor, "persons.deaths_imported", ("job_run", str(run.id)), {"sha256": sha256, "counts": result["counts"]}
+        s,
+        actor,
+        IMPORTED_ACTION,
+        ("job_run", str(run.id)),
+        {"sha256": sha256, "counts": result["counts"], "changes": changes},
     )
     await uow.commit()
     return Imported(run, True)

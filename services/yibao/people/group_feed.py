@@ -7,7 +7,7 @@ the file, end on the feed date (核减); everyone else is left alone. One import
 run (``group_feed``), idempotent on the SHA-256 of the file (with its group, region and date):
 the same file again answers the first run and changes nothing, and a file with the same people
 changes nothing either. Rows are matched in one query, tags added in one INSERT and ended in one
-UPDATE; every row is classified, every change audited on its person naming the run.
+UPDATE; every row is classified, the run's one audit entry lists every person changed with before and after.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from yibao.people.deaths import MAX_ROWS, Imported
 from yibao.policy.repository import groups_of, is_pooling_region
 
 KIND = "group_feed"
+#: the audit action of a feed; its ``changes`` name each person changed (see people.history)
+IMPORTED_ACTION = "persons.group_feed_imported"
 CSV_COLUMNS = ("id_number", "name", "group", "valid_from")
 CLASSES = (
     "added",
@@ -188,6 +190,7 @@ async def import_feed(
         else:
             item["class"] = "added"
             add.append((person.id, start, end, item))
+    changes: list[dict[str, Any]] = []  # every person changed, for the run's one audit entry
     if add:
         params_add = {
             "g": group,
@@ -205,23 +208,22 @@ async def import_feed(
     ended = (await s.execute(_END, {"d": feed_date, "region": region, "g": group, "keep": keep})).all()
     for tag_id, pid, idn, before in ended:
         out.append({"line": None, "id_number": id_number.mask(idn), "group": group, "class": "ended", "tag_id": tag_id})
-        await audit.record(
-            s,
-            actor,
-            "person.group_ended",
-            ("person", str(pid)),
+        changes.append(
             {
+                "person": pid,
+                "action": "person.group_ended",
                 "tag": tag_id,
                 "group": group,
                 "before": {"valid_to": str(before) if before else None},
                 "after": {"valid_to": str(feed_date)},
-                "job_run": str(run.id),
-            },
+            }
         )
     counts = Counter(item["class"] for item in out)
     result: dict[str, Any] = {**params, "counts": {c: counts.get(c, 0) for c in CLASSES}, "rows": out}
     await runner.finish_inline(s, run, len(rows), result)
-    await audit.record(s, actor, "persons.group_feed_imported", ("job_run", str(run.id)), {"counts": result["counts"]})
+    await audit.record(
+        s, actor, IMPORTED_ACTION, ("job_run", str(run.id)), {"counts": result["counts"], "changes": changes}
+    )
     await uow.commit()
     return Imported(run, True)
 

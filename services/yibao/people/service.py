@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit, clock
@@ -309,14 +309,34 @@ class HistoryEntry:
 
 
 async def history(session: AsyncSession, raw_id: str) -> tuple[PersonRow, list[HistoryEntry]]:
-    """Every audited action on the person (registration, groups, changes), oldest first."""
+    """Every audited action on the person (registration, groups, changes), oldest first,
+    including their part of a register import (the import's entry lists each person it changed)."""
     person = await get_by_id_number(session, raw_id)
+    mine = {"changes": [{"person": person.id}]}
     rows = await session.scalars(
         select(AuditRow)
-        .where(AuditRow.subject_type == "person", AuditRow.subject_id == str(person.id))
+        .where(
+            or_(
+                and_(AuditRow.subject_type == "person", AuditRow.subject_id == str(person.id)),
+                and_(
+                    AuditRow.action.in_((deaths.IMPORTED_ACTION, group_feed.IMPORTED_ACTION)),
+                    AuditRow.detail.contains(mine),
+                ),
+            )
+        )
         .order_by(AuditRow.id)
     )
-    return person, [HistoryEntry(r.at, f"{r.actor_kind}:{r.actor}", r.action, r.detail) for r in rows]
+    out: list[HistoryEntry] = []
+    for r in rows:
+        actor = f"{r.actor_kind}:{r.actor}"
+        if r.subject_type == "person":
+            out.append(HistoryEntry(r.at, actor, r.action, r.detail))
+            continue
+        for change in r.detail.get("changes", []):
+            if change.get("person") == person.id:
+                detail = {k: v for k, v in change.items() if k not in ("person", "action")}
+                out.append(HistoryEntry(r.at, actor, str(change["action"]), {**detail, "job_run": r.subject_id}))
+    return person, out
 
 
 async def import_rows_csv(session: AsyncSession, run_id: str) -> str:
