@@ -102,13 +102,17 @@ _ADD = text(
     'ON CONFLICT (person_id, "group", valid_from) DO UPDATE SET valid_to = EXCLUDED.valid_to '
     "RETURNING id, person_id"
 )
-#: ``o`` is the tag as it was (the FROM list reads the rows before this UPDATE)
+#: the tags to end: held on the date by people of the region not in the file (a hash anti-join
+#: against the kept ids; ``before`` is the tag as it was)
 _END = text(
-    "UPDATE person_groups g SET valid_to = :d FROM persons p, person_groups o "
-    'WHERE o.id = g.id AND p.id = g.person_id AND p.region = :region AND g."group" = :g '
-    "AND g.valid_from <= :d AND (g.valid_to IS NULL OR g.valid_to > :d) "
-    "AND NOT (g.person_id = ANY(CAST(:keep AS bigint[]))) "
-    "RETURNING g.id, g.person_id, p.id_number, o.valid_to AS before"
+    "WITH keep AS MATERIALIZED (SELECT unnest(CAST(:keep AS bigint[])) AS id), "
+    "gone AS MATERIALIZED ("
+    "  SELECT g.id, g.valid_to AS before, p.id_number FROM person_groups g JOIN persons p ON p.id = g.person_id "
+    '  WHERE p.region = :region AND g."group" = :g AND g.valid_from <= :d '
+    "    AND (g.valid_to IS NULL OR g.valid_to > :d) "
+    "    AND NOT EXISTS (SELECT 1 FROM keep WHERE keep.id = g.person_id)) "
+    "UPDATE person_groups u SET valid_to = :d FROM gone WHERE u.id = gone.id "
+    "RETURNING u.id, u.person_id, gone.id_number, gone.before"
 )
 
 
@@ -201,9 +205,15 @@ async def import_feed(
         tags = {int(pid): int(tid) for tid, pid in (await s.execute(_ADD, params_add)).all()}
         for pid, start, end, item in add:
             item["tag_id"] = tags[pid]
-            detail = {"group": group, "valid_from": str(start), "valid_to": str(end) if end else None}
-            await audit.record(
-                s, actor, "person.group_tagged", ("person", str(pid)), {**detail, "job_run": str(run.id)}
+            changes.append(
+                {
+                    "person": pid,
+                    "action": "person.group_tagged",
+                    "tag": tags[pid],
+                    "group": group,
+                    "valid_from": str(start),
+                    "valid_to": str(end) if end else None,
+                }
             )
     ended = (await s.execute(_END, {"d": feed_date, "region": region, "g": group, "keep": keep})).all()
     for tag_id, pid, idn, before in ended:
