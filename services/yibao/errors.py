@@ -279,3 +279,13 @@ class PrescriptionInvalid(DomainError):
 
     code = "PRESCRIPTION_INVALID"
     default_message = "处方无效 the prescription does not cover this bill"
+
+
+# ---------------------------------------------------------------- the register of people (issue #16)
+
+
+class UnknownGroup(DomainError):
+    """A special-group code that is no group of the region's policy (the message lists the valid ones)."""
+
+    code = "UNKNOWN_GROUP"
+    default_message = "特殊人群类别不存在 unknown special group"

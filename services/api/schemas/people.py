@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     from yibao.accounts.service import Credited
     from yibao.enrolment.orm import EnrolmentRow
     from yibao.people.orm import FilingRow, PersonRow
+    from yibao.people.service import PersonChange
 
 IdNumber = Annotated[str, Field(min_length=1, max_length=18, examples=["430522199001011235"])]
 Region = Annotated[str, Field(pattern=r"^\d{6}$", examples=["430522"])]
-Group = Literal["destitute", "orphan", "severe_disability", "min_living", "poverty_monitoring", "marginal"]
+#: a group code of the person's region policy (``groups`` section; an unknown one is UNKNOWN_GROUP)
+Group = Annotated[str, Field(min_length=1, max_length=30, examples=["min_living"])]
 
 
 class PersonCreate(Strict):
@@ -52,6 +54,119 @@ class PersonRead(BaseModel):
         )
 
 
+class PersonPatch(Strict):
+    """Only the fields given change; ``death_date: null`` clears a recorded death (with a reason)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"death_date": "2026-11-01", "reason": "公安死亡信息比对 public-security death registry"},
+                {"name": "张三丰", "region": "430100"},
+                {"death_date": None, "reason": "误报死亡，家属持身份证到柜台核实 reported in error"},
+            ]
+        },
+    )
+
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    region: Region | None = None
+    death_date: Day | None = Field(default=None, description="set, correct, or clear (null) the death date")
+    reason: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="why; required to correct or clear a recorded death date"
+    )
+
+
+class SettledAfterDeathRead(BaseModel):
+    settlement_id: str
+    institution_code: str
+    service_date: date
+
+
+class FieldChange(BaseModel):
+    before: str | None
+    after: str | None
+
+
+class PersonChangeRead(BaseModel):
+    person: PersonRead
+    changes: dict[str, FieldChange] = Field(description="only the fields that changed (empty: nothing did)")
+    settled_after_death: list[SettledAfterDeathRead] = Field(
+        description="bills already settled for a service date after the death date"
+    )
+    suspects_raised: int = Field(description="claims_after_death suspects this change raised at once")
+
+    @classmethod
+    def of(cls, c: PersonChange) -> PersonChangeRead:
+        def s(v: object) -> str | None:
+            return None if v is None else str(v)
+
+        return cls(
+            person=PersonRead.of(c.person),
+            changes={k: FieldChange(before=s(b), after=s(a)) for k, (b, a) in c.changes.items()},
+            settled_after_death=[
+                SettledAfterDeathRead(
+                    settlement_id=x.settlement_id, institution_code=x.institution_code, service_date=x.service_date
+                )
+                for x in c.settled_after_death
+            ],
+            suspects_raised=c.suspects_raised,
+        )
+
+
+class HistoryEntryRead(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class PersonHistoryRead(BaseModel):
+    id_number: str
+    entries: list[HistoryEntryRead]
+
+
+class DeathRowIn(Strict):
+    id_number: Annotated[str, Field(max_length=30, examples=["430522199001011235"])]
+    name: Annotated[str, Field(max_length=100, examples=["张三"])] = ""
+    death_date: Annotated[str, Field(max_length=20, examples=["2026-11-01"], description="YYYY-MM-DD")]
+
+
+class DeathBatch(Strict):
+    """A death registry batch as JSON: each row is classified, a bad value never refuses the file."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "公安 2026-11",
+                    "rows": [{"id_number": "430522199001011235", "name": "张三", "death_date": "2026-11-01"}],
+                }
+            ]
+        },
+    )
+
+    source: Annotated[str, Field(min_length=1, max_length=100, examples=["公安 2026-11"])]
+    rows: Annotated[list[DeathRowIn], Field(min_length=1, max_length=100_000)]
+
+
+class PersonListed(BaseModel):
+    id_number: str = Field(description="full for clerks (and admin), masked for other roles")
+    name: str
+    region: str
+    birth_date: date
+    gender: Literal["M", "F"]
+    death_date: date | None
+    groups: list[str] = Field(description="special groups held today")
+
+
+class PersonPage(BaseModel):
+    items: list[PersonListed]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
+
+
 class GroupCreate(Strict):
     group: Group
     valid_from: Day = Field(examples=["2026-01-01"])
@@ -59,10 +174,15 @@ class GroupCreate(Strict):
 
 
 class GroupRead(BaseModel):
+    id: int | None = Field(default=None, description="the tag's id (end it with PATCH …/groups/{id})")
     id_number: str
     group: str
     valid_from: date
     valid_to: date | None
+
+
+class GroupEnd(Strict):
+    valid_to: Day = Field(examples=["2026-11-30"], description="the last day the person holds the group (核减)")
 
 
 class EnrolmentCreate(Strict):

@@ -83,6 +83,10 @@ KINDS: dict[str, JobKind] = {
             "parallelism": Param("parallelism", required=False),
         },
     ),
+    # run inline by their own endpoint (the file is the request), recorded here for progress,
+    # result and idempotency on the file's SHA-256; never started through POST /jobs
+    "death_registry": JobKind("inline", ("clerk",), "死亡信息比对 death registry file {sha256}"),
+    "group_feed": JobKind("inline", ("clerk",), "特殊人群比对 group feed {group} {region} {feed_date}"),
     "monitor_alerts": JobKind(
         "monitor",
         ("inspector",),

@@ -81,6 +81,8 @@ async def request(
     if kind not in KINDS:
         raise InvalidRequest(f"unknown job kind {kind!r}; known: {', '.join(sorted(KINDS))}")
     check_params(kind, params)
+    if KINDS[kind].service == INLINE:
+        raise InvalidRequest(f"作业 {kind} 由其导入接口运行 job kind {kind!r} runs from its own import endpoint")
     s = uow.session
     if isinstance(params.get("region"), str) and not await is_pooling_region(s, params["region"]):
         raise UnknownRegion(f"统筹区 {params['region']} 不存在 {params['region']} is no pooling region")
@@ -112,6 +114,59 @@ async def request(
     orjson.dumps(render(row))  # the answer renders before the commit, or nothing is written
     await uow.commit()
     return row, True
+
+
+#: the service of kinds an endpoint runs in its own transaction (imports whose request is a file)
+INLINE = "inline"
+
+
+async def start_inline(
+    session: AsyncSession, actor: audit.Actor, kind: str, params: dict[str, Any], dedup_key: str, total: int
+) -> tuple[JobRunRow, bool]:
+    """A run of an inline kind, in the caller's transaction (``running``); or the finished run
+    with the same ``dedup_key`` and ``False``. The caller finishes it (:func:`finish_inline`) and
+    commits both with its effect, so a run is stored only together with what it did."""
+    assert KINDS[kind].service == INLINE, kind
+    check_params(kind, params)
+    run_id = uuid.uuid4()
+    now = clock.now()
+    created = await session.scalar(
+        insert(JobRunRow)
+        .values(
+            id=run_id,
+            kind=kind,
+            params=params,
+            dedup_key=dedup_key,
+            state="running",
+            attempts=1,
+            processed=0,
+            total=total,
+            requested_by=actor.name,
+            started_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "dedup_key"], index_where=JobRunRow.dedup_key.isnot(None))
+        .returning(JobRunRow.id)
+    )
+    if created is None:
+        existing = await session.scalar(
+            select(JobRunRow).where(JobRunRow.kind == kind, JobRunRow.dedup_key == dedup_key)
+        )
+        assert existing is not None
+        return existing, False
+    row = await session.get(JobRunRow, run_id)
+    assert row is not None
+    await audit.record(session, actor, "job.requested", ("job_run", str(row.id)), {"kind": kind, "params": params})
+    return row, True
+
+
+async def finish_inline(session: AsyncSession, row: JobRunRow, processed: int, result: dict[str, Any]) -> None:
+    """Mark an inline run succeeded with its result, in the caller's transaction."""
+    await session.execute(
+        update(JobRunRow)
+        .where(JobRunRow.id == row.id)
+        .values(state="succeeded", processed=processed, result=result, finished_at=clock.now())
+    )
+    await session.refresh(row)
 
 
 async def get(session: AsyncSession, run_id: str) -> JobRunRow:

@@ -8,6 +8,8 @@ refused at load time instead of in the middle of a settlement.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -15,6 +17,8 @@ from typing import Any
 
 from yibao.money import ZERO, Fen, yuan_to_fen
 
+#: the six codes every policy before the ``groups`` section knew (DOMAIN §2); a policy's own
+#: groups are ``PolicyParams.groups`` (DOMAIN §8): validate codes against those, not this list
 GROUPS = (
     "destitute",
     "orphan",
@@ -23,6 +27,9 @@ GROUPS = (
     "poverty_monitoring",
     "marginal",
 )
+SUBSIDY_KINDS = ("full", "fixed", "none")
+#: a group code as tags store it (``person_groups.group`` is 30 characters)
+GROUP_CODE = re.compile(r"[a-z][a-z0-9_]{1,29}")
 
 
 def _by_level(raw: dict[str, str], convert: Any) -> dict[int, Any]:
@@ -139,6 +146,12 @@ class SubsidyParams:
     full_groups: frozenset[str]
     fixed_amount: Fen
     fixed_groups: frozenset[str]
+    #: each fixed group's own amount (a ``groups`` section may give groups different amounts);
+    #: a fixed group missing here takes ``fixed_amount``
+    fixed_amounts: dict[str, Fen] = field(default_factory=dict)
+
+    def amount_of(self, group: str) -> Fen:
+        return self.fixed_amounts.get(group, self.fixed_amount)
 
 
 @dataclass(frozen=True)
@@ -185,6 +198,128 @@ class AssistanceGroup:
     threshold: Fen
     ratio: Decimal
     annual_limit: Fen
+
+
+@dataclass(frozen=True)
+class GroupParams:
+    """One special group of a region and year (policy section ``groups``; DOMAIN §8)."""
+
+    code: str
+    name: str
+    subsidy: str  # full / fixed / none
+    amount: Fen  # the fixed subsidy (0 unless ``fixed``)
+    waiting_exempt: bool
+    ci_tilt: bool  # the critical-illness poor-group rule applies
+    assistance: AssistanceGroup | None  # medical assistance, or none
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> GroupParams:
+        code = str(raw["code"])
+        if not GROUP_CODE.fullmatch(code):
+            raise ValueError(f"group code {code!r} must be 2–30 lower-case letters, digits or _")
+        name = str(raw["name"]).strip()
+        if not name:
+            raise ValueError(f"group {code} needs a name")
+        kind = raw["subsidy"]
+        if kind not in SUBSIDY_KINDS:
+            raise ValueError(f"group {code}: subsidy must be one of {', '.join(SUBSIDY_KINDS)}")
+        if kind == "fixed":
+            amount = yuan_to_fen(raw["amount"])
+            if amount <= 0:
+                raise ValueError(f"group {code}: a fixed subsidy needs a positive amount")
+        elif raw.get("amount") not in (None, "0.00", "0"):
+            raise ValueError(f"group {code}: only a fixed subsidy has an amount")
+        else:
+            amount = ZERO
+        a = raw.get("assistance")
+        assistance = None
+        if a is not None:
+            assistance = AssistanceGroup(
+                group=code,
+                threshold=yuan_to_fen(a["threshold"]),
+                ratio=Decimal(a["ratio"]),
+                annual_limit=yuan_to_fen(a["annual_limit"]),
+            )
+            if not (Decimal(0) < assistance.ratio <= Decimal(1)) or assistance.threshold < 0:
+                raise ValueError(f"group {code}: assistance ratio must be in (0, 1], threshold ≥ 0")
+        return cls(
+            code=code,
+            name=name,
+            subsidy=kind,
+            amount=amount,
+            # DOMAIN §8: every subsidised group is exempt from waiting unless the policy says otherwise
+            waiting_exempt=bool(raw.get("waiting_exempt", kind != "none")),
+            ci_tilt=bool(raw.get("ci_tilt", False)),
+            assistance=assistance,
+        )
+
+
+def parse_groups(raw: list[dict[str, Any]]) -> dict[str, GroupParams]:
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("groups must be a non-empty list")
+    groups: dict[str, GroupParams] = {}
+    for item in raw:
+        g = GroupParams.parse(item)
+        if g.code in groups:
+            raise ValueError(f"group {g.code} appears twice")
+        groups[g.code] = g
+    return groups
+
+
+def _legacy_groups(
+    subsidy: SubsidyParams, exempt: frozenset[str], poor: frozenset[str], assistance: dict[str, AssistanceGroup]
+) -> dict[str, GroupParams]:
+    """The groups a policy without a ``groups`` section implies (named by their codes)."""
+    codes = subsidy.full_groups | subsidy.fixed_groups | exempt | poor | set(assistance)
+    out: dict[str, GroupParams] = {}
+    for c in sorted(codes):
+        kind = "full" if c in subsidy.full_groups else "fixed" if c in subsidy.fixed_groups else "none"
+        out[c] = GroupParams(
+            code=c,
+            name=c,
+            subsidy=kind,
+            amount=subsidy.amount_of(c) if kind == "fixed" else ZERO,
+            waiting_exempt=c in exempt,
+            ci_tilt=c in poor,
+            assistance=assistance.get(c),
+        )
+    return out
+
+
+def _agrees(what: str, legacy: Any, derived: Any) -> None:
+    if legacy != derived:
+        raise ValueError(f"{what} contradicts the groups section ({legacy!r} there, {derived!r} from groups)")
+
+
+def _check_legacy(doc: dict[str, Any], groups: dict[str, GroupParams]) -> None:
+    """A document with a ``groups`` section may keep the older sections (for readers that know
+    only those), but where they name a group they must say what ``groups`` says."""
+    res = doc["resident"]
+    sub = res.get("subsidy")
+    if sub is not None:
+        for c in sub.get("full", ()):
+            _agrees(f"resident.subsidy.full[{c}]", "full", groups[c].subsidy if c in groups else None)
+        fixed = sub.get("fixed") or {}
+        for c in fixed.get("groups", ()):
+            g = groups.get(c)
+            _agrees(
+                f"resident.subsidy.fixed[{c}]",
+                ("fixed", yuan_to_fen(fixed["amount"])),
+                (g.subsidy, g.amount) if g else None,
+            )
+    for c in res.get("waiting", {}).get("exempt_groups", ()):
+        _agrees(f"resident.waiting.exempt_groups[{c}]", True, groups[c].waiting_exempt if c in groups else None)
+    for scheme in ("resident", "employee"):
+        ci = doc[scheme].get("critical_illness") or {}
+        for c in ci.get("poor_groups", ()):
+            _agrees(f"{scheme}.critical_illness.poor_groups[{c}]", True, groups[c].ci_tilt if c in groups else None)
+    for c, a in (doc.get("medical_assistance") or {}).get("groups", {}).items():
+        g = groups.get(c)
+        legacy = (yuan_to_fen(a["threshold"]), Decimal(a["ratio"]), yuan_to_fen(a["annual_limit"]))
+        derived = (
+            (g.assistance.threshold, g.assistance.ratio, g.assistance.annual_limit) if g and g.assistance else None
+        )
+        _agrees(f"medical_assistance.groups[{c}]", legacy, derived)
 
 
 @dataclass(frozen=True)
@@ -521,6 +656,8 @@ class PolicyParams:
     manual_reimbursement: ManualReimbursementParams = field(default_factory=ManualReimbursementParams)
     fund: FundParams = field(default_factory=FundParams)
     chronic: ChronicPolicy = field(default_factory=ChronicPolicy)
+    #: the special groups of this region and year, by code (DOMAIN §8)
+    groups: dict[str, GroupParams] = field(default_factory=dict)
 
     def scheme(self, scheme: str) -> SchemeParams:
         if scheme == "resident":
@@ -531,7 +668,56 @@ class PolicyParams:
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> PolicyParams:
-        """Parse and validate a policy document; raises ``ValueError``/``KeyError`` if malformed."""
+        """Parse and validate a policy document; raises ``ValueError``/``KeyError`` if malformed.
+
+        With a ``groups`` section, subsidies, waiting exemptions, the critical-illness tilt and
+        medical assistance all come from it (older sections, where kept, must agree)."""
+        base = cls._parse(doc) if "groups" not in doc else cls._parse(_with_legacy_defaults(doc))
+        if "groups" not in doc:
+            return dataclasses.replace(
+                base,
+                groups=_legacy_groups(
+                    base.premium.subsidy,
+                    base.premium.waiting.exempt_groups,
+                    base.resident.critical_illness.poor_groups if base.resident.critical_illness else frozenset(),
+                    base.assistance,
+                ),
+            )
+        groups = parse_groups(doc["groups"])
+        _check_legacy(doc, groups)
+        full = frozenset(c for c, g in groups.items() if g.subsidy == "full")
+        fixed = {c: g.amount for c, g in groups.items() if g.subsidy == "fixed"}
+        tilt = frozenset(c for c, g in groups.items() if g.ci_tilt)
+
+        def tilted(scheme: SchemeParams) -> SchemeParams:
+            ci = scheme.critical_illness
+            if ci is None:
+                return scheme
+            return dataclasses.replace(scheme, critical_illness=dataclasses.replace(ci, poor_groups=tilt))
+
+        premium = base.premium
+        return dataclasses.replace(
+            base,
+            groups=groups,
+            resident=tilted(base.resident),
+            employee=tilted(base.employee),
+            assistance={c: g.assistance for c, g in groups.items() if g.assistance is not None},
+            premium=dataclasses.replace(
+                premium,
+                subsidy=SubsidyParams(
+                    full_groups=full,
+                    fixed_amount=max(fixed.values(), default=ZERO),
+                    fixed_groups=frozenset(fixed),
+                    fixed_amounts=fixed,
+                ),
+                waiting=dataclasses.replace(
+                    premium.waiting, exempt_groups=frozenset(c for c, g in groups.items() if g.waiting_exempt)
+                ),
+            ),
+        )
+
+    @classmethod
+    def _parse(cls, doc: dict[str, Any]) -> PolicyParams:
         res = doc["resident"]
         subsidy = res["subsidy"]
         waiting = res["waiting"]
@@ -576,3 +762,20 @@ class PolicyParams:
             fund=FundParams.parse(doc.get("fund")),
             chronic=ChronicPolicy.parse(doc, {"resident": resident, "employee": employee}),
         )
+
+
+def _with_legacy_defaults(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document with ``groups`` need not carry the older group sections: empty ones stand in
+    while the rest is parsed (the groups then fill them)."""
+    res = dict(doc["resident"])
+    res.setdefault("subsidy", {"full": [], "fixed": {"amount": "0.00", "groups": []}})
+    waiting = dict(res["waiting"])
+    waiting.setdefault("exempt_groups", [])
+    res["waiting"] = waiting
+    if res.get("critical_illness") is not None:
+        ci = dict(res["critical_illness"])
+        ci.setdefault("poor_groups", [])
+        res["critical_illness"] = ci
+    out = {**doc, "resident": res}
+    out.setdefault("medical_assistance", {"groups": {}})
+    return out

@@ -20,7 +20,8 @@ class Subsidy:
 
 
 def subsidy(groups: Iterable[str], params: PremiumParams) -> Subsidy:
-    """The most favourable subsidy among the groups held: full beats fixed beats none.
+    """The most favourable subsidy among the groups held: full beats fixed beats none, and the
+    largest fixed amount beats a smaller one (DOMAIN §8).
 
     Ties pick the alphabetically first group so the booking is deterministic.
     """
@@ -29,9 +30,11 @@ def subsidy(groups: Iterable[str], params: PremiumParams) -> Subsidy:
     for g in held:
         if g in s.full_groups:
             return Subsidy(params.premium, g, "full")
-    for g in held:
-        if g in s.fixed_groups:
-            return Subsidy(Fen(min(s.fixed_amount, params.premium)), g, "fixed")
+    fixed = [(Fen(min(s.amount_of(g), params.premium)), g) for g in held if g in s.fixed_groups]
+    if fixed:
+        # the largest fixed amount (groups may carry different ones); ties: the first by code
+        amount, group = min(fixed, key=lambda x: (-x[0], x[1]))
+        return Subsidy(amount, group, "fixed")
     return Subsidy(Fen(0), None, "none")
 
 

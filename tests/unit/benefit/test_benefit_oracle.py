@@ -77,6 +77,9 @@ def _variant_doc() -> dict[str, Any]:
     """Every number the oracle reads moved, so product code that hard-codes one disagrees."""
     doc = copy.deepcopy(DEFAULT_DOC)
     doc["version"] = "430522-2026-oracle-variant"
+    # the variant moves the groups' numbers in the older sections (the oracle reads those), so it
+    # drops the ``groups`` section that would otherwise be their one source (and refuse them)
+    doc.pop("groups", None)
     res, emp = doc["resident"], doc["employee"]
     res["inpatient"] = {
         "deductible_by_level": {"0": "50.00", "1": "300.00", "2": "700.00", "3": "1300.00"},

@@ -1,0 +1,256 @@
+"""A special-group feed (民政 低保/特困, 乡村振兴 防返贫监测, 残联 …): the full list of one group in
+one region on the feed date (DOMAIN §8).
+
+People in the file who do not hold the group on the feed date get a tag from the row's
+``valid_from``; tags of that group, held on the feed date by people of the region who are not in
+the file, end on the feed date (核减); everyone else is left alone. One import is one inline job
+run (``group_feed``), idempotent on the SHA-256 of the file (with its group, region and date):
+the same file again answers the first run and changes nothing, and a file with the same people
+changes nothing either. Rows are matched in one query, tags added in one INSERT and ended in one
+UPDATE; every row is classified, the run's one audit entry lists every person changed with before and after.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+
+from yibao import audit, clock
+from yibao.db.uow import UnitOfWork
+from yibao.errors import InvalidIdNumber, InvalidRequest, UnknownGroup
+from yibao.jobs import runner
+from yibao.people import id_number
+from yibao.people.deaths import MAX_ROWS, Imported
+from yibao.policy.repository import groups_of, is_pooling_region
+
+KIND = "group_feed"
+#: the audit action of a feed; its ``changes`` name each person changed (see people.history)
+IMPORTED_ACTION = "persons.group_feed_imported"
+CSV_COLUMNS = ("id_number", "name", "group", "valid_from")
+CLASSES = (
+    "added",
+    "unchanged",
+    "ended",
+    "name_mismatch",
+    "unknown_person",
+    "other_region",
+    "deceased",
+    "unknown_group",
+    "date_in_future",
+    "bad_id_number",
+    "bad_date",
+    "duplicate_in_file",
+)
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id_number: str
+    name: str
+    group: str
+    valid_from: str
+    valid_to: str
+
+
+def parse_csv(content: bytes) -> list[GroupRow]:
+    """``id_number,name,group,valid_from[,valid_to]`` with a header line (UTF-8, a BOM allowed)."""
+    try:
+        decoded = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidRequest("文件不是 UTF-8 编码 the file is not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(decoded))
+    header = [h.strip() for h in next(reader, [])]
+    if tuple(header[:4]) != CSV_COLUMNS or header[4:] not in ([], ["valid_to"]):
+        raise InvalidRequest(f"首行须为 the first line must be the header {','.join(CSV_COLUMNS)}[,valid_to]")
+    rows: list[GroupRow] = []
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise InvalidRequest(f"文件超过 {MAX_ROWS} 行 the file has more than {MAX_ROWS} rows")
+        c = [x.strip() for x in [*cells, "", "", "", "", ""][:5]]
+        rows.append(GroupRow(c[0], c[1], c[2], c[3], c[4]))
+    if not rows:
+        raise InvalidRequest("文件没有数据行 the file has no rows")
+    return rows
+
+
+def _day(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw) if len(raw) == 10 else None
+    except ValueError:
+        return None
+
+
+_MATCH = text(
+    "SELECT p.id, p.id_number, p.name, p.region, p.death_date, "
+    'EXISTS (SELECT 1 FROM person_groups g WHERE g.person_id = p.id AND g."group" = :g '
+    "        AND g.valid_from <= :d AND (g.valid_to IS NULL OR g.valid_to >= :d)) AS holds "
+    "FROM persons p WHERE p.id_number = ANY(CAST(:ids AS text[])) ORDER BY p.id FOR UPDATE OF p"
+)
+#: a tag ended earlier with the same start is opened again (the unique key is person, group, start)
+_ADD = text(
+    'INSERT INTO person_groups (person_id, "group", valid_from, valid_to) '
+    "SELECT v.pid, :g, v.f, v.t FROM unnest(CAST(:pids AS bigint[]), CAST(:froms AS date[]), "
+    "CAST(:tos AS date[])) AS v(pid, f, t) "
+    'ON CONFLICT (person_id, "group", valid_from) DO UPDATE SET valid_to = EXCLUDED.valid_to '
+    "RETURNING id, person_id"
+)
+#: the tags to end: held on the date by people of the region not in the file (a hash anti-join
+#: against the kept ids; ``before`` is the tag as it was)
+_END = text(
+    "WITH keep AS MATERIALIZED (SELECT unnest(CAST(:keep AS bigint[])) AS id), "
+    "gone AS MATERIALIZED ("
+    "  SELECT g.id, g.valid_to AS before, p.id_number FROM person_groups g JOIN persons p ON p.id = g.person_id "
+    '  WHERE p.region = :region AND g."group" = :g AND g.valid_from <= :d '
+    "    AND (g.valid_to IS NULL OR g.valid_to > :d) "
+    "    AND NOT EXISTS (SELECT 1 FROM keep WHERE keep.id = g.person_id)) "
+    "UPDATE person_groups u SET valid_to = :d FROM gone WHERE u.id = gone.id "
+    "RETURNING u.id, u.person_id, gone.id_number, gone.before"
+)
+
+
+async def import_feed(
+    uow: UnitOfWork,
+    actor: audit.Actor,
+    *,
+    source: str,
+    group: str,
+    region: str,
+    feed_date: date,
+    rows: list[GroupRow],
+    sha256: str,
+) -> Imported:
+    """Classify and apply one group feed (see the module); the same file again is the first run."""
+    s = uow.session
+    today = clock.today()
+    if feed_date > today:
+        raise InvalidRequest(f"feed_date {feed_date} is in the future (today is {today})")
+    if not await is_pooling_region(s, region):
+        raise InvalidRequest(f"统筹区 {region} 不存在 {region} is no pooling region of the reference data")
+    groups = await groups_of(s, region, feed_date.year)
+    if group not in groups:
+        valid = ", ".join(f"{c} {g.name}" for c, g in sorted(groups.items()))
+        raise UnknownGroup(f"unknown group {group!r} for {region} {feed_date.year}; one of: {valid}")
+    params = {"sha256": sha256, "source": source, "group": group, "region": region, "feed_date": str(feed_date)}
+    run, created = await runner.start_inline(
+        s, actor, KIND, params, f"sha256:{sha256}:{group}:{region}:{feed_date}", len(rows)
+    )
+    if not created:
+        await uow.commit()
+        return Imported(run, False)
+    out: list[dict[str, Any]] = []
+    wanted: dict[str, tuple[int, date, date | None]] = {}
+    for n, row in enumerate(rows, start=1):
+        item: dict[str, Any] = {
+            "line": n,
+            "id_number": id_number.mask(row.id_number),
+            "group": row.group,
+            "valid_from": row.valid_from,
+        }
+        out.append(item)
+        try:
+            idn = id_number.parse(row.id_number).id_number
+        except InvalidIdNumber:
+            item["class"] = "bad_id_number"
+            continue
+        item["id_number"] = id_number.mask(idn)
+        start, end = _day(row.valid_from), _day(row.valid_to) if row.valid_to else None
+        if row.group != group:
+            item["class"] = "unknown_group"
+        elif start is None or (row.valid_to and end is None) or (end is not None and end < start):
+            item["class"] = "bad_date"
+        elif start > today:
+            item["class"] = "date_in_future"
+        elif idn in wanted:
+            item["class"] = "duplicate_in_file"
+            item["first_line"] = wanted[idn][0] + 1
+        else:
+            wanted[idn] = (n - 1, start, end)
+    found = {r.id_number: r for r in (await s.execute(_MATCH, {"ids": list(wanted), "g": group, "d": feed_date}))}
+    keep: list[int] = []  # people of the region in the file: their tags are not ended
+    add: list[tuple[int, date, date | None, dict[str, Any]]] = []
+    for idn, (i, start, end) in wanted.items():
+        item, person = out[i], found.get(idn)
+        if person is None:
+            item["class"] = "unknown_person"
+            continue
+        if person.region == region:
+            keep.append(person.id)
+        if person.region != region:
+            item["class"] = "other_region"
+        elif rows[i].name and rows[i].name != person.name:
+            item["class"] = "name_mismatch"
+        elif person.death_date is not None:
+            item["class"] = "deceased"
+        elif person.holds:
+            item["class"] = "unchanged"
+        else:
+            item["class"] = "added"
+            add.append((person.id, start, end, item))
+    changes: list[dict[str, Any]] = []  # every person changed, for the run's one audit entry
+    if add:
+        params_add = {
+            "g": group,
+            "pids": [a[0] for a in add],
+            "froms": [a[1] for a in add],
+            "tos": [a[2] for a in add],
+        }
+        tags = {int(pid): int(tid) for tid, pid in (await s.execute(_ADD, params_add)).all()}
+        for pid, start, end, item in add:
+            item["tag_id"] = tags[pid]
+            changes.append(
+                {
+                    "person": pid,
+                    "action": "person.group_tagged",
+                    "tag": tags[pid],
+                    "group": group,
+                    "valid_from": str(start),
+                    "valid_to": str(end) if end else None,
+                }
+            )
+    ended = (await s.execute(_END, {"d": feed_date, "region": region, "g": group, "keep": keep})).all()
+    for tag_id, pid, idn, before in ended:
+        out.append({"line": None, "id_number": id_number.mask(idn), "group": group, "class": "ended", "tag_id": tag_id})
+        changes.append(
+            {
+                "person": pid,
+                "action": "person.group_ended",
+                "tag": tag_id,
+                "group": group,
+                "before": {"valid_to": str(before) if before else None},
+                "after": {"valid_to": str(feed_date)},
+            }
+        )
+    counts = Counter(item["class"] for item in out)
+    result: dict[str, Any] = {**params, "counts": {c: counts.get(c, 0) for c in CLASSES}, "rows": out}
+    await runner.finish_inline(s, run, len(rows), result)
+    await audit.record(
+        s, actor, IMPORTED_ACTION, ("job_run", str(run.id)), {"counts": result["counts"], "changes": changes}
+    )
+    await uow.commit()
+    return Imported(run, True)
+
+
+def classification_csv(result: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["line", "id_number", "group", "valid_from", "class", "tag_id"])
+    for item in result.get("rows", []):
+        w.writerow(
+            [
+                item["line"] if item["line"] is not None else "",
+                item["id_number"],
+                item["group"],
+                item.get("valid_from", ""),
+                item["class"],
+                item.get("tag_id", ""),
+            ]
+        )
+    return buf.getvalue()
