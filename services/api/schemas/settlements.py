@@ -212,7 +212,7 @@ class ExplanationOut(BaseModel):
 class SettlementRead(BaseModel):
     settlement_id: str
     status: Literal["settled", "cancelled", "preview"]
-    policy_version: str = Field(examples=["430522-2026-v1"])
+    policy_version: str = Field(examples=["430522-2026-v2"])
     institution_code: str
     id_number: str = Field(description="masked", examples=["4305221990******35"])
     visit_no: str
