@@ -4,7 +4,7 @@ postings carry their scheme so the fund position shows clearing spending, and an
 prepayment's maximum counts what the institution already holds.
 
 Days and years owned here: the DIP year 2097 (bills 2097-07-06, prepayment 2097-07-08, clearing
-2098-01-06, in a region of its own); prepayment bills on 2026-06-02 and 2026-06-03 requests."""
+2098-01-06, in a region of its own); prepayment bills and requests on 2026-06-02."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ async def test_an_ordinary_prepayment_counts_what_is_outstanding(client, admin_h
     body = {"institution_code": own.code, "year": 2026, "reason": "预付"}
 
     async def ask(amount: str, key: str, year: int = 2026):  # type: ignore[no-untyped-def]
-        with at(china(2026, 6, 3, 9)):
+        with at(china(2026, 6, 2, 15)):
             return await client.post(
                 "/api/v1/payouts/prepayments",
                 json={**body, "year": year, "amount": amount},
@@ -135,7 +135,7 @@ async def test_an_ordinary_prepayment_counts_what_is_outstanding(client, admin_h
     # when 100.00 is requested and paid out, then 30.67 and 30.66 (what is left) are requested
     first = await ask("100.00", "out-1")
     assert first.status_code == 201, first.text
-    with at(china(2026, 6, 3, 10)):
+    with at(china(2026, 6, 2, 16)):
         paid = await client.post(f"/api/v1/payouts/prepayments/{first.json()['id']}/approve", headers=fb)
     assert paid.status_code == 200, paid.text
     above = await ask("30.67", "out-2")
