@@ -98,6 +98,20 @@ async def test_clearing_caps_by_the_approved_budgets_and_books_clearing_per_sche
     assert pos.status_code == 200, pos.text
     assert pos.json()["spending"]["clearing"] == "81.04", pos.json()
     assert emp.json()["spending"].get("clearing", "0.00") == "0.00", emp.json()
+    # and the bureau's page of July 2097 charts the year's four stays (no other test bills that month):
+    # resident, level 2, 4 settlements, total 6,120.00 + 900.00 + 1,620.00 + 20,120.00 = 28,760.00,
+    # basic fund 784.00 × 3 + 238.00 = 2,590.00, average inpatient cost 7,190.00
+    page = await client.get("/api/v1/reports/bureau/page?month=2097-07", headers=fa)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text
+    html = page.text
+    assert html.count("<svg") == 3 and "2097-07 结算人次 settlements" in html
+    assert "<td>resident</td><td>2</td><td>4</td><td>28760.00</td><td>2590.00</td>" in html
+    assert "<td>7190.00</td>" in html
+    assert 'src="http' not in html and "<link" not in html  # nothing loaded from outside
+    staffless = await client.get("/api/v1/reports/bureau/page?month=2097-07", headers=a.headers)
+    bad = await client.get("/api/v1/reports/bureau/page?month=2097-13", headers=fa)
+    assert staffless.status_code == 401, staffless.text
+    assert bad.status_code in (400, 422) and "error" in bad.json(), bad.text
 
 
 def test_a_clearing_adjustment_splits_over_schemes_to_the_fen() -> None:
