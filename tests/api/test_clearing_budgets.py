@@ -3,8 +3,9 @@ budgets (summed over schemes, institutions.csv when none is approved), the clear
 postings carry their scheme so the fund position shows clearing spending, and an ordinary
 prepayment's maximum counts what the institution already holds.
 
-Days and years owned here: the DIP year 2097 (bills 2097-07-06, prepayment 2097-07-08, clearing
-2098-01-06, in a region of its own); prepayment bills and requests on 2026-06-02."""
+Days and years owned here: the DIP year 2023 (bills 2023-07-06, prepayment 2023-07-08, in a region
+of its own; the bureau's month 2023-07) and its clearing on 2026-02-11 (the fund's ledger opens on
+2026-01-01: the position is read before and after it); prepayment bills and requests on 2026-06-02."""
 
 from __future__ import annotations
 
@@ -48,21 +49,24 @@ async def _budget(sessionmaker, region: str, code: str, year: int, scheme: str, 
 async def test_clearing_caps_by_the_approved_budgets_and_books_clearing_per_scheme(
     client, admin_headers, sessionmaker
 ) -> None:
-    # given the DIP year 2097 of test_payouts' hand clearing (A: csv budget 100,000.00; B: csv 1,000.00)
+    # given the DIP year 2023 of test_payouts' hand clearing (A: csv budget 100,000.00; B: csv 1,000.00)
     fa = await finance(sessionmaker, "fin-a")
-    dy = await dip_year(client, admin_headers, sessionmaker, 2097)
+    dy = await dip_year(client, admin_headers, sessionmaker, 2023)
     a, b = dy.a, dy.b
     # and B's approved budgets in force: resident 600.00, employee 300.00 (900.00 in all), plus a
     # newer resident version of 2,000.00 only agreed (not in force); A has none approved
-    await _budget(sessionmaker, dy.region, b.code, 2097, "resident", 1, "approved", 60_000)
-    await _budget(sessionmaker, dy.region, b.code, 2097, "employee", 1, "approved", 30_000)
-    await _budget(sessionmaker, dy.region, b.code, 2097, "resident", 2, "agreed", 200_000)
-    await _budget(sessionmaker, dy.region, a.code, 2097, "resident", 1, "agreed", 1_000)
-    # when the clearing is previewed and committed on Jan 6, 2098, and that day is settled
-    with at(china(2098, 1, 6)):
-        prev = await client.get(f"/api/v1/clearing/2097/preview?region={dy.region}", headers=fa)
-        done = await client.post(f"/api/v1/clearing/2097/commit?region={dy.region}", headers=fa)
-    await run_settle(sessionmaker, date(2098, 1, 6))
+    await _budget(sessionmaker, dy.region, b.code, 2023, "resident", 1, "approved", 60_000)
+    await _budget(sessionmaker, dy.region, b.code, 2023, "employee", 1, "approved", 30_000)
+    await _budget(sessionmaker, dy.region, b.code, 2023, "resident", 2, "agreed", 200_000)
+    await _budget(sessionmaker, dy.region, a.code, 2023, "resident", 1, "agreed", 1_000)
+    # and the fund positions on the clearing day before it (the fund's ledger opens on 2026-01-01)
+    positions = "/api/v1/reports/fund-position?as_of=2026-02-11&scheme="
+    before = {sc: (await client.get(positions + sc, headers=fa)).json()["spending"] for sc in ("resident", "employee")}
+    # when the clearing is previewed and committed on Feb 11, 2026, and that day is settled
+    with at(china(2026, 2, 11)):
+        prev = await client.get(f"/api/v1/clearing/2023/preview?region={dy.region}", headers=fa)
+        done = await client.post(f"/api/v1/clearing/2023/commit?region={dy.region}", headers=fa)
+    await run_settle(sessionmaker, date(2026, 2, 11))
     # then the hand clearing with B capped at 900.00: B's 1,016.19 before the cap → 900.00, so
     # 900.00 − 784.00 = 116.00 to pay (with the csv's 1,000.00 it was 216.00); A keeps its csv cap
     expected = dip_reference(
@@ -92,24 +96,26 @@ async def test_clearing_caps_by_the_approved_budgets_and_books_clearing_per_sche
     assert (got[a.code]["annual_budget"], got[a.code]["budget_source"]) == ("100000.00", "institutions")
     assert done.status_code == 200 and done.json()["statements"] == prev.json()["statements"], done.text
     # and the clearing's claims legs carry the scheme of the cases (all resident here): the
-    # resident fund position of 2098 shows clearing spending −34.96 (A) + 116.00 (B) = 81.04
-    pos = await client.get("/api/v1/reports/fund-position?scheme=resident&as_of=2098-01-06", headers=fa)
-    emp = await client.get("/api/v1/reports/fund-position?scheme=employee&as_of=2098-01-06", headers=fa)
-    assert pos.status_code == 200, pos.text
-    assert pos.json()["spending"]["clearing"] == "81.04", pos.json()
-    assert emp.json()["spending"].get("clearing", "0.00") == "0.00", emp.json()
-    # and the bureau's page of July 2097 charts the year's four stays (no other test bills that month):
+    # resident fund position grows by clearing spending −34.96 (A) + 116.00 (B) = 81.04, employee's by 0
+    after = {sc: (await client.get(positions + sc, headers=fa)).json()["spending"] for sc in ("resident", "employee")}
+
+    def clearing(spending: dict[str, str]) -> int:
+        return int(Decimal(spending.get("clearing", "0.00")) * 100)
+
+    assert clearing(after["resident"]) - clearing(before["resident"]) == 8_104, (before, after)
+    assert clearing(after["employee"]) == clearing(before["employee"]), (before, after)
+    # and the bureau's page of July 2023 charts the year's four stays (no other test bills that month):
     # resident, level 2, 4 settlements, total 6,120.00 + 900.00 + 1,620.00 + 20,120.00 = 28,760.00,
     # basic fund 784.00 × 3 + 238.00 = 2,590.00, average inpatient cost 7,190.00
-    page = await client.get("/api/v1/reports/bureau/page?month=2097-07", headers=fa)
+    page = await client.get("/api/v1/reports/bureau/page?month=2023-07", headers=fa)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text
     html = page.text
-    assert html.count("<svg") == 3 and "2097-07 结算人次 settlements" in html
+    assert html.count("<svg") == 3 and "2023-07 结算人次 settlements" in html
     assert "<td>resident</td><td>2</td><td>4</td><td>28760.00</td><td>2590.00</td>" in html
     assert "<td>7190.00</td>" in html
     assert 'src="http' not in html and "<link" not in html  # nothing loaded from outside
-    staffless = await client.get("/api/v1/reports/bureau/page?month=2097-07", headers=a.headers)
-    bad = await client.get("/api/v1/reports/bureau/page?month=2097-13", headers=fa)
+    staffless = await client.get("/api/v1/reports/bureau/page?month=2023-07", headers=a.headers)
+    bad = await client.get("/api/v1/reports/bureau/page?month=2023-13", headers=fa)
     assert staffless.status_code == 401, staffless.text
     assert bad.status_code in (400, 422) and "error" in bad.json(), bad.text
 
