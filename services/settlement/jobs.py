@@ -15,6 +15,7 @@ from yibao.config import get_settings
 from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidRequest
 from yibao.jobs.runner import Handler, JobContext
+from yibao.ledger import fiscal
 from yibao.payouts import service as payouts
 from yibao.policy.params import ChronicPolicy
 from yibao.policy.repository import load_active
@@ -93,6 +94,22 @@ async def monthly_reconcile(ctx: JobContext) -> dict[str, Any]:
         return {"submission_id": row.id, "status": row.status, "rows": row.rows}
 
 
+async def fiscal_subsidy(ctx: JobContext) -> dict[str, Any]:
+    """One month's fiscal subsidy of the run's region (issue #19; the scheduler requests the month
+    that has just closed on the 1st). Booked once: a second run answers the first booking."""
+    region, year, month = _region(ctx.params), _int(ctx.params, "year"), _int(ctx.params, "month")
+    async with UnitOfWork(ctx.sessionmaker) as uow:
+        b = await fiscal.book_month(uow, ctx.actor, region, year, month)
+    return {
+        "region": b.region,
+        "month": b.month,
+        "residents": b.residents,
+        "amount_fen": int(b.amount),
+        "business_date": b.business_date.isoformat(),
+        "created": b.created,
+    }
+
+
 HANDLERS: dict[str, Handler] = {
     "daily_settle": daily_settle,
     "dip_presettle": dip_presettle,
@@ -100,4 +117,5 @@ HANDLERS: dict[str, Handler] = {
     "year_rollover": year_rollover,
     "monthly_reconcile": monthly_reconcile,
     "chronic_rereview": chronic_rereview,
+    "fiscal_subsidy": fiscal_subsidy,
 }

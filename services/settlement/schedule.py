@@ -1,5 +1,6 @@
 """APScheduler cron: shortly after midnight China time, request ``daily_settle`` for yesterday;
-later in the night the monitoring sweep of yesterday, and on the 1st the monthly alerts.
+later in the night the monitoring sweep of yesterday, and on the 1st the monthly alerts and the
+home region's fiscal subsidy (财政补助) of the month that has just closed.
 
 This is the system's one scheduler process: it only *requests* job runs (rows + outbox
 events); each run is executed by the worker of its service (``yibao.jobs.kinds``).
@@ -68,6 +69,21 @@ async def request_monthly_alerts(sessionmaker: async_sessionmaker[AsyncSession],
     return await _request(sessionmaker, "monitor_alerts", params, f"monitor_alerts:{last_month:%Y-%m}")
 
 
+FISCAL_AT = {"day": 1, "hour": 2, "minute": 30}  # the month before: its residents are all enrolled
+
+
+async def request_fiscal_subsidy(
+    sessionmaker: async_sessionmaker[AsyncSession], today: date | None = None, region: str | None = None
+) -> str:
+    """Book the month that has just closed for the home region (setting ``HOME_REGION``):
+    1/12 of the yearly amount per resident enrolled by its end, due from the treasury (see
+    ``yibao.ledger.fiscal``). Idempotent per region and month (the booking itself is, too)."""
+    last_month = (today or clock.today()).replace(day=1) - timedelta(days=1)
+    region = region or get_settings().home_region
+    params = {"year": last_month.year, "month": last_month.month, "region": region}
+    return await _request(sessionmaker, "fiscal_subsidy", params, f"fiscal_subsidy:{region}:{last_month:%Y-%m}")
+
+
 ANCHOR_AT = {"hour": 0, "minute": 5}  # the audit chain's head, recorded outside the database
 
 
@@ -92,6 +108,7 @@ async def _serve() -> None:
     scheduler.add_job(request_daily_settle, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **RUN_AT)
     scheduler.add_job(request_monitor_sweep, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **SWEEP_AT)
     scheduler.add_job(request_monthly_alerts, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **ALERTS_AT)
+    scheduler.add_job(request_fiscal_subsidy, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **FISCAL_AT)
     scheduler.add_job(anchor_audit_chain, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **ANCHOR_AT)
     scheduler.start()
     await request_daily_settle(sessionmaker)  # catch up a missed night at start (dedup makes it safe)

@@ -703,8 +703,9 @@ async def test_a_prepayment_request_is_idempotent_on_its_key(client, admin_heade
         )
     assert audited == 1
     # the same key is another caller's own: finance B's request under it is a new prepayment
+    # (of what A's outstanding 60.00 leaves: 5.33)
     with at(china(2026, 9, 21, 9)):
-        by_b = await client.post("/api/v1/payouts/prepayments", json=body, headers={**fb, **key})
+        by_b = await client.post("/api/v1/payouts/prepayments", json={**body, "amount": "5.00"}, headers={**fb, **key})
     assert by_b.status_code == 201 and by_b.json()["id"] != first.json()["id"], by_b.text
     # when B approves A's request twice (a retry), then A approves B's
     pid = first.json()["id"]

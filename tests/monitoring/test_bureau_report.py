@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import text
 
 from tests.monitoring.rows import Rows
-from yibao.reports import bureau
+from yibao.reports import bureau, charts
 
 
 async def test_monthly_figures_by_scheme_level_qr_share_and_trace_codes(rows: Rows) -> None:
@@ -79,3 +79,12 @@ async def test_monthly_figures_by_scheme_level_qr_share_and_trace_codes(rows: Ro
         "institution_code,trace_lines,with_code,upload_rate",
         f"{clinic},2,1,0.5000",
     ]
+    # and the read-only page charts these very figures (three inline SVG charts drawn by pygal,
+    # nothing loaded from outside) above the same figures as tables
+    html = charts.page(report)
+    assert html.count("<svg") == 3 and 'src="http' not in html
+    assert "<td>resident</td><td>2</td><td>3</td><td>1720.00</td><td>1030.00</td>" in html
+    assert f"<td>{clinic}</td><td>2</td><td>1</td><td>0.5000</td>" in html
+    # the chart's own printed values: 3 and 1 settlements, a 50 % upload rate
+    svgs = charts.charts(report)
+    assert ">3<" in svgs[0] and ">1<" in svgs[0] and ">50<" in svgs[2], svgs[2][-2000:]

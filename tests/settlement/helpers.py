@@ -16,6 +16,7 @@ Business days taken so far (bills, cancels, payments, prepayments, clearings, se
 2024-07-06, 2024-07-08, 2025-01-06, 2025-07-06, 2025-07-08, 2026-01-05 (tests/api/test_payouts,
 clearing, in regions of their own); 2026-01-01 (the scheduler test's queued job);
 2026-03-02…04, 03-10, 03-11, 04-07, 05-01…05-11, 10-05, 10-06, 10-12 (test_daily_settle);
+2023-07-06, 2023-07-08, 2026-02-11, 2026-06-02 (test_clearing_budgets),
 2026-06-03, 06-15, 06-16 (test_fund_ledger), 07-06, 07-07, 08-24, 08-25, 09-21…09-24 (test_payouts); 2026-08-03, 08-12
 (test_payout_actors); 2026-09-07, 09-10, 09-14, 09-15 (test_deductions);
 2026-10-13…11-30 (test_conservation; it skips a window someone settled, e.g. the
@@ -23,6 +24,7 @@ jobs schema's example 2026-11-23, which the fuzz test posts).
 Whole years taken by the fund's tests (a fund position adds everything posted before its day):
 2078–2079 (bureau report), 2081–2084 (budgets, own region), 2091 (fiscal subsidies), 2093–2095
 (fund minimum and fund-health tests, rolled back), 2096 (months of balance worked example).
+2019-01: the fiscal-subsidy job's month (home region, no residents: nothing posted).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, require_staff
 from api.responses import JSON
@@ -16,7 +17,7 @@ from yibao import clock
 from yibao.auth.tokens import StaffPrincipal
 from yibao.ledger import position, reports
 from yibao.ledger.reports import Period
-from yibao.reports import bureau
+from yibao.reports import bureau, charts
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports 报表"])
 Staff = Annotated[StaffPrincipal, Depends(require_staff("finance", "inspector"))]
@@ -89,3 +90,21 @@ async def bureau_month(
             headers={"Content-Disposition": f'attachment; filename="bureau-{month}-{table}.csv"'},
         )
     return JSON(report)
+
+
+@router.get(
+    "/bureau/page",
+    response_class=HTMLResponse,
+    responses={**ERRORS, 200: {"content": {"text/html": {}}}},
+    summary="The bureau's monthly figures as a read-only page with charts",
+    description="The figures of `GET /api/v1/reports/bureau` for `month` as an HTML page: settlements (人次) per "
+    "scheme and institution level, fund payments by tier (stacked), and the traceability-code upload rate per "
+    "institution, drawn as inline SVG by pygal (nothing loaded from outside: isolated networks), then the "
+    "figures as tables.",
+)
+async def bureau_page(
+    _: Staff,
+    session: SessionDep,
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-11"])],
+) -> HTMLResponse:
+    return HTMLResponse(charts.page(await bureau.monthly(session, month)))

@@ -24,6 +24,13 @@ class StatementRead(BaseModel):
     unmatched: list[str] = Field(description="cases in no DIP group (paid item by item)")
     unmatched_claimed: MoneyOut
     direction: str = Field(description="pay / recover / none")
+    annual_budget: MoneyOut | None = Field(
+        default=None,
+        description="the cap of the double control: the sum over schemes of the approved budgets in force "
+        "(budget_source approved), else institutions.csv (budget_source institutions); "
+        "absent on clearings committed before budgets were read",
+    )
+    budget_source: str | None = Field(default=None, examples=["approved"], description="approved / institutions")
 
 
 class ClearingRead(BaseModel):

@@ -72,6 +72,12 @@ KINDS: dict[str, JobKind] = {
         "门慢门特复审 expire lapsed recognitions, list those due for re-review: {date}",
         {"date": Param("date")},
     ),
+    "fiscal_subsidy": JobKind(
+        "settlement",
+        ("finance",),
+        "财政补助 book a month's fiscal subsidy due from the treasury: {year}, {month}",
+        {"year": _YEAR, "month": Param("month"), "region": _REGION},
+    ),
     "monitor_sweep": JobKind(
         "monitor",
         ("inspector",),

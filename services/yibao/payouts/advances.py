@@ -28,7 +28,7 @@ from yibao.errors import (
 from yibao.institutions.orm import InstitutionRow
 from yibao.ledger import position
 from yibao.ledger.postings import post_pair
-from yibao.money import Fen, to_wire
+from yibao.money import ZERO, Fen, to_wire
 from yibao.payouts.orm import PrepaymentRow
 from yibao.policy.repository import load_active
 from yibao.procurement import service as procurement
@@ -72,6 +72,9 @@ async def request_prepayment(
         raise InvalidRequest(f"预付金类型无效 kind must be one of {', '.join(KINDS)}")
     await _institution(session, institution_code)
     digest = _request_hash(institution_code, year, amount, reason, kind)
+    # one request of an institution at a time (the limits count what earlier requests took), so a
+    # concurrent twin waits here, then finds the first under its key and replays it
+    await session.execute(select(InstitutionRow.code).where(InstitutionRow.code == institution_code).with_for_update())
     key = (PrepaymentRow.requested_by == requested_by) & (PrepaymentRow.idempotency_key == idempotency_key)
     if await session.scalar(select(PrepaymentRow.id).where(key)) is None:  # a replay answers as first sized
         if kind == "procurement":
@@ -110,17 +113,23 @@ async def request_prepayment(
 class Limit:
     """What an ordinary prepayment may be today (DOMAIN §11)."""
 
-    maximum: Fen  # prepayment_months × average monthly fund payment, rounded down to the fen
+    maximum: Fen  # prepayment_months × average monthly fund payment, rounded down, − outstanding
     average_monthly_payment: Decimal  # fen, of the last ``lookback_months`` months
     months_of_balance: dict[str, Decimal | None]  # per scheme, pooled funds, today
     minimum_months: Decimal
+    outstanding: Fen = ZERO  # ordinary prepayments of the year requested or paid, not yet recovered
 
 
 async def limit(session: AsyncSession, institution_code: str, year: int) -> Limit:
     """The institution's prepayment limit today: the months and minimum are those of the policy
     of the institution's region for ``year`` (else the fund's own, see
     ``yibao.ledger.position.fund_params``); months of balance are not checked on a day before
-    the fund's opening date (there is no position yet)."""
+    the fund's opening date (there is no position yet).
+
+    The rule's amount is what the institution may hold at once: ordinary prepayments of the same
+    institution and year already requested or paid out and not yet recovered at clearing count
+    against it (the institution row is locked, so two requests cannot both take it)."""
+    await session.execute(select(InstitutionRow.code).where(InstitutionRow.code == institution_code).with_for_update())
     policies = await load_active(session)
     fund = position.fund_params(policies)
     inst = await session.get(InstitutionRow, institution_code)
@@ -128,12 +137,24 @@ async def limit(session: AsyncSession, institution_code: str, year: int) -> Limi
     rule = regional.fund if regional is not None else fund
     today = clock.today()
     average = await position.institution_monthly_payment(session, institution_code, today, rule.lookback_months)
-    maximum = Fen(int((rule.prepayment_months * average).to_integral_value(rounding=ROUND_FLOOR)))
+    whole = int((rule.prepayment_months * average).to_integral_value(rounding=ROUND_FLOOR))
+    outstanding = int(
+        await session.scalar(
+            select(func.coalesce(func.sum(PrepaymentRow.amount), 0)).where(
+                PrepaymentRow.institution_code == institution_code,
+                PrepaymentRow.year == year,
+                PrepaymentRow.kind == "ordinary",
+                PrepaymentRow.state.in_(("requested", "approved")),
+            )
+        )
+        or 0
+    )
+    maximum = Fen(max(0, whole - outstanding))
     months: dict[str, Decimal | None] = {}
     if fund.opening_date is not None and today >= fund.opening_date:
         for scheme in position.SCHEMES:
             months[scheme] = (await position.position(session, fund, scheme, today)).months_of_balance
-    return Limit(maximum, average, months, rule.prepayment_min_months_of_balance)
+    return Limit(maximum, average, months, rule.prepayment_min_months_of_balance, Fen(outstanding))
 
 
 async def check_limit(session: AsyncSession, institution_code: str, year: int, amount: Fen) -> Limit:
@@ -151,7 +172,8 @@ async def check_limit(session: AsyncSession, institution_code: str, year: int, a
         raise PrepaymentAboveLimit(
             f"预付金上限为 {to_wire(lim.maximum)} 元 the prepayment is above its computed maximum "
             f"{to_wire(lim.maximum)} (months × average monthly fund payment "
-            f"{(lim.average_monthly_payment / 100).quantize(Decimal('0.01'))} of the last 12 months)",
+            f"{(lim.average_monthly_payment / 100).quantize(Decimal('0.01'))} of the last 12 months, "
+            f"less {to_wire(lim.outstanding)} outstanding)",
             maximum=to_wire(lim.maximum),
         )
     return lim
