@@ -1,0 +1,323 @@
+"""Maternity (#18 items 5-6, DOMAIN §10) through HTTP: the employees' maternity fund with its limits
+by delivery type and level, residents' delivery with the deductible waived, and the maternity
+allowance created once per settled delivery and paid through a person-payee order.
+
+Own institutions (``own_institution``) and business days 2026-02-16…02-20 (settled and run through
+the daily settle), so no other test's order or bucket sees these bills.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from sqlalchemy import func, select, text
+
+from tests.builders import line, make_bill, make_person, register_person
+from tests.settlement.helpers import cancel, china, fen, own_institution, run_settle, settle
+from yibao.config import REPO_ROOT
+from yibao.employers.credit_code import CHARSET, make
+from yibao.ledger.orm import PostingRow
+from yibao.maternity.orm import MaternityAllowanceRow
+
+DAY = date(2026, 2, 16)
+POLICY = json.loads((REPO_ROOT / "data" / "reference" / "policy-2026.json").read_text("utf-8"))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def staff(sessionmaker) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    from yibao.auth.tokens import create_staff_token
+
+    out = {}
+    for role in ("clerk", "finance", "finance2"):
+        real = "finance" if role == "finance2" else role
+        async with sessionmaker() as s, s.begin():
+            out[role] = {"Authorization": f"Bearer {await create_staff_token(s, real, f'{role}-maternity')}"}
+    return out
+
+
+def delivery(idn: str, day: date, kind: str, qty: str = "3", babies: int | None = None) -> dict[str, Any]:
+    """A delivery stay: ``qty`` × 1,500.00 of class-A service (policy range = qty × 1,500.00)."""
+    bill = make_bill(
+        idn,
+        [line("S-APPX", qty, "1500.00", day=day.isoformat())],
+        visit_type="maternity_inpatient",
+        service_date=day.isoformat(),
+        diagnoses=["O80"],
+        delivery_type=kind,
+    )
+    bill.update(admitted_on=day.isoformat(), discharged_on=day.isoformat())
+    if babies is not None:
+        bill["babies"] = babies
+    return bill
+
+
+def prenatal(idn: str, day: date, qty: str) -> dict[str, Any]:
+    return make_bill(
+        idn,
+        [line("S-CTHD", qty, "180.00", day=day.isoformat())],
+        visit_type="maternity_outpatient",
+        service_date=day.isoformat(),
+    )
+
+
+async def employee(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
+    return await make_person(client, admin, scheme="employee", gender="F", born=date(1995, 5, 5))
+
+
+async def test_employee_delivery_is_paid_from_the_maternity_fund_up_to_its_limit_by_type_and_level(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers: dict[str, str],  # type: ignore[no-untyped-def]
+) -> None:
+    # given: a level-2 and a level-3 hospital of this test; five mothers
+    l2 = await own_institution(client, sessionmaker, admin_headers, level=2)
+    l3 = await own_institution(client, sessionmaker, admin_headers, level=3)
+    when = china(2026, 2, 16, 11)
+    cases = [  # (hospital, delivery type, policy range units of 1,500.00, babies, expected maternity fund)
+        (l2, "vaginal", "3", None, 300_000),  # 4,500.00 limited to 3,000.00 (levels 0-2)
+        (l3, "vaginal", "3", None, 400_000),  # 4,500.00 limited to 4,000.00 (level 3)
+        (l2, "caesarean", "4", None, 500_000),  # 6,000.00 limited to 5,000.00
+        (l3, "caesarean", "4", None, 600_000),  # 6,000.00 within 6,000.00
+        (l2, "vaginal", "3", 2, 400_000),  # twins: 3,000.00 + 1,000.00
+        (l2, "vaginal", "1", None, 150_000),  # under the limit: all of the policy range
+    ]
+    for hospital, kind, qty, babies, expected in cases:
+        idn = await employee(client, admin_headers)
+        # when
+        body = await settle(client, hospital.headers, delivery(idn, DAY, kind, qty, babies), when)
+        # then: the maternity fund pays, the basic fund and its deductible do not
+        t = body["totals"]
+        assert fen(t["maternity_fund"]) == expected, (kind, hospital.level, babies, t)
+        assert (t["deductible"], t["basic_fund"], t["critical_illness"]) == ("0.00", "0.00", "0.00")
+        assert fen(t["fund_total"]) == expected
+        assert fen(t["personal_part"]) == fen(t["total"]) - expected
+        assert any(e["part"] == "maternity_fund" for e in body["explanation"])
+    # and: the maternity fund's spending is in the ledger under its own fund, and the daily settle takes it
+    await run_settle(sessionmaker, DAY)
+    async with sessionmaker() as s:
+        spent = await s.scalar(
+            select(func.sum(PostingRow.amount)).where(
+                PostingRow.fund == "maternity",
+                PostingRow.account == "claims",
+                PostingRow.institution_code.in_([l2.code, l3.code]),
+            )
+        )
+        open_left = await s.scalar(
+            text("SELECT count(*) FROM payable_open WHERE institution_code = ANY(:c) AND fund = 'maternity'"),
+            {"c": [l2.code, l3.code]},
+        )
+    assert spent == sum(c[4] for c in cases)
+    assert open_left == 0
+
+
+async def test_prenatal_checks_are_paid_up_to_the_pregnancy_limit_and_a_preview_agrees(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers: dict[str, str],  # type: ignore[no-untyped-def]
+) -> None:
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    idn = await employee(client, admin_headers)
+    day = date(2026, 2, 17)
+    when = china(2026, 2, 17, 9)
+    # given: 900.00 of checks paid in full
+    first = await settle(client, hospital.headers, prenatal(idn, day, "5"), when)
+    assert first["totals"]["maternity_fund"] == "900.00"
+    # when: 360.00 more; only 100.00 of the 1,000.00 limit is left
+    bill = prenatal(idn, day, "2")
+    from tests.settlement.helpers import at
+
+    with at(when):
+        preview = await client.post("/api/v1/settlements/preview", json=bill, headers=hospital.headers)
+    assert preview.status_code == 200, preview.text
+    second = await settle(client, hospital.headers, bill, when)
+    # then
+    assert second["totals"]["maternity_fund"] == preview.json()["totals"]["maternity_fund"] == "100.00"
+    assert second["totals"]["basic_fund"] == "0.00"
+    # and: a cancel gives the limit back
+    await cancel(client, hospital.headers, first["settlement_id"], when)
+    third = await settle(client, hospital.headers, prenatal(idn, day, "1"), when)
+    assert third["totals"]["maternity_fund"] == "180.00"
+    await run_settle(sessionmaker, day)
+
+
+async def test_a_residents_delivery_is_inpatient_care_with_the_deductible_waived(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers: dict[str, str],  # type: ignore[no-untyped-def]
+) -> None:
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    idn = await make_person(client, admin_headers, scheme="resident", gender="F", born=date(1996, 6, 6))
+    when = china(2026, 2, 18, 10)
+    # when
+    body = await settle(client, hospital.headers, delivery(idn, date(2026, 2, 18), "vaginal", "2"), when)
+    # then: no maternity fund; the basic fund pays the level-2 inpatient ratio on all of the policy range
+    t = body["totals"]
+    ratio = Decimal(POLICY["resident"]["inpatient"]["ratio_by_level"]["2"])
+    assert t["maternity_fund"] == "0.00"
+    assert t["deductible"] == "0.00"
+    assert fen(t["basic_fund"]) == int((Decimal(300_000) * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    assert any(e["rule"] == "maternity.resident_deductible_waived" for e in body["explanation"])
+    # and: no allowance for a resident
+    async with sessionmaker() as s:
+        n = await s.scalar(select(func.count()).where(MaternityAllowanceRow.settlement_id == body["settlement_id"]))
+    assert n == 0
+    await run_settle(sessionmaker, date(2026, 2, 18))
+
+
+async def test_a_delivery_bill_without_its_delivery_type_is_refused(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers: dict[str, str],  # type: ignore[no-untyped-def]
+) -> None:
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    idn = await employee(client, admin_headers)
+    bill = delivery(idn, DAY, "vaginal")
+    del bill["delivery_type"]
+    r = await client.post("/api/v1/settlements", json=bill, headers={**hospital.headers, "Idempotency-Key": "k1"})
+    assert r.status_code == 400 and "delivery_type" in r.json()["error"]["message"], r.text
+    outpatient = make_bill(idn, service_date="2026-02-16", delivery_type="vaginal")
+    r = await client.post("/api/v1/settlements", json=outpatient, headers={**hospital.headers, "Idempotency-Key": "k2"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "INVALID_REQUEST", r.text
+
+
+# ---------------------------------------------------------------- the allowance
+
+
+def new_code() -> str:
+    return make("91430522" + "".join(secrets.choice(CHARSET) for _ in range(9)))
+
+
+async def employer_with(
+    client: httpx.AsyncClient,
+    sessionmaker,  # type: ignore[no-untyped-def]
+    staff: dict[str, dict[str, str]],
+    months: list[str],
+    people: dict[str, str],
+) -> str:
+    """An employer contributing ``months`` (YYYY-MM) for ``people`` (id number → base). Months of 2026
+    are posted through the API (which derives the employee enrolment); earlier months are the
+    history migrated from the previous system (no 2025 policy is loaded, so they are written as rows)."""
+    code = new_code()
+    r = await client.post(
+        "/api/v1/employers", json={"code": code, "name": "某纺织厂", "region": "430522"}, headers=staff["clerk"]
+    )
+    assert r.status_code == 201, r.text
+    for month in months:
+        lines = [{"id_number": idn, "base": base} for idn, base in people.items()]
+        if month >= "2026":
+            r = await client.post(
+                f"/api/v1/employers/{code}/contributions",
+                json={"month": month, "lines": lines},
+                headers=staff["finance"],
+            )
+            assert r.status_code == 201, r.text
+            continue
+        async with sessionmaker() as s, s.begin():
+            posting = await s.scalar(
+                text(
+                    "INSERT INTO contribution_postings (employer_id, month, request_hash, employer_total, "
+                    "employee_total, account_total) SELECT id, CAST(:m AS date), 'migrated', 0, 0, 0 "
+                    "FROM employers WHERE code = :c RETURNING id"
+                ),
+                {"m": date.fromisoformat(month + "-01"), "c": code},
+            )
+            for idn, base in people.items():
+                await s.execute(
+                    text(
+                        "INSERT INTO contribution_lines (posting_id, person_id, base, employer_part, employee_part, "
+                        "account_credit, retiree) SELECT :p, id, :b, 0, 0, 0, false FROM persons WHERE id_number = :i"
+                    ),
+                    {"p": posting, "b": fen(base), "i": idn},
+                )
+    return code
+
+
+def months(first: date, n: int) -> list[str]:
+    out = []
+    y, m = first.year, first.month
+    for _ in range(n):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+async def allowances(sessionmaker, idn: str) -> list[MaternityAllowanceRow]:  # type: ignore[no-untyped-def]
+    from yibao.people.orm import PersonRow
+
+    async with sessionmaker() as s:
+        rows = await s.scalars(
+            select(MaternityAllowanceRow)
+            .join(PersonRow, PersonRow.id == MaternityAllowanceRow.person_id)
+            .where(PersonRow.id_number == idn)
+            .order_by(MaternityAllowanceRow.created_at)
+        )
+        return list(rows)
+
+
+async def test_a_settled_delivery_creates_the_allowance_once_and_a_cancel_voids_it(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    # given: a mother (base 6,000.00) and a colleague (base 4,500.01) contributing 2025-02 … 2026-01
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    mother = await register_person(client, admin_headers, gender="F", born=date(1994, 4, 4))
+    colleague = await register_person(client, admin_headers, born=date(1990, 1, 1))
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 2, 1), 12), {mother: "6000.00", colleague: "4500.01"}
+    )
+    day = date(2026, 2, 19)
+    when = china(2026, 2, 19, 10)
+    bill = delivery(mother, day, "caesarean", "2", babies=2)
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+    # when: the bill is settled, and the HIS retries it
+    from tests.settlement.helpers import at
+
+    with at(when):
+        first = await client.post("/api/v1/settlements", json=bill, headers={**hospital.headers, **key})
+        retry = await client.post("/api/v1/settlements", json=bill, headers={**hospital.headers, **key})
+    assert first.status_code == 201, first.text
+    assert retry.json()["settlement_id"] == first.json()["settlement_id"]
+    # then: one allowance: 98 + 15 caesarean + 15 extra baby = 128 days
+    # × (average base (6,000.00 + 4,500.01) / 2 = 5,250.005 → ÷ 30 = 175.0001... → 175.00)
+    [a] = await allowances(sessionmaker, mother)
+    assert (a.status, a.eligible, a.days, a.months_contributed) == ("pending", True, 128, 12)
+    assert a.daily_amount == 17_500
+    assert a.amount == 17_500 * 128
+    assert a.flags == []
+    # when: the bill is cancelled, and settled again
+    await cancel(client, hospital.headers, first.json()["settlement_id"], when)
+    again = await settle(client, hospital.headers, {**bill, "visit_no": bill["visit_no"] + "R"}, when)
+    # then: the first allowance is void, the new delivery has its own, once
+    first_a, second_a = await allowances(sessionmaker, mother)
+    assert first_a.status == "void" and first_a.voided_at is not None
+    assert second_a.status == "pending" and str(second_a.settlement_id) == again["settlement_id"]
+    await run_settle(sessionmaker, day)
+
+
+async def test_an_allowance_without_twelve_months_of_contributions_is_ineligible_and_flagged(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    # given: a mother alone at her employer, contributing only since 2025-06 (8 months before delivery)
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    mother = await register_person(client, admin_headers, gender="F", born=date(1993, 3, 3))
+    await employer_with(client, sessionmaker, staff, months(date(2025, 6, 1), 8), {mother: "9000.00"})
+    day = date(2026, 2, 19)
+    # when
+    await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 19, 11))
+    # then
+    [a] = await allowances(sessionmaker, mother)
+    assert (a.status, a.eligible, a.amount, a.months_contributed) == ("ineligible", False, 0, 8)
+    assert a.reason is not None and "12" in a.reason
+    assert set(a.flags) == {"contributions_began_recently", "employer_has_no_other_contributor"}
+    await run_settle(sessionmaker, day)
