@@ -504,13 +504,16 @@ class ChronicPolicy:
         )
 
 
+_ONE_THOUSAND = Fen(100_000)
+
+
 @dataclass(frozen=True)
 class MaternityParams:
     """Maternity (生育保险), policy section ``maternity`` (DOMAIN §10): the employees' maternity
     fund's limits and the maternity allowance. A document without the section keeps these defaults."""
 
     prenatal_ratio: Decimal = Decimal(1)
-    prenatal_limit: Fen = Fen(100_000)  # per pregnancy (counted per person-year)
+    prenatal_limit: Fen = _ONE_THOUSAND  # per pregnancy (counted per person-year)
     delivery_ratio: Decimal = Decimal(1)
     #: delivery type → {level → limit}
     delivery_limit: dict[str, dict[int, Fen]] = field(
@@ -519,7 +522,7 @@ class MaternityParams:
             "caesarean": {0: Fen(500_000), 1: Fen(500_000), 2: Fen(500_000), 3: Fen(600_000)},
         }
     )
-    extra_baby_limit: Fen = Fen(100_000)
+    extra_baby_limit: Fen = _ONE_THOUSAND
     allowance_days: int = 98
     caesarean_extra_days: int = 15
     extra_baby_days: int = 15
