@@ -321,3 +321,66 @@ async def test_an_allowance_without_twelve_months_of_contributions_is_ineligible
     assert a.reason is not None and "12" in a.reason
     assert set(a.flags) == {"contributions_began_recently", "employer_has_no_other_contributor"}
     await run_settle(sessionmaker, day)
+
+
+async def test_an_approved_allowance_is_paid_to_the_mother_through_a_person_order(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    # given: a settled delivery whose mother contributed 12 months at 7,200.00 (daily 240.00)
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=3)
+    mother = await register_person(client, admin_headers, gender="F", born=date(1992, 2, 2))
+    colleague = await register_person(client, admin_headers, born=date(1988, 8, 8))
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 2, 1), 12), {mother: "7200.00", colleague: "7200.00"}
+    )
+    day = date(2026, 2, 20)
+    await settle(client, hospital.headers, delivery(mother, day, "vaginal", "2"), china(2026, 2, 20, 10))
+    await run_settle(sessionmaker, day)
+    r = await client.get("/api/v1/maternity-allowances", params={"id_number": mother}, headers=staff["clerk"])
+    assert r.status_code == 200, r.text
+    [a] = r.json()
+    assert (a["status"], a["days"], a["daily_amount"], a["amount"]) == ("pending", 98, "240.00", "23520.00")
+    # when: one approval with her bank account, then finance prepares, another finance approves and pays
+    payee = {"name": "产妇", "bank": "农业银行溆浦支行", "account_no": "6228480012345678901"}
+    r = await client.post(
+        f"/api/v1/maternity-allowances/{a['id']}/approve", json={"payee": payee}, headers=staff["clerk"]
+    )
+    assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    batch = {"batch_date": "2026-02-23"}
+    r = await client.post("/api/v1/payouts/person-orders", json=batch, headers=staff["finance"])
+    assert r.status_code in (200, 201), r.text
+    order = r.json()
+    [mine] = [ln for ln in order["lines"] if ln["claim_id"] == a["id"]]
+    assert (mine["claim_no"], mine["amount"], mine["account_no"]) == (
+        a["allowance_no"],
+        "23520.00",
+        payee["account_no"],
+    )
+    assert (
+        await client.post(f"/api/v1/payouts/person-orders/{order['id']}/approve", headers=staff["finance2"])
+    ).status_code == 200
+    paid = await client.post(f"/api/v1/payouts/person-orders/{order['id']}/pay", headers=staff["finance2"])
+    assert paid.status_code == 200 and paid.json()["state"] == "paid", paid.text
+    # then: the allowance is paid by the order, the bank file carries it, the maternity fund spent it
+    r = await client.get(f"/api/v1/maternity-allowances/{a['id']}", headers=staff["clerk"])
+    assert (r.json()["status"], r.json()["paid_order_id"]) == ("paid", order["id"])
+    bank = await client.get(f"/api/v1/payouts/person-orders/{order['id']}/bank-file", headers=staff["finance"])
+    assert a["allowance_no"] in bank.text and "23520.00" in bank.text
+    async with sessionmaker() as s:
+        legs = await s.scalars(
+            select(PostingRow.amount).where(
+                PostingRow.movement == "maternity_allowance",
+                PostingRow.fund == "maternity",
+                PostingRow.account == "claims",
+                PostingRow.source == f"person_order:{order['id']}:{a['allowance_no']}",
+            )
+        )
+        assert list(legs) == [2_352_000]
+    # and: a second approval of a paid allowance is refused; a cancel no longer voids it
+    r = await client.post(
+        f"/api/v1/maternity-allowances/{a['id']}/approve", json={"payee": payee}, headers=staff["clerk"]
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "INVALID_STATE", r.text

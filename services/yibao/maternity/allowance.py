@@ -135,6 +135,9 @@ _VOID = Statement(
     """
     UPDATE maternity_allowances SET status = 'void', voided_at = :at
     WHERE settlement_id = :settlement_id AND status IN ('pending', 'approved', 'ineligible')
+      -- one already in a person order is being paid: it stays (recovered by a journal, not here)
+      AND NOT EXISTS (SELECT 1 FROM person_disbursement_lines l
+                      WHERE l.claim_id = maternity_allowances.id AND l.returned_at IS NULL)
     RETURNING id
     """
 )
