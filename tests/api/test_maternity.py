@@ -384,3 +384,57 @@ async def test_an_approved_allowance_is_paid_to_the_mother_through_a_person_orde
         f"/api/v1/maternity-allowances/{a['id']}/approve", json={"payee": payee}, headers=staff["clerk"]
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "INVALID_STATE", r.text
+
+
+async def test_the_allowance_flags_contributions_begun_fewer_than_10_months_before_delivery_not_10(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    # given: two mothers, each with 3 months at a former employer (2024-11 … 2025-01), then at a new
+    # employer with a colleague: one from 2025-04 (10 months before the 2026-02 delivery: near miss),
+    # one from 2025-05 (9 months: hit); both have ≥ 12 months in the last 24, so both are eligible
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    ten, nine = [await register_person(client, admin_headers, gender="F", born=date(1991, 1, 1)) for _ in range(2)]
+    await employer_with(client, sessionmaker, staff, months(date(2024, 11, 1), 3), {ten: "5000.00", nine: "5000.00"})
+    colleague = await register_person(client, admin_headers, born=date(1985, 5, 5))
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 4, 1), 10), {ten: "6000.00", colleague: "6000.00"}
+    )
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 5, 1), 9), {nine: "6000.00", colleague: "6000.00"}
+    )
+    day = date(2026, 2, 20)
+    # when
+    for mother in (ten, nine):
+        await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 20, 15))
+    # then
+    [near] = await allowances(sessionmaker, ten)
+    [hit] = await allowances(sessionmaker, nine)
+    assert (near.eligible, near.months_contributed, near.flags) == (True, 13, [])
+    assert (hit.eligible, hit.months_contributed, hit.flags) == (True, 12, ["contributions_began_recently"])
+    assert hit.daily_amount == 20_000  # 6,000.00 ÷ 30 at the new employer
+    # and: a flagged allowance lists for review; an ineligible one cannot be approved
+    r = await client.get("/api/v1/maternity-allowances", params={"id_number": nine}, headers=staff["finance"])
+    assert r.json()[0]["flags"] == ["contributions_began_recently"]
+    await run_settle(sessionmaker, day)
+
+
+async def test_an_ineligible_or_unknown_allowance_cannot_be_approved(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    mother = await register_person(client, admin_headers, gender="F", born=date(1997, 7, 7))
+    await employer_with(client, sessionmaker, staff, months(date(2026, 1, 1), 1), {mother: "5000.00"})
+    await settle(client, hospital.headers, delivery(mother, DAY, "vaginal", "1"), china(2026, 2, 16, 16))
+    [a] = await allowances(sessionmaker, mother)
+    payee = {"name": "产妇", "bank": "某银行", "account_no": "62284800123456"}
+    r = await client.post(f"/api/v1/maternity-allowances/{a.id}/approve", json={"payee": payee}, headers=staff["clerk"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "INVALID_STATE", r.text
+    r = await client.post("/api/v1/maternity-allowances/nope/approve", json={"payee": payee}, headers=staff["clerk"])
+    assert r.status_code == 404, r.text
+    await run_settle(sessionmaker, DAY)
