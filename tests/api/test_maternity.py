@@ -2,8 +2,9 @@
 by delivery type and level, residents' delivery with the deductible waived, and the maternity
 allowance created once per settled delivery and paid through a person-payee order.
 
-Own institutions (``own_institution``) and business days 2026-02-16…02-20 (settled and run through
-the daily settle), so no other test's order or bucket sees these bills.
+Own institutions (``own_institution``) and business days 2026-02-16…02-20, 02-23…02-25 (one per
+test, run through the daily settle: a day is settled once), so no other test's order or bucket sees
+these bills; the person order's batch date is 2026-02-23.
 """
 
 from __future__ import annotations
@@ -312,9 +313,9 @@ async def test_an_allowance_without_twelve_months_of_contributions_is_ineligible
     hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
     mother = await register_person(client, admin_headers, gender="F", born=date(1993, 3, 3))
     await employer_with(client, sessionmaker, staff, months(date(2025, 6, 1), 8), {mother: "9000.00"})
-    day = date(2026, 2, 19)
+    day = date(2026, 2, 24)
     # when
-    await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 19, 11))
+    await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 24, 11))
     # then
     [a] = await allowances(sessionmaker, mother)
     assert (a.status, a.eligible, a.amount, a.months_contributed) == ("ineligible", False, 0, 8)
@@ -405,10 +406,10 @@ async def test_the_allowance_flags_contributions_begun_fewer_than_10_months_befo
     await employer_with(
         client, sessionmaker, staff, months(date(2025, 5, 1), 9), {nine: "6000.00", colleague: "6000.00"}
     )
-    day = date(2026, 2, 20)
+    day = date(2026, 2, 23)
     # when
     for mother in (ten, nine):
-        await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 20, 15))
+        await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 23, 15))
     # then
     [near] = await allowances(sessionmaker, ten)
     [hit] = await allowances(sessionmaker, nine)
@@ -430,11 +431,12 @@ async def test_an_ineligible_or_unknown_allowance_cannot_be_approved(
     hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
     mother = await register_person(client, admin_headers, gender="F", born=date(1997, 7, 7))
     await employer_with(client, sessionmaker, staff, months(date(2026, 1, 1), 1), {mother: "5000.00"})
-    await settle(client, hospital.headers, delivery(mother, DAY, "vaginal", "1"), china(2026, 2, 16, 16))
+    day = date(2026, 2, 25)
+    await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 25, 16))
     [a] = await allowances(sessionmaker, mother)
     payee = {"name": "产妇", "bank": "某银行", "account_no": "62284800123456"}
     r = await client.post(f"/api/v1/maternity-allowances/{a.id}/approve", json={"payee": payee}, headers=staff["clerk"])
     assert r.status_code == 409 and r.json()["error"]["code"] == "INVALID_STATE", r.text
     r = await client.post("/api/v1/maternity-allowances/nope/approve", json={"payee": payee}, headers=staff["clerk"])
     assert r.status_code == 404, r.text
-    await run_settle(sessionmaker, DAY)
+    await run_settle(sessionmaker, day)
