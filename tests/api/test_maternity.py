@@ -2,9 +2,9 @@
 by delivery type and level, residents' delivery with the deductible waived, and the maternity
 allowance created once per settled delivery and paid through a person-payee order.
 
-Own institutions (``own_institution``) and business days 2026-02-16…02-20, 02-23…02-25 (one per
+Own institutions (``own_institution``) and business days 2026-02-16…02-20, 02-23…02-26 (one per
 test, run through the daily settle: a day is settled once), so no other test's order or bucket sees
-these bills; the person order's batch date is 2026-02-23.
+these bills; the person orders' batch dates are 2026-02-23, 02-26 and 02-27.
 """
 
 from __future__ import annotations
@@ -440,3 +440,62 @@ async def test_an_ineligible_or_unknown_allowance_cannot_be_approved(
     r = await client.post("/api/v1/maternity-allowances/nope/approve", json={"payee": payee}, headers=staff["clerk"])
     assert r.status_code == 404, r.text
     await run_settle(sessionmaker, day)
+
+
+async def test_a_returned_allowance_transfer_is_reversed_and_paid_again_once_approved_with_the_right_account(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    # given: an allowance paid in a person order (batch 2026-02-26) to a closed account
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=2)
+    mother = await register_person(client, admin_headers, gender="F", born=date(1990, 10, 10))
+    colleague = await register_person(client, admin_headers, born=date(1980, 8, 8))
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 2, 1), 12), {mother: "3000.00", colleague: "3000.00"}
+    )
+    day = date(2026, 2, 26)
+    await settle(client, hospital.headers, delivery(mother, day, "vaginal", "1"), china(2026, 2, 26, 10))
+    await run_settle(sessionmaker, day)
+    [a] = await allowances(sessionmaker, mother)
+    assert a.amount == 10_000 * 98  # 3,000.00 ÷ 30 = 100.00 a day
+    aid = str(a.id)
+
+    async def pay_through_an_order(batch: str, account_no: str) -> int:
+        payee = {"name": "产妇", "bank": "某银行", "account_no": account_no}
+        r = await client.post(
+            f"/api/v1/maternity-allowances/{aid}/approve", json={"payee": payee}, headers=staff["clerk"]
+        )
+        assert r.status_code == 200, r.text
+        r = await client.post("/api/v1/payouts/person-orders", json={"batch_date": batch}, headers=staff["finance"])
+        assert r.status_code == 201, r.text
+        oid = int(r.json()["id"])
+        for step in ("approve", "pay"):
+            r = await client.post(f"/api/v1/payouts/person-orders/{oid}/{step}", headers=staff["finance2"])
+            assert r.status_code == 200, r.text
+        return oid
+
+    first = await pay_through_an_order("2026-02-26", "62220000000000001")
+    # when: the bank returns the transfer
+    r = await client.post(
+        f"/api/v1/payouts/person-orders/{first}/returns",
+        json={"claim_id": aid, "reason": "账户已销户 account closed"},
+        headers=staff["finance"],
+    )
+    assert r.status_code == 200, r.text
+    # then: pending again (a new approval names the corrected account), and the spending is reversed
+    r = await client.get(f"/api/v1/maternity-allowances/{aid}", headers=staff["clerk"])
+    assert r.json()["status"] == "pending"
+    second = await pay_through_an_order("2026-02-27", "62220000000000002")
+    r = await client.get(f"/api/v1/maternity-allowances/{aid}", headers=staff["clerk"])
+    assert (r.json()["status"], r.json()["paid_order_id"]) == ("paid", second)
+    async with sessionmaker() as s:
+        net = await s.scalar(
+            select(func.sum(PostingRow.amount)).where(
+                PostingRow.fund == "maternity",
+                PostingRow.account == "claims",
+                PostingRow.source.like(f"person_order:%:{a.allowance_no}%"),
+            )
+        )
+    assert net == a.amount  # paid, returned, paid again: spent once
