@@ -24,6 +24,8 @@ def upgrade() -> None:
     op.add_column("settlements", sa.Column("maternity_fund", sa.BigInteger(), server_default="0", nullable=False))
     op.add_column("settlements", sa.Column("delivery_type", sa.String(length=10), nullable=True))
     op.add_column("settlements", sa.Column("babies", sa.SmallInteger(), nullable=True))
+    op.add_column("reimbursement_claims", sa.Column("delivery_type", sa.String(length=10), nullable=True))
+    op.add_column("reimbursement_claims", sa.Column("babies", sa.SmallInteger(), nullable=True))
     op.add_column(
         "person_years", sa.Column("maternity_prenatal_paid", sa.BigInteger(), server_default="0", nullable=False)
     )
@@ -79,6 +81,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_maternity_allowances_person_id"), table_name="maternity_allowances")
     op.drop_table("maternity_allowances")
     op.drop_column("person_years", "maternity_prenatal_paid")
+    op.drop_column("reimbursement_claims", "babies")
+    op.drop_column("reimbursement_claims", "delivery_type")
     op.drop_column("settlements", "babies")
     op.drop_column("settlements", "delivery_type")
     op.drop_column("settlements", "maternity_fund")

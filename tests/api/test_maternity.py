@@ -499,3 +499,43 @@ async def test_a_returned_allowance_transfer_is_reversed_and_paid_again_once_app
             )
         )
     assert net == a.amount  # paid, returned, paid again: spent once
+
+
+async def test_an_approved_maternity_claim_pays_the_maternity_fund_and_creates_the_allowance_once(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.claims.test_reimbursements import approve, claim_body, file
+    from tests.claims.test_reimbursements import staff as staff_token
+
+    # given: an employee who gave birth at a hospital outside the register and paid herself
+    mother = await register_person(client, admin_headers, gender="F", born=date(1993, 9, 9))
+    colleague = await register_person(client, admin_headers, born=date(1983, 3, 3))
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 2, 1), 12), {mother: "4500.00", colleague: "4500.00"}
+    )
+    day = "2026-02-10"
+    body = claim_body(
+        mother,
+        [line("S-APPX", "2", "1500.00", day=day)],
+        day=day,
+        visit_type="maternity_inpatient",
+        care={"name": "某县妇幼保健院", "region": "430522", "level": 2},
+        kind="maternity",
+    )
+    body.update(admitted_on=day, discharged_on=day, delivery_type="vaginal", diagnoses=["O80"])
+    clerk = await staff_token(sessionmaker, "clerk", f"mat-clerk-{secrets.token_hex(2)}")
+    reviewer = await staff_token(sessionmaker, "first_reviewer", f"mat-rev-{secrets.token_hex(2)}")
+    claim = await file(client, clerk, body)
+    assert claim["fund_estimate"] == "3000.00"  # 3,000.00 policy range within the vaginal limit at level 2
+    # when: approved (one approval below 10,000.00), and approved again
+    r = await approve(client, reviewer, claim["id"])
+    assert r.status_code == 200, r.text
+    assert (await approve(client, reviewer, claim["id"])).status_code == 409
+    # then: the manual settlement is paid by the maternity fund, and one allowance (98 days × 150.00)
+    s = (await client.get(f"/api/v1/settlements/{r.json()['settlement_id']}", headers=admin_headers)).json()
+    assert (s["totals"]["maternity_fund"], s["totals"]["basic_fund"]) == ("3000.00", "0.00")
+    [a] = await allowances(sessionmaker, mother)
+    assert (str(a.settlement_id), a.status, a.amount) == (r.json()["settlement_id"], "pending", 15_000 * 98)

@@ -36,8 +36,9 @@ from yibao.money import to_wire
 from yibao.payouts.orm import PersonOrderLineRow, PersonOrderRow
 
 BANK_FILE_HEADER = ("order_id", "batch_date", "claim_no", "payee_name", "bank", "account_no", "amount")
-#: the funds a manual claim is paid from (never the personal account: the person paid cash)
-PAID_FUNDS = ("basic", "critical_illness", "assistance")
+#: the funds a manual claim is paid from (never the personal account: the person paid cash);
+#: an employee's maternity claim is paid from the maternity fund
+PAID_FUNDS = ("basic", "critical_illness", "assistance", "maternity")
 
 
 def render_order(order: PersonOrderRow, rows: list[PersonOrderLineRow] | None = None) -> dict[str, Any]:
