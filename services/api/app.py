@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(chronic.member_router)
     app.include_router(prescriptions.router)
     app.include_router(maternity.router)
+    app.include_router(maternity.member_router)
     app.include_router(health.router)
     app.include_router(fsi.router)
     return app

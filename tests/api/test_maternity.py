@@ -380,7 +380,15 @@ async def test_an_approved_allowance_is_paid_to_the_mother_through_a_person_orde
             )
         )
         assert list(legs) == [2_352_000]
-    # and: a second approval of a paid allowance is refused; a cancel no longer voids it
+    # and: the mother sees it paid in the app; another member does not see it
+    from tests.api.test_members import login
+
+    me = await login(client, admin_headers, mother)
+    mine = (await client.get("/api/v1/me/maternity-allowances", headers=me)).json()
+    assert [(m["id"], m["status"], m["amount"]) for m in mine] == [(a["id"], "paid", "23520.00")]
+    other = await login(client, admin_headers, colleague)
+    assert (await client.get(f"/api/v1/me/maternity-allowances/{a['id']}", headers=other)).status_code == 404
+    # and: a second approval of a paid allowance is refused
     r = await client.post(
         f"/api/v1/maternity-allowances/{a['id']}/approve", json={"payee": payee}, headers=staff["clerk"]
     )

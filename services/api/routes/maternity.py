@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import UowDep, require_staff
+from api.deps import CurrentMember, UowDep, require_staff
 from api.responses import JSON
 from api.schemas.common import ERRORS, Strict
 from yibao.auth.tokens import StaffPrincipal
 from yibao.maternity import service as maternity
 
 router = APIRouter(prefix="/api/v1/maternity-allowances", tags=["maternity 生育"])
+member_router = APIRouter(prefix="/api/v1/me/maternity-allowances", tags=["member app 参保人"])
 Staff = Annotated[StaffPrincipal, Depends(require_staff("clerk", "finance"))]
 
 
@@ -85,3 +86,13 @@ async def read(allowance_id: str, _: Staff, uow: UowDep) -> Any:
 )
 async def approve(allowance_id: str, body: AllowanceApprove, staff: Staff, uow: UowDep) -> Any:
     return JSON(await maternity.approve(uow, staff.actor, allowance_id, body.payee.model_dump()))
+
+
+@member_router.get("", response_model=list[AllowanceRead], responses=ERRORS, summary="My maternity allowances")
+async def member_list(member: CurrentMember, uow: UowDep) -> Any:
+    return JSON(await maternity.listing(uow, person_id=member.person_id))
+
+
+@member_router.get("/{allowance_id}", response_model=AllowanceRead, responses=ERRORS, summary="One of mine")
+async def member_read(allowance_id: str, member: CurrentMember, uow: UowDep) -> Any:
+    return JSON(await maternity.read(uow, allowance_id, person_id=member.person_id))

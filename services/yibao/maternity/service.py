@@ -73,13 +73,21 @@ async def _get(session: AsyncSession, allowance_id: str, *, lock: bool = False) 
     return row[0], row[1]
 
 
-async def read(uow: UnitOfWork, allowance_id: str) -> dict[str, Any]:
+async def read(uow: UnitOfWork, allowance_id: str, *, person_id: int | None = None) -> dict[str, Any]:
+    """One allowance; ``person_id``: the member's own only (another's is ``NOT_FOUND``)."""
     a, idn = await _get(uow.session, allowance_id)
+    if person_id is not None and a.person_id != person_id:
+        raise NotFound(f"生育津贴 {allowance_id} 不存在 maternity allowance not found")
     return render(a, idn)
 
 
 async def listing(
-    uow: UnitOfWork, *, status: str | None = None, id_number: str | None = None, limit: int = 100
+    uow: UnitOfWork,
+    *,
+    status: str | None = None,
+    id_number: str | None = None,
+    person_id: int | None = None,
+    limit: int = 100,
 ) -> list[dict[str, Any]]:
     stmt = select(MaternityAllowanceRow, PersonRow.id_number).join(
         PersonRow, PersonRow.id == MaternityAllowanceRow.person_id
@@ -88,6 +96,8 @@ async def listing(
         stmt = stmt.where(MaternityAllowanceRow.status == status)
     if id_number is not None:
         stmt = stmt.where(PersonRow.id_number == id_number)
+    if person_id is not None:
+        stmt = stmt.where(MaternityAllowanceRow.person_id == person_id)
     rows = await uow.session.execute(stmt.order_by(MaternityAllowanceRow.created_at.desc()).limit(limit))
     return [render(a, idn) for a, idn in rows]
 
