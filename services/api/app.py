@@ -26,6 +26,7 @@ from api.routes import (
     health,
     jobs,
     ledger,
+    maternity,
     members,
     monitoring,
     ops,
@@ -143,6 +144,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(chronic.router)
     app.include_router(chronic.member_router)
     app.include_router(prescriptions.router)
+    app.include_router(maternity.router)
+    app.include_router(maternity.member_router)
     app.include_router(health.router)
     app.include_router(fsi.router)
     return app

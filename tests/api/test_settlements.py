@@ -87,6 +87,7 @@ async def test_inpatient_worked_example(client: httpx.AsyncClient, admin_headers
         "personal_part": "1649.50",
         "personal_account": "0.00",
         "cash": "1649.50",
+        "maternity_fund": "0.00",
     }
     lines = {ln["line_no"]: ln for ln in body["lines"]}
     assert lines[3]["over_cap_self_pay"] == "10.00" and lines[3]["pre_self_pay"] == "15.00"

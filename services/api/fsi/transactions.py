@@ -674,7 +674,14 @@ async def reverse(call: Call) -> Outcome:
     return outcome
 
 
-MED_TYPE_OF_VISIT_TYPE = {"outpatient": "11", "chronic_outpatient": "14", "inpatient": "21", "pharmacy": "41"}
+MED_TYPE_OF_VISIT_TYPE = {
+    "outpatient": "11",
+    "chronic_outpatient": "14",
+    "inpatient": "21",
+    "pharmacy": "41",
+    "maternity_outpatient": "51",
+    "maternity_inpatient": "52",
+}
 
 
 async def settlement_query(call: Call) -> Outcome:

@@ -50,7 +50,7 @@ async def fund_position(
     scheme: Annotated[Literal["resident", "employee"], Query()],
     as_of: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="default: today (China time)")] = None,
     fund: Annotated[
-        Literal["pooled", "basic", "critical_illness", "assistance", "personal_account"],
+        Literal["pooled", "basic", "critical_illness", "assistance", "personal_account", "maternity"],
         Query(description="pooled (default) = basic + critical_illness"),
     ] = "pooled",
     fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,

@@ -46,7 +46,7 @@ class FundPositionRead(BaseModel):
 class JournalCreate(Strict):
     kind: Literal["interest", "fiscal_subsidy_receivable", "fiscal_subsidy_receipt", "other_income", "other_spending"]
     scheme: Literal["resident", "employee"]
-    fund: Literal["basic", "critical_illness", "assistance", "personal_account"] = "basic"
+    fund: Literal["basic", "critical_illness", "assistance", "personal_account", "maternity"] = "basic"
     amount: PositiveMoney
     business_date: date
     reason: str = Field(min_length=1, max_length=500, examples=["2026年二季度银行存款利息 Q2 bank interest"])

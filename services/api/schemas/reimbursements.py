@@ -88,7 +88,14 @@ class PayeeIn(Strict):
 class _ClaimBody(Strict):
     kind: Literal["cross_region_unsettled", "emergency", "non_designated", "maternity", "other"]
     care: CareIn
-    visit_type: Literal["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]
+    visit_type: Literal[
+        "outpatient", "chronic_outpatient", "inpatient", "pharmacy", "maternity_outpatient", "maternity_inpatient"
+    ]
+    delivery_type: Annotated[
+        Literal["vaginal", "caesarean"] | None,
+        Field(description="`maternity_inpatient` only (required there); an employee's claim creates her allowance"),
+    ] = None
+    babies: Annotated[int | None, Field(ge=1, le=9, description="`maternity_inpatient` only (default 1)")] = None
     admitted_on: date | None = None
     discharged_on: date | None = None
     service_date: date
@@ -105,7 +112,12 @@ class _ClaimBody(Strict):
     def _dates_fit_the_visit(self) -> _ClaimBody:
         if len({ln.line_no for ln in self.lines}) != len(self.lines):
             raise ValueError("line_no must be unique within the claim")
-        if self.visit_type == "inpatient":
+        if self.visit_type == "maternity_inpatient":
+            if self.delivery_type is None:
+                raise ValueError("a maternity_inpatient claim needs delivery_type (vaginal or caesarean)")
+        elif self.delivery_type is not None or self.babies is not None:
+            raise ValueError("delivery_type/babies are only for maternity_inpatient claims")
+        if self.visit_type in ("inpatient", "maternity_inpatient"):
             if self.admitted_on is None or self.discharged_on is None:
                 raise ValueError("an inpatient claim needs admitted_on and discharged_on")
             if self.discharged_on < self.admitted_on or self.service_date != self.discharged_on:
@@ -125,6 +137,8 @@ class _ClaimBody(Strict):
             discharged_on=self.discharged_on,
             diagnoses=tuple(self.diagnoses),
             procedures=tuple(self.procedures),
+            delivery_type=self.delivery_type,
+            babies=self.babies,
             invoice_numbers=tuple(self.invoice_numbers),
             lines=tuple(
                 ClaimLine(ln.line_no, ln.item_code, ln.quantity, fen(ln.unit_price), ln.service_date)

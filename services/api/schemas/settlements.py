@@ -80,7 +80,9 @@ class SettleRequest(Strict):
         ),
     ] = None
     visit_no: Annotated[str, Field(min_length=1, max_length=64)]
-    visit_type: Literal["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]
+    visit_type: Literal[
+        "outpatient", "chronic_outpatient", "inpatient", "pharmacy", "maternity_outpatient", "maternity_inpatient"
+    ]
     admitted_on: Day | None = None
     discharged_on: Day | None = None
     service_date: Day
@@ -112,13 +114,26 @@ class SettleRequest(Strict):
             "`PRESCRIPTION_INVALID`, 422). An employee's bill then reaches outpatient pooling as at level 1.",
         ),
     ] = None
+    delivery_type: Annotated[
+        Literal["vaginal", "caesarean"] | None,
+        Field(description="`maternity_inpatient` only (required there): how the baby was delivered"),
+    ] = None
+    babies: Annotated[
+        int | None,
+        Field(ge=1, le=9, description="`maternity_inpatient` only: babies delivered (default 1)"),
+    ] = None
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=2000)]
 
     @model_validator(mode="after")
     def _dates_fit_the_visit(self) -> SettleRequest:
         if (self.id_number is None) == (self.member_code is None):
             raise ValueError("give exactly one of id_number and member_code")
-        if self.visit_type == "inpatient":
+        if self.visit_type == "maternity_inpatient":
+            if self.delivery_type is None:
+                raise ValueError("maternity_inpatient bills need delivery_type (vaginal or caesarean)")
+        elif self.delivery_type is not None or self.babies is not None:
+            raise ValueError("delivery_type/babies are only for maternity_inpatient bills")
+        if self.visit_type in ("inpatient", "maternity_inpatient"):
             if self.admitted_on is None or self.discharged_on is None:
                 raise ValueError("inpatient bills need admitted_on and discharged_on")
             if self.discharged_on < self.admitted_on:
@@ -156,6 +171,8 @@ class SettleRequest(Strict):
             account_payer_id_number=self.account_payer_id_number,
             chronic_disease=self.chronic_disease,
             prescription_id=self.prescription_id,
+            delivery_type=self.delivery_type,
+            babies=self.babies,
             lines=tuple(
                 LineCommand(
                     line_no=ln.line_no,
@@ -185,6 +202,7 @@ class Totals(BaseModel):
     personal_part: MoneyOut
     personal_account: MoneyOut
     cash: MoneyOut
+    maternity_fund: MoneyOut = "0.00"
 
 
 class LineOut(BaseModel):

@@ -58,6 +58,9 @@ class Synthetic:
     persons: dict[int, date | None] = field(default_factory=dict)  # id → death date
     bills: list[_Bill] = field(default_factory=list)
     truth: dict[str, set[str]] = field(default_factory=dict)
+    #: maternity allowances: (allowance no, delivery bill, first contribution month at the employer,
+    #: other contributors at the employer)
+    allowances: list[tuple[str, _Bill, date, int]] = field(default_factory=list)
 
     def plant(self, rule: str, key: str) -> None:
         self.truth.setdefault(rule, set()).add(key)
@@ -235,6 +238,21 @@ def _plant(g: _Gen, rules: RuleSet, k: int) -> None:
         g.outpatient(a, p, d, test_item)
         g.outpatient(b, p, d + timedelta(days=test_days + 1), test_item)
 
+    # maternity allowance: contributions began months − 1 before delivery (hit) / months before (miss);
+    # an employer with no other contributor (hit) / one other (miss)
+    months = int(rules.params("maternity_allowance_suspect")["months"])
+    for n in range(k):
+        for tag, began, others, hit in (("R", months - 1, 2, True), ("N", months, 2, False),
+                                        ("A", 20, 0, True), ("C", 20, 1, False)):  # fmt: skip
+            d = g.day(0, 300)
+            bill = _Bill(g.inst(), g.person(), "maternity_inpatient", d, [("S-APPX", 1, 300_000, [])], admitted_on=d)
+            syn.bills.append(bill)
+            index = d.year * 12 + d.month - 1 - began
+            number = f"SYEV{syn.year}{tag}{n:04d}"
+            syn.allowances.append((number, bill, date(index // 12, index % 12 + 1, 1), others))
+            if hit:
+                syn.plant("maternity_allowance_suspect", number)
+
     # institution outliers: every "…01" institution bills three times its level's cost
     for code, level in syn.institutions:
         if code.endswith("01"):
@@ -255,7 +273,7 @@ def generate(rules: RuleSet, persons: int, bills: int, *, year: int, seed: int, 
 
 def planted_people(persons: int) -> int:
     """Upper bound of person ids the generator needs (background + planted)."""
-    return persons + 40 * max(3, persons // 500) + 8 * len(LEVELS) + 10
+    return persons + 44 * max(3, persons // 500) + 8 * len(LEVELS) + 10
 
 
 # ---------------------------------------------------------------- writing it
@@ -374,6 +392,38 @@ async def write(session: AsyncSession, syn: Synthetic, budget_fen: int = 10**12)
         _line(b, no, item, q, p, codes) for b in syn.bills for no, (item, q, p, codes) in enumerate(b.lines, start=1)
     ]
     await _copy(raw, "settlement_lines", lines)
+    employer = await raw.fetchval(
+        "INSERT INTO employers (code, name, region) VALUES ($1, '合成单位', $2) "
+        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        f"91EV{syn.year}00000000000"[:18],
+        REGION,
+    )
+    allowances = [
+        {
+            "id": uuid.uuid4(),
+            "allowance_no": number,
+            "settlement_id": b.id,
+            "institution_code": b.institution,
+            "person_id": b.person,
+            "employer_id": employer,
+            "delivery_date": b.day,
+            "delivery_type": "vaginal",
+            "babies": 1,
+            "days": 98,
+            "months_contributed": 12,
+            "first_contribution_month": first,
+            "other_contributors": others,
+            "average_base": 600_000,
+            "daily_amount": 20_000,
+            "amount": 1_960_000,
+            "eligible": True,
+            "flags": [],
+            "status": "pending",
+            "policy_version": "synthetic",
+        }
+        for number, b, first, others in syn.allowances
+    ]
+    await _copy(raw, "maternity_allowances", allowances)
     return {
         "institutions": len(syn.institutions),
         "persons": len(syn.persons),

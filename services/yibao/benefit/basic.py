@@ -70,6 +70,7 @@ def _inpatient(
     scheme: SchemeParams,
     policy_range: Fen,
     adjust: RatioAdjustment,
+    waive_deductible: bool = False,
 ) -> BasicOutcome:
     params = scheme.inpatient
     level = bill.institution_level
@@ -92,6 +93,9 @@ def _inpatient(
         due = base_due
         due_text = f"admission 1 of the year: {explain.yuan(due)}"
         ded_rule = f"{path}.deductible_by_level[{level}]"
+    if waive_deductible:  # DOMAIN §10: a resident's delivery is an inpatient bill with the deductible waived
+        due, ded_rule = ZERO, "maternity.resident_deductible_waived"
+        due_text = "delivery (maternity_inpatient): deductible waived, 0.00"
     applied = Fen(min(due, policy_range))
     ded_note = explain.entry(
         "deductible",
@@ -230,11 +234,12 @@ def basic_fund(
     policy_range: Fen,
     adjust: RatioAdjustment,
     disease: ChronicDisease | None = None,
+    waive_deductible: bool = False,
 ) -> BasicOutcome:
     """Deductible and basic fund for the bill's visit type (funds assumed on); ``disease``: the
-    recognised disease of a chronic bill."""
+    recognised disease of a chronic bill; ``waive_deductible``: a resident's delivery."""
     if bill.visit_type == "inpatient":
-        return _inpatient(bill, person, scheme, policy_range, adjust)
+        return _inpatient(bill, person, scheme, policy_range, adjust, waive_deductible)
     if bill.visit_type == "chronic_outpatient":
         return _chronic(bill, person, scheme, policy_range, adjust, disease)
     if bill.visit_type == "outpatient":

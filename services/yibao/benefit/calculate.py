@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from yibao.benefit import chronic, explain
+from yibao.benefit import chronic, explain, maternity
 from yibao.benefit.account import pay_personal_part
 from yibao.benefit.assistance import medical_assistance
 from yibao.benefit.basic import RatioAdjustment, basic_fund, prescribed_pooling
@@ -82,6 +82,10 @@ def _funds_off(bill: Bill, person: PersonState) -> list[tuple[str, RuleWarning]]
 def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitSplit:
     """Split one bill into fund and personal parts, with accruals, warnings and reasons."""
     scheme = policy.scheme(person.scheme)
+    employee_maternity = maternity.is_maternity(bill) and person.scheme == "employee"
+    waive_deductible = bill.visit_type == "maternity_inpatient" and not employee_maternity
+    if maternity.is_maternity(bill) and not employee_maternity:
+        bill = maternity.resident_bill(bill)  # residents: delivery as inpatient care, checks as outpatient
     lines = split_lines(bill, person)
     warnings: list[RuleWarning] = list(lines.warnings)
     notes: list[Explanation] = []
@@ -122,14 +126,18 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
     second_tier = bill.visit_type in _SECOND_TIER_VISITS
     admission_order = person.accumulators.inpatient_admissions + 1 if bill.visit_type == "inpatient" else None
 
-    deductible = basic = critical = assistance = ZERO
+    deductible = basic = critical = assistance = maternity_paid = ZERO
     self_pay = assistance_base = ZERO
     if funds_off:
         for rule, warning in off:
             for part in ("deductible", "basic_fund"):
                 notes.append(explain.entry(part, rule, f"{warning.message}: 0.00"))
+    elif employee_maternity:  # DOMAIN §10: the maternity fund, not the basic fund
+        maternity_out = maternity.maternity_fund(bill, person, policy.maternity, policy_range)
+        maternity_paid = maternity_out.paid
+        notes.extend(maternity_out.explanations)
     else:
-        basic_out = basic_fund(bill, person, scheme, policy_range, adjust, disease)
+        basic_out = basic_fund(bill, person, scheme, policy_range, adjust, disease, waive_deductible)
         deductible, basic = basic_out.deductible, basic_out.basic
         if disease is not None:
             notes.append(chronic.recognition_note(person, disease))
@@ -154,14 +162,15 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
             assistance = ma_out.payout
             notes.extend(ma_out.explanations)
 
-    fund_total = Fen(basic + critical + assistance)
+    fund_total = Fen(basic + critical + assistance + maternity_paid)
     personal_part = Fen(total - fund_total)
+    maternity_text = f" + maternity {explain.yuan(maternity_paid)}" if employee_maternity else ""
     notes.append(
         explain.entry(
             "fund_total",
             "settlement.fund_total",
             f"basic {explain.yuan(basic)} + critical illness {explain.yuan(critical)} + "
-            f"assistance {explain.yuan(assistance)} = {explain.yuan(fund_total)}",
+            f"assistance {explain.yuan(assistance)}{maternity_text} = {explain.yuan(fund_total)}",
         )
     )
     notes.append(
@@ -191,6 +200,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
             assistance_paid=assistance,
             fund_paid=fund_total,
             personal_paid=personal_part,
+            maternity_prenatal_paid=(maternity_paid if bill.visit_type == "maternity_outpatient" else ZERO),
         )
 
     totals = Totals(
@@ -207,6 +217,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
         personal_part=personal_part,
         personal_account=account.account,
         cash=account.cash,
+        maternity_fund=maternity_paid,
     )
     return BenefitSplit(
         policy_version=policy.version,

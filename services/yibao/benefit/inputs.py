@@ -17,7 +17,9 @@ from typing import Literal
 from yibao.money import ZERO, Fen
 from yibao.values import CatalogueItem, RuleWarning
 
-VisitType = Literal["outpatient", "chronic_outpatient", "inpatient", "pharmacy"]
+VisitType = Literal[
+    "outpatient", "chronic_outpatient", "inpatient", "pharmacy", "maternity_outpatient", "maternity_inpatient"
+]
 Scheme = Literal["resident", "employee"]
 
 
@@ -44,6 +46,8 @@ class Bill:
     third_party_liable: bool = False
     chronic_disease: str | None = None  # chronic_outpatient: the recognised disease's code (policy)
     prescribed: bool = False  # pharmacy: backed by a valid e-prescription of the region (checked by the caller)
+    delivery_type: str | None = None  # maternity_inpatient: vaginal / caesarean
+    babies: int = 1  # maternity_inpatient: babies delivered
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class YearAccumulators:
     assistance_paid: Fen = ZERO
     fund_paid: Fen = ZERO  # all funds, all visit types (zero-claim years come from this)
     personal_paid: Fen = ZERO  # the person's part, all visit types (return-to-poverty watch)
+    maternity_prenatal_paid: Fen = ZERO  # employees: maternity fund paid on prenatal checks (its limit)
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,7 @@ class Totals:
     personal_part: Fen
     personal_account: Fen
     cash: Fen
+    maternity_fund: Fen = ZERO  # employees' maternity bills: paid from the maternity fund (in fund_total)
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,7 @@ class Accrual:
     assistance_paid: Fen = ZERO
     fund_paid: Fen = ZERO
     personal_paid: Fen = ZERO
+    maternity_prenatal_paid: Fen = ZERO
 
 
 @dataclass(frozen=True)

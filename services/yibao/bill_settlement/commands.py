@@ -71,6 +71,8 @@ class SettleBill:
     account_payer_id_number: str | None = None
     chronic_disease: str | None = None  # chronic_outpatient: the recognised disease's policy code
     prescription_id: str | None = None  # pharmacy: the e-prescription dispensed
+    delivery_type: str | None = None  # maternity_inpatient: vaginal / caesarean
+    babies: int | None = None  # maternity_inpatient: babies delivered (default 1)
 
     def fingerprint(self) -> str:
         """Stable hash of the request, to tell a retry from a different bill under the same key.
@@ -79,7 +81,8 @@ class SettleBill:
         match), built without ``asdict``'s deep copy of every value, which cost more CPU than
         the rest of claiming the key."""
         plain = {f: getattr(self, f) for f in _BILL_FIELDS}
-        for later in ("chronic_disease", "prescription_id"):  # absent as before they existed: old keys match
+        # absent as before they existed: old keys match
+        for later in ("chronic_disease", "prescription_id", "delivery_type", "babies"):
             if plain[later] is None:
                 del plain[later]
         plain["lines"] = [{f: getattr(ln, f) for f in _LINE_FIELDS} for ln in self.lines]

@@ -48,6 +48,7 @@ class PersonYearRow(Base):
     assistance_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
     fund_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
     personal_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    maternity_prenatal_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -128,6 +129,11 @@ class SettlementRow(Base):
     chronic_disease_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
     # pharmacy: the e-prescription this bill dispensed (``prescription_dispensings``; cancel frees it)
     prescription_id: Mapped[str | None] = mapped_column(String(40))
+    # employees' maternity bills: what the maternity fund paid (in fund_total; its own ledger fund)
+    maternity_fund: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    # maternity_inpatient: vaginal / caesarean, and the babies delivered (the allowance reads them)
+    delivery_type: Mapped[str | None] = mapped_column(String(10))
+    babies: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class ChronicDiseaseYearRow(Base):

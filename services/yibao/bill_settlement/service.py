@@ -67,6 +67,7 @@ from yibao.errors import (
 )
 from yibao.events.names import SETTLEMENT_CANCELLED, SETTLEMENT_CREATED
 from yibao.institutions.agreements import Institution, ensure_active
+from yibao.maternity import allowance
 from yibao.members import codes
 from yibao.money import Fen
 from yibao.monitoring.rules import OVERLAP_VISIT_TYPES, StayOverlap, apply_in_settlement, overlap_warning
@@ -233,6 +234,8 @@ def _bill(cmd: SettleBill, institution: Institution, refs: ReferenceData) -> Bil
         admitted_on=cmd.admitted_on,
         discharged_on=cmd.discharged_on,
         third_party_liable=cmd.third_party_liable,
+        delivery_type=cmd.delivery_type,
+        babies=cmd.babies or 1,
         lines=tuple(
             BillLine(
                 line_no=ln.line_no,
@@ -511,6 +514,21 @@ async def settle(
         raise TraceCodeAlreadySettled(
             f"追溯码已结算 traceability code {', '.join(taken)} was already settled", codes=taken
         )
+    if cmd.visit_type == "maternity_inpatient" and patient.state.scheme == "employee":
+        # DOMAIN §10: the maternity allowance, without application, in this transaction (created once)
+        policy = refs.policy(patient.state.region, patient.year)
+        await allowance.create_on_delivery(
+            db,
+            policy.maternity,
+            policy.version,
+            settlement_id=settlement_id,
+            institution_code=institution.code,
+            person_id=patient.person_id,
+            delivery=cmd.admitted_on or cmd.service_date,
+            delivery_type=cmd.delivery_type or "vaginal",
+            babies=cmd.babies or 1,
+            at=settled_at,
+        )
     return SettleResult(raw, replayed=False)
 
 
@@ -556,6 +574,8 @@ def _settlement_params(
         "chronic_disease": split.chronic_disease,
         "chronic_disease_paid": int(split.chronic_disease_paid),
         "prescription_id": cmd.prescription_id,
+        "delivery_type": cmd.delivery_type,
+        "babies": (cmd.babies or 1) if cmd.visit_type == "maternity_inpatient" else None,
     }
 
 
@@ -651,6 +671,8 @@ async def cancel(db: Db, institution: Institution, settlement_id: str) -> dict[s
     }
     cancelled = await db.fetchval(sql.CANCEL_SETTLEMENT, params)
     assert cancelled == 1  # the row is locked and was settled; anything else rolls the caller back
+    if row["visit_type"] == "maternity_inpatient":
+        await allowance.void_on_cancel(db, sid, cancelled_at)  # an unpaid allowance goes with its delivery
     stored = {
         **row,
         "status": "cancelled",

@@ -111,9 +111,15 @@ class FileClaim:
     diagnoses: tuple[str, ...] = ()
     procedures: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = field(default=())
+    delivery_type: str | None = None  # maternity_inpatient: vaginal / caesarean
+    babies: int | None = None  # maternity_inpatient
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()
+        plain = asdict(self)
+        for later in ("delivery_type", "babies"):  # absent as before they existed: old keys match
+            if plain[later] is None:
+                del plain[later]
+        return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- helpers
@@ -142,6 +148,8 @@ def _bill(claim: ReimbursementClaimRow) -> SettleBill:
         discharged_on=claim.discharged_on,
         diagnoses=tuple(claim.diagnoses),
         procedures=tuple(claim.procedures),
+        delivery_type=claim.delivery_type,
+        babies=claim.babies,
         lines=tuple(
             LineCommand(
                 line_no=int(ln["line_no"]),
@@ -311,6 +319,8 @@ async def file_claim(
         visit_type=cmd.visit_type,
         admitted_on=cmd.admitted_on,
         discharged_on=cmd.discharged_on,
+        delivery_type=cmd.delivery_type,
+        babies=(cmd.babies or 1) if cmd.visit_type == "maternity_inpatient" else None,
         service_date=cmd.service_date,
         diagnoses=list(cmd.diagnoses),
         procedures=list(cmd.procedures),

@@ -36,7 +36,8 @@ from yibao.policy.repository import load_active
 SCHEMES = ("resident", "employee")
 POOLED = ("basic", "critical_illness")
 FUNDS = {"pooled": POOLED, "basic": ("basic",), "critical_illness": ("critical_illness",),
-         "assistance": ("assistance",), "personal_account": ("personal_account",)}  # fmt: skip
+         "assistance": ("assistance",), "personal_account": ("personal_account",),
+         "maternity": ("maternity",)}  # fmt: skip
 INCOME_ACCOUNTS = ("premiums", "subsidies", "contributions", "interest", "fiscal_subsidies", "other_income")
 SPENDING_ACCOUNTS = ("claims", "transfers_out", "other_spending")
 

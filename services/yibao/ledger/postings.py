@@ -26,13 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yibao.clock import CHINA
 from yibao.errors import InvalidState
 
-FUNDS = ("basic", "critical_illness", "assistance", "personal_account")
+FUNDS = ("basic", "critical_illness", "assistance", "personal_account", "maternity")
 #: settlements column → ledger fund
 FUND_COLUMNS = {
     "basic": "basic_fund",
     "critical_illness": "critical_illness",
     "assistance": "medical_assistance",
     "personal_account": "personal_account",
+    "maternity": "maternity_fund",  # employees' maternity bills (DOMAIN §10)
 }
 TZ = "Asia/Shanghai"  # PostgreSQL's name for yibao.clock.CHINA (UTC+8, no DST since 1991)
 

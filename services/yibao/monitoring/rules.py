@@ -105,6 +105,13 @@ DEFAULTS: tuple[RuleDefault, ...] = (
         {"months_alert": 6},  # the figures are the ledger's fund position (yibao.ledger.position)
     ),
     RuleDefault("budget_growth", "机构费用增长 spending pace above budget pace", "config", "post", {"factor": "1.5"}),
+    RuleDefault(
+        "maternity_allowance_suspect",
+        "疑似虚构劳动关系 maternity allowance: contributions began shortly before delivery, or no other contributor",
+        "post",
+        "post",
+        {"months": 10},
+    ),
 )
 
 

@@ -24,6 +24,7 @@ from yibao.monitoring.models import (
     frequent_admissions,
     institution_outlier,
     institutions_per_week,
+    maternity_allowance,
     split_admission,
     trace_code_duplicate,
     visits_per_day,
@@ -42,6 +43,7 @@ MODELS: dict[str, ModuleType] = {
         trace_code_duplicate,
         institution_outlier,
         duplicate_test,
+        maternity_allowance,
     )
 }
 PERSON_MODELS = tuple(k for k, m in MODELS.items() if m.PERSON_SCOPED)

@@ -64,7 +64,14 @@ CODE_TABLES: dict[str, dict[str, str]] = {
 
 CHRGITM_LV = {"A": "01", "B": "02", "C": "03"}
 GEND = {"M": "1", "F": "2"}
-CLR_TYPE = {"outpatient": "11", "chronic_outpatient": "11", "inpatient": "21", "pharmacy": "41"}
+CLR_TYPE = {
+    "outpatient": "11",
+    "chronic_outpatient": "11",
+    "inpatient": "21",
+    "pharmacy": "41",
+    "maternity_outpatient": "51",  # DOMAIN §10: 生育门诊
+    "maternity_inpatient": "52",  # 生育住院
+}
 
 #: per scheme: (fund_pay_type, setlinfo field, native total); the basic fund is 310100 for
 #: employees and 390100 for residents, the critical-illness layer 330100 (大额, hifob_pay) for

@@ -9,6 +9,10 @@ safe to retry (a step already taken answers the order as it is and changes nothi
 
 The amount of a claim is its manual settlement's fund part (basic + critical illness +
 assistance), read from the settlement, so the person is paid exactly what the ledger owes them.
+
+Approved maternity allowances (``yibao.maternity``) are paid in the same orders: a line whose
+``claim_id`` (and ``settlement_id``) is the allowance's id and ``claim_no`` its number; paying it
+books the ``maternity`` fund's spending (``claims`` ← ``bank``), a returned transfer reverses it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from yibao.claims import service as claims
 from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidState, NotFound, SameActor
 from yibao.ledger.postings import FUND_COLUMNS, post_pair, post_settlements
+from yibao.maternity import service as maternity
 from yibao.money import to_wire
 from yibao.payouts.orm import PersonOrderLineRow, PersonOrderRow
 
 BANK_FILE_HEADER = ("order_id", "batch_date", "claim_no", "payee_name", "bank", "account_no", "amount")
-#: the funds a manual claim is paid from (never the personal account: the person paid cash)
-PAID_FUNDS = ("basic", "critical_illness", "assistance")
+#: the funds a manual claim is paid from (never the personal account: the person paid cash);
+#: an employee's maternity claim is paid from the maternity fund
+PAID_FUNDS = ("basic", "critical_illness", "assistance", "maternity")
 
 
 def render_order(order: PersonOrderRow, rows: list[PersonOrderLineRow] | None = None) -> dict[str, Any]:
@@ -99,7 +105,8 @@ async def prepare_order(uow: UnitOfWork, actor: audit.Actor, batch_date: date) -
         return render_order(existing, await _lines(uow, existing.id)), False
     live = select(PersonOrderLineRow.claim_id).where(PersonOrderLineRow.returned_at.is_(None))
     due = await claims.payable(session, live)
-    if not due:
+    allowances = await maternity.payable(session, live)
+    if not due and not allowances:
         raise InvalidState("没有待支付的报销 no approved claim is waiting to be paid")
     settled = {
         s.id: s
@@ -125,6 +132,21 @@ async def prepare_order(uow: UnitOfWork, actor: audit.Actor, batch_date: date) -
                 bank=str(c.payee["bank"]),
                 account_no=str(c.payee["account_no"]),
                 amount=sum(int(getattr(s, FUND_COLUMNS[f])) for f in PAID_FUNDS),
+            )
+        )
+    for a in allowances:
+        assert a.payee is not None  # approved with its payee
+        rows.append(
+            PersonOrderLineRow(
+                order_id=order.id,
+                claim_id=a.id,
+                settlement_id=a.id,  # the allowance is no settlement: its own id keeps the line unique
+                claim_no=a.allowance_no,
+                institution_code=a.institution_code,
+                payee_name=str(a.payee["name"]),
+                bank=str(a.payee["bank"]),
+                account_no=str(a.payee["account_no"]),
+                amount=a.amount,
             )
         )
     session.add_all(rows)
@@ -189,14 +211,32 @@ async def pay_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> dict[
     if order.state != "approved":
         raise InvalidState(f"拨付单状态为 {order.state}，不能支付 order is {order.state}, only an approved one is paid")
     rows = await _lines(uow, order.id)
-    await post_settlements(session, [r.settlement_id for r in rows], ["settlement"])  # owed before it is paid
+    allowances = await maternity.by_ids(session, [r.claim_id for r in rows])
+    for r in rows:
+        if r.claim_id in allowances:  # the maternity fund pays the allowance now
+            await post_pair(
+                session,
+                movement="maternity_allowance",
+                source=f"person_order:{order.id}:{r.claim_no}",
+                institution_code=r.institution_code,
+                fund="maternity",
+                debit="claims",
+                credit="bank",
+                amount=r.amount,
+                business_date=clock.today(),
+                scheme="employee",
+            )
+    rows_of_claims = [r for r in rows if r.claim_id not in allowances]
+    await post_settlements(session, [r.settlement_id for r in rows_of_claims], ["settlement"])  # owed before paid
     settled = {
         s.id: s
         for s in (
-            await session.scalars(select(SettlementRow).where(SettlementRow.id.in_([r.settlement_id for r in rows])))
+            await session.scalars(
+                select(SettlementRow).where(SettlementRow.id.in_([r.settlement_id for r in rows_of_claims]))
+            )
         ).all()
     }
-    for r in rows:
+    for r in rows_of_claims:
         s = settled[r.settlement_id]
         for fund in PAID_FUNDS:
             await post_pair(
@@ -213,7 +253,8 @@ async def pay_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> dict[
     order.bank_file = bank_file(order, rows)
     order.bank_file_sha256 = hashlib.sha256(order.bank_file.encode()).hexdigest()
     order.state, order.paid_by, order.paid_at = "paid", actor.name, clock.now()
-    await claims.mark_paid(session, [r.claim_id for r in rows], order.id, f"{actor.kind}:{actor.name}")
+    await claims.mark_paid(session, [r.claim_id for r in rows_of_claims], order.id, f"{actor.kind}:{actor.name}")
+    await maternity.mark_paid(session, list(allowances), order.id)
     await session.flush()
     await audit.record(
         session,
@@ -243,6 +284,11 @@ async def return_transfer(
         raise NotFound(f"拨付单 {order_id} 无报销 {claim_id} the order has no such claim")
     if line.returned_at is not None:
         raise InvalidState(f"该笔转账已于 {line.returned_at} 退回 this transfer was already returned")
+    if (await maternity.by_ids(session, [line.claim_id])).get(line.claim_id) is not None:
+        await _return_allowance(uow, actor, order, line, reason)
+        body = render_order(order, await _lines(uow, order_id))
+        await uow.commit()
+        return body
     settlement = await session.get(SettlementRow, line.settlement_id)
     assert settlement is not None
     for fund in PAID_FUNDS:
@@ -270,3 +316,33 @@ async def return_transfer(
     body = render_order(order, await _lines(uow, order_id))
     await uow.commit()
     return body
+
+
+async def _return_allowance(
+    uow: UnitOfWork, actor: audit.Actor, order: PersonOrderRow, line: PersonOrderLineRow, reason: str
+) -> None:
+    """A maternity allowance's transfer came back: the maternity fund's spending is reversed and
+    the allowance is pending again, for an approval with a corrected payee."""
+    session = uow.session
+    await post_pair(
+        session,
+        movement="maternity_allowance_return",
+        source=f"person_order:{order.id}:{line.claim_no}:returned",
+        institution_code=line.institution_code,
+        fund="maternity",
+        debit="bank",
+        credit="claims",
+        amount=line.amount,
+        business_date=clock.today(),
+        scheme="employee",
+    )
+    line.returned_at, line.return_reason = clock.now(), reason
+    await maternity.mark_returned(session, line.claim_id)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "person_disbursement.returned",
+        ("person_disbursement_order", str(order.id)),
+        {"claim_no": line.claim_no, "amount_fen": line.amount, "reason": reason},
+    )

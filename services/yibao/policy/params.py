@@ -639,6 +639,77 @@ class ChronicPolicy:
         )
 
 
+_ONE_THOUSAND = Fen(100_000)
+
+
+@dataclass(frozen=True)
+class MaternityParams:
+    """Maternity (生育保险), policy section ``maternity`` (DOMAIN §10): the employees' maternity
+    fund's limits and the maternity allowance. A document without the section keeps these defaults."""
+
+    prenatal_ratio: Decimal = Decimal(1)
+    prenatal_limit: Fen = _ONE_THOUSAND  # per pregnancy (counted per person-year)
+    delivery_ratio: Decimal = Decimal(1)
+    #: delivery type → {level → limit}
+    delivery_limit: dict[str, dict[int, Fen]] = field(
+        default_factory=lambda: {
+            "vaginal": {0: Fen(300_000), 1: Fen(300_000), 2: Fen(300_000), 3: Fen(400_000)},
+            "caesarean": {0: Fen(500_000), 1: Fen(500_000), 2: Fen(500_000), 3: Fen(600_000)},
+        }
+    )
+    extra_baby_limit: Fen = _ONE_THOUSAND
+    allowance_days: int = 98
+    caesarean_extra_days: int = 15
+    extra_baby_days: int = 15
+    base_months: int = 12  # the employer's average monthly contribution base over these months
+    min_contribution_months: int = 12
+    contribution_lookback_months: int = 24
+    flag_contributions_under_months: int = 10  # the allowance monitor (虚构劳动关系)
+
+    def delivery_cap(self, delivery_type: str, level: int, babies: int) -> Fen | None:
+        """The delivery limit for the type and level (+ per extra baby); ``None``: not covered."""
+        by_level = self.delivery_limit.get(delivery_type, {})
+        if level not in by_level:
+            return None
+        return Fen(by_level[level] + self.extra_baby_limit * max(0, babies - 1))
+
+    def allowance_days_for(self, delivery_type: str, babies: int) -> int:
+        extra = self.caesarean_extra_days if delivery_type == "caesarean" else 0
+        return self.allowance_days + extra + self.extra_baby_days * max(0, babies - 1)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> MaternityParams:
+        if raw is None:
+            return cls()
+        base = cls()
+        limits = raw.get("delivery_limit_by_level")
+        allowance = raw.get("allowance", {})
+        return cls(
+            prenatal_ratio=Decimal(raw.get("prenatal_ratio", "1")),
+            prenatal_limit=yuan_to_fen(raw["prenatal_limit"]) if "prenatal_limit" in raw else base.prenatal_limit,
+            delivery_ratio=Decimal(raw.get("delivery_ratio", "1")),
+            delivery_limit=(
+                {kind: _by_level(by_level, yuan_to_fen) for kind, by_level in limits.items()}
+                if limits is not None
+                else base.delivery_limit
+            ),
+            extra_baby_limit=(
+                yuan_to_fen(raw["extra_baby_limit"]) if "extra_baby_limit" in raw else base.extra_baby_limit
+            ),
+            allowance_days=int(allowance.get("days", base.allowance_days)),
+            caesarean_extra_days=int(allowance.get("caesarean_extra_days", base.caesarean_extra_days)),
+            extra_baby_days=int(allowance.get("extra_baby_days", base.extra_baby_days)),
+            base_months=int(allowance.get("base_months", base.base_months)),
+            min_contribution_months=int(allowance.get("min_contribution_months", base.min_contribution_months)),
+            contribution_lookback_months=int(
+                allowance.get("contribution_lookback_months", base.contribution_lookback_months)
+            ),
+            flag_contributions_under_months=int(
+                allowance.get("flag_contributions_under_months", base.flag_contributions_under_months)
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class PolicyParams:
     """Everything the benefit calculation needs, for one region/year/version."""
@@ -658,6 +729,7 @@ class PolicyParams:
     chronic: ChronicPolicy = field(default_factory=ChronicPolicy)
     #: the special groups of this region and year, by code (DOMAIN §8)
     groups: dict[str, GroupParams] = field(default_factory=dict)
+    maternity: MaternityParams = field(default_factory=MaternityParams)
 
     def scheme(self, scheme: str) -> SchemeParams:
         if scheme == "resident":
@@ -761,6 +833,7 @@ class PolicyParams:
             manual_reimbursement=ManualReimbursementParams.parse(doc),
             fund=FundParams.parse(doc.get("fund")),
             chronic=ChronicPolicy.parse(doc, {"resident": resident, "employee": employee}),
+            maternity=MaternityParams.parse(doc.get("maternity")),
         )
 
 

@@ -1,0 +1,1 @@
+"""Maternity allowance (生育津贴): created without application when an employee's delivery is settled."""
