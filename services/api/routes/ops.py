@@ -84,3 +84,39 @@ async def unenrolled(
 ) -> Any:
     page = functools.partial(ops.unenrolled_special, session, year, region)
     return await _answer(page, UNENROLLED_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"unenrolled-special-{year}")
+
+
+WHO_TO_ENROL_FIELDS = ["id_number", "name", "region", "age_band", "reason", "lapsed_since", "groups"]
+
+
+@router.get(
+    "/unenrolled",
+    responses=_CSV_DOC,
+    summary="Who to enrol: everyone registered and alive not enrolled for a year, with why",
+    description=(
+        "`reason`: `special_group` (a group tag valid some time in the year), `lapsed` (enrolled before; "
+        "`lapsed_since` is the first year missed) or `never_enrolled`. A person with a death date on or before "
+        "Jan 1 of the year (or already past) is not listed. `age_band` is the age on Jan 1: "
+        + ", ".join(ops.AGE_BANDS)
+        + ". Keyset pages (`next_cursor`); `?format=csv` or `Accept: text/csv` exports every row."
+    ),
+)
+async def who_to_enrol(
+    year: YearQuery,
+    _: StaffUser,
+    session: SessionDep,
+    fmt: Fmt = None,
+    accept: Accept = None,
+    reason: Annotated[Literal["special_group", "lapsed", "never_enrolled"] | None, Query()] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    group: Annotated[str | None, Query(max_length=30)] = None,
+    age_band: Annotated[Literal["0-17", "18-59", "60-69", "70-79", "80+"] | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    async def page(cur: str | None, lim: int) -> tuple[list[dict[str, Any]], str | None]:
+        return await ops.unenrolled(
+            session, year, reason=reason, region=region, group=group, age_band=age_band, cursor=cur, limit=lim
+        )
+
+    return await _answer(page, WHO_TO_ENROL_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"unenrolled-{year}")

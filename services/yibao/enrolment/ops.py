@@ -31,18 +31,38 @@ _RATE = text(
     """
 )
 
+#: Age bands of the "who to enrol" list: age on Jan 1 of the year (reporting buckets, not policy numbers).
+AGE_BANDS = ("0-17", "18-59", "60-69", "70-79", "80+")
+#: Why a person is on the list; a special-group member is ``special_group`` whatever their history.
+REASONS = ("special_group", "lapsed", "never_enrolled")
+
 _UNENROLLED = text(
     """
-    SELECT p.id, p.id_number, p.name, p.region,
-           array_agg(DISTINCT g."group" ORDER BY g."group") AS groups
-    FROM persons p
-    JOIN person_groups g ON g.person_id = p.id AND g.valid_from <= make_date(:year, 12, 31)
-         AND (g.valid_to IS NULL OR g.valid_to >= make_date(:year, 1, 1))
-    WHERE p.id > :after AND (p.death_date IS NULL OR p.death_date >= make_date(:year, 1, 1))
-      AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.person_id = p.id AND e.year = :year)
-      AND (CAST(:region AS text) IS NULL OR p.region = :region)
-    GROUP BY p.id
-    ORDER BY p.id
+    SELECT * FROM (
+        SELECT b.*,
+               CASE WHEN b.age < 18 THEN '0-17' WHEN b.age < 60 THEN '18-59' WHEN b.age < 70 THEN '60-69'
+                    WHEN b.age < 80 THEN '70-79' ELSE '80+' END AS age_band,
+               CASE WHEN b.groups IS NOT NULL THEN 'special_group'
+                    WHEN b.last_year IS NOT NULL THEN 'lapsed' ELSE 'never_enrolled' END AS reason
+        FROM (
+            SELECT p.id, p.id_number, p.name, p.region,
+                   CAST(date_part('year', age(make_date(:year, 1, 1), p.birth_date)) AS int) AS age,
+                   (SELECT max(e.year) FROM enrolments e WHERE e.person_id = p.id AND e.year < :year) AS last_year,
+                   (SELECT array_agg(DISTINCT g."group" ORDER BY g."group") FROM person_groups g
+                     WHERE g.person_id = p.id AND g.valid_from <= make_date(:year, 12, 31)
+                       AND (g.valid_to IS NULL OR g.valid_to >= make_date(:year, 1, 1))) AS groups
+            FROM persons p
+            WHERE p.id > :after AND p.birth_date <= make_date(:year, 12, 31)
+              -- alive: a death on or before the year's start, or already past, takes the person off
+              AND (p.death_date IS NULL OR p.death_date > greatest(make_date(:year, 1, 1), :today))
+              AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.person_id = p.id AND e.year = :year)
+              AND (CAST(:region AS text) IS NULL OR p.region = :region)
+        ) b
+    ) t
+    WHERE (CAST(:reason AS text) IS NULL OR t.reason = :reason)
+      AND (CAST(:grp AS text) IS NULL OR :grp = ANY(t.groups))
+      AND (CAST(:age_band AS text) IS NULL OR t.age_band = :age_band)
+    ORDER BY t.id
     LIMIT :limit
     """
 )
@@ -94,11 +114,62 @@ async def enrolment_rate(
     return items, nxt
 
 
+async def unenrolled(
+    session: AsyncSession,
+    year: int,
+    *,
+    reason: str | None = None,
+    region: str | None = None,
+    group: str | None = None,
+    age_band: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Who to enrol: everyone registered, born by the year's end and alive (no death date on or before
+    Jan 1 of ``year`` nor before today) with no enrolment for ``year``, keyset-paged by registration.
+
+    ``reason``: ``special_group`` (a group tag valid some time in the year), else ``lapsed`` (enrolled
+    in an earlier year; ``lapsed_since`` is the first year missed), else ``never_enrolled``."""
+    from yibao import clock
+
+    if reason is not None and reason not in REASONS:
+        raise InvalidRequest(f"reason must be one of {', '.join(REASONS)}")
+    if age_band is not None and age_band not in AGE_BANDS:
+        raise InvalidRequest(f"age_band must be one of {', '.join(AGE_BANDS)}")
+    after = _uncursor(cursor, 0)
+    if not isinstance(after, int):
+        raise InvalidRequest("cursor is not one this API returned")
+    params = {
+        "year": year,
+        "today": clock.today(),
+        "after": after,
+        "reason": reason,
+        "region": region,
+        "grp": group,
+        "age_band": age_band,
+        "limit": limit,
+    }
+    rows = (await session.execute(_UNENROLLED, params)).all()
+    items = [
+        {
+            "id_number": r.id_number,
+            "name": r.name,
+            "region": r.region,
+            "age_band": r.age_band,
+            "reason": r.reason,
+            "lapsed_since": (r.last_year + 1) if r.last_year is not None else None,
+            "groups": ";".join(r.groups or []),
+        }
+        for r in rows
+    ]
+    return items, (_cursor(rows[-1].id) if len(rows) == limit else None)
+
+
 async def unenrolled_special(
     session: AsyncSession, year: int, region: str | None, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Special-group people (tag valid some time in ``year``) with no enrolment for ``year``."""
-    after = int(_uncursor(cursor, 0))
-    rows = (await session.execute(_UNENROLLED, {"year": year, "region": region, "after": after, "limit": limit})).all()
-    items = [{"id_number": r.id_number, "name": r.name, "region": r.region, "groups": ";".join(r.groups)} for r in rows]
-    return items, (_cursor(rows[-1].id) if len(rows) == limit else None)
+    """Special-group people (tag valid some time in ``year``) with no enrolment for ``year``: the
+    ``special_group`` slice of :func:`unenrolled`, in its older shape."""
+    items, nxt = await unenrolled(session, year, reason="special_group", region=region, cursor=cursor, limit=limit)
+    keep = ("id_number", "name", "region", "groups")
+    return [{k: i[k] for k in keep} for i in items], nxt
