@@ -29,6 +29,7 @@ from api.schemas.people import (
     GroupEnd,
     GroupRead,
     HistoryEntryRead,
+    InheritanceRead,
     PersonChangeRead,
     PersonCreate,
     PersonHistoryRead,
@@ -327,6 +328,17 @@ async def create_enrolment(body: EnrolmentCreate, staff: Clerk, uow: UowDep) -> 
 )
 async def credit_account(id_number: str, body: CreditCreate, staff: Finance, uow: UowDep) -> CreditRead:
     return CreditRead.of(await accounts.credit(uow, staff.actor, id_number, fen(body.amount), body.reference))
+
+
+@router.get(
+    "/accounts/{id_number}/inheritance",
+    response_model=InheritanceRead,
+    summary="A deceased holder's personal account: the inheritable balance",
+)
+async def account_inheritance(id_number: str, _: Finance, session: SessionDep) -> InheritanceRead:
+    """After the holder's death the account pays no bill with a later service date and no premium;
+    its whole balance is inheritable (0.00 while the holder is alive)."""
+    return InheritanceRead.of(await accounts.inheritance(session, id_number))
 
 
 @router.post("/filings", status_code=201, response_model=FilingRead, summary="Cross-region filing (异地就医备案)")

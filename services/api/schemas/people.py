@@ -9,7 +9,7 @@ from api.schemas.common import Day, MoneyIn, MoneyOut, PositiveMoney, Strict
 from yibao.money import to_wire
 
 if TYPE_CHECKING:
-    from yibao.accounts.service import Credited
+    from yibao.accounts.service import Credited, Inheritance
     from yibao.enrolment.orm import EnrolmentRow
     from yibao.people.orm import FilingRow, PersonRow
     from yibao.people.service import PersonChange
@@ -275,3 +275,21 @@ class BindingRead(BaseModel):
     holder_id_number: str
     relative_id_number: str
     relation: str
+
+
+class InheritanceRead(BaseModel):
+    """A personal account's inheritable balance (the holder's death makes it so)."""
+
+    id_number: str
+    death_date: date | None = Field(description="the holder's death date; null while alive")
+    balance: MoneyOut = Field(description="the account's balance now")
+    inheritable: MoneyOut = Field(description="the whole balance once the holder has died, else 0.00")
+
+    @classmethod
+    def of(cls, i: Inheritance) -> InheritanceRead:
+        return cls(
+            id_number=i.person.id_number,
+            death_date=i.person.death_date,
+            balance=to_wire(i.balance),
+            inheritable=to_wire(i.inheritable),
+        )

@@ -19,8 +19,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao import audit
+from yibao import audit, clock
 from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
+from yibao.accounts.rules import refuse_after_death
 from yibao.db.uow import UnitOfWork
 from yibao.errors import IdempotencyConflict, InsufficientBalance, InvalidRequest
 from yibao.money import Fen, to_wire
@@ -130,7 +131,10 @@ async def credit_many(session: AsyncSession, credits: Sequence[tuple[int, Fen]],
 async def debit(session: AsyncSession, person_id: int, amount: Fen, *, kind: str, reference: str, what: str) -> int:
     """Take ``amount`` (> 0) from the account, a step of the caller's transaction: the row is
     locked first, and a balance below ``amount`` (or no account) is ``INSUFFICIENT_BALANCE``
-    (``what`` names the charge in that message). Returns the balance after the debit."""
+    (``what`` names the charge in that message); an account whose holder died before today pays
+    nothing (``PERSON_DECEASED``: the balance is inheritable). Returns the balance after the debit."""
+    died = await session.scalar(select(PersonRow.death_date).where(PersonRow.id == person_id))
+    refuse_after_death(died, clock.today(), what)
     balance = await session.scalar(
         select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person_id).with_for_update()
     )
@@ -181,3 +185,20 @@ async def statement(session: AsyncSession, person_id: int, limit: int = 100) -> 
         .limit(limit)
     )
     return int(balance or 0), list(moves)
+
+
+@dataclass(frozen=True)
+class Inheritance:
+    person: PersonRow
+    balance: int  # the account's balance now (0 without an account)
+    inheritable: int  # the balance once the holder has a death date, else 0
+
+
+async def inheritance(session: AsyncSession, raw_id: str) -> Inheritance:
+    """What the heirs may inherit: the whole balance of a deceased holder's account (it pays
+    nothing dated after the death), nothing while the holder is alive."""
+    person = await get_by_id_number(session, raw_id)
+    balance = int(
+        await session.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person.id)) or 0
+    )
+    return Inheritance(person, balance, balance if person.death_date is not None else 0)

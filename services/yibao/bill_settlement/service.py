@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 
 from yibao import clock
+from yibao.accounts.rules import refuse_after_death
 from yibao.benefit import calculate
 from yibao.benefit.inputs import (
     AccountState,
@@ -203,6 +204,7 @@ async def _account_payer(db: Db, cmd: SettleBill, patient: _Patient, policy: Pol
     allowed = policy.employee.family_sharing_relations
     if row["relation"] is None or row["relation"] not in allowed:
         raise Forbidden("家庭共济未绑定 the account holder has not bound this person for family sharing")
+    refuse_after_death(row["death_date"], cmd.service_date, "bill")  # the holder's account after death
     return int(row["id"])
 
 

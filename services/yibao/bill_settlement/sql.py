@@ -79,7 +79,7 @@ ACCOUNT_BALANCE = account_sql.BALANCE
 #: who pays from an account: the payer (by ID number) and how they are bound to the patient
 PAYER = Statement(
     """
-    SELECT p.id, b.relation FROM persons p
+    SELECT p.id, p.death_date, b.relation FROM persons p
     LEFT JOIN family_bindings b ON b.holder_person_id = p.id AND b.relative_person_id = :patient
     WHERE p.id_number = :payer
     """
