@@ -103,3 +103,30 @@ async def test_who_to_enrol_filters_pages_and_exports_csv(client, admin_headers,
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_REQUEST", bad.text
     bad = await client.get("/api/v1/ops/unenrolled", params={"year": 2027, "cursor": "!!"}, headers=admin_headers)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_REQUEST", bad.text
+
+
+async def test_the_enrolment_rate_splits_by_age_band(client, admin_headers, sessionmaker) -> None:
+    # given: in a region of this test, an enrolled resident born 1980 and a man of 69 never enrolled
+    region = await own_region(sessionmaker, 2026)
+    await make_person(client, admin_headers, region=region)
+    await register_person(client, admin_headers, region=region, born=date(1956, 6, 1))
+    # when: the rate for 2026 is exported by age band, and without
+    by_band = await client.get(
+        "/api/v1/ops/enrolment-rate",
+        params={"year": 2026, "by_age_band": "true", "format": "csv"},
+        headers=admin_headers,
+    )
+    whole = await client.get(
+        "/api/v1/ops/enrolment-rate", params={"year": 2026, "format": "csv"}, headers=admin_headers
+    )
+    assert by_band.status_code == 200 and whole.status_code == 200, (by_band.text, whole.text)
+
+    def mine(text: str) -> list[tuple[str, str, str, str, str]]:
+        rows = csv.DictReader(io.StringIO(text))
+        return [
+            (r["group"], r["age_band"], r["people"], r["enrolled"], r["rate"]) for r in rows if r["region"] == region
+        ]
+
+    # then: one row per band, or one row for all
+    assert mine(by_band.text) == [("none", "18-59", "1", "1", "1.0000"), ("none", "60-69", "1", "0", "0.0000")]
+    assert mine(whole.text) == [("none", "all", "2", "1", "0.5000")]

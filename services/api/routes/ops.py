@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/ops", tags=["ops 运营"], responses=ERRORS)
 
 Page = Callable[[str | None, int], Awaitable[tuple[list[dict[str, Any]], str | None]]]
 CSV_PAGE = 1000
-RATE_FIELDS = ["region", "group", "people", "enrolled", "rate"]
+RATE_FIELDS = ["region", "group", "people", "enrolled", "rate", "age_band"]
 UNENROLLED_FIELDS = ["id_number", "name", "region", "groups"]
 _CSV_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 
@@ -62,8 +62,9 @@ async def enrolment_rate(
     accept: Accept = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    by_age_band: Annotated[bool, Query(description="also split by age band on Jan 1 (else `all`)")] = False,
 ) -> Any:
-    page = functools.partial(ops.enrolment_rate, session, year)
+    page = functools.partial(ops.enrolment_rate, session, year, by_age_band=by_age_band)
     return await _answer(page, RATE_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"enrolment-rate-{year}")
 
 

@@ -12,10 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao.errors import InvalidRequest
 
+_BAND = """CASE WHEN NOT :by_age THEN 'all'
+        WHEN date_part('year', age(make_date(:year, 1, 1), p.birth_date)) < 18 THEN '0-17'
+        WHEN date_part('year', age(make_date(:year, 1, 1), p.birth_date)) < 60 THEN '18-59'
+        WHEN date_part('year', age(make_date(:year, 1, 1), p.birth_date)) < 70 THEN '60-69'
+        WHEN date_part('year', age(make_date(:year, 1, 1), p.birth_date)) < 80 THEN '70-79' ELSE '80+' END"""
+
 _RATE = text(
-    """
+    f"""
     SELECT * FROM (
-        SELECT p.region, coalesce(g."group", 'none') AS grp, count(DISTINCT p.id) AS people,
+        SELECT p.region, coalesce(g."group", 'none') AS grp, {_BAND} AS band, count(DISTINCT p.id) AS people,
                count(DISTINCT p.id) FILTER (
                    WHERE EXISTS (SELECT 1 FROM enrolments e WHERE e.person_id = p.id AND e.year = :year)
                ) AS enrolled
@@ -23,13 +29,14 @@ _RATE = text(
         LEFT JOIN person_groups g ON g.person_id = p.id AND g.valid_from <= :d
              AND (g.valid_to IS NULL OR g.valid_to >= :d)
         WHERE (p.death_date IS NULL OR p.death_date >= :d) AND p.birth_date <= make_date(:year, 12, 31)
-        GROUP BY 1, 2
+        GROUP BY 1, 2, 3
     ) t
-    WHERE (t.region, t.grp) > (:after_region, :after_group)
-    ORDER BY t.region, t.grp
+    WHERE (t.region, t.grp, t.band) > (:after_region, :after_group, :after_band)
+    ORDER BY t.region, t.grp, t.band
     LIMIT :limit
     """
 )
+
 
 #: Age bands of the "who to enrol" list: age on Jan 1 of the year (reporting buckets, not policy numbers).
 AGE_BANDS = ("0-17", "18-59", "60-69", "70-79", "80+")
@@ -82,12 +89,15 @@ def _uncursor(cursor: str | None, default: Any) -> Any:
 
 
 async def enrolment_rate(
-    session: AsyncSession, year: int, cursor: str | None, limit: int
+    session: AsyncSession, year: int, cursor: str | None, limit: int, *, by_age_band: bool = False
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """People alive on Jan 1 by region and special group held that day (``none``), enrolled or not."""
+    """People alive on Jan 1 by region and special group held that day (``none``), enrolled or not;
+    with ``by_age_band`` also by age band on Jan 1 (else the band is ``all``)."""
     from datetime import date
 
-    after = _uncursor(cursor, ["", ""])
+    after = _uncursor(cursor, ["", "", ""])
+    if not isinstance(after, list) or len(after) != 3:
+        raise InvalidRequest("cursor is not one this API returned")
     rows = (
         await session.execute(
             _RATE,
@@ -96,6 +106,8 @@ async def enrolment_rate(
                 "d": date(year, 1, 1),
                 "after_region": str(after[0]),
                 "after_group": str(after[1]),
+                "after_band": str(after[2]),
+                "by_age": by_age_band,
                 "limit": limit,
             },
         )
@@ -107,10 +119,11 @@ async def enrolment_rate(
             "people": int(r.people),
             "enrolled": int(r.enrolled),
             "rate": f"{(r.enrolled / r.people if r.people else 0):.4f}",
+            "age_band": r.band,
         }
         for r in rows
     ]
-    nxt = _cursor([rows[-1].region, rows[-1].grp]) if len(rows) == limit else None
+    nxt = _cursor([rows[-1].region, rows[-1].grp, rows[-1].band]) if len(rows) == limit else None
     return items, nxt
 
 
