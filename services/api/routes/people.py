@@ -29,6 +29,7 @@ from api.schemas.people import (
     GroupEnd,
     GroupRead,
     HistoryEntryRead,
+    InheritanceClosingRead,
     InheritanceRead,
     PersonChangeRead,
     PersonCreate,
@@ -339,6 +340,30 @@ async def account_inheritance(id_number: str, _: Finance, session: SessionDep) -
     """After the holder's death the account pays no bill with a later service date and no premium;
     its whole balance is inheritable (0.00 while the holder is alive)."""
     return InheritanceRead.of(await accounts.inheritance(session, id_number))
+
+
+@router.post(
+    "/accounts/{id_number}/inheritance/close",
+    status_code=201,
+    response_model=InheritanceClosingRead,
+    summary="Ask to close a deceased holder's account to the heirs (finance: maker)",
+)
+async def close_inheritance(id_number: str, staff: Finance, uow: UowDep) -> InheritanceClosingRead:
+    """A living holder, an empty account or a closing already pending is `INVALID_STATE` (409)."""
+    row = await accounts.request_inheritance_closing(uow, staff.actor, id_number)
+    return InheritanceClosingRead.of(normalise(id_number), row)
+
+
+@router.post(
+    "/accounts/{id_number}/inheritance/{closing_id}/approve",
+    response_model=InheritanceClosingRead,
+    summary="Approve the closing: the balance moves out to zero (finance, not the maker)",
+)
+async def approve_inheritance(id_number: str, closing_id: RowId, staff: Finance, uow: UowDep) -> InheritanceClosingRead:
+    """The maker is `SAME_ACTOR`; a balance changed since the request is `INVALID_STATE`; approving a
+    closed one answers it unchanged."""
+    row = await accounts.approve_inheritance_closing(uow, staff.actor, id_number, closing_id)
+    return InheritanceClosingRead.of(normalise(id_number), row)
 
 
 @router.post("/filings", status_code=201, response_model=FilingRead, summary="Cross-region filing (异地就医备案)")

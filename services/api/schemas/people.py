@@ -9,6 +9,7 @@ from api.schemas.common import Day, MoneyIn, MoneyOut, PositiveMoney, Strict
 from yibao.money import to_wire
 
 if TYPE_CHECKING:
+    from yibao.accounts.orm import InheritanceClosingRow
     from yibao.accounts.service import Credited, Inheritance
     from yibao.enrolment.orm import EnrolmentRow
     from yibao.people.orm import FilingRow, PersonRow
@@ -292,4 +293,26 @@ class InheritanceRead(BaseModel):
             death_date=i.person.death_date,
             balance=to_wire(i.balance),
             inheritable=to_wire(i.inheritable),
+        )
+
+
+class InheritanceClosingRead(BaseModel):
+    """A closing of a deceased holder's account to the heirs (maker-checker)."""
+
+    closing_id: int
+    id_number: str
+    amount: MoneyOut = Field(description="the balance asked for, moved out on approval")
+    status: Literal["pending", "closed"]
+    made_by: str
+    approved_by: str | None
+
+    @classmethod
+    def of(cls, id_number: str, row: InheritanceClosingRow) -> InheritanceClosingRead:
+        return cls(
+            closing_id=row.id,
+            id_number=id_number,
+            amount=to_wire(row.amount),
+            status=cast(Literal["pending", "closed"], row.status),
+            made_by=row.made_by,
+            approved_by=row.approved_by,
         )

@@ -20,10 +20,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit, clock
-from yibao.accounts.orm import AccountMovementRow, PersonalAccountRow
+from yibao.accounts.orm import AccountMovementRow, InheritanceClosingRow, PersonalAccountRow
 from yibao.accounts.rules import refuse_after_death
 from yibao.db.uow import UnitOfWork
-from yibao.errors import IdempotencyConflict, InsufficientBalance, InvalidRequest
+from yibao.errors import IdempotencyConflict, InsufficientBalance, InvalidRequest, InvalidState, NotFound, SameActor
 from yibao.money import Fen, to_wire
 from yibao.people.orm import PersonRow
 from yibao.people.repository import get_by_id_number
@@ -202,3 +202,80 @@ async def inheritance(session: AsyncSession, raw_id: str) -> Inheritance:
         await session.scalar(select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person.id)) or 0
     )
     return Inheritance(person, balance, balance if person.death_date is not None else 0)
+
+
+async def request_inheritance_closing(uow: UnitOfWork, actor: audit.Actor, raw_id: str) -> InheritanceClosingRow:
+    """Maker: ask to close a deceased holder's account to the heirs for its whole balance now.
+    A living holder, an empty account or a closing already pending is ``INVALID_STATE``."""
+    s = uow.session
+    person = await get_by_id_number(s, raw_id)
+    if person.death_date is None:
+        raise InvalidState("参保人未登记死亡 the holder has no death date: nothing is inheritable")
+    balance = await s.scalar(
+        select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person.id).with_for_update()
+    )
+    if not balance:
+        raise InvalidState("个人账户余额为零 the account has no balance to close")
+    pending = await s.scalar(
+        select(InheritanceClosingRow.id).where(
+            InheritanceClosingRow.person_id == person.id, InheritanceClosingRow.status == "pending"
+        )
+    )
+    if pending is not None:
+        raise InvalidState(f"已有待审批的继承结清 closing {pending} is already pending")
+    row = InheritanceClosingRow(person_id=person.id, amount=int(balance), status="pending", made_by=actor.name)
+    s.add(row)
+    await s.flush()
+    await audit.record(
+        s, actor, "account.inheritance_requested", ("person", str(person.id)), {"closing": row.id, "amount": row.amount}
+    )
+    await uow.commit()
+    return row
+
+
+async def approve_inheritance_closing(
+    uow: UnitOfWork, actor: audit.Actor, raw_id: str, closing_id: int
+) -> InheritanceClosingRow:
+    """Checker (not the maker: ``SAME_ACTOR``): move the balance out to zero, one movement
+    (``inheritance``, reference ``inheritance:{id}``), audited. The balance must still be the one
+    asked for (else ``INVALID_STATE``: ask again). Approving a closed one answers it unchanged."""
+    s = uow.session
+    person = await get_by_id_number(s, raw_id)
+    row = await s.scalar(
+        select(InheritanceClosingRow)
+        .where(InheritanceClosingRow.id == closing_id, InheritanceClosingRow.person_id == person.id)
+        .with_for_update()
+    )
+    if row is None:
+        raise NotFound(f"继承结清不存在 no closing {closing_id} for this person")
+    if row.status == "closed":
+        return row
+    if actor.name == row.made_by:
+        raise SameActor("申请结清的人不能审批 who asked for the closing cannot approve it")
+    balance = await s.scalar(
+        select(PersonalAccountRow.balance).where(PersonalAccountRow.person_id == person.id).with_for_update()
+    )
+    if balance != row.amount:
+        raise InvalidState(
+            f"余额已变动 the balance is {to_wire(balance or 0)}, not the {to_wire(row.amount)} asked for"
+        )
+    await s.execute(
+        update(PersonalAccountRow)
+        .where(PersonalAccountRow.person_id == person.id)
+        .values(balance=PersonalAccountRow.balance - row.amount, updated_at=func.now())
+    )
+    s.add(
+        AccountMovementRow(
+            person_id=person.id, amount=-row.amount, kind="inheritance", reference=f"inheritance:{row.id}"
+        )
+    )
+    row.status, row.approved_by, row.approved_at = "closed", actor.name, clock.now()
+    await audit.record(
+        s,
+        actor,
+        "account.inheritance_closed",
+        ("person", str(person.id)),
+        {"closing": row.id, "amount": row.amount, "maker": row.made_by, "before": row.amount, "after": 0},
+    )
+    await uow.commit()
+    return row
