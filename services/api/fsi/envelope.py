@@ -8,6 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -110,5 +111,14 @@ def reply(
             "err_code": err_code,
             "warn_msg": warn_msg,
             "output": output if output is not None else {},
-        }
+        },
+        default=_exact_number,
     )
+
+
+def _exact_number(value: object) -> orjson.Fragment:
+    """Amounts, counts and ratios are ``Decimal``: written as JSON numbers with their own digits
+    (``12.30``), never through a float."""
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value).encode())
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -263,10 +263,10 @@ def _fen(wire: str) -> int:
     return yuan_to_fen(wire)
 
 
-def amount(fen: int) -> float:
-    """Money as the platform sends it: a JSON number with at most two decimals (fen / 100 is
-    printed exactly: the shortest repr of a two-decimal value is those two decimals)."""
-    return fen / 100
+def amount(fen: int) -> Decimal:
+    """Money as the platform sends it: a JSON number with two decimals. A ``Decimal`` here, never
+    a float: the envelope writes it digit for digit (``api.fsi.envelope``)."""
+    return Decimal(fen).scaleb(-2)
 
 
 def setlinfo(
@@ -365,10 +365,10 @@ def line_results(
             {
                 "feedetl_sn": up["feedetl_sn"],
                 "det_item_fee_sumamt": amount(_fen(native["amount"])),
-                "cnt": float(Decimal(up["cnt"])),
+                "cnt": Decimal(str(up["cnt"])),
                 "pric": amount(up["pric"]),
                 "pric_uplmt_amt": amount(item.price_cap) if item.price_cap is not None else 0,
-                "selfpay_prop": float(ratio),
+                "selfpay_prop": ratio,
                 "fulamt_ownpay_amt": amount(_fen(native["full_self_pay"])),
                 "overlmt_amt": amount(_fen(native["over_cap_self_pay"])),
                 "preselfpay_amt": amount(_fen(native["pre_self_pay"])),
