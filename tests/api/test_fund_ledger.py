@@ -20,6 +20,7 @@ from api.schemas.ledger import FundPositionRead, JournalRead
 from tests.api.test_contract import conforms
 from tests.builders import make_person, register_person
 from tests.settlement.helpers import at, china, fen, inpatient, own_institution, run_settle, settle
+from yibao import clock
 from yibao.auth.tokens import create_staff_token
 
 INCOME_ACCOUNTS = ("premiums", "subsidies", "contributions", "interest", "fiscal_subsidies", "other_income")
@@ -371,7 +372,10 @@ async def test_the_readme_fund_walkthrough(client, admin_headers, sessionmaker) 
     fin, fin2 = await staff(sessionmaker, "finance", "fin-readme"), await staff(sessionmaker, "finance", "fin-readme2")
 
     async def position(scheme: str) -> dict[str, Any]:
-        r = await client.get(f"/api/v1/reports/fund-position?scheme={scheme}&as_of=2026-12-03", headers=fin)
+        # as of today (China time): the contributions are booked on the day they are posted, and
+        # after 16:00 UTC that day is already tomorrow in China
+        today = clock.today().isoformat()
+        r = await client.get(f"/api/v1/reports/fund-position?scheme={scheme}&as_of={today}", headers=fin)
         assert r.status_code == 200, r.text
         return r.json()  # type: ignore[no-any-return]
 
