@@ -228,6 +228,14 @@ AdminUser = Annotated[StaffPrincipal, Depends(require_staff("admin"))]
 #: any authenticated staff member; routes check finer roles themselves where they depend on the body
 StaffUser = Annotated[StaffPrincipal, Depends(require_staff(*ROLES))]
 
+#: roles whose counter work needs whole ID numbers in lists of people (others see them masked)
+FULL_ID_ROLES = ("admin", "clerk")
+
+
+def sees_full_ids(staff: StaffPrincipal) -> bool:
+    """Lists of people show whole ID numbers only to the roles that register and serve people."""
+    return staff.role in FULL_ID_ROLES
+
 
 async def institution_or_staff(
     request: Request, runtime: RuntimeDep, credentials: Credentials, refs: RefsDep

@@ -17,6 +17,7 @@ import httpx
 
 from tests.builders import make_person, register_person
 from tests.settlement.helpers import own_region
+from yibao.people.id_number import mask
 
 
 async def listed(client: httpx.AsyncClient, admin: dict[str, str], **params: Any) -> dict[str, dict[str, Any]]:
@@ -130,3 +131,28 @@ async def test_the_enrolment_rate_splits_by_age_band(client, admin_headers, sess
     # then: one row per band, or one row for all
     assert mine(by_band.text) == [("none", "18-59", "1", "1", "1.0000"), ("none", "60-69", "1", "0", "0.0000")]
     assert mine(whole.text) == [("none", "all", "2", "1", "0.5000")]
+
+
+async def test_who_to_enrol_masks_id_numbers_for_roles_that_do_not_serve_people(
+    client, admin_headers, sessionmaker
+) -> None:
+    # given: an unenrolled person in a region of this test, and an inspector and a clerk
+    from yibao.auth.tokens import create_staff_token
+
+    region = await own_region(sessionmaker, 2026)
+    person = await register_person(client, admin_headers, region=region)
+    headers = {}
+    for role in ("clerk", "inspector"):
+        async with sessionmaker() as s, s.begin():
+            headers[role] = {"Authorization": f"Bearer {await create_staff_token(s, role, f'{role}-enrol')}"}
+    # when: each lists who to enrol, as JSON and as CSV
+    by_clerk = await listed(client, headers["clerk"], year=2027, region=region)
+    by_inspector = await listed(client, headers["inspector"], year=2027, region=region)
+    r = await client.get(
+        "/api/v1/ops/unenrolled", params={"year": 2027, "region": region, "format": "csv"}, headers=headers["inspector"]
+    )
+    # then: the clerk sees the whole number, the inspector only its masked form, in both formats
+    assert set(by_clerk) == {person}
+    assert set(by_inspector) == {mask(person)}
+    assert r.status_code == 200, r.text
+    assert [row["id_number"] for row in csv.DictReader(io.StringIO(r.text))] == [mask(person)]

@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from api.deps import SessionDep, StaffUser
+from api.deps import SessionDep, StaffUser, sees_full_ids
 from api.responses import JSON
 from api.schemas.common import ERRORS, YearQuery
 from yibao.enrolment import ops
+from yibao.people.id_number import mask
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops 运营"], responses=ERRORS)
 
@@ -27,6 +28,18 @@ _CSV_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 
 def _wants_csv(fmt: str | None, accept: str | None) -> bool:
     return fmt == "csv" or (fmt is None and accept is not None and "text/csv" in accept)
+
+
+def _masked_unless(full_ids: bool, page: Page) -> Page:
+    """The same page with ID numbers masked for staff roles that do not serve people at the counter."""
+    if full_ids:
+        return page
+
+    async def masked(cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        items, nxt = await page(cursor, limit)
+        return [{**item, "id_number": mask(item["id_number"])} for item in items], nxt
+
+    return masked
 
 
 async def _answer(page: Page, fields: list[str], cursor: str | None, limit: int, csv_out: bool, name: str) -> Any:
@@ -75,7 +88,7 @@ async def enrolment_rate(
 )
 async def unenrolled(
     year: YearQuery,
-    _: StaffUser,
+    staff: StaffUser,
     session: SessionDep,
     fmt: Fmt = None,
     accept: Accept = None,
@@ -83,7 +96,7 @@ async def unenrolled(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
-    page = functools.partial(ops.unenrolled_special, session, year, region)
+    page = _masked_unless(sees_full_ids(staff), functools.partial(ops.unenrolled_special, session, year, region))
     return await _answer(page, UNENROLLED_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"unenrolled-special-{year}")
 
 
@@ -99,12 +112,13 @@ WHO_TO_ENROL_FIELDS = ["id_number", "name", "region", "age_band", "reason", "lap
         "`lapsed_since` is the first year missed) or `never_enrolled`. A person with a death date on or before "
         "Jan 1 of the year (or already past) is not listed. `age_band` is the age on Jan 1: "
         + ", ".join(ops.AGE_BANDS)
-        + ". Keyset pages (`next_cursor`); `?format=csv` or `Accept: text/csv` exports every row."
+        + ". Keyset pages (`next_cursor`); `?format=csv` or `Accept: text/csv` exports every row. ID numbers are "
+        "whole for clerks (and admin), masked for other staff roles."
     ),
 )
 async def who_to_enrol(
     year: YearQuery,
-    _: StaffUser,
+    staff: StaffUser,
     session: SessionDep,
     fmt: Fmt = None,
     accept: Accept = None,
@@ -120,4 +134,5 @@ async def who_to_enrol(
             session, year, reason=reason, region=region, group=group, age_band=age_band, cursor=cur, limit=lim
         )
 
-    return await _answer(page, WHO_TO_ENROL_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"unenrolled-{year}")
+    listed = _masked_unless(sees_full_ids(staff), page)
+    return await _answer(listed, WHO_TO_ENROL_FIELDS, cursor, limit, _wants_csv(fmt, accept), f"unenrolled-{year}")

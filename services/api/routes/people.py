@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile
 
-from api.deps import SessionDep, StaffUser, UowDep, require_staff
+from api.deps import SessionDep, StaffUser, UowDep, require_staff, sees_full_ids
 from api.responses import JSON
 from api.schemas.common import ERRORS, RowId, csv_file, fen
 from api.schemas.jobs import JobRead
@@ -63,8 +63,6 @@ async def create_person(body: PersonCreate, staff: Clerk, uow: UowDep) -> Person
     return PersonRead.of(person)
 
 
-#: roles whose counter work needs whole ID numbers in lists (others see them masked)
-FULL_ID_ROLES = ("admin", "clerk")
 SEARCH_FIELDS = ["id_number", "name", "region", "birth_date", "gender", "death_date", "groups"]
 CSV_PAGE = 1000
 
@@ -106,7 +104,7 @@ async def search_persons(
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """ID numbers are whole for clerks (and admin), masked for other staff roles."""
-    full = staff.role in FULL_ID_ROLES
+    full = sees_full_ids(staff)
     search = functools.partial(
         people.search,
         session,
