@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -142,18 +143,39 @@ def _bootstrap_token() -> str:
     if in_transaction(admin_account_exists):
         return "admin: log in with a staff account at POST /api/v1/auth/login (`yibao staff create` makes one)"
     issued = in_unit_of_work(lambda uow: issue_staff_token(uow, cli_actor(), "admin", "bootstrap"))
+    _keep_private(path, issued.secret)
+    return f"admin token (expires {issued.expires_at.isoformat(timespec='minutes')}): {issued.secret}"
+
+
+def _keep_private(path: Path, text: str) -> None:
+    """A secret ``yibao up`` reuses at its next start, readable by this user only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(issued.secret)
-    return f"admin token (expires {issued.expires_at.isoformat(timespec='minutes')}): {issued.secret}"
+        fh.write(text)
+
+
+def _institution_key(institution: str) -> str:
+    """The institution key line ``yibao up`` prints: the key it issued before while that is still
+    active for the institution (kept in ``<state dir>/institution-key-<code>``), else a new one —
+    so restarting does not leave a trail of unused keys behind (each start used to issue one)."""
+    from yibao.auth.service import issue_institution_key
+    from yibao.auth.tokens import institution_for_key
+
+    s = get_settings()
+    path = s.state_path() / f"institution-key-{institution}"
+    kept = path.read_text().split() if path.is_file() else []
+    if len(kept) == 2 and in_transaction(lambda x: institution_for_key(x, kept[1])) == institution:
+        return f"institution key ({institution}, key id {kept[0]}, issued earlier): {kept[1]}"
+    key = in_unit_of_work(lambda uow: issue_institution_key(uow, cli_actor(), institution, s.master_secret()))
+    _keep_private(path, f"{key.key_id} {key.secret}")
+    return f"institution key ({institution}, key id {key.key_id}): {key.secret}"
 
 
 @click.command()
 @click.option("--institution", default="H430522100", show_default=True, help="key to print for")
 def up(institution: str) -> None:
     """Set everything up and run the whole system: DB, reference data, API, both workers, scheduler."""
-    from yibao.auth.service import issue_institution_key
     from yibao.db import admin
     from yibao.reference.loader import load_reference as load
 
@@ -164,14 +186,14 @@ def up(institution: str) -> None:
     admin.upgrade(s.database_url)
     for line in in_transaction(lambda x: load(x, s.reference_dir)).lines():
         click.echo(line)
-    key = in_unit_of_work(lambda uow: issue_institution_key(uow, cli_actor(), institution, s.master_secret()))
+    key = _institution_key(institution)
     token = _bootstrap_token()
     me = [sys.executable, "-m", "tools.cli"]
     # each child leads its own process group, so stopping it stops its worker processes too
     children = (["api"], ["worker", "settlement"], ["worker", "monitor"], ["schedule"])
     procs = [subprocess.Popen([*me, *child], start_new_session=True) for child in children]
     click.echo(f"API:           http://{s.api_host}:{s.api_port}  (docs: /docs)")
-    click.echo(f"institution key ({institution}, key id {key.key_id}): {key.secret}")
+    click.echo(key)
     click.echo(token)
     click.echo("Ctrl-C stops everything.")
 

@@ -351,3 +351,38 @@ async def test_yibao_up_reuses_its_bootstrap_token_while_it_is_valid(
     # and once an admin account exists, it issues none and says how to log in
     await _account(client, admin_headers, "admin", "up-admin")
     assert "log in" in await asyncio.to_thread(start)
+
+
+async def test_yibao_up_reuses_its_institution_key_while_it_is_active(
+    client, admin_headers, settings, tmp_path, monkeypatch
+) -> None:
+    """``yibao up`` used to issue another institution key at every start."""
+    import asyncio
+
+    from tools.supervise import _institution_key
+    from yibao.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path))
+
+    def start() -> str:
+        get_settings.cache_clear()
+        try:
+            return _institution_key("H430522100")
+        finally:
+            get_settings.cache_clear()
+
+    # given a first start, then a second
+    first = await asyncio.to_thread(start)
+    second = await asyncio.to_thread(start)
+    key = first.split()[-1]
+    # then both print the same, working key, kept privately in the state directory
+    assert key.startswith("ybk_") and second.split()[-1] == key and "issued earlier" in second, (first, second)
+    assert (tmp_path / "institution-key-H430522100").stat().st_mode & 0o777 == 0o600
+    assert (await client.get("/api/v1/settlements", headers=bearer(key))).status_code == 200
+    # and once it is revoked, the next start issues a new one
+    key_id = first.split("key id ")[1].split(")")[0]
+    r = await client.post(f"/api/v1/institutions/H430522100/keys/{key_id}/revoke", headers=admin_headers)
+    assert r.status_code == 200, r.text
+    third = (await asyncio.to_thread(start)).split()[-1]
+    assert third.startswith("ybk_") and third != key
