@@ -19,7 +19,7 @@ from sqlalchemy import text
 from api.schemas.ledger import FundPositionRead, JournalRead
 from tests.api.test_contract import conforms
 from tests.builders import make_person, register_person
-from tests.settlement.helpers import at, china, fen, inpatient, own_institution, run_settle, settle
+from tests.settlement.helpers import at, china, fen, inpatient, own_institution, own_region, run_settle, settle
 from yibao import clock
 from yibao.auth.tokens import create_staff_token
 
@@ -469,6 +469,31 @@ async def test_fiscal_subsidies_are_booked_monthly_per_enrolled_resident(client,
     }
     pos = await client.get("/api/v1/reports/fund-position?scheme=resident&as_of=2091-03-31", headers=fin)
     assert pos.json()["income"] == {"fiscal_subsidies": "408.33"}
+
+
+async def test_a_fiscal_month_without_residents_books_nothing_and_an_unknown_region_is_refused(
+    client, sessionmaker
+) -> None:
+    # given a pooling region of this test alone, with no one enrolled for 2026
+    fin = await staff(sessionmaker, "finance", "fin-fiscal-empty")
+    region = await own_region(sessionmaker, 2026)
+    body = {"region": region, "year": 2026, "month": 1}
+    # when its January is booked twice, and a month of a region that does not exist
+    first = await client.post("/api/v1/ledger/fiscal-subsidies", json=body, headers=fin)
+    second = await client.post("/api/v1/ledger/fiscal-subsidies", json=body, headers=fin)
+    unknown = await client.post("/api/v1/ledger/fiscal-subsidies", json={**body, "region": "999999"}, headers=fin)
+    # then nothing is due, nothing is posted, and no audit entry is written for either attempt
+    for r in (first, second):
+        assert r.status_code == 200, r.text
+        assert (r.json()["residents"], r.json()["amount"], r.json()["created"]) == (0, "0.00", False)
+    assert await legs(sessionmaker, f"fiscal:{region}:2026-01") == {}
+    async with sessionmaker() as s:
+        audited = await s.scalar(
+            text("SELECT count(*) FROM audit_log WHERE subject_id = :src"), {"src": f"fiscal:{region}:2026-01"}
+        )
+    assert audited == 0
+    # and the unknown region is refused by name
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "UNKNOWN_REGION", unknown.text
 
 
 async def test_a_procurement_prepayment_is_45_percent_of_last_years_volume_once(

@@ -62,4 +62,5 @@ async def test_the_fiscal_subsidy_job_books_the_month_once(client, admin_headers
             text("SELECT count(*) FROM audit_log WHERE action = 'ledger.fiscal_subsidy.booked' AND subject_id = :s"),
             {"s": "fiscal:430522:2019-01"},
         )
-    assert audited >= 1
+    # a month with nothing due books nothing and is not audited at each run (the job runs are)
+    assert audited == 0

@@ -17,12 +17,12 @@ from sqlalchemy import text
 
 from yibao import audit, clock
 from yibao.db.uow import UnitOfWork
-from yibao.errors import InvalidRequest
+from yibao.errors import InvalidRequest, UnknownRegion
 from yibao.ledger import position
 from yibao.ledger.income import FUND
 from yibao.ledger.postings import post_pair
 from yibao.money import Fen
-from yibao.policy.repository import load_active
+from yibao.policy.repository import is_pooling_region, load_active
 
 _RESIDENTS = text(
     """
@@ -48,13 +48,17 @@ class Booked:
 
 
 async def book_month(uow: UnitOfWork, actor: audit.Actor, region: str, year: int, month: int) -> Booked:
-    """Book ``year``-``month`` (a month that has begun) for ``region``; audited, committed."""
+    """Book ``year``-``month`` (a month that has begun) for ``region``; audited, committed.
+
+    A month with no enrolled resident books nothing (``created`` false, ``residents`` 0)."""
     if not 1 <= month <= 12 or not 2000 <= year <= 2100:
         raise InvalidRequest(f"月份无效 invalid month {year}-{month}")
     today = clock.today()
     if date(year, month, 1) > today:
         raise InvalidRequest("不能预记未来月份 a month that has not begun cannot be booked")
     s = uow.session
+    if not await is_pooling_region(s, region):
+        raise UnknownRegion(f"统筹区 {region} 不存在 {region} is no pooling region of the reference data")
     label = f"{year:04d}-{month:02d}"
     source = f"fiscal:{region}:{label}"
     first = (await s.execute(_BOOKED, {"src": source})).first()
@@ -67,6 +71,8 @@ async def book_month(uow: UnitOfWork, actor: audit.Actor, region: str, year: int
     residents = int(await s.scalar(_RESIDENTS, {"year": year, "until": until, "region": region}) or 0)
     amount = Fen(int((Decimal(residents) * per_year / 12).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
     day = min(until, today)
+    if amount == 0:  # nothing is due: no movement, and no audit entry at every retry of the month
+        return Booked(region, label, residents, amount, day, created=False)
     await post_pair(
         s,
         movement="fiscal_subsidy",
