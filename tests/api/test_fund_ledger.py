@@ -114,18 +114,20 @@ async def test_contributions_split_into_the_pooled_fund_and_personal_accounts(
     assert r.status_code == 201, r.text
     a, b = await register_person(client, admin_headers), await register_person(client, admin_headers)
     lines = [{"id_number": a, "base": "5000.00"}, {"id_number": b, "base": "3333.33"}]
-    # when March is posted (and retried)
-    posted = await client.post(
-        f"/api/v1/employers/{code}/contributions", json={"month": "2026-03", "lines": lines}, headers=fin
-    )
-    again = await client.post(
-        f"/api/v1/employers/{code}/contributions", json={"month": "2026-03", "lines": lines}, headers=fin
-    )
+    # when March is posted (and retried) on April 2nd, 00:30 China time (still April 1st in UTC)
+    with at(china(2026, 4, 2, 0, 30)):
+        posted = await client.post(
+            f"/api/v1/employers/{code}/contributions", json={"month": "2026-03", "lines": lines}, headers=fin
+        )
+        again = await client.post(
+            f"/api/v1/employers/{code}/contributions", json={"month": "2026-03", "lines": lines}, headers=fin
+        )
     assert posted.status_code == 201 and again.status_code in (200, 201), posted.text
     # then employer 666.67 + employee 166.67 = 833.34 came in: the employees' 166.67 to their
-    # accounts (account fund), 666.67 to the employee pooled fund; once, balanced
+    # accounts (account fund), 666.67 to the employee pooled fund; once, balanced, on the
+    # product's business day (the database's clock said neither the date nor the zone)
     found = await legs(sessionmaker, f"contribution:{posted.json()['posting_id']}")
-    day = found[("contribution", "basic", "bank")][2]
+    day = "2026-04-02"
     assert found == {
         ("contribution", "basic", "bank"): (66_667, "employee", day),
         ("contribution", "basic", "contributions"): (-66_667, "employee", day),

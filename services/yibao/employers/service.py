@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yibao import audit
+from yibao import audit, clock
 from yibao.accounts import service as accounts
 from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
@@ -275,6 +275,7 @@ async def post_month(
         employer_total=sum(p.employer_part for _, p in computed),
         employee_total=sum(p.employee_part for _, p in computed),
         account_total=sum(p.account_credit for _, p in computed),
+        created_at=clock.now(),  # the business day of the income is the product's day, not the database's
     )
     try:
         async with session.begin_nested():
