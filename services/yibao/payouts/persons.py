@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit, clock
 from yibao.bill_settlement.orm import SettlementRow
@@ -237,19 +238,8 @@ async def pay_order(uow: UnitOfWork, actor: audit.Actor, order_id: int) -> dict[
         ).all()
     }
     for r in rows_of_claims:
-        s = settled[r.settlement_id]
-        for fund in PAID_FUNDS:
-            await post_pair(
-                session,
-                movement="person_disbursement",
-                source=f"person_order:{order.id}:{r.claim_no}",
-                institution_code=r.institution_code,
-                fund=fund,
-                debit="person_payable",
-                credit="bank",
-                amount=int(getattr(s, FUND_COLUMNS[fund])),
-                business_date=clock.today(),
-            )
+        source = f"person_order:{order.id}:{r.claim_no}"
+        await _post_claim_legs(session, "person_disbursement", source, r, settled[r.settlement_id], returned=False)
     order.bank_file = bank_file(order, rows)
     order.bank_file_sha256 = hashlib.sha256(order.bank_file.encode()).hexdigest()
     order.state, order.paid_by, order.paid_at = "paid", actor.name, clock.now()
@@ -291,28 +281,10 @@ async def return_transfer(
         return body
     settlement = await session.get(SettlementRow, line.settlement_id)
     assert settlement is not None
-    for fund in PAID_FUNDS:
-        await post_pair(
-            session,
-            movement="person_disbursement_return",
-            source=f"person_order:{order.id}:{line.claim_no}:returned",
-            institution_code=line.institution_code,
-            fund=fund,
-            debit="bank",
-            credit="person_payable",
-            amount=int(getattr(settlement, FUND_COLUMNS[fund])),
-            business_date=clock.today(),
-        )
-    line.returned_at, line.return_reason = clock.now(), reason
+    source = f"person_order:{order.id}:{line.claim_no}:returned"
+    await _post_claim_legs(session, "person_disbursement_return", source, line, settlement, returned=True)
     await claims.mark_returned(session, line.claim_id, order.id, reason, f"{actor.kind}:{actor.name}")
-    await session.flush()
-    await audit.record(
-        session,
-        actor,
-        "person_disbursement.returned",
-        ("person_disbursement_order", str(order.id)),
-        {"claim_no": line.claim_no, "amount_fen": line.amount, "reason": reason},
-    )
+    await _mark_returned(uow, actor, order, line, reason)
     body = render_order(order, await _lines(uow, order_id))
     await uow.commit()
     return body
@@ -336,11 +308,44 @@ async def _return_allowance(
         business_date=clock.today(),
         scheme="employee",
     )
-    line.returned_at, line.return_reason = clock.now(), reason
     await maternity.mark_returned(session, line.claim_id)
-    await session.flush()
+    await _mark_returned(uow, actor, order, line, reason)
+
+
+async def _post_claim_legs(
+    session: AsyncSession,
+    movement: str,
+    source: str,
+    line: PersonOrderLineRow,
+    settlement: SettlementRow,
+    *,
+    returned: bool,
+) -> None:
+    """A claim's transfer, per fund that paid it: ``person_payable → bank`` when paid, the mirror
+    when the bank returns it (amounts from the claim's settlement, the figures that were owed)."""
+    debit, credit = ("bank", "person_payable") if returned else ("person_payable", "bank")
+    for fund in PAID_FUNDS:
+        await post_pair(
+            session,
+            movement=movement,
+            source=source,
+            institution_code=line.institution_code,
+            fund=fund,
+            debit=debit,
+            credit=credit,
+            amount=int(getattr(settlement, FUND_COLUMNS[fund])),
+            business_date=clock.today(),
+        )
+
+
+async def _mark_returned(
+    uow: UnitOfWork, actor: audit.Actor, order: PersonOrderRow, line: PersonOrderLineRow, reason: str
+) -> None:
+    """The line says it came back and why (the order stays paid), audited once for either kind of line."""
+    line.returned_at, line.return_reason = clock.now(), reason
+    await uow.session.flush()
     await audit.record(
-        session,
+        uow.session,
         actor,
         "person_disbursement.returned",
         ("person_disbursement_order", str(order.id)),
