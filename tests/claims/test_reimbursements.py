@@ -315,9 +315,14 @@ async def test_a_claim_pays_what_the_same_bill_pays_at_the_counter(client, admin
     done = (await approve(client, team["a"], claim["id"])).json()
     manual = (await client.get(f"/api/v1/settlements/{done['settlement_id']}", headers=admin_headers)).json()
     assert manual["totals"] == realtime["totals"]
-    # the institution where the care was given cannot cancel the person's claim
+    # the institution where the care was given cannot cancel the person's claim, nor read it or
+    # find it among its own bills (the bureau paid it to the person: not the hospital's bill)
     r = await client.post(f"/api/v1/settlements/{done['settlement_id']}/cancel", headers=own.headers)
     assert r.status_code == 404
+    r = await client.get(f"/api/v1/settlements/{done['settlement_id']}", headers=own.headers)
+    assert r.status_code == 404
+    listed = (await client.get("/api/v1/settlements", params={"limit": 100}, headers=own.headers)).json()["items"]
+    assert [i["settlement_id"] for i in listed] == [realtime["settlement_id"]]
     async with sessionmaker() as s:
         rows = (
             await s.execute(

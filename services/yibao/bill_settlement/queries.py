@@ -9,13 +9,20 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao.bill_settlement import render
 from yibao.bill_settlement.orm import SettlementLineRow, SettlementRow
 from yibao.clock import CHINA
 from yibao.errors import InvalidRequest, NotFound
+
+
+def _billed_by(institution_code: str) -> tuple[ColumnElement[bool], ...]:
+    """An institution's own bills: those it settled in real time. A counter claim (``source``
+    ``manual``) is stored under the institution where the care was given, but the bureau paid it
+    to the person: it is neither the institution's to see nor to count."""
+    return SettlementRow.institution_code == institution_code, SettlementRow.source == "realtime"
 
 
 async def get(
@@ -29,7 +36,7 @@ async def get(
         raise NotFound(f"结算 {settlement_id} 不存在 settlement not found") from None
     stmt = select(SettlementRow).where(SettlementRow.id == sid)
     if institution_code is not None:
-        stmt = stmt.where(SettlementRow.institution_code == institution_code)
+        stmt = stmt.where(*_billed_by(institution_code))
     if person_id is not None:
         stmt = stmt.where(SettlementRow.person_id == person_id)
     row = await session.scalar(stmt)
@@ -71,7 +78,7 @@ async def list_page(
         raise InvalidRequest("`to` is before `from`")
     stmt = select(SettlementRow)
     if institution_code is not None:
-        stmt = stmt.where(SettlementRow.institution_code == institution_code)
+        stmt = stmt.where(*_billed_by(institution_code))
     if date_from:
         stmt = stmt.where(SettlementRow.settled_at >= _day_start(date_from))
     if date_to:

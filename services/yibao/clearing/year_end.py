@@ -106,6 +106,7 @@ async def collect(session: AsyncSession, region: str, year: int, settled_before:
             SettlementRow.year == year,
             SettlementRow.visit_type == "inpatient",
             SettlementRow.status == "settled",
+            SettlementRow.source == "realtime",  # a counter claim was paid to the person, not the hospital
             SettlementRow.institution_code.in_(codes),
             SettlementRow.settled_at < (settled_before or datetime.max.replace(tzinfo=UTC)),
         )

@@ -455,6 +455,7 @@ STATEMENT_TOTALS = Statement(
           AS acct
     FROM settlements
     WHERE institution_code = :inst AND scheme = :scheme AND visit_type = ANY(CAST(:visit_types AS varchar[]))
+      AND source = 'realtime'  -- a counter claim was paid to the person: not in the institution's totals
       AND ((settled_at >= :begin AND settled_at < :end) OR (cancelled_at >= :begin AND cancelled_at < :end))
     """
 )
