@@ -24,7 +24,13 @@ COPY data ./data
 COPY services ./services
 RUN pip install --no-deps -e . \
     && python -m compileall -q services migrations \
-    && useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin yibao
+    && useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin yibao \
+    && mkdir -p state \
+    && chown yibao state
+
+# The state directory (the nightly audit anchors, AUDIT_ANCHOR_FILE's default) must be writable by
+# the service user and outlive the container: docker-compose.yml mounts a volume here.
+ENV STATE_DIR=/app/state
 
 USER yibao
 
