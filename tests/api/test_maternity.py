@@ -547,3 +547,131 @@ async def test_an_approved_maternity_claim_pays_the_maternity_fund_and_creates_t
     assert (s["totals"]["maternity_fund"], s["totals"]["basic_fund"]) == ("3000.00", "0.00")
     [a] = await allowances(sessionmaker, mother)
     assert (str(a.settlement_id), a.status, a.amount) == (r.json()["settlement_id"], "pending", 15_000 * 98)
+
+
+async def _pay_through_an_order(
+    client: httpx.AsyncClient, staff: dict[str, dict[str, str]], allowance: str, batch_date: str
+) -> int:
+    """Approve the allowance and put it in an approved person order of ``batch_date`` (one order
+    per batch date: each test uses its own)."""
+    payee = {"name": "产妇", "bank": "农业银行溆浦支行", "account_no": "6228480012345678901"}
+    r = await client.post(
+        f"/api/v1/maternity-allowances/{allowance}/approve", json={"payee": payee}, headers=staff["clerk"]
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post("/api/v1/payouts/person-orders", json={"batch_date": batch_date}, headers=staff["finance"])
+    assert r.status_code in (200, 201), r.text
+    order = r.json()["id"]
+    assert allowance in [ln["claim_id"] for ln in r.json()["lines"]]
+    assert (
+        await client.post(f"/api/v1/payouts/person-orders/{order}/approve", headers=staff["finance2"])
+    ).status_code == 200
+    return int(order)
+
+
+async def test_an_allowance_paid_before_its_delivery_is_cancelled_is_owed_back_and_recovered_once(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    # given: a delivery whose allowance (23,520.00) was paid to the mother by a person order
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=3)
+    mother = await register_person(client, admin_headers, gender="F", born=date(1993, 3, 3))
+    colleague = await register_person(client, admin_headers, born=date(1987, 7, 7))
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 2, 1), 12), {mother: "7200.00", colleague: "7200.00"}
+    )
+    day = date(2026, 2, 21)
+    bill = await settle(client, hospital.headers, delivery(mother, day, "vaginal", "2"), china(2026, 2, 21, 10))
+    [a] = (
+        await client.get("/api/v1/maternity-allowances", params={"id_number": mother}, headers=staff["clerk"])
+    ).json()
+    order = await _pay_through_an_order(client, staff, a["id"], "2026-03-12")
+    paid = await client.post(f"/api/v1/payouts/person-orders/{order}/pay", headers=staff["finance2"])
+    assert paid.status_code == 200, paid.text
+    # when: the hospital cancels the delivery bill
+    await cancel(client, hospital.headers, bill["settlement_id"], china(2026, 3, 5, 9))
+    # then: the allowance stays paid and is owed back, listed as due
+    r = await client.get(f"/api/v1/maternity-allowances/{a['id']}", headers=staff["clerk"])
+    assert r.json()["status"] == "paid" and r.json()["delivery_cancelled_at"], r.text
+    assert r.json()["recovery"] == {
+        "status": "due",
+        "amount": "23520.00",
+        "recovered_at": None,
+        "recovered_by": None,
+        "reference": None,
+    }
+    due = await client.get("/api/v1/maternity-allowances", params={"recovery": "due"}, headers=staff["finance"])
+    assert a["id"] in [x["id"] for x in due.json()]
+    # when: a clerk tries to record the money back, then finance records it, twice
+    body = {"reference": "HK20260310-0001"}
+    by_clerk = await client.post(f"/api/v1/maternity-allowances/{a['id']}/recovery", json=body, headers=staff["clerk"])
+    first = await client.post(f"/api/v1/maternity-allowances/{a['id']}/recovery", json=body, headers=staff["finance"])
+    again = await client.post(f"/api/v1/maternity-allowances/{a['id']}/recovery", json=body, headers=staff["finance"])
+    # then: only finance may; the maternity fund's spending is reversed once; the retry answers the same
+    assert by_clerk.status_code == 403, by_clerk.text
+    assert first.status_code == 200 and first.json()["recovery"]["status"] == "recovered", first.text
+    assert again.json() == first.json()
+    async with sessionmaker() as s:
+        legs = (
+            await s.execute(
+                select(PostingRow.account, PostingRow.amount).where(
+                    PostingRow.movement == "maternity_allowance_recovery",
+                    PostingRow.source == f"maternity_recovery:{a['allowance_no']}",
+                )
+            )
+        ).all()
+    assert sorted(map(tuple, legs)) == [("bank", 2_352_000), ("claims", -2_352_000)]
+    recovered = await client.get(
+        "/api/v1/maternity-allowances", params={"recovery": "recovered"}, headers=staff["finance"]
+    )
+    assert a["id"] in [x["id"] for x in recovered.json()]
+
+
+async def test_a_cancelled_delivery_voids_an_unpaid_allowance_and_one_in_an_order_is_owed_once_paid(
+    client: httpx.AsyncClient,
+    sessionmaker,
+    admin_headers,
+    staff,  # type: ignore[no-untyped-def]
+) -> None:
+    # given: two mothers' deliveries; the first allowance is only pending, the second in an
+    # approved person order that is not paid yet
+    hospital = await own_institution(client, sessionmaker, admin_headers, level=3)
+    first = await register_person(client, admin_headers, gender="F", born=date(1994, 4, 4))
+    second = await register_person(client, admin_headers, gender="F", born=date(1995, 5, 5))
+    await employer_with(
+        client, sessionmaker, staff, months(date(2025, 2, 1), 12), {first: "6000.00", second: "6000.00"}
+    )
+    day = date(2026, 2, 22)
+    b1 = await settle(client, hospital.headers, delivery(first, day, "vaginal", "2"), china(2026, 2, 22, 10))
+    b2 = await settle(client, hospital.headers, delivery(second, day, "vaginal", "2"), china(2026, 2, 22, 11))
+    [a1] = (
+        await client.get("/api/v1/maternity-allowances", params={"id_number": first}, headers=staff["clerk"])
+    ).json()
+    [a2] = (
+        await client.get("/api/v1/maternity-allowances", params={"id_number": second}, headers=staff["clerk"])
+    ).json()
+    order = await _pay_through_an_order(client, staff, a2["id"], "2026-03-13")
+    # when: both delivery bills are cancelled, then the order is paid
+    await cancel(client, hospital.headers, b1["settlement_id"], china(2026, 3, 1, 9))
+    await cancel(client, hospital.headers, b2["settlement_id"], china(2026, 3, 1, 9))
+    mid = (await client.get(f"/api/v1/maternity-allowances/{a2['id']}", headers=staff["clerk"])).json()
+    paid = await client.post(f"/api/v1/payouts/person-orders/{order}/pay", headers=staff["finance2"])
+    assert paid.status_code == 200, paid.text
+    # then: the pending one is void with nothing owed; the ordered one was left to its order and,
+    # once paid, is owed back
+    one = (await client.get(f"/api/v1/maternity-allowances/{a1['id']}", headers=staff["clerk"])).json()
+    two = (await client.get(f"/api/v1/maternity-allowances/{a2['id']}", headers=staff["clerk"])).json()
+    assert (one["status"], one["recovery"]) == ("void", None)
+    assert (mid["status"], mid["recovery"]) == ("approved", None)
+    assert (two["status"], two["recovery"]["status"], two["recovery"]["amount"]) == ("paid", "due", a2["amount"])
+    # and: a bank return of that transfer leaves nothing owed (the money is back): void
+    r = await client.post(
+        f"/api/v1/payouts/person-orders/{order}/returns",
+        json={"claim_id": a2["id"], "reason": "账户已销户 account closed"},
+        headers=staff["finance"],
+    )
+    assert r.status_code == 200, r.text
+    two = (await client.get(f"/api/v1/maternity-allowances/{a2['id']}", headers=staff["clerk"])).json()
+    assert (two["status"], two["recovery"]) == ("void", None)

@@ -18,6 +18,7 @@ from yibao.maternity import service as maternity
 router = APIRouter(prefix="/api/v1/maternity-allowances", tags=["maternity 生育"])
 member_router = APIRouter(prefix="/api/v1/me/maternity-allowances", tags=["member app 参保人"])
 Staff = Annotated[StaffPrincipal, Depends(require_staff("clerk", "finance"))]
+Finance = Annotated[StaffPrincipal, Depends(require_staff("finance"))]
 
 
 class AllowancePayee(Strict):
@@ -30,6 +31,20 @@ class AllowancePayee(Strict):
 
 class AllowanceApprove(Strict):
     payee: AllowancePayee
+
+
+class AllowanceRecovery(BaseModel):
+    status: Literal["due", "recovered"]
+    amount: str = Field(examples=["23520.00"])
+    recovered_at: str | None
+    recovered_by: str | None
+    reference: str | None = Field(description="the receipt or bank reference finance recorded")
+
+
+class RecoveryCreate(Strict):
+    reference: Annotated[
+        str, Field(min_length=1, max_length=100, examples=["HK20261204-0031"], description="receipt or bank reference")
+    ]
 
 
 class AllowanceRead(BaseModel):
@@ -59,6 +74,10 @@ class AllowanceRead(BaseModel):
     paid_order_id: int | None
     paid_at: str | None
     created_at: str
+    delivery_cancelled_at: str | None = Field(description="the delivery bill was cancelled (void, or owed back)")
+    recovery: AllowanceRecovery | None = Field(
+        description="paid before its delivery bill was cancelled: the amount owed back, `due` until recorded"
+    )
 
 
 @router.get("", response_model=list[AllowanceRead], responses=ERRORS, summary="Allowances (newest first)")
@@ -67,8 +86,12 @@ async def listing(
     uow: UowDep,
     status: Annotated[Literal["pending", "approved", "paid", "ineligible", "void"] | None, Query()] = None,
     id_number: Annotated[str | None, Query(max_length=18)] = None,
+    recovery: Annotated[
+        Literal["due", "recovered"] | None,
+        Query(description="`due`: paid, then the delivery bill was cancelled, not yet paid back"),
+    ] = None,
 ) -> Any:
-    return JSON(await maternity.listing(uow, status=status, id_number=id_number))
+    return JSON(await maternity.listing(uow, status=status, id_number=id_number, recovery=recovery))
 
 
 @router.get("/{allowance_id}", response_model=AllowanceRead, responses=ERRORS, summary="One allowance")
@@ -86,6 +109,18 @@ async def read(allowance_id: str, _: Staff, uow: UowDep) -> Any:
 )
 async def approve(allowance_id: str, body: AllowanceApprove, staff: Staff, uow: UowDep) -> Any:
     return JSON(await maternity.approve(uow, staff.actor, allowance_id, body.payee.model_dump()))
+
+
+@router.post(
+    "/{allowance_id}/recovery",
+    response_model=AllowanceRead,
+    responses=ERRORS,
+    summary="Record that an allowance paid before its delivery bill was cancelled was paid back (finance)",
+    description="The maternity fund's spending is reversed once (`bank ← claims`), audited. Recording it again "
+    "answers the allowance as it is; an allowance with nothing owed back is `INVALID_STATE` (409).",
+)
+async def record_recovery(allowance_id: str, body: RecoveryCreate, staff: Finance, uow: UowDep) -> Any:
+    return JSON(await maternity.record_recovery(uow, staff.actor, allowance_id, body.reference))
 
 
 @member_router.get("", response_model=list[AllowanceRead], responses=ERRORS, summary="My maternity allowances")

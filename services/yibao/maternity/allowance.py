@@ -1,5 +1,5 @@
 """Maternity allowance (生育津贴, DOMAIN §10), created without application in the delivery's
-settle transaction, voided by its cancel.
+settle transaction, voided by its cancel (owed back if it was already paid or being paid).
 
 Why in the settle transaction (a small additive call from ``bill_settlement``), not from the
 ``settlement.created`` event: the allowance then exists exactly when its bill committed, a
@@ -133,12 +133,18 @@ _INSERT = Statement(
 
 _VOID = Statement(
     """
-    UPDATE maternity_allowances SET status = 'void', voided_at = :at
-    WHERE settlement_id = :settlement_id AND status IN ('pending', 'approved', 'ineligible')
-      -- one already in a person order is being paid: it stays (recovered by a journal, not here)
-      AND NOT EXISTS (SELECT 1 FROM person_disbursement_lines l
-                      WHERE l.claim_id = maternity_allowances.id AND l.returned_at IS NULL)
-    RETURNING id
+    UPDATE maternity_allowances AS a
+    SET delivery_cancelled_at = :at,
+        status = CASE WHEN o.owed THEN a.status ELSE 'void' END,
+        voided_at = CASE WHEN o.owed THEN a.voided_at ELSE :at END
+    FROM (SELECT m.id,
+                 -- paid, or in a person order being paid: the money is (or will be) with the mother,
+                 -- so it is owed back (recovery due) instead of voided
+                 m.status = 'paid' OR EXISTS (SELECT 1 FROM person_disbursement_lines l
+                                             WHERE l.claim_id = m.id AND l.returned_at IS NULL) AS owed
+          FROM maternity_allowances m WHERE m.settlement_id = :settlement_id) AS o
+    WHERE a.id = o.id AND a.status IN ('pending', 'approved', 'ineligible', 'paid')
+    RETURNING a.id
     """
 )
 
@@ -206,5 +212,6 @@ async def create_on_delivery(
 
 
 async def void_on_cancel(db: Db, settlement_id: uuid.UUID, at: datetime) -> bool:
-    """The delivery bill was cancelled: its allowance is void unless already paid."""
+    """The delivery bill was cancelled: its allowance is void, or, once paid or in a person
+    order, marked as owed back (``delivery_cancelled_at``; finance records its recovery)."""
     return await db.fetchval(_VOID, {"settlement_id": settlement_id, "at": at}) is not None

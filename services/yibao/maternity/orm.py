@@ -26,7 +26,7 @@ class MaternityAllowanceRow(Base):
     """One maternity allowance (生育津贴) per settled delivery (``settlement_id`` unique: a retry or
     a second creation finds it). pending → approved (one approval, with the payee) → paid (by a
     person-payee order); ``ineligible`` when the contributions fall short; ``void`` when the
-    delivery bill was cancelled before payment."""
+    delivery bill was cancelled before payment (after it, the paid allowance is owed back)."""
 
     __tablename__ = "maternity_allowances"
     __table_args__ = (
@@ -63,3 +63,9 @@ class MaternityAllowanceRow(Base):
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_order_id: Mapped[int | None] = mapped_column(BigInteger)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the delivery bill was cancelled after the allowance was paid or put in a person order: the
+    #: money is owed back (``recovery_due``) until finance records it received (``recovered_*``)
+    delivery_cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recovered_by: Mapped[str | None] = mapped_column(String(200))
+    recovery_reference: Mapped[str | None] = mapped_column(String(100))

@@ -1,5 +1,6 @@
 """Use cases of the maternity allowance: read, list, approve (one approval, with the payee), and
-the hooks the person-payee order calls (``payable``, ``mark_paid``, ``mark_returned``).
+the hooks the person-payee order calls (``payable``, ``mark_paid``, ``mark_returned``), and the
+recovery of an allowance paid before its delivery bill was cancelled.
 
 The allowance is paid from the ``maternity`` fund when its person order is paid
 (``claims`` ← ``bank``); a returned transfer reverses that and the allowance waits for a new
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yibao import audit, clock
 from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidState, NotFound
+from yibao.ledger.postings import post_pair
 from yibao.maternity.orm import MaternityAllowanceRow
 from yibao.money import to_wire
 from yibao.people.id_number import mask
@@ -51,6 +53,22 @@ def render(a: MaternityAllowanceRow, id_number: str) -> dict[str, Any]:
         "paid_order_id": a.paid_order_id,
         "paid_at": a.paid_at.isoformat() if a.paid_at else None,
         "created_at": a.created_at.isoformat(),
+        "delivery_cancelled_at": a.delivery_cancelled_at.isoformat() if a.delivery_cancelled_at else None,
+        "recovery": _recovery(a),
+    }
+
+
+def _recovery(a: MaternityAllowanceRow) -> dict[str, Any] | None:
+    """What the mother owes back of an allowance whose delivery bill was cancelled after it was
+    paid (``due`` until finance records the money received, then ``recovered``)."""
+    if a.delivery_cancelled_at is None or a.status != "paid":
+        return None
+    return {
+        "status": "recovered" if a.recovered_at else "due",
+        "amount": to_wire(a.amount),
+        "recovered_at": a.recovered_at.isoformat() if a.recovered_at else None,
+        "recovered_by": a.recovered_by,
+        "reference": a.recovery_reference,
     }
 
 
@@ -87,8 +105,10 @@ async def listing(
     status: str | None = None,
     id_number: str | None = None,
     person_id: int | None = None,
+    recovery: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
+    """Newest first; ``recovery``: ``due`` (paid, delivery cancelled, not yet back) or ``recovered``."""
     stmt = select(MaternityAllowanceRow, PersonRow.id_number).join(
         PersonRow, PersonRow.id == MaternityAllowanceRow.person_id
     )
@@ -98,6 +118,13 @@ async def listing(
         stmt = stmt.where(PersonRow.id_number == id_number)
     if person_id is not None:
         stmt = stmt.where(MaternityAllowanceRow.person_id == person_id)
+    if recovery is not None:
+        back = MaternityAllowanceRow.recovered_at
+        stmt = stmt.where(
+            MaternityAllowanceRow.status == "paid",
+            MaternityAllowanceRow.delivery_cancelled_at.is_not(None),
+            back.is_(None) if recovery == "due" else back.is_not(None),
+        )
     rows = await uow.session.execute(stmt.order_by(MaternityAllowanceRow.created_at.desc()).limit(limit))
     return [render(a, idn) for a, idn in rows]
 
@@ -149,7 +176,51 @@ async def mark_paid(session: AsyncSession, ids: list[uuid.UUID], order_id: int) 
 
 
 async def mark_returned(session: AsyncSession, allowance_id: uuid.UUID) -> None:
-    """The bank returned the transfer: pending again, for an approval with a corrected payee."""
+    """The bank returned the transfer: pending again, for an approval with a corrected payee; void
+    if its delivery bill was cancelled meanwhile (nothing is owed either way, the money is back)."""
     a = await session.get(MaternityAllowanceRow, allowance_id, with_for_update=True)
     assert a is not None  # order lines reference it
     a.status, a.paid_order_id, a.paid_at = "pending", None, None
+    if a.delivery_cancelled_at is not None:
+        a.status, a.voided_at = "void", clock.now()
+
+
+async def record_recovery(uow: UnitOfWork, actor: audit.Actor, allowance_id: str, reference: str) -> dict[str, Any]:
+    """The mother paid back an allowance whose delivery bill was cancelled after it was paid: the
+    maternity fund's spending is reversed (``bank`` ← ``claims``) once, audited. Recording it
+    again answers it as it is (a retry); an allowance with nothing owed is ``INVALID_STATE``."""
+    session = uow.session
+    a, idn = await _get(session, allowance_id, lock=True)
+    if a.recovered_at is not None:
+        body = render(a, idn)
+        await uow.commit()
+        return body
+    if a.delivery_cancelled_at is None or a.status != "paid":
+        raise InvalidState(
+            f"生育津贴 {a.allowance_no} 无应追回款项 nothing is owed back: only a paid allowance whose delivery "
+            "bill was cancelled is recovered"
+        )
+    await post_pair(
+        session,
+        movement="maternity_allowance_recovery",
+        source=f"maternity_recovery:{a.allowance_no}",
+        institution_code=a.institution_code,
+        fund="maternity",
+        debit="bank",
+        credit="claims",
+        amount=a.amount,
+        business_date=clock.today(),
+        scheme="employee",
+    )
+    a.recovered_at, a.recovered_by, a.recovery_reference = clock.now(), f"{actor.kind}:{actor.name}", reference
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "maternity_allowance.recovered",
+        ("maternity_allowance", str(a.id)),
+        {"allowance_no": a.allowance_no, "amount_fen": a.amount, "reference": reference},
+    )
+    body = render(a, idn)
+    await uow.commit()
+    return body
