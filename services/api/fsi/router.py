@@ -140,6 +140,14 @@ async def _call(request: Request, path_infno: str | None, institution: Any, refs
     return _answer(stored.response, replayed=stored.response != entry["response"].encode())
 
 
+#: a 9102 download that succeeds is the file itself
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the reply envelope; for a successful 9102 download the zip itself",
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
 _SUMMARY = "National envelope (国家医保接口 infno): one transaction per call"
 _DESCRIPTION = (
     "Takes the national platform's envelope `{infno, msgid, fixmedins_code, input: {…}}` and answers "
@@ -160,6 +168,7 @@ _DESCRIPTION = (
     summary=_SUMMARY + " (single endpoint, routed by infno)",
     description=_DESCRIPTION,
     openapi_extra=_DOC,
+    responses=_RESPONSES,
 )
 async def call_service(request: Request, institution: CurrentInstitution, refs: RefsDep, runtime: RuntimeDep) -> Any:
     return await _call(request, None, institution, refs, runtime)
@@ -171,6 +180,7 @@ async def call_service(request: Request, institution: CurrentInstitution, refs: 
     summary=_SUMMARY + " (one path per infno)",
     description=_DESCRIPTION,
     openapi_extra=_DOC,
+    responses=_RESPONSES,
 )
 async def call_infno(
     infno: str, request: Request, institution: CurrentInstitution, refs: RefsDep, runtime: RuntimeDep
