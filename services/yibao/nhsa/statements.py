@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from yibao.errors import InvalidRequest
@@ -78,10 +78,10 @@ def decode_upload(value: Any) -> bytes:
     (0…255, or −128…127 from Java's signed ``byte[]``) or a base64 string (what C#'s and
     Jackson's serialisers make of a byte array)."""
     if isinstance(value, str):
-        if len(value) > (MAX_FILE_BYTES + 2) // 3 * 4 + 4:
+        if len(value) > (MAX_FILE_BYTES + 2) // 3 * 4 * 78 // 76 + 4:  # MIME encoders break lines every 76
             raise _too_large(len(value) * 3 // 4)
         try:
-            return base64.b64decode(value, validate=True)
+            return base64.b64decode("".join(value.split()), validate=True)
         except (binascii.Error, ValueError):
             raise InvalidRequest("文件内容格式错误 fsUploadIn.in is neither a byte array nor base64") from None
     if isinstance(value, list):
@@ -152,10 +152,13 @@ def _cell(cells: Sequence[str], i: int) -> str:
 def _fen(value: str, column: str, n: int) -> int:
     try:
         amount = Decimal(value)
-    except InvalidOperation:
-        raise InvalidRequest(f"第 {n} 行格式错误 line {n}: {column} {value[:30]!r} is not an amount") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or abs(amount * 100) > MAX_AMOUNT_FEN:
-        raise InvalidRequest(f"第 {n} 行格式错误 line {n}: {column} {value[:30]!r} is not an amount of 2 decimals")
+        ok = amount.is_finite() and abs(amount) * 100 <= MAX_AMOUNT_FEN and amount == amount.quantize(Decimal("0.01"))
+    except ArithmeticError:  # not a number; decimal.InvalidOperation on quantize of 1e400
+        ok = False
+    if not ok:
+        raise InvalidRequest(
+            f"第 {n} 行格式错误 line {n}: {column} {value[:30]!r} is not an amount (2 decimals, below 10^12)"
+        )
     return int(amount * 100)
 
 
@@ -184,7 +187,8 @@ def read_details(content: bytes) -> list[Record]:
     (1-based, counting every line of the file). A first line naming the columns is skipped."""
     out: list[Record] = []
     seen: dict[tuple[str, str], int] = {}
-    for n, raw in enumerate(_text_of(content).splitlines(), start=1):
+    for n, raw in enumerate(_text_of(content).split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         if not raw.strip():
             continue
         cells = raw.split("\t")
