@@ -838,7 +838,7 @@ async def replay_file(runtime: Runtime, institution: Institution, response: byte
     return found.filename, content
 
 
-def _window(data: Mapping[str, Any]) -> tuple[date, date]:
+def _stmt_window(data: Mapping[str, Any]) -> tuple[date, date]:
     begin, end = m.day(data, "stmt_begndate"), m.day(data, "stmt_enddate")
     assert begin is not None and end is not None
     if end < begin:
@@ -862,7 +862,7 @@ async def statement_detail(call: Call) -> Outcome:
     optins = m.text(data, "setl_optins", max_length=6)
     if optins != call.institution.region:
         raise InvalidRequest(f"清算经办机构不符 setl_optins {optins} is not {call.institution.region}")
-    begin, end = _window(data)
+    begin, end = _stmt_window(data)
     insutype = m.text(data, "insutype", required=False, max_length=6)
     if insutype and insutype not in m.SCHEME_OF_INSUTYPE:
         raise InvalidRequest(f"险种类型不支持 insutype {insutype!r}; this fund settles 310 and 390")
