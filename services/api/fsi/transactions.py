@@ -19,10 +19,13 @@ from api.schemas.settlements import SettleRequest
 from yibao import clock
 from yibao.bill_settlement import queries, service
 from yibao.bill_settlement.commands import SettleBill
-from yibao.errors import InvalidRequest, InvalidState, NotEnrolled, NotFound
+from yibao.clock import CHINA
+from yibao.errors import Forbidden, InvalidRequest, InvalidState, NotEnrolled, NotFound
 from yibao.institutions.agreements import Institution
+from yibao.nhsa import files
 from yibao.nhsa import mappers as m
 from yibao.nhsa import service as nhsa
+from yibao.nhsa import statements as stmt
 from yibao.reference import ReferenceData
 
 
@@ -53,6 +56,8 @@ class Outcome:
     #: the reply already journaled (a settle journals it in its own transaction)
     answer: bytes | None = None
     replayed: bool = False
+    #: a download (9102): ``(filename, bytes)`` answered raw; ``output`` is what is journaled
+    file: tuple[str, bytes] | None = None
 
 
 Handler = Callable[[Call], Awaitable[Outcome]]
@@ -768,6 +773,155 @@ async def statement_total(call: Call) -> Outcome:
     )
 
 
+# ---------------------------------------------------------------- 9101 / 3202 / 9102 file exchange
+
+
+def _file_node(call: Call, name: str) -> dict[str, Any]:
+    node = _node(call, name)
+    code = m.text(node, "fixmedins_code", required=False, max_length=30)
+    if code and code != call.institution.code:
+        raise Forbidden(
+            f"机构编码不符 {name}.fixmedins_code {code} is not the institution of these credentials "
+            f"({call.institution.code})"
+        )
+    return node
+
+
+async def file_upload(call: Call) -> Outcome:
+    """9101 ``fsUploadIn{in, filename, fixmedins_code}``: store the institution's zip (e.g. a
+    3202 detail list) → ``{file_qury_no, filename, dld_endtime}``. The bytes are stored once
+    (``nhsa_files``); the journal keeps only this small answer."""
+    node = _file_node(call, "fsUploadIn")
+    filename = m.text(node, "filename", max_length=200).replace("\\", "/").rsplit("/", 1)[-1]
+    if not filename:
+        raise InvalidRequest("缺少文件名 fsUploadIn.filename must name the file")
+    content = stmt.decode_upload(node.get("in"))
+    stmt.check_upload(content)
+    stored, _ = await files.store(
+        call.runtime.sessionmaker,
+        call.institution.code,
+        msgid=call.msgid,
+        kind=files.UPLOAD,
+        filename=filename,
+        content=content,
+    )
+    return Outcome(stored.fileinfo)
+
+
+async def file_download(call: Call) -> Outcome:
+    """9102 ``fsDownloadIn{file_qury_no, filename, fixmedins_code}``: the institution's file,
+    answered raw (``application/zip``) — see ``FILE_ANSWERS``."""
+    node = _file_node(call, "fsDownloadIn")
+    no = m.text(node, "file_qury_no", max_length=30)
+    filename = m.text(node, "filename", required=False, max_length=200)
+    found, content = await files.get(call.runtime.sessionmaker, call.institution.code, no, filename=filename)
+    return Outcome(
+        {"fileinfo": {**found.fileinfo, "size": found.size, "sha256": found.sha256}}, file=(found.filename, content)
+    )
+
+
+#: transactions whose success is a file, answered raw; the journal keeps ``output.fileinfo``
+#: and a repeated msgid is answered with the same stored bytes (``replay_file``)
+FILE_ANSWERS = frozenset({"9102"})
+
+
+async def replay_file(runtime: Runtime, institution: Institution, response: bytes) -> tuple[str, bytes] | None:
+    """The file a journaled 9102 answered (past its ``dld_endtime`` too: it is the first answer
+    again); ``None`` if it is no longer stored."""
+    info = orjson.loads(response).get("output", {}).get("fileinfo", {})
+    try:
+        found, content = await files.get(
+            runtime.sessionmaker, institution.code, str(info.get("file_qury_no", "")), check_expiry=False
+        )
+    except NotFound:
+        return None
+    return found.filename, content
+
+
+def _stmt_window(data: Mapping[str, Any]) -> tuple[date, date]:
+    begin, end = m.day(data, "stmt_begndate"), m.day(data, "stmt_enddate")
+    assert begin is not None and end is not None
+    if end < begin:
+        raise InvalidRequest(f"对账期间无效 stmt_enddate {end} is before stmt_begndate {begin}")
+    if (end - begin).days > 366:
+        raise InvalidRequest("对账期间过长 the period must be at most a year (stmt_begndate … stmt_enddate)")
+    today = clock.today()
+    if end > today:
+        raise InvalidRequest(f"对账期间未结束 stmt_enddate {end} is after today ({today}, China time)")
+    return begin, end
+
+
+async def statement_detail(call: Call) -> Outcome:
+    """3202 对明细账 ``data{setl_optins, file_qury_no, stmt_begndate, stmt_enddate,
+    medfee_sumamt, fund_pay_sumamt, cash_payamt, fixmedins_setl_cnt, clr_type?, insutype?}``:
+    the uploaded list (9101) against the platform's records of the window — the records 3201
+    sums (``nhsa.statement_records``) — line by line; the result file (``result.txt`` zipped,
+    one line per record of either side with its ``stmt_rslt``) is stored for 9102 and named in
+    ``fileinfo``; ``stmtinfo`` adds the platform's totals and the count of each result."""
+    data = _node(call, "data")
+    optins = m.text(data, "setl_optins", max_length=6)
+    if optins != call.institution.region:
+        raise InvalidRequest(f"清算经办机构不符 setl_optins {optins} is not {call.institution.region}")
+    begin, end = _stmt_window(data)
+    insutype = m.text(data, "insutype", required=False, max_length=6)
+    if insutype and insutype not in m.SCHEME_OF_INSUTYPE:
+        raise InvalidRequest(f"险种类型不支持 insutype {insutype!r}; this fund settles 310 and 390")
+    schemes = [m.SCHEME_OF_INSUTYPE[insutype]] if insutype else sorted(set(m.SCHEME_OF_INSUTYPE.values()))
+    clr_type = m.text(data, "clr_type", required=False, max_length=6)
+    if clr_type and clr_type not in VISIT_TYPES_OF_CLR_TYPE:
+        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店")
+    kinds = VISIT_TYPES_OF_CLR_TYPE[clr_type] if clr_type else sum(VISIT_TYPES_OF_CLR_TYPE.values(), ())
+    try:
+        count = int(str(data.get("fixmedins_setl_cnt")))
+    except ValueError:
+        raise InvalidRequest("数值格式错误 fixmedins_setl_cnt must be an integer") from None
+    stated = (_money(data, "medfee_sumamt"), _money(data, "fund_pay_sumamt"), _money(data, "cash_payamt"), count)
+    upload_no = m.text(data, "file_qury_no", max_length=30)
+    _, content = await files.get(call.runtime.sessionmaker, call.institution.code, upload_no, kind=files.UPLOAD)
+    theirs = stmt.read_details(content)
+    ours = await nhsa.statement_records(call.runtime.pg, call.institution.code, schemes, kinds, begin, end)
+    rows = stmt.compare(ours, theirs)
+    made_at = clock.now().astimezone(CHINA)
+    result, created = await files.store(
+        call.runtime.sessionmaker,
+        call.institution.code,
+        msgid=call.msgid,
+        kind=files.RESULT,
+        filename=f"result_{begin:%Y%m%d}_{end:%Y%m%d}_{upload_no}.zip",
+        content=stmt.result_zip(rows, made_at),
+    )
+    if not created:  # a retry of this msgid after its answer was lost: the first result file
+        rows = stmt.read_result(
+            (await files.get(call.runtime.sessionmaker, call.institution.code, result.file_qury_no))[1]
+        )
+    tally = stmt.counts(rows)
+    medfee, fund, acct = (sum(getattr(r, a) for r in ours) for a in stmt.AMOUNTS)
+    center = (medfee, fund, medfee - fund - acct, sum(1 if r.refd_setl_flag == "0" else -1 for r in ours))
+    names = ("medfee_sumamt", "fund_pay_sumamt", "cash_payamt", "fixmedins_setl_cnt")
+    differing = [n for n, a, b in zip(names, stated, center, strict=True) if a != b]
+    lines_differ = len(rows) - tally[stmt.BALANCED]
+    if lines_differ:
+        differing.append(f"{lines_differ} of {len(rows)} records")
+    return Outcome(
+        {
+            "fileinfo": result.fileinfo,
+            "stmtinfo": {
+                "setl_optins": optins,
+                "stmt_rslt": "1" if differing else "0",
+                "stmt_rslt_dscr": ("不平 differs: " + ", ".join(differing)) if differing else "平 balanced",
+                "medfee_sumamt": m.amount(center[0]),
+                "fund_pay_sumamt": m.amount(center[1]),
+                "cash_payamt": m.amount(center[2]),
+                "fixmedins_setl_cnt": center[3],
+                "bal_cnt": tally[stmt.BALANCED],
+                "center_more_cnt": tally[stmt.CENTER_ONLY],
+                "medins_more_cnt": tally[stmt.FIXMEDINS_ONLY],
+                "diff_cnt": tally[stmt.DIFFERS],
+            },
+        }
+    )
+
+
 TRANSACTIONS: dict[str, Handler] = {
     "1101": person_info,
     "1901": code_tables,
@@ -798,5 +952,8 @@ TRANSACTIONS: dict[str, Handler] = {
     "2405": undischarge,
     "2601": reverse,
     "3201": statement_total,
+    "3202": statement_detail,
     "5203": settlement_query,
+    "9101": file_upload,
+    "9102": file_download,
 }

@@ -1,11 +1,12 @@
-"""Tables of the national-interface adapter: the message journal, the visits, the code map."""
+"""Tables of the national-interface adapter: the message journal, the visits, the code map, the
+exchanged files (9101/9102)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +17,8 @@ class NhsaMessageRow(Base):
     """One answered envelope: a repeated ``msgid`` gets ``response`` back byte for byte."""
 
     __tablename__ = "nhsa_messages"
+    #: 3202 names the msgid that settled or cancelled each settlement record
+    __table_args__ = (Index("ix_nhsa_messages_settlement", "institution_code", "settlement_id"),)
 
     institution_code: Mapped[str] = mapped_column(String(20), primary_key=True)
     msgid: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -63,3 +66,23 @@ class NhsaCatalogueCodeRow(Base):
     national_code: Mapped[str] = mapped_column(String(60), primary_key=True)
     item_code: Mapped[str] = mapped_column(ForeignKey("catalogue_items.code"))
     name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+class NhsaFileRow(Base):
+    """A file exchanged with an institution: one it uploaded (9101, e.g. a 3202 detail file) or
+    one made for it (a 3202 result), downloadable (9102) by that institution alone until
+    ``dld_endtime``. ``msgid`` is the call that made it: a retry of that call finds this row."""
+
+    __tablename__ = "nhsa_files"
+    __table_args__ = (UniqueConstraint("institution_code", "msgid", name="uq_nhsa_files_msgid"),)
+
+    file_qury_no: Mapped[str] = mapped_column(String(30), primary_key=True)
+    institution_code: Mapped[str] = mapped_column(String(20))
+    msgid: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))  # upload / result
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    dld_endtime: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -28,8 +28,10 @@ from yibao.enrolment import service as enrolment
 from yibao.errors import IdempotencyConflict, InvalidState, NotFound
 from yibao.institutions.agreements import Institution
 from yibao.nhsa.mappers import GEND, INSUTYPE_OF_SCHEME
+from yibao.nhsa.statements import Record
 from yibao.people import service as people
 from yibao.people.orm import PersonGroupRow
+from yibao.reconcile.monthly import BILLED_BY_INSTITUTION
 from yibao.reference import ReferenceData
 from yibao.uuids import uuid7
 
@@ -435,49 +437,104 @@ async def settle_visit(
     return settled
 
 
-# ---------------------------------------------------------------- 3201 totals reconciliation
+# ---------------------------------------------------------------- 3201 / 3202 reconciliation
 
 #: the institution's settlement records of a window as the platform counts them: a settlement
-#: settled in the window counts +1 and its amounts, one cancelled in the window −1 and the
-#: negated amounts (its negative mirror record), so a bill settled and cancelled inside the
-#: window nets out (read-only over the settlements table)
-STATEMENT_TOTALS = Statement(
-    """
-    SELECT
-        count(*) FILTER (WHERE settled_at >= :begin AND settled_at < :end)
-          - count(*) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end) AS setl_cnt,
-        COALESCE(sum(total) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
-          - COALESCE(sum(total) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0) AS medfee,
-        COALESCE(sum(fund_total) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
-          - COALESCE(sum(fund_total) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0) AS fund,
-        COALESCE(sum(personal_account) FILTER (WHERE settled_at >= :begin AND settled_at < :end), 0)
-          - COALESCE(sum(personal_account) FILTER (WHERE cancelled_at >= :begin AND cancelled_at < :end), 0)
-          AS acct
+#: settled in the window is a record (refd_setl_flag 0) with its amounts, one cancelled in the
+#: window a record (flag 1) with the negated amounts (its negative mirror), so a bill settled
+#: and cancelled inside the window nets out; only bills the institution billed
+#: (``reconcile.monthly.BILLED_BY_INSTITUTION``). Read-only over the settlements table; 3201
+#: sums these records and 3202 lists them, so the two cannot disagree.
+_RECORDS = f"""
+    SELECT id AS settlement_id, id_number AS psn_no, r.refd_setl_flag, r.stamp,
+           r.sign * total AS medfee, r.sign * fund_total AS fund, r.sign * personal_account AS acct
     FROM settlements
-    WHERE institution_code = :inst AND scheme = :scheme AND visit_type = ANY(CAST(:visit_types AS varchar[]))
-      AND source = 'realtime'  -- a counter claim was paid to the person: not in the institution's totals
+    CROSS JOIN LATERAL (VALUES ('0', 1, settled_at), ('1', -1, cancelled_at)) AS r(refd_setl_flag, sign, stamp)
+    WHERE institution_code = :inst AND scheme = ANY(CAST(:schemes AS varchar[]))
+      AND visit_type = ANY(CAST(:visit_types AS varchar[])) AND {BILLED_BY_INSTITUTION}
       AND ((settled_at >= :begin AND settled_at < :end) OR (cancelled_at >= :begin AND cancelled_at < :end))
+      AND r.stamp >= :begin AND r.stamp < :end
+"""
+STATEMENT_TOTALS = Statement(
+    f"""
+    SELECT count(*) FILTER (WHERE refd_setl_flag = '0') - count(*) FILTER (WHERE refd_setl_flag = '1') AS setl_cnt,
+           COALESCE(sum(medfee), 0) AS medfee, COALESCE(sum(fund), 0) AS fund, COALESCE(sum(acct), 0) AS acct
+    FROM ({_RECORDS}) AS rec
     """
 )
+#: the records one by one, with the msgid that settled (flag 0) or cancelled (flag 1) each and
+#: the visit it settled, from the journal (empty for a bill settled or cancelled natively)
+STATEMENT_RECORDS = Statement(
+    f"""
+    SELECT rec.settlement_id::text AS setl_id, rec.psn_no, rec.refd_setl_flag, rec.medfee, rec.fund, rec.acct,
+           CASE rec.refd_setl_flag WHEN '0' THEN fwd.msgid ELSE rev.msgid END AS msgid,
+           COALESCE(fwd.mdtrt_id, rev.mdtrt_id) AS mdtrt_id
+    FROM ({_RECORDS}) AS rec
+    LEFT JOIN LATERAL (
+        SELECT msgid, mdtrt_id FROM nhsa_messages
+        WHERE institution_code = :inst AND settlement_id = rec.settlement_id::text AND infcode = 0
+          AND left(infno, 4) IN ('2207', '2304', '2102')
+        ORDER BY created_at LIMIT 1
+    ) AS fwd ON true
+    LEFT JOIN LATERAL (
+        SELECT msgid, mdtrt_id FROM nhsa_messages
+        WHERE institution_code = :inst AND settlement_id = rec.settlement_id::text AND infcode = 0
+          AND infno IN ('2208', '2305', '2103', '2601')
+        ORDER BY created_at LIMIT 1
+    ) AS rev ON true
+    ORDER BY rec.stamp, rec.settlement_id, rec.refd_setl_flag
+    """
+)
+
+
+def _window(
+    institution_code: str, schemes: Sequence[str], visit_types: Sequence[str], begin: date, end: date
+) -> dict[str, Any]:
+    """The parameters of a window from ``begin`` to ``end`` inclusive (China days)."""
+    return {
+        "inst": institution_code,
+        "schemes": list(schemes),
+        "visit_types": list(visit_types),
+        "begin": datetime.combine(begin, time.min, tzinfo=CHINA),
+        "end": datetime.combine(end + timedelta(days=1), time.min, tzinfo=CHINA),
+    }
 
 
 async def statement_totals(
     pool: asyncpg.Pool, institution_code: str, scheme: str, visit_types: Sequence[str], begin: date, end: date
 ) -> dict[str, int]:
-    """Count and sums (fen) of the institution's records settled or cancelled from ``begin``
-    to ``end`` inclusive (China days)."""
-    start = datetime.combine(begin, time.min, tzinfo=CHINA)
-    stop = datetime.combine(end + timedelta(days=1), time.min, tzinfo=CHINA)
-    params = {
-        "inst": institution_code,
-        "scheme": scheme,
-        "visit_types": list(visit_types),
-        "begin": start,
-        "end": stop,
-    }
-    row = await _fetchrow(pool, STATEMENT_TOTALS, params)
+    """Count (settlements − cancels) and sums (fen) of the institution's records settled or
+    cancelled from ``begin`` to ``end`` inclusive (China days)."""
+    row = await _fetchrow(pool, STATEMENT_TOTALS, _window(institution_code, [scheme], visit_types, begin, end))
     assert row is not None  # an aggregate always returns one row
     return {k: int(row[k]) for k in ("setl_cnt", "medfee", "fund", "acct")}
+
+
+async def statement_records(
+    pool: asyncpg.Pool,
+    institution_code: str,
+    schemes: Sequence[str],
+    visit_types: Sequence[str],
+    begin: date,
+    end: date,
+) -> list[Record]:
+    """The records ``statement_totals`` sums, one by one, in time order (3202)."""
+    stmt = STATEMENT_RECORDS
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
+        rows = await conn.fetch(stmt.sql, *stmt.args(_window(institution_code, schemes, visit_types, begin, end)))
+    return [
+        Record(
+            setl_id=r["setl_id"],
+            mdtrt_id=r["mdtrt_id"] or "",
+            psn_no=r["psn_no"],
+            medfee_sumamt=int(r["medfee"]),
+            fund_pay_sumamt=int(r["fund"]),
+            acct_pay=int(r["acct"]),
+            refd_setl_flag=r["refd_setl_flag"],
+            msgid=r["msgid"] or "",
+        )
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------- person reads (1101, 2001)

@@ -29,6 +29,9 @@ from yibao.money import to_wire, yuan_to_fen
 from yibao.reconcile.orm import ReconcileSubmissionRow
 
 AMOUNTS = ("total", "fund_pay", "account_pay")
+#: the settlements an institution answers for (here and in the national 3201/3202): the bills it
+#: settled at its counter; a manual claim (``source`` manual) was paid to the person, not billed by it
+BILLED_BY_INSTITUTION = "source = 'realtime'"
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,11 @@ async def _fund_side(session: AsyncSession, institution_code: str, month: str) -
     start, end = month_bounds(month)
     rows = await session.execute(
         text(
-            """
+            f"""
             SELECT id::text, scheme, total, fund_total, personal_account FROM settlements
             WHERE institution_code = :inst AND settled_at >= :start AND settled_at < :end
               AND (cancelled_at IS NULL OR cancelled_at >= :end)
-              AND source = 'realtime'  -- a manual claim was paid to the person, not billed by the institution
+              AND {BILLED_BY_INSTITUTION}
             """
         ),
         {"inst": institution_code, "start": start, "end": end},
