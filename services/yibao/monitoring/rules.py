@@ -87,6 +87,13 @@ DEFAULTS: tuple[RuleDefault, ...] = (
         {"days": 7, "items": ["S-BLRT", "S-CTHD", "S-MRI", "S-PSA", "S-HPV"]},
     ),
     RuleDefault(
+        "chronic_high_cost",
+        "特病高额费用 a recognised patient's spending on the disease this year above k × the region's mean",
+        "post",
+        "post",
+        {"k": 3},
+    ),
+    RuleDefault(
         "credit_grade",
         "信用等级 grade from confirmed violations in a window",
         "config",
