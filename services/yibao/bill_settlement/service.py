@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,7 +71,15 @@ from yibao.institutions.agreements import Institution, ensure_active
 from yibao.maternity import allowance
 from yibao.members import codes
 from yibao.money import Fen
-from yibao.monitoring.rules import OVERLAP_VISIT_TYPES, StayOverlap, apply_in_settlement, overlap_warning
+from yibao.monitoring.rules import (
+    OVERLAP_VISIT_TYPES,
+    StayOverlap,
+    Supply,
+    apply_in_settlement,
+    overlap_warning,
+    oversupply_warnings,
+    supplied_items,
+)
 from yibao.people import id_number as ids
 from yibao.policy.params import PolicyParams
 from yibao.reference import ReferenceData
@@ -93,6 +101,7 @@ class _Patient:
     year: int
     institution: Institution  # agreement fields as read in this transaction
     stay: StayOverlap | None = None
+    supplies: Mapping[str, Supply] = field(default_factory=dict)  # running supplies of the bill's items
 
 
 # ---------------------------------------------------------------- reading the inputs
@@ -148,7 +157,15 @@ def _patient_params(cmd: SettleBill, institution: Institution) -> dict[str, Any]
         "region": institution.region,
         "inst": institution.code,
         "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
+        "supply_items": _supplied(cmd),
     }
+
+
+def _supplied(cmd: SettleBill) -> list[str]:
+    """The bill's items whose earlier supplies the patient statement reads (超量开药)."""
+    return supplied_items(
+        cmd.visit_type, cmd.prescription_id is not None, ((ln.item_code, ln.days_supply) for ln in cmd.lines)
+    )
 
 
 def _patient(row: Mapping[str, Any] | None, cmd: SettleBill, institution: Institution) -> _Patient:
@@ -186,7 +203,13 @@ def _patient(row: Mapping[str, Any] | None, cmd: SettleBill, institution: Instit
         if row["stay_id"] is not None
         else None
     )
-    return _Patient(row["id"], row["id_number"], state, year, fresh, stay)
+    supplies = {
+        s["item_code"]: Supply(
+            s["item_code"], date.fromisoformat(s["starts_on"]), date.fromisoformat(s["ends_on"]), s["settlement_id"]
+        )
+        for s in (orjson.loads(row["supplies"]) if row["supplies"] else ())
+    }
+    return _Patient(row["id"], row["id_number"], state, year, fresh, stay, supplies)
 
 
 async def _account_payer(db: Db, cmd: SettleBill, patient: _Patient, policy: PolicyParams) -> int | None:
@@ -293,7 +316,10 @@ async def _compute(
         bill = replace(bill, prescribed=True)
     split = calculate(bill, state, policy)
     overlap = overlap_warning(cmd.visit_type, cmd.service_date, patient.stay)
-    extra = tuple(w for w in (downgraded, overlap) if w is not None)
+    oversupply = oversupply_warnings(
+        cmd.service_date, _supplied(cmd), patient.supplies, refs.rules.params("oversupply")
+    )
+    extra = (*(w for w in (downgraded, overlap) if w is not None), *oversupply)
     warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra)
     split = replace(split, warnings=warnings)  # block-mode rules raise RULE_BLOCKED here
     return patient, payer_id if account else None, split
