@@ -28,9 +28,6 @@ def upgrade() -> None:
         sa.Column("starts_on", sa.Date(), nullable=False),
         sa.Column("ends_on", sa.Date(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["person_id"], ["persons.id"], name=op.f("fk_item_supplies_person_id_persons"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
             ["settlement_id"],
             ["settlements.id"],
             name=op.f("fk_item_supplies_settlement_id_settlements"),

@@ -25,10 +25,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from yibao.accounts import sql as account_sql
 from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS, SettlementLineRow, SettlementRow
 from yibao.db.statements import Statement
-from yibao.monitoring.rules import SUPPLY_VISIT_TYPES
 
 _ACCUMULATORS = ", ".join(ACCUMULATOR_FIELDS)
-_SUPPLY_VISIT_TYPES = ", ".join(f"'{v}'" for v in SUPPLY_VISIT_TYPES)
 
 #: The patient as of the service date: person, special groups, the year's enrolment, an
 #: approved cross-region filing, the institution's agreement as committed now (the cached
@@ -191,21 +189,11 @@ RECORD_SETTLEMENT = Statement(
         WHERE CAST(:chronic_disease AS varchar) IS NOT NULL
         ON CONFLICT (person_id, year, disease) DO UPDATE
         SET basic_paid = chronic_disease_years.basic_paid + EXCLUDED.basic_paid, updated_at = now()
-    ), supplied AS (
-        -- 超量开药's facts: each line with days of supply (its own, else its e-prescription's)
+    ), supplied AS (  -- 超量开药's facts: the bill's take-home supplies (``service._supplies_json``)
         INSERT INTO item_supplies (settlement_id, line_no, person_id, item_code, starts_on, ends_on)
-        SELECT settlement.id, l.line_no, CAST(:person_id AS bigint), l.item_code, l.service_date,
-               l.service_date + COALESCE(l.days_supply, rx.days)
-        FROM settlement, jsonb_to_recordset(CAST(:lines AS jsonb))
-                         AS l(line_no int, item_code varchar, service_date date, days_supply int)
-        LEFT JOIN LATERAL (
-            SELECT CAST(i ->> 'days_supply' AS int) AS days
-            FROM prescriptions p, jsonb_array_elements(p.items) AS i
-            WHERE p.rx_id = CAST(:prescription_id AS varchar) AND i ->> 'item_code' = l.item_code
-            LIMIT 1
-        ) rx ON l.days_supply IS NULL
-        WHERE CAST(:visit_type AS varchar) IN ({_SUPPLY_VISIT_TYPES})
-          AND COALESCE(l.days_supply, rx.days) IS NOT NULL
+        SELECT settlement.id, x.line_no, CAST(:person_id AS bigint), x.item_code, x.starts_on, x.ends_on
+        FROM settlement, jsonb_to_recordset(CAST(:supplies AS jsonb))
+                         AS x(line_no int, item_code varchar, starts_on date, ends_on date)
     ), dispensed AS (
         INSERT INTO prescription_dispensings (rx_id, settlement_id, institution_code)
         SELECT CAST(:prescription_id AS varchar), settlement.id, :institution_code FROM settlement
