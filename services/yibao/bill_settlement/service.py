@@ -285,7 +285,7 @@ async def _compute(
     *,
     locked: Mapping[str, Any] | None = None,
     tolerance: timedelta = DEFAULT_TOLERANCE,
-) -> tuple[_Patient, int | None, BenefitSplit]:
+) -> tuple[_Patient, int | None, BenefitSplit, Mapping[str, int | None]]:
     """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
     (preview) figures; returns who pays from an account and, for a prescription-backed bill, the
     prescription's days of supply per item (the bill's ``item_supplies``)."""
