@@ -1,6 +1,7 @@
 """APScheduler cron: shortly after midnight China time, request ``daily_settle`` for yesterday;
-later in the night the monitoring sweep of yesterday, and on the 1st the monthly alerts and the
-home region's fiscal subsidy (财政补助) of the month that has just closed.
+later in the night the monitoring sweep of yesterday and the chronic-disease re-review (复审) of
+today, and on the 1st the monthly alerts and the home region's fiscal subsidy (财政补助) of the month
+that has just closed.
 
 This is the system's one scheduler process: it only *requests* job runs (rows + outbox
 events); each run is executed by the worker of its service (``yibao.jobs.kinds``).
@@ -84,6 +85,17 @@ async def request_fiscal_subsidy(
     return await _request(sessionmaker, "fiscal_subsidy", params, f"fiscal_subsidy:{region}:{last_month:%Y-%m}")
 
 
+REREVIEW_AT = {"hour": 3, "minute": 0}  # before the counters open: lapsed recognitions expire first
+
+
+async def request_chronic_rereview(sessionmaker: async_sessionmaker[AsyncSession], today: date | None = None) -> str:
+    """The chronic-disease re-review of today (idempotent per day): recognitions whose validity
+    ended before today expire, those ending within the policy's ``rereview_days_ahead`` are listed
+    (``yibao.chronic.service.rereview``; the job kind takes ``{"date"}`` only)."""
+    day = today or clock.today()
+    return await _request(sessionmaker, "chronic_rereview", {"date": day.isoformat()}, f"chronic_rereview:{day}")
+
+
 ANCHOR_AT = {"hour": 0, "minute": 5}  # the audit chain's head, recorded outside the database
 
 
@@ -109,6 +121,9 @@ async def _serve() -> None:
     scheduler.add_job(request_monitor_sweep, "cron", args=[sessionmaker], misfire_grace_time=6 * 3600, **SWEEP_AT)
     scheduler.add_job(request_monthly_alerts, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **ALERTS_AT)
     scheduler.add_job(request_fiscal_subsidy, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **FISCAL_AT)
+    scheduler.add_job(
+        request_chronic_rereview, "cron", args=[sessionmaker], misfire_grace_time=12 * 3600, **REREVIEW_AT
+    )
     scheduler.add_job(anchor_audit_chain, "cron", args=[sessionmaker], misfire_grace_time=24 * 3600, **ANCHOR_AT)
     scheduler.start()
     await request_daily_settle(sessionmaker)  # catch up a missed night at start (dedup makes it safe)

@@ -83,6 +83,7 @@ class Rows:
         fund_total: int | None = None,
         scheme: str = "resident",
         settled_at: datetime | None = None,
+        chronic_disease: str | None = None,
     ) -> str:
         """One settlement (inpatient: ``service_date`` is the discharge date); returns its id."""
         bill_id = uuid.uuid4()
@@ -108,6 +109,7 @@ class Rows:
             "total": total,
             "fund": fund,
             "personal": total - fund,
+            "chronic_disease": chronic_disease,
         }
         await self.session.execute(
             text(
@@ -118,13 +120,13 @@ class Rows:
                     policy_version, funds_off, cross_region, third_party_liable, total, full_self_pay,
                     over_cap_self_pay, pre_self_pay, policy_range, deductible, basic_fund, critical_illness,
                     medical_assistance, fund_total, personal_part, personal_account, cash, accrual, warnings,
-                    explanation)
+                    explanation, chronic_disease)
                 VALUES (
                     :id, :inst, :person, :idn, :key, :visit_no, :visit_type, :scheme, :year,
                     :admitted_on, :discharged_on, :service_date, '{}', '{}', :status, :settled_at, :cancelled_at,
                     'monitoring-test', false, false, false, :total, 0,
                     0, 0, :total, 0, :fund, 0,
-                    0, :fund, :personal, 0, :personal, '{}', '[]', '[]')
+                    0, :fund, :personal, 0, :personal, '{}', '[]', '[]', :chronic_disease)
                 """
             ),
             row,
@@ -167,6 +169,33 @@ class Rows:
         """An outpatient visit with one line."""
         return await self.bill(institution, person, "outpatient", day, [(item, 1, 3_000, [])], **kw)
 
+    async def recognition(
+        self, person: int, disease: str, region: str, valid_from: date, valid_to: date, *, status: str = "approved"
+    ) -> str:
+        """A chronic-disease recognition (both reviews done) of the person; returns its id."""
+        rid = uuid.uuid4()
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO chronic_recognitions (id, person_id, id_number, region, disease, diagnosis, evidence,
+                    status, filed_by, filed_at, first_reviewed_by, approved_by, valid_from, valid_to)
+                VALUES (:id, :person, :idn, :region, :disease, 'X00', '[]', :status, 'test', now(), 'rev-a',
+                        'rev-b', :valid_from, :valid_to)
+                """
+            ),
+            {
+                "id": rid,
+                "person": person,
+                "idn": self.id_numbers[person],
+                "region": region,
+                "disease": disease,
+                "status": status,
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+            },
+        )
+        return str(rid)
+
     async def suspects(self, rule_id: str | None = None) -> set[tuple[str, str]]:
         """(rule_id, evidence_key) of every suspect at this test's institutions."""
         rows = await self.session.execute(
@@ -199,6 +228,7 @@ class Rows:
         )
         await s.execute(text("DELETE FROM settlements WHERE id = ANY(:b)"), {"b": self.bills})
         await s.execute(text("DELETE FROM person_years WHERE person_id = ANY(:p)"), {"p": self.persons})
+        await s.execute(text("DELETE FROM chronic_recognitions WHERE person_id = ANY(:p)"), {"p": self.persons})
         await s.execute(text("DELETE FROM persons WHERE id = ANY(:p)"), {"p": self.persons})
         await s.execute(text("DELETE FROM institutions WHERE code = ANY(:c)"), {"c": codes})
 

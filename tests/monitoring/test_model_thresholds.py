@@ -14,10 +14,12 @@ of suspects at its own institutions, and rolls back.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from tests.monitoring.rows import Rows, fresh_region
 from yibao.monitoring.repository import load_rules
+from yibao.monitoring.rules import RuleConfig, build
 from yibao.monitoring.sweep import MODELS, sweep
 
 FROM, TO = date(2019, 1, 1), date(2019, 12, 31)
@@ -349,3 +351,88 @@ async def test_maternity_allowance_suspect_at_10_months(rows: Rows) -> None:
     assert found == {("maternity_allowance_suspect", keys["nine"]), ("maternity_allowance_suspect", keys["alone"])}
     hit = await rows.suspect("maternity_allowance_suspect", keys["nine"])
     assert (hit.amount, hit.evidence["months_at_employer"], hit.evidence["other_contributors"]) == (1_960_000, 9, 3)
+
+
+# ---------------------------------------------------------------- 特病高额费用: spending on the disease > 3 × its mean
+
+_HC_YEAR = FROM.year
+
+
+async def _chronic_patient(rows: Rows, inst: str, region: str, disease: str, spends: list[int], **bill: object) -> int:
+    """A recognised patient of ``disease`` in ``region`` with one chronic bill per amount (fen)."""
+    person = await rows.person()
+    await rows.recognition(person, disease, region, FROM, TO)
+    for n, amount in enumerate(spends):
+        day = date(_HC_YEAR, 3 + n, 10)
+        await rows.bill(inst, person, "chronic_outpatient", day, [("D-METF-500", 1, amount, [])],
+                        chronic_disease=disease, **bill)  # type: ignore[arg-type]  # fmt: skip
+    return person
+
+
+async def _high_cost(rows: Rows, date_to: date) -> set[tuple[str, str]]:
+    rules = await load_rules(rows.session)
+    assert dict(rules.params("chronic_high_cost")) == {"k": 3}, "the rule in force is not the one tested here"
+    await sweep(rows.session, rules, date_to.replace(day=1), date_to, only=["chronic_high_cost"])
+    return await rows.suspects("chronic_high_cost")
+
+
+async def test_chronic_high_cost_at_3_times_the_mean(rows: Rows) -> None:
+    region, other_region = fresh_region(), fresh_region()
+    inst = await rows.institution(region=region)
+    # given 10 recognised CHD patients spending 560.00 each, one spending 3,500.00 in two bills and one
+    # 2,900.00 (the region's CHD mean is then (5,600 + 3,500 + 2,900) / 12 = 1,000.00 exactly)
+    for _ in range(10):
+        await _chronic_patient(rows, inst, region, "CHD", [56_000])
+    high = await _chronic_patient(rows, inst, region, "CHD", [200_000, 150_000])
+    near = await _chronic_patient(rows, inst, region, "CHD", [290_000])
+    # ... a cancelled bill, a bill of next year and another disease's bill do not count towards it
+    await rows.bill(inst, near, "chronic_outpatient", date(_HC_YEAR, 6, 1), [("D-METF-500", 1, 500_000, [])],
+                    chronic_disease="CHD", status="cancelled")  # fmt: skip
+    await rows.bill(inst, near, "chronic_outpatient", date(_HC_YEAR + 1, 1, 5), [("D-METF-500", 1, 500_000, [])],
+                    chronic_disease="CHD")  # fmt: skip
+    # ... and COPD patients of the same region and CHD patients of another region spending 3,500.00 and
+    # 10,000.00: pooled with the CHD patients above they would lift the mean and hide the hit
+    for _ in range(3):
+        await _chronic_patient(rows, inst, region, "COPD", [350_000])
+    other_inst = await rows.institution(region=other_region)
+    for _ in range(2):
+        await _chronic_patient(rows, other_inst, other_region, "CHD", [1_000_000])
+
+    # when the model runs over the year (spending from 1 January up to the sweep's last day)
+    hits = await _high_cost(rows, TO)
+
+    # then only the 3.5× patient is a suspect: not the 2.9× one, nor the COPD or other region's patients
+    key = f"{high}:CHD:{_HC_YEAR}"
+    assert hits == {("chronic_high_cost", key)}
+    hit = await rows.suspect("chronic_high_cost", key)
+    assert (hit.institution_code, hit.person_id, hit.service_date) == (inst, high, date(_HC_YEAR, 4, 10))
+    e = hit.evidence
+    assert (e["disease"], e["region"], e["year"], e["bills"], e["patients"]) == ("CHD", region, _HC_YEAR, 2, 12)
+    assert (e["ytd_fen"], e["mean_fen"], Decimal(str(e["ratio"])), e["k"]) == (350_000, 100_000, Decimal("3.5"), 3)
+    assert len(e["settlement_ids"]) == 2
+    assert hit.amount == 250_000  # the spending above the mean
+    # and a second sweep adds nothing
+    assert await _high_cost(rows, TO) == hits
+
+
+async def test_chronic_high_cost_counts_spending_up_to_the_sweeps_last_day(rows: Rows) -> None:
+    region = fresh_region()
+    inst = await rows.institution(region=region)
+    # given four HTN patients at 100.00 and one whose 400.00 are billed in March and May (by the end of
+    # April 200.00 against a mean of 120.00; by December 400.00 against 160.00: 2.5×)
+    for _ in range(4):
+        await _chronic_patient(rows, inst, region, "HTN", [10_000])
+    person = await rows.person()
+    await rows.recognition(person, "HTN", region, FROM, TO)
+    for day in (date(_HC_YEAR, 3, 1), date(_HC_YEAR, 5, 1)):
+        await rows.bill(inst, person, "chronic_outpatient", day, [("D-METF-500", 1, 20_000, [])],
+                        chronic_disease="HTN")  # fmt: skip
+    # when the April sweep and the December sweep run, then nothing (neither is above 3×)
+    assert await _high_cost(rows, date(_HC_YEAR, 4, 30)) == set()
+    assert await _high_cost(rows, TO) == set()
+    # and with k lowered to 2 by a new version of the rule, December's 2.5× is a hit
+    rules = await load_rules(rows.session)
+    rule = rules.get("chronic_high_cost")
+    lowered = RuleConfig(**{**rule.__dict__, "params": {"k": 2}, "version": rule.version + 1})
+    await sweep(rows.session, build([*rules.rules.values(), lowered], []), FROM, TO, only=["chronic_high_cost"])
+    assert await rows.suspects("chronic_high_cost") == {("chronic_high_cost", f"{person}:HTN:{_HC_YEAR}")}

@@ -44,6 +44,7 @@ class _Bill:
     lines: list[tuple[str, int, int, list[str]]]  # item, quantity, unit price fen, trace codes
     admitted_on: date | None = None
     status: str = "settled"
+    chronic_disease: str | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     @property
@@ -61,6 +62,8 @@ class Synthetic:
     #: maternity allowances: (allowance no, delivery bill, first contribution month at the employer,
     #: other contributors at the employer)
     allowances: list[tuple[str, _Bill, date, int]] = field(default_factory=list)
+    #: approved chronic-disease recognitions valid all year: (person, disease)
+    recognitions: list[tuple[int, str]] = field(default_factory=list)
 
     def plant(self, rule: str, key: str) -> None:
         self.truth.setdefault(rule, set()).add(key)
@@ -253,12 +256,47 @@ def _plant(g: _Gen, rules: RuleSet, k: int) -> None:
             if hit:
                 syn.plant("maternity_allowance_suspect", number)
 
+    _plant_chronic_high_cost(g, rules)
+
     # institution outliers: every "…01" institution bills three times its level's cost
     for code, level in syn.institutions:
         if code.endswith("01"):
             for _ in range(8):
                 g.inpatient(code, g.person(), g.day(0, 300), 5, cost=BASE_CASE_FEN[level] * 3)
             syn.plant("institution_outlier", f"{code}:{syn.year}")
+
+
+#: recognised patients of the high-cost disease who spend an ordinary amount (the mean's bulk)
+CHRONIC_PEERS = 20
+CHRONIC_BASE_FEN = 100_000
+CHRONIC_DISEASES = ("DM", "HTN")
+
+
+def _plant_chronic_high_cost(g: _Gen, rules: RuleSet) -> None:
+    """Per disease: ``CHRONIC_PEERS`` patients spending about the base, one spending just above k ×
+    the group's mean (hit, in two bills) and one at k − 0.1 times it (miss). The mean includes both,
+    so their amounts solve mean = (peers + (a + b) × mean) / n; the asserts check the rounding."""
+    k = Decimal(str(rules.params("chronic_high_cost")["k"]))
+    day = date(g.syn.year, 1, 1)
+    for disease in CHRONIC_DISEASES:
+        inst = g.inst(1)
+        peers = [CHRONIC_BASE_FEN + 1000 * g.rng.randint(-5, 5) for _ in range(CHRONIC_PEERS)]
+        a, b = k + Decimal("0.5"), k - Decimal("0.1")
+        mean = Decimal(sum(peers)) / (CHRONIC_PEERS + 2 - a - b)
+        hit, miss = int(a * mean), int(b * mean)
+        actual = Decimal(sum(peers) + hit + miss) / (CHRONIC_PEERS + 2)
+        assert hit > k * actual >= miss, (hit, miss, actual)
+        for amount, planted in [(p, False) for p in peers] + [(hit, True), (miss, False)]:
+            person = g.person()
+            g.syn.recognitions.append((person, disease))
+            parts = [amount // 2, amount - amount // 2] if planted else [amount]
+            for n, part in enumerate(parts):
+                when = g.day(0, 300) if not planted else day + timedelta(days=100 + 30 * n)
+                bill = _Bill(inst, person, "chronic_outpatient", when, [("D-METF-500", 1, part, [])])
+                bill.chronic_disease = disease
+                g.syn.bills.append(bill)
+            if planted:
+                g.syn.plant("chronic_high_cost", f"{person}:{disease}:{g.syn.year}")
 
 
 def generate(rules: RuleSet, persons: int, bills: int, *, year: int, seed: int, person_ids: list[int]) -> Synthetic:
@@ -273,7 +311,8 @@ def generate(rules: RuleSet, persons: int, bills: int, *, year: int, seed: int, 
 
 def planted_people(persons: int) -> int:
     """Upper bound of person ids the generator needs (background + planted)."""
-    return persons + 44 * max(3, persons // 500) + 8 * len(LEVELS) + 10
+    chronic = (CHRONIC_PEERS + 2) * len(CHRONIC_DISEASES)
+    return persons + 44 * max(3, persons // 500) + 8 * len(LEVELS) + chronic + 10
 
 
 # ---------------------------------------------------------------- writing it
@@ -322,6 +361,7 @@ def _settlement(b: _Bill, id_number: str, year: int, n: int) -> dict[str, Any]:
         "accrual": "{}",
         "warnings": "[]",
         "explanation": "[]",
+        "chronic_disease": b.chronic_disease,
     }
 
 
@@ -424,6 +464,25 @@ async def write(session: AsyncSession, syn: Synthetic, budget_fen: int = 10**12)
         for number, b, first, others in syn.allowances
     ]
     await _copy(raw, "maternity_allowances", allowances)
+    year_start = date(syn.year, 1, 1)
+    recognitions = [
+        {
+            "id": uuid.uuid4(),
+            "person_id": person,
+            "id_number": id_numbers[person],
+            "region": REGION,
+            "disease": disease,
+            "diagnosis": "E11.9" if disease == "DM" else "I10",
+            "evidence": "[]",
+            "status": "approved",
+            "filed_by": "synthetic",
+            "filed_at": datetime.combine(year_start, time(9, 0), tzinfo=UTC),
+            "valid_from": year_start,
+            "valid_to": date(syn.year, 12, 31),
+        }
+        for person, disease in syn.recognitions
+    ]
+    await _copy(raw, "chronic_recognitions", recognitions)
     return {
         "institutions": len(syn.institutions),
         "persons": len(syn.persons),

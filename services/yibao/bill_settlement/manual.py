@@ -80,6 +80,7 @@ async def _refuse(db: Db, institution: Institution, cmd: SettleBill) -> None:
             "region": institution.region,
             "inst": institution.code,
             "overlap": False,
+            "supply_items": [],
         },
     )
     coverage_start: date | None = None if row is None else row["coverage_start"]

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -161,6 +162,24 @@ class PrescriptionDispensingRow(Base):
     settlement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlements.id", ondelete="CASCADE"))
     institution_code: Mapped[str] = mapped_column(String(20))
     dispensed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ItemSupplyRow(Base):
+    """A supply of one item dispensed to one person: a settled line of an outpatient, chronic or
+    pharmacy bill with days of supply (its own, or its e-prescription's), covering ``starts_on`` up
+    to the day before ``ends_on``. The 超量开药 rule (``monitoring.rules.oversupply_warnings``) reads
+    the person's running supplies of a new bill's items in the patient statement. Written by the
+    settle statement, deleted by the cancel (a cancelled bill supplied nothing)."""
+
+    __tablename__ = "item_supplies"
+    __table_args__ = (Index("ix_item_supplies_person_item_ends_on", "person_id", "item_code", "ends_on"),)
+
+    settlement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("settlements.id", ondelete="CASCADE"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(BigInteger)  # the settlement's (no foreign key: one check less per line)
+    item_code: Mapped[str] = mapped_column(String(40))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # the first day without supply: starts_on + days of supply
 
 
 class SettlementLineRow(Base):

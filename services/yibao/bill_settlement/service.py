@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,7 +71,16 @@ from yibao.institutions.agreements import Institution, ensure_active
 from yibao.maternity import allowance
 from yibao.members import codes
 from yibao.money import Fen
-from yibao.monitoring.rules import OVERLAP_VISIT_TYPES, StayOverlap, apply_in_settlement, overlap_warning
+from yibao.monitoring.rules import (
+    OVERLAP_VISIT_TYPES,
+    SUPPLY_VISIT_TYPES,
+    StayOverlap,
+    Supply,
+    apply_in_settlement,
+    overlap_warning,
+    oversupply_warnings,
+    supplied_items,
+)
 from yibao.people import id_number as ids
 from yibao.policy.params import PolicyParams
 from yibao.reference import ReferenceData
@@ -93,6 +102,7 @@ class _Patient:
     year: int
     institution: Institution  # agreement fields as read in this transaction
     stay: StayOverlap | None = None
+    supplies: Mapping[str, Supply] = field(default_factory=dict)  # running supplies of the bill's items
 
 
 # ---------------------------------------------------------------- reading the inputs
@@ -148,7 +158,15 @@ def _patient_params(cmd: SettleBill, institution: Institution) -> dict[str, Any]
         "region": institution.region,
         "inst": institution.code,
         "overlap": cmd.visit_type in OVERLAP_VISIT_TYPES,
+        "supply_items": _supplied(cmd),
     }
+
+
+def _supplied(cmd: SettleBill) -> list[str]:
+    """The bill's items whose earlier supplies the patient statement reads (超量开药)."""
+    return supplied_items(
+        cmd.visit_type, cmd.prescription_id is not None, ((ln.item_code, ln.days_supply) for ln in cmd.lines)
+    )
 
 
 def _patient(row: Mapping[str, Any] | None, cmd: SettleBill, institution: Institution) -> _Patient:
@@ -186,7 +204,13 @@ def _patient(row: Mapping[str, Any] | None, cmd: SettleBill, institution: Instit
         if row["stay_id"] is not None
         else None
     )
-    return _Patient(row["id"], row["id_number"], state, year, fresh, stay)
+    supplies = {
+        s["item_code"]: Supply(
+            s["item_code"], date.fromisoformat(s["starts_on"]), date.fromisoformat(s["ends_on"]), s["settlement_id"]
+        )
+        for s in (orjson.loads(row["supplies"]) if row["supplies"] else ())
+    }
+    return _Patient(row["id"], row["id_number"], state, year, fresh, stay, supplies)
 
 
 async def _account_payer(db: Db, cmd: SettleBill, patient: _Patient, policy: PolicyParams) -> int | None:
@@ -261,9 +285,10 @@ async def _compute(
     *,
     locked: Mapping[str, Any] | None = None,
     tolerance: timedelta = DEFAULT_TOLERANCE,
-) -> tuple[_Patient, int | None, BenefitSplit]:
+) -> tuple[_Patient, int | None, BenefitSplit, Mapping[str, int | None]]:
     """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
-    (preview) figures; returns who pays from an account."""
+    (preview) figures; returns who pays from an account and, for a prescription-backed bill, the
+    prescription's days of supply per item (the bill's ``item_supplies``)."""
     lock = locked is not None
     ensure_active(institution, clock.today())
     _validate(cmd, refs, tolerance)
@@ -288,15 +313,19 @@ async def _compute(
     if cmd.visit_type == "chronic_outpatient":
         bill, chronic_state, downgraded = await _recognised(db, cmd, patient, policy, bill)
         state = replace(state, chronic=chronic_state)
+    rx_days: Mapping[str, int | None] = {}
     if cmd.prescription_id is not None:
-        await _check_prescription(db, cmd, patient)
+        rx_days = await _check_prescription(db, cmd, patient)
         bill = replace(bill, prescribed=True)
     split = calculate(bill, state, policy)
     overlap = overlap_warning(cmd.visit_type, cmd.service_date, patient.stay)
-    extra = tuple(w for w in (downgraded, overlap) if w is not None)
+    oversupply = oversupply_warnings(
+        cmd.service_date, _supplied(cmd), patient.supplies, refs.rules.params("oversupply")
+    )
+    extra = (*(w for w in (downgraded, overlap) if w is not None), *oversupply)
     warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra)
     split = replace(split, warnings=warnings)  # block-mode rules raise RULE_BLOCKED here
-    return patient, payer_id if account else None, split
+    return patient, payer_id if account else None, split, rx_days
 
 
 async def _recognised(
@@ -353,10 +382,10 @@ async def _recognised(
     raise ChronicNotRecognised(problem)
 
 
-async def _check_prescription(db: Db, cmd: SettleBill, patient: _Patient) -> None:
+async def _check_prescription(db: Db, cmd: SettleBill, patient: _Patient) -> dict[str, int | None]:
     """A pharmacy bill on an e-prescription (DOMAIN §9): the person's, of this pooling region,
     issued and not cancelled, valid on the service date, not dispensed yet, and every line an
-    item of it within its quantity."""
+    item of it within its quantity. Returns the prescribed days of supply per item."""
     rx = cmd.prescription_id
     row = await db.fetchrow(sql.PRESCRIPTION, {"rx_id": rx})
     problem: str | None = None
@@ -375,7 +404,8 @@ async def _check_prescription(db: Db, cmd: SettleBill, patient: _Patient) -> Non
     assert row is not None
     if row["dispensed_by"] is not None:
         raise PrescriptionAlreadyDispensed(f"处方 {rx} 已调剂 prescription {rx} was already dispensed")
-    prescribed = {i["item_code"]: Decimal(i["quantity"]) for i in orjson.loads(row["items_json"])}
+    items = orjson.loads(row["items_json"])
+    prescribed = {i["item_code"]: Decimal(i["quantity"]) for i in items}
     billed: dict[str, Decimal] = {}
     for ln in cmd.lines:
         billed[ln.item_code] = billed.get(ln.item_code, Decimal(0)) + ln.quantity
@@ -384,6 +414,7 @@ async def _check_prescription(db: Db, cmd: SettleBill, patient: _Patient) -> Non
             raise PrescriptionInvalid(f"处方无此药品 {code} is not on prescription {rx}")
         if quantity > prescribed[code]:
             raise PrescriptionInvalid(f"超出处方数量 {code}: {quantity} billed, {prescribed[code]} prescribed on {rx}")
+    return {i["item_code"]: i.get("days_supply") for i in items}
 
 
 def _body(
@@ -427,7 +458,7 @@ async def preview(
     tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split = await _compute(db, refs, institution, cmd, tolerance=tolerance)
+    patient, _, split, _ = await _compute(db, refs, institution, cmd, tolerance=tolerance)
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
         taken = await db.fetchval(sql.TRACE_CODE_TAKEN, {"codes": codes})
@@ -473,7 +504,7 @@ async def settle(
     if first is not None:
         return SettleResult(first, replayed=True)
 
-    patient, payer_id, split = await _compute(db, refs, institution, cmd, locked=locked, tolerance=tolerance)
+    patient, payer_id, split, rx_days = await _compute(db, refs, institution, cmd, locked=locked, tolerance=tolerance)
     settlement_id = uuid7()
     settled_at = clock.now()
     totals = render.split_totals(split)
@@ -488,6 +519,7 @@ async def settle(
         "warnings": orjson.dumps(body["warnings"]).decode(),
         "explanation": orjson.dumps(body["explanation"]).decode(),
         "lines": _lines_json(cmd, split),
+        "supplies": _supplies_json(cmd, rx_days),
         "trace_codes": [c for ln in cmd.lines for c in ln.trace_codes],
         **_accrual_params(split.accrual),
         "account_debit": int(split.totals.personal_account) if payer_id is not None else 0,
@@ -609,6 +641,23 @@ def _lines_json(cmd: SettleBill, split: BenefitSplit) -> str:
             for ln, sp in zip(cmd.lines, split.lines, strict=True)
         ]
     ).decode()
+
+
+def _supplies_json(cmd: SettleBill, rx_days: Mapping[str, int | None]) -> str:
+    """The ``item_supplies`` rows of the bill (超量开药's facts) as one JSON array: each line that
+    is a take-home supply, with its days of supply or, on a prescription-backed bill, the
+    prescription's; computed here so the statement's plan does not depend on the prescription."""
+    if cmd.visit_type not in SUPPLY_VISIT_TYPES:
+        return "[]"
+    rows = []
+    for ln in cmd.lines:
+        days = ln.days_supply if ln.days_supply is not None else rx_days.get(ln.item_code)
+        if days:
+            ends_on = ln.service_date + timedelta(days=days)
+            rows.append(
+                {"line_no": ln.line_no, "item_code": ln.item_code, "starts_on": ln.service_date, "ends_on": ends_on}
+            )
+    return orjson.dumps(rows).decode()
 
 
 def _event(

@@ -30,7 +30,8 @@ _ACCUMULATORS = ", ".join(ACCUMULATOR_FIELDS)
 
 #: The patient as of the service date: person, special groups, the year's enrolment, an
 #: approved cross-region filing, the institution's agreement as committed now (the cached
-#: copy may be seconds old) and an inpatient stay elsewhere enclosing the date (monitoring).
+#: copy may be seconds old), an inpatient stay elsewhere enclosing the date and the running
+#: supplies of the bill's dispensed items (monitoring).
 _PATIENT_SELECT = """
     SELECT p.id, p.id_number, p.region, p.birth_date, p.gender, p.death_date,
            ARRAY(SELECT g."group" FROM person_groups g
@@ -42,7 +43,18 @@ _PATIENT_SELECT = """
                      AND f.valid_from <= :d AND (f.valid_to IS NULL OR f.valid_to >= :d)) AS filed,
            i.agreement AS inst_agreement, i.suspended_until AS inst_suspended_until,
            ov.id AS stay_id, ov.institution_code AS stay_institution,
-           ov.admitted_on AS stay_admitted_on, ov.discharged_on AS stay_discharged_on
+           ov.admitted_on AS stay_admitted_on, ov.discharged_on AS stay_discharged_on,
+           -- 超量开药: per item of :supply_items, the earlier supply that lasts longest past the date
+           -- (ix_item_supplies_person_item_ends_on; nothing is read for a bill without such items)
+           (SELECT CAST(jsonb_agg(jsonb_build_object('item_code', su.item_code, 'starts_on', su.starts_on,
+                                                     'ends_on', su.ends_on, 'settlement_id', su.settlement_id))
+                        AS text)
+            FROM (SELECT DISTINCT ON (x.item_code) x.item_code, x.starts_on, x.ends_on, x.settlement_id
+                  FROM item_supplies x
+                  WHERE cardinality(CAST(:supply_items AS varchar[])) > 0 AND x.person_id = p.id
+                    AND x.item_code = ANY (CAST(:supply_items AS varchar[])) AND x.ends_on > :d
+                    AND x.starts_on <= :d
+                  ORDER BY x.item_code, x.ends_on DESC) su) AS supplies
     FROM persons p
     -- monitoring: the agreement as committed now (the cached copy may be seconds old) ...
     LEFT JOIN institutions i ON i.code = :inst
@@ -177,6 +189,11 @@ RECORD_SETTLEMENT = Statement(
         WHERE CAST(:chronic_disease AS varchar) IS NOT NULL
         ON CONFLICT (person_id, year, disease) DO UPDATE
         SET basic_paid = chronic_disease_years.basic_paid + EXCLUDED.basic_paid, updated_at = now()
+    ), supplied AS (  -- 超量开药's facts: the bill's take-home supplies (``service._supplies_json``)
+        INSERT INTO item_supplies (settlement_id, line_no, person_id, item_code, starts_on, ends_on)
+        SELECT settlement.id, x.line_no, CAST(:person_id AS bigint), x.item_code, x.starts_on, x.ends_on
+        FROM settlement, jsonb_to_recordset(CAST(:supplies AS jsonb))
+                         AS x(line_no int, item_code varchar, starts_on date, ends_on date)
     ), dispensed AS (
         INSERT INTO prescription_dispensings (rx_id, settlement_id, institution_code)
         SELECT CAST(:prescription_id AS varchar), settlement.id, :institution_code FROM settlement
@@ -218,8 +235,8 @@ LOCK_FOR_CANCEL = Statement(
 #: Everything a cancel writes, in one round trip once ``LOCK_FOR_CANCEL`` (and ``LOCK_ACCOUNT``)
 #: hold the rows: the settlement's status, the accumulators moved back (``d_<field>`` negated;
 #: a chronic bill's disease limit by its own ``chronic_disease_paid``),
-#: the account's part back with its movement, the trace codes freed for another bill, and the
-#: outbox event. Booked on the day of the cancel (``:cancelled_at``).
+#: the account's part back with its movement, the trace codes freed for another bill, its item
+#: supplies removed, and the outbox event. Booked on the day of the cancel (``:cancelled_at``).
 CANCEL_SETTLEMENT = Statement(
     f"""
     WITH cancelled AS (
@@ -238,6 +255,8 @@ CANCEL_SETTLEMENT = Statement(
         DELETE FROM trace_codes WHERE settlement_id = :id
     ), undispensed AS (
         DELETE FROM prescription_dispensings WHERE settlement_id = :id
+    ), unsupplied AS (
+        DELETE FROM item_supplies WHERE settlement_id = :id
     ), event AS (
         INSERT INTO outbox (event_id, topic, payload) VALUES (:event_id, :event_topic, CAST(:event AS jsonb))
     )

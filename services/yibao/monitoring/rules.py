@@ -13,8 +13,8 @@ off or downgraded to a warning.
 
 The predicates here are pure: the restriction, units-per-day and days-of-supply checks are
 the benefit calculation's own line signals (computed once per bill, reused here instead of
-re-derived), and the inpatient overlap is decided from one fact the settle path reads in
-its existing patient query.
+re-derived), and the inpatient overlap and the running supplies of the bill's items (超量开药)
+are decided from facts the settle path reads in its existing patient query.
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ DEFAULTS: tuple[RuleDefault, ...] = (
     RuleDefault(
         "inpatient_overlap", "住院期间他院门诊 outpatient at another institution during a stay", "in", "warn", {}
     ),
+    RuleDefault(
+        "oversupply",
+        "超量开药 an item dispensed again while more than N days of an earlier supply remain",
+        "in",
+        "warn",
+        {"days": 7},
+    ),
     RuleDefault("split_admission", "分解住院 readmission within days of discharge", "post", "post", {"days": 15}),
     RuleDefault("frequent_admissions", "频繁住院 frequent admissions", "post", "post", {"count": 3, "days": 90}),
     RuleDefault(
@@ -85,6 +92,13 @@ DEFAULTS: tuple[RuleDefault, ...] = (
         "post",
         "post",
         {"days": 7, "items": ["S-BLRT", "S-CTHD", "S-MRI", "S-PSA", "S-HPV"]},
+    ),
+    RuleDefault(
+        "chronic_high_cost",
+        "特病高额费用 a recognised patient's spending on the disease this year above k × the region's mean",
+        "post",
+        "post",
+        {"k": 3},
     ),
     RuleDefault(
         "credit_grade",
@@ -228,6 +242,55 @@ def overlap_warning(visit_type: str, service_date: date, stay: StayOverlap | Non
             f"{stay.institution_code} ({stay.admitted_on} – {stay.discharged_on}, settlement {stay.settlement_id})"
         ),
     )
+
+
+#: bills whose lines with days of supply are a supply taken home (and so write ``item_supplies``)
+SUPPLY_VISIT_TYPES = ("outpatient", "chronic_outpatient", "pharmacy")
+
+
+@dataclass(frozen=True)
+class Supply:
+    """A person's earlier supply of an item: from ``starts_on`` to the day before ``ends_on``."""
+
+    item_code: str
+    starts_on: date
+    ends_on: date
+    settlement_id: str
+
+
+def supplied_items(visit_type: str, prescribed: bool, lines: Iterable[tuple[str, int | None]]) -> list[str]:
+    """The items a bill supplies (``lines``: item code, days of supply): lines with days of supply
+    of an outpatient, chronic or pharmacy bill, and every line of a prescription-backed one (its
+    days are the prescription's). Only these are looked up for 超量开药."""
+    if visit_type not in SUPPLY_VISIT_TYPES:
+        return []
+    return sorted({code for code, days in lines if days is not None or prescribed})
+
+
+def oversupply_warnings(
+    service_date: date, items: Iterable[str], supplies: Mapping[str, Supply], params: Mapping[str, Any]
+) -> tuple[RuleWarning, ...]:
+    """超量开药 (DOMAIN §9): an item supplied again while more than ``days`` days of an earlier
+    supply of it remain (earlier start + its days − this service date). ``supplies``: per item, the
+    person's earlier supply lasting longest past the date, as the patient statement reads it."""
+    limit = int(params["days"])
+    out = []
+    for code in items:
+        earlier = supplies.get(code)
+        if earlier is None or earlier.starts_on > service_date:
+            continue
+        remaining = (earlier.ends_on - service_date).days
+        if remaining > limit:
+            out.append(
+                RuleWarning(
+                    rule="oversupply",
+                    message=(
+                        f"超量开药 {code} supplied again on {service_date} while {remaining} days of the supply "
+                        f"from {earlier.starts_on} (settlement {earlier.settlement_id}) remain (limit {limit})"
+                    ),
+                )
+            )
+    return tuple(out)
 
 
 def apply_in_settlement(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from yibao.errors import InvalidRequest
 from yibao.monitoring.models import (
     bed_hogging,
+    chronic_high_cost,
     claims_after_death,
     duplicate_test,
     frequent_admissions,
@@ -44,6 +45,7 @@ MODELS: dict[str, ModuleType] = {
         institution_outlier,
         duplicate_test,
         maternity_allowance,
+        chronic_high_cost,
     )
 }
 PERSON_MODELS = tuple(k for k, m in MODELS.items() if m.PERSON_SCOPED)

@@ -137,3 +137,30 @@ def test_overlap_is_strictly_inside_the_stay() -> None:
     assert r.overlap_warning("outpatient", date(2026, 3, 2), stay) is not None  # the day after
     assert r.overlap_warning("pharmacy", date(2026, 3, 9), stay) is not None  # the day before discharge
     assert r.overlap_warning("chronic_outpatient", date(2026, 3, 9), stay) is not None
+
+
+def test_oversupply_warns_above_the_days_left_and_only_for_supplied_items() -> None:
+    # given 30 days of metformin from 03-01 (the supply ends before 03-31)
+    supplies = {"D-METF-500": r.Supply("D-METF-500", date(2026, 3, 1), date(2026, 3, 31), "s1")}
+    params = {"days": 7}
+    # then 8 days left warns, 7 (the near miss) does not, nor an item with no running supply
+    hit = r.oversupply_warnings(date(2026, 3, 23), ["D-METF-500"], supplies, params)
+    assert [w.rule for w in hit] == ["oversupply"] and "8 days" in hit[0].message
+    assert r.oversupply_warnings(date(2026, 3, 24), ["D-METF-500"], supplies, params) == ()
+    assert r.oversupply_warnings(date(2026, 3, 23), ["D-ATOR-20"], supplies, params) == ()
+    # a supply starting after the bill's date (a back-dated bill) is not an earlier one
+    assert r.oversupply_warnings(date(2026, 2, 20), ["D-METF-500"], supplies, params) == ()
+    # and the signal obeys the rule like any other: switched off for a region, it is dropped
+    off = r.build([], [("oversupply", "430522", False)])
+    assert r.apply_in_settlement(off, "430522", [], hit) == ()
+    assert r.apply_in_settlement(off, "430100", [], hit) == hit
+
+
+def test_supplied_items_are_take_home_lines_of_outpatient_type_bills() -> None:
+    lines = [("D-METF-500", 30), ("S-BLRT", None), ("D-ATOR-20", 28)]
+    assert r.supplied_items("outpatient", False, lines) == ["D-ATOR-20", "D-METF-500"]
+    assert r.supplied_items("chronic_outpatient", False, lines) == ["D-ATOR-20", "D-METF-500"]
+    # a prescription-backed pharmacy bill: every line (its days are the prescription's)
+    assert r.supplied_items("pharmacy", True, [("D-METF-500", None)]) == ["D-METF-500"]
+    assert r.supplied_items("pharmacy", False, [("D-METF-500", None)]) == []
+    assert r.supplied_items("inpatient", False, lines) == []
