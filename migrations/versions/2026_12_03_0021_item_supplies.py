@@ -1,7 +1,7 @@
 """item supplies per person: the facts of the 超量开药 in-settlement rule (issue #17)
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0023
 Create Date: 2026-12-03 17:00:00+00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
