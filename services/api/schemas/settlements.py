@@ -227,10 +227,22 @@ class ExplanationOut(BaseModel):
     detail: str = Field(examples=["(3250.00 − 500.00) × 0.70 = 1925.00"])
 
 
+class ChronicDiseaseOut(BaseModel):
+    """The recognised disease a bill was paid under: a `chronic_outpatient` bill, or a pharmacy bill
+    on a prescription paid under the chronic tier (双通道)."""
+
+    code: str = Field(examples=["HTN"])
+    name: str | None = Field(examples=["高血压"], description="as the bill's policy version names it")
+    recognition_id: str | None = Field(
+        examples=["0193a4f0-5c1e-7b2a-9d4e-1f2a3b4c5d6e"],
+        description="the approved recognition (认定) used; null only on bills settled before it was recorded",
+    )
+
+
 class SettlementRead(BaseModel):
     settlement_id: str
     status: Literal["settled", "cancelled", "preview"]
-    policy_version: str = Field(examples=["430522-2026-v2"])
+    policy_version: str = Field(examples=["430522-2026-v3"])
     institution_code: str
     id_number: str = Field(description="masked", examples=["4305221990******35"])
     visit_no: str
@@ -239,6 +251,10 @@ class SettlementRead(BaseModel):
     admission_order: int | None
     settled_at: str | None
     cancelled_at: str | None
+    chronic_disease: ChronicDiseaseOut | None = Field(
+        description="the recognised disease and recognition the bill was paid under (chronic bills and "
+        "双通道 pharmacy bills); null for every other bill"
+    )
     totals: Totals
     lines: list[LineOut]
     warnings: list[WarningOut]
