@@ -233,3 +233,42 @@ async def test_chronic_and_dual_channel_bills_share_the_disease_limit_and_cancel
     assert r.status_code == 200, r.text
     # 1,500.00 − 210.00 left: the chronic bill wanting 1,300.00 is limited to 1,290.00
     assert (await settle(client, hospital, chronic_bill(idn, qty="100")))["totals"]["basic_fund"] == "1290.00"
+
+
+async def test_the_readme_dual_channel_walkthrough(client, admin_headers, hospital, institution_keys, team) -> None:
+    """README "Chronic diseases": recognised for HTN on 2026-12-03, the chronic bill (130.00), then
+    a prescription for hypertension dispensed at the pharmacy under HTN's chronic tier (21.00)."""
+    pharmacy = {"Authorization": f"Bearer {institution_keys['P430522500']}"}
+    idn = await make_person(client, admin_headers)
+    rec = await recognise(client, team, idn, on=china(2026, 12, 3))
+    day = "2026-12-03"
+    with at(china(2026, 12, 3)):
+        r = await client.post(
+            "/api/v1/settlements", json=chronic_bill(idn, qty="10", day=day), headers=hospital | idem()
+        )
+        assert r.status_code == 201 and r.json()["totals"]["basic_fund"] == "130.00", r.text
+        rx = {
+            "rx_id": f"RXDC{_RUN}{next(_numbers):05d}",
+            "doctor_code": "D4305220012",
+            "id_number": idn,
+            "diagnoses": ["I10"],
+            "items": [{"item_code": "D-AMLO-5", "quantity": "2", "days_supply": 56}],
+        }
+        assert (await client.post("/api/v1/prescriptions", json=rx, headers=hospital)).status_code == 201
+        bill = make_bill(
+            idn,
+            [line("D-AMLO-5", "2", "15.00", day=day, trace_codes=[f"RM{_RUN}1", f"RM{_RUN}2"])],
+            visit_type="pharmacy",
+            service_date=day,
+            prescription_id=rx["rx_id"],
+        )
+        r = await client.post("/api/v1/settlements", json=bill, headers=pharmacy | idem())
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["totals"]["basic_fund"] == "21.00"
+    assert body["chronic_disease"] == {"code": "HTN", "name": "高血压", "recognition_id": rec["id"]}
+    assert any(
+        e["detail"].startswith("双通道: pharmacy bill on a prescription for recognised HTN 高血压")
+        for e in body["explanation"]
+    )
+    assert OVERRIDE in rules(body)
