@@ -21,7 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from api.schemas.settlements import SettlementRead
 from tests.api.test_chronic import chronic_bill, recognise, staff
+from tests.api.test_contract import conforms
 from tests.builders import idem, line, make_bill, make_person
 from tests.settlement.helpers import at, china, own_institution, own_region
 from yibao.config import REPO_ROOT
@@ -264,6 +266,7 @@ async def test_the_readme_dual_channel_walkthrough(client, admin_headers, hospit
         )
         r = await client.post("/api/v1/settlements", json=bill, headers=pharmacy | idem())
     assert r.status_code == 201, r.text
+    conforms(SettlementRead, r)  # the disease object is what the schema documents
     body = r.json()
     assert body["totals"]["basic_fund"] == "21.00"
     assert body["chronic_disease"] == {"code": "HTN", "name": "高血压", "recognition_id": rec["id"]}

@@ -111,7 +111,11 @@ class SettleRequest(Strict):
             examples=["RX-H430522100-20261203-0001"],
             description="`pharmacy` only: the e-prescription dispensed (lines must be its items, quantities at "
             "most its own; dispensed once: `PRESCRIPTION_ALREADY_DISPENSED`, 409; otherwise "
-            "`PRESCRIPTION_INVALID`, 422). An employee's bill then reaches outpatient pooling as at level 1.",
+            "`PRESCRIPTION_INVALID`, 422). When a prescription diagnosis is a disease the person holds an "
+            "approved recognition of (valid on the service date; at this pharmacy if the recognition must name "
+            "one) the bill is paid under that disease's chronic tier as at level 1 (双通道, employees and "
+            "residents; the answer's `chronic_disease` names it); otherwise an employee's bill reaches "
+            "outpatient pooling as at level 1 and a resident's stays account and cash.",
         ),
     ] = None
     delivery_type: Annotated[
