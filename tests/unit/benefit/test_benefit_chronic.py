@@ -234,3 +234,18 @@ def test_two_disease_drug_splits_keep_every_identity(
     limit = params.chronic.diseases["DM"].terms[scheme].annual_limit
     assert limit is not None and split.chronic_disease_paid <= max(0, limit - paid)
     assert split.chronic_disease_paid == split.totals.basic_fund
+
+
+def test_a_policy_naming_employees_gives_them_the_drug_ratio_too() -> None:
+    doc = _doc()
+    doc["chronic_diseases"][0]["drug_ratio_override"]["ratio_by_scheme"]["employee"] = "0.90"
+    params = PolicyParams.parse(doc)
+    bill = replace(
+        policy_range_bill("chronic_outpatient", 0, "20.00"),
+        chronic_disease="HTN",
+    )
+    bill = replace(bill, lines=(*bill.lines, replace(line("D-AMLO-5", 2, "15.00"), line_no=2)))
+    split = calculate(bill, _recognised("HTN", scheme="employee"), params)
+    # 20.00 × 0.85 (employee chronic, level 0) + 30.00 × 0.90 (the employees' drug ratio) = 17.00 + 27.00
+    assert split.totals.basic_fund == fen("44.00")
+    check_identities(split)
