@@ -114,6 +114,7 @@ async def test_two_disease_drugs_at_their_own_ratio_for_residents_at_levels_0_an
     listed = next(e for e in paid["explanation"] if e["rule"] == OVERRIDE)
     assert "line 1 D-AMLO-5" in listed["detail"] and "0.70 instead of the level 1 ratio 0.60" in listed["detail"]
     assert "S-BLRT" not in listed["detail"]
+    assert [ln["reasons"] for ln in paid["lines"]] == [["drug ratio 0.70"], []]
     assert paid["chronic_disease"] == {"code": "HTN", "name": "高血压", "recognition_id": rec["id"]}
 
     # at level 2 the override does not apply: every line at the chronic ratio 0.65

@@ -150,6 +150,8 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
             notes.append(chronic.recognition_note(person, disease))
             if tier is not bill:
                 notes.append(chronic.dual_channel_note(bill, disease))
+        if listed is not None:  # the answer's lines show which were paid at the drug ratio
+            line_splits = chronic.mark_listed(line_splits, listed)
         notes.extend(basic_out.explanations)
         self_pay = Fen(policy_range - basic)
         if second_tier:

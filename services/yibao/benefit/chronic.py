@@ -76,6 +76,13 @@ def listed_drugs(
     return ListedDrugs(ratio, amount, listed, f"chronic_diseases[{disease.code}].drug_ratio_override")
 
 
+def mark_listed(lines: tuple[LineSplit, ...], listed: ListedDrugs) -> tuple[LineSplit, ...]:
+    """The listed lines with the reason ``drug ratio <ratio>`` (the answer's per-line view)."""
+    numbers = {no for no, _ in listed.lines}
+    reason = f"drug ratio {explain.ratio(listed.ratio)}"
+    return tuple(replace(ls, reasons=(*ls.reasons, reason)) if ls.line_no in numbers else ls for ls in lines)
+
+
 def dual_channel_note(bill: Bill, disease: ChronicDisease) -> Explanation:
     return explain.entry(
         "basic_fund",
