@@ -74,7 +74,7 @@ SELECT gen_random_uuid(), 'B' || lpad((:inst_offset + i % :insts)::text, 9, '0')
        (d + time '08:00' + (i % 36000) * interval '1 second') AT TIME ZONE 'Asia/Shanghai',
        CASE WHEN i % 20 = 0 AND CAST(:cancel AS boolean)
             THEN (d + time '19:00' + (i % 3600) * interval '1 second') AT TIME ZONE 'Asia/Shanghai' END,
-       '430522-2026-v2', NULL, false, false, false,
+       '430522-2026-v3', NULL, false, false, false,
        t.total, 0, 0, 0, t.total, 0, t.basic, t.ci, 0, t.basic + t.ci, t.total - t.basic - t.ci,
        t.acct, t.total - t.basic - t.ci - t.acct, '{}'::jsonb, '[]'::jsonb, '[]'::jsonb
 FROM generate_series(0, :n - 1) AS i

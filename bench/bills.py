@@ -33,7 +33,17 @@ PLACEHOLDER = b"@@@@@@@@@@@@"
 TOKEN_LENGTH = len(PLACEHOLDER)
 SETTLE_PATH = "/api/v1/settlements"
 
-VISIT_WEIGHTS = {"outpatient": 45, "pharmacy": 25, "chronic_outpatient": 15, "inpatient": 15}
+#: Bill mixes by visit type. ``rx`` (the default): a pharmacy bill in ten of a hundred is dispensed
+#: on an e-prescription (``pharmacy_rx``: two in three for a recognised disease, so paid under its
+#: chronic tier, 双通道; the rest pooled for employees); ``no_rx``: the mix before prescriptions, for
+#: comparing CPU per bill in one run (``run.py --compare-mix``).
+MIXES = {
+    "rx": {"outpatient": 45, "pharmacy": 15, "pharmacy_rx": 10, "chronic_outpatient": 15, "inpatient": 15},
+    "no_rx": {"outpatient": 45, "pharmacy": 25, "chronic_outpatient": 15, "inpatient": 15},
+}
+VISIT_WEIGHTS = MIXES["rx"]
+#: the hospital that issues the seeded prescriptions (``seed.issue_prescriptions``)
+RX_ISSUER = "H430522100"
 
 #: Items a visit type plausibly bills (filtered per person and institution below).
 VISIT_ITEMS = {
@@ -45,6 +55,13 @@ VISIT_ITEMS = {
 OUTPATIENT_DIAGNOSES = ["J06.9", "K29.7", "M54.5", "R51", "L30.9"]
 #: the disease of a chronic bill comes from its diagnosis (DM, HTN, ESRD, CHD); seed.py recognises them
 CHRONIC_DIAGNOSES = ["E11.9", "I10", "N18.5", "I25.1"]
+#: a prescription's diagnosis and the drugs it may list: hypertension and diabetes (recognised for
+#: every seeded person: 双通道), and a cold (an employee's outpatient pooling)
+RX_CASES = [
+    ("I10", ["D-AMLO-5", "D-ATOR-20"]),
+    ("E11.9", ["D-METF-500", "D-INSG-300", "D-ATOR-20"]),
+    ("J06.9", ["D-AMOX-250"]),
+]
 #: (main diagnosis, procedure or None) pairs from the DIP groups.
 INPATIENT_CASES = [
     ("J18.9", None),
@@ -101,6 +118,9 @@ class Template:
     body: bytes
     auth: str
     idempotency_key: bytes
+    #: a ``pharmacy_rx`` bill's prescription (``rx_id`` holds ``PLACEHOLDER``, so each send names
+    #: its own, issued beforehand by ``seed.issue_prescriptions``); None for every other bill
+    prescription: dict[str, Any] | None = None
 
 
 def _opt(value: str) -> str | None:
@@ -250,7 +270,7 @@ def service_day(rng: random.Random, today: date) -> date:
 def pick_institution(rng: random.Random, visit_type: str, institutions: list[Institution]) -> Institution:
     """Pharmacy bills at pharmacies; inpatient only at level ≥ 1 hospitals; county hospitals
     busiest (the suspended one is not in ``institutions``: it would only produce 403s)."""
-    if visit_type == "pharmacy":
+    if visit_type in ("pharmacy", "pharmacy_rx"):
         fits = [i for i in institutions if i.type == "pharmacy"]
     elif visit_type == "inpatient":
         fits = [i for i in institutions if i.type == "hospital" and i.level >= 1]
@@ -289,6 +309,18 @@ def make_bill(
             "procedures": [procedure] if procedure else [],
             "lines": _inpatient_lines(rng, catalogue, person, institution.level, admitted, day, traces),
         }
+    elif visit_type == "pharmacy_rx":
+        diagnosis, drugs = rng.choice(RX_CASES)
+        lines = [
+            _line(rng, catalogue[code], no, day, rng.randint(1, 3), traces, supply=True)
+            for no, code in enumerate(rng.sample(drugs, rng.randint(1, len(drugs))), start=1)
+        ]
+        bill |= {
+            "visit_type": "pharmacy",
+            "prescription_id": f"RXB{template_no:06d}{PLACEHOLDER.decode()}",
+            "diagnoses": [diagnosis],
+            "lines": lines,
+        }
     else:
         pool = CHRONIC_DIAGNOSES if visit_type == "chronic_outpatient" else OUTPATIENT_DIAGNOSES
         bill |= {
@@ -296,6 +328,20 @@ def make_bill(
             "lines": _ambulatory_lines(rng, catalogue, visit_type, person, institution.level, day, traces),
         }
     return bill
+
+
+def _prescription(bill: dict[str, Any]) -> dict[str, Any]:
+    """What the hospital prescribed for a ``pharmacy_rx`` bill: its lines' items and quantities."""
+    return {
+        "rx_id": bill["prescription_id"],
+        "id_number": bill["id_number"],
+        "diagnoses": bill["diagnoses"],
+        "service_date": bill["service_date"],
+        "items": [
+            {"item_code": ln["item_code"], "quantity": ln["quantity"], "days_supply": ln["days_supply"]}
+            for ln in bill["lines"]
+        ],
+    }
 
 
 def http_request(host: str, port: int, institution: Institution, key: bytes, body: bytes) -> bytes:
@@ -320,17 +366,20 @@ def build_templates(
     host: str,
     port: int,
     today: date,
+    mix: str = "rx",
 ) -> list[Template]:
-    """``count`` distinct bills over the sampled persons, mixed visit types and institutions."""
+    """``count`` distinct bills over the sampled persons, mixed visit types (``MIXES[mix]``) and
+    institutions."""
     rng = random.Random(seed)
     catalogue = load_catalogue()
-    visit_types, weights = list(VISIT_WEIGHTS), list(VISIT_WEIGHTS.values())
+    visit_types, weights = list(MIXES[mix]), list(MIXES[mix].values())
     templates = []
     for n in range(count):
         person = persons[n % len(persons)]
         visit_type = rng.choices(visit_types, weights)[0]
         institution = pick_institution(rng, visit_type, institutions)
-        body = orjson.dumps(make_bill(rng, catalogue, person, visit_type, institution, n, today))
+        bill = make_bill(rng, catalogue, person, visit_type, institution, n, today)
+        body = orjson.dumps(bill)
         key = f"bench-{n:06d}-".encode() + PLACEHOLDER
         templates.append(
             Template(
@@ -338,6 +387,7 @@ def build_templates(
                 body=body,
                 auth=f"Bearer {institution.key}",
                 idempotency_key=key,
+                prescription=_prescription(bill) if "prescription_id" in bill else None,
             )
         )
     rng.shuffle(templates)

@@ -375,8 +375,10 @@ def load_workload(path: Path) -> tuple[list[Person], list[Institution], date]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     persons, institutions, today = load_workload(args.workload)
-    templates = build_templates(persons, institutions, args.templates, args.seed, args.host, args.port, today)
-    salt = "".join(random.choices(string.ascii_lowercase + string.digits, k=3))
+    templates = build_templates(
+        persons, institutions, args.templates, args.seed, args.host, args.port, today, mix=args.mix
+    )
+    salt = args.salt or "".join(random.choices(string.ascii_lowercase + string.digits, k=3))
     source = RequestSource(templates, salt, args.phase)
     max_connections = args.concurrency if args.mode == "closed" else args.max_connections
     client_class = RawClient if args.client == "raw" else HttpxClient
@@ -407,6 +409,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=5.0, help="seconds sent but not measured")
     p.add_argument("--templates", type=int, default=20_000, help="distinct bills to cycle through")
     p.add_argument("--phase", default="A", help="one letter, part of every unique token")
+    p.add_argument(
+        "--salt",
+        default=None,
+        help="3 characters, part of every unique token (default: random); run.py "
+        "passes its own to issue the phase's prescriptions beforehand",
+    )
+    p.add_argument("--mix", default="rx", help="the bill mix (bills.MIXES)")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8811)

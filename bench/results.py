@@ -88,7 +88,7 @@ def _cpu(phase: dict[str, Any]) -> str:
     return f"{split}; per API worker: cores {workers['cores']}, client connections {workers['connections']}"
 
 
-def _per_settlement(phase: dict[str, Any]) -> str:
+def per_settlement(phase: dict[str, Any]) -> str:
     """CPU milliseconds one settlement costs each side: the figure to optimise against."""
     cores, tps = phase.get("cpu_cores"), phase["tps"]
     if not cores or not tps:
@@ -128,7 +128,7 @@ def figures(r: RunReport) -> list[tuple[str, str]]:
         ("phase A latency p50 / p95 / p99", _lat(a)),
         ("phase A errors", _errors(a)),
         ("phase A CPU (cores)", _cpu(a)),
-        ("phase A CPU per settlement", _per_settlement(a)),
+        ("phase A CPU per settlement", per_settlement(a)),
         ("phase A DB backends (non-idle samples)", _states(a)),
     ]
     profiled = bool(r.params.get("profiled"))

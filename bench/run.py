@@ -17,6 +17,8 @@ import asyncio
 import json
 import os
 import pickle
+import random
+import string
 import sys
 import time
 from dataclasses import asdict
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import bills
 import ceiling
 import redis
 import results
@@ -98,6 +101,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse-db", action="store_true", help="keep the existing benchmark database")
     p.add_argument("--skip-pgbench", action="store_true", help="no baseline (ratio is n/a)")
     p.add_argument("--skip-phase-b", action="store_true")
+    p.add_argument(
+        "--compare-mix",
+        action="store_true",
+        help="after phase A, a phase L like it on the bill mix without prescription-backed pharmacy bills "
+        "(bills.MIXES['no_rx']): CPU per settlement before/after in one run",
+    )
+    p.add_argument(
+        "--rx-tps-bound",
+        type=float,
+        default=1000.0,
+        help="closed-loop sends/s a phase's prescriptions are issued for (beyond it: PRESCRIPTION_INVALID)",
+    )
     p.add_argument(
         "--prime", type=float, default=10.0, help="seconds of unmeasured load before phase A, then ANALYZE (0: none)"
     )
@@ -224,7 +239,9 @@ async def settlement_count(dsn: str) -> int:
 # ---------------------------------------------------------------- one load phase
 
 
-def loadgen_command(args: argparse.Namespace, workload: Path, out: Path, phase: str, rate: float | None) -> list[str]:
+def loadgen_command(
+    args: argparse.Namespace, workload: Path, out: Path, phase: str, rate: float | None, mix: str, salt: str
+) -> list[str]:
     cmd = [
         sys.executable,
         str(LOADGEN),
@@ -246,6 +263,10 @@ def loadgen_command(args: argparse.Namespace, workload: Path, out: Path, phase: 
         str(args.port),
         "--client",
         args.client,
+        "--mix",
+        mix,
+        "--salt",
+        salt,
     ]
     if rate is None:
         return [*cmd, "--mode", "closed", "--concurrency", str(args.concurrency)]
@@ -260,11 +281,15 @@ async def run_phase(
     phase: str,
     rate: float | None,
     profiler: Profiler | None,
+    mix: str = "rx",
 ) -> dict[str, Any]:
-    """Run the load generator; sample CPU, database waits (and py-spy) inside its window."""
+    """Run the load generator; sample CPU, database waits (and py-spy) inside its window. The
+    prescriptions its ``pharmacy_rx`` bills dispense are issued first (each send names its own)."""
     out = out_dir / f"phase-{phase}.json"
+    salt = "".join(random.choices(string.ascii_lowercase + string.digits, k=3))
+    await issue_phase_prescriptions(args, workload, phase, rate, mix, salt)
     proc = await asyncio.create_subprocess_exec(
-        *loadgen_command(args, workload, out, phase, rate), stdout=asyncio.subprocess.PIPE
+        *loadgen_command(args, workload, out, phase, rate, mix, salt), stdout=asyncio.subprocess.PIPE
     )
     pg_dsn = seeding.plain_dsn(database_url(args, "postgres"))
     sampler = ActivitySampler(pg_dsn, args.database)
@@ -304,6 +329,25 @@ async def run_phase(
     return result
 
 
+async def issue_phase_prescriptions(
+    args: argparse.Namespace, workload: Path, phase: str, rate: float | None, mix: str, salt: str
+) -> None:
+    """Issue, before the phase, a prescription for each ``pharmacy_rx`` send it can make: at most
+    ``--rx-tps-bound`` sends a second in a closed loop (1.3 × the rate in an open one) over warm-up,
+    window and drain. A send beyond it would be refused ``PRESCRIPTION_INVALID`` (counted)."""
+    if "pharmacy_rx" not in bills.MIXES[mix]:
+        return
+    seconds = args.warmup + args.duration + 5
+    sends = int((rate * 1.3 if rate is not None else args.rx_tps_bound) * seconds) + 500
+    persons, institutions, today = load_workload(workload)
+    templates = build_templates(persons, institutions, args.templates, args.seed, "127.0.0.1", args.port, today, mix)
+    rows = seeding.prescriptions_for(templates, salt, phase, sends, bills.token)
+    issued = await seeding.issue_prescriptions(
+        seeding.plain_dsn(database_url(args, args.database)), rows, bills.RX_ISSUER
+    )
+    step(f"phase {phase}: issued {issued:,} prescriptions for its first {sends:,} sends (mix {mix})")
+
+
 def phase_b_rate(
     args: argparse.Namespace, pg: dict[str, Any] | None, phase_a: dict[str, Any]
 ) -> dict[str, float | None]:
@@ -326,7 +370,8 @@ def profile_extras(args: argparse.Namespace, out_dir: Path, profiler: Profiler, 
         (out_dir / "profile-top.txt").write_text(summary + "\n")
         extras += ["py-spy (phase A, API workers; flame graph in bench/out/profile.svg):", *summary.splitlines()]
     persons, institutions, today = load_workload(workload)
-    templates = build_templates(persons, institutions, 200, args.seed + 1, "127.0.0.1", args.port, today)
+    # no prescription bills: their prescriptions are issued per phase, for the load generator's sends
+    templates = build_templates(persons, institutions, 200, args.seed + 1, "127.0.0.1", args.port, today, "no_rx")
     trips = asyncio.run(roundtrips.count(database_url(args, args.database), templates, 50))
     extras += ["", trips.line()]
     return extras
@@ -339,7 +384,10 @@ async def database_ceiling(args: argparse.Namespace, out_dir: Path, workload: Pa
     """Replay the settle path's statements without the API (``bench/ceiling.py``) for as long
     as pgbench ran, with as many connections; PostgreSQL's CPU is sampled over the window."""
     persons, institutions, today = load_workload(workload)
-    templates = build_templates(persons, institutions, args.ceiling_bills, args.seed + 2, "127.0.0.1", args.port, today)
+    # no prescription bills: a replayed bill dispensing its prescription again would be refused
+    templates = build_templates(
+        persons, institutions, args.ceiling_bills, args.seed + 2, "127.0.0.1", args.port, today, "no_rx"
+    )
     bills = await ceiling.capture(database_url(args, args.database), templates, args.ceiling_bills)
     bills_file, out = out_dir / "ceiling-bills.pickle", out_dir / "ceiling.json"
     bills_file.write_bytes(pickle.dumps(bills))
@@ -393,6 +441,11 @@ async def drive(
     step(f"phase A: closed loop, {args.concurrency} clients, {timing}")
     phase_a = await run_phase(args, server, workload, out_dir, "A", None, profiler)
     step(f"phase A: {phase_a['tps']:.1f} tps, p99 {phase_a['latency_ms']['p99']} ms, {phase_a['errors']} errors")
+    if args.compare_mix:
+        step(f"phase L: closed loop as A, the bill mix without prescriptions (no_rx), {timing}")
+        phase_l = await run_phase(args, server, workload, out_dir, "L", None, None, mix="no_rx")
+        args.compared = phase_l
+        step(f"phase L: {phase_l['tps']:.1f} tps, {phase_l['errors']} errors")
     rates = phase_b_rate(args, pg, phase_a)
     if args.skip_phase_b:
         return phase_a, None, rates, primed
@@ -508,7 +561,17 @@ def main(argv: list[str] | None = None) -> int:
         step("stopping the API")
         server.stop()
     db_ceiling = None if args.skip_ceiling else asyncio.run(database_ceiling(args, out_dir, workload))
-    phases = [p for p in (primed, phase_a, phase_b) if p is not None]
+    compared = getattr(args, "compared", None)
+    phases = [p for p in (primed, phase_a, phase_b, compared) if p is not None]
+    if compared is not None:
+        extras = [
+            "CPU per settlement by bill mix (closed loop, same run):",
+            f"  mix rx (phase A, with prescription-backed pharmacy bills): {results.per_settlement(phase_a)}, "
+            f"{phase_a['tps']:.1f} tps",
+            f"  mix no_rx (phase L, the mix before them): {results.per_settlement(compared)}, "
+            f"{compared['tps']:.1f} tps",
+            *(["", *extras] if extras else []),
+        ]
     report = results.RunReport(
         label=args.label or default_label(args),
         params=params(args),

@@ -189,6 +189,51 @@ async def _copy_population(dsn: str, count: int, seed: int) -> SeedReport:
     return SeedReport(count, employees, groups, accounts, time.perf_counter() - started)
 
 
+_PRESCRIPTIONS_SQL = """
+INSERT INTO prescriptions (rx_id, institution_code, region, doctor_code, person_id, id_number, diagnoses, items,
+                           issued_at, valid_until, status, pickup_code_sha256)
+SELECT r.rx_id, $6, p.region, 'D-BENCH', p.id, p.id_number, ARRAY[r.diagnosis], CAST(r.items AS jsonb),
+       (r.day + time '08:00') AT TIME ZONE 'Asia/Shanghai', r.day + 2, 'issued', repeat('0', 64)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[]) AS r (rx_id, id_number, diagnosis, items, day)
+JOIN persons p ON p.id_number = r.id_number
+ON CONFLICT (rx_id) DO NOTHING
+"""
+
+
+def prescriptions_for(
+    templates: list[Any], salt: str, phase: str, sends: int, token: Any
+) -> list[tuple[str, str, str, str, date]]:
+    """The prescriptions the load generator's first ``sends`` requests of a phase dispense: send
+    ``n`` is template ``n % len(templates)`` with the token ``token(salt, phase, n)`` (as
+    ``loadgen.RequestSource`` makes them), so each of its ``pharmacy_rx`` bills names its own."""
+    import orjson
+    from bills import PLACEHOLDER
+
+    rows = []
+    for n in range(1, sends + 1):
+        rx = templates[n % len(templates)].prescription
+        if rx is None:
+            continue
+        rx_id = rx["rx_id"].replace(PLACEHOLDER.decode(), token(salt, phase, n).decode())
+        items = orjson.dumps(rx["items"]).decode()
+        rows.append((rx_id, rx["id_number"], rx["diagnoses"][0], items, date.fromisoformat(rx["service_date"])))
+    return rows
+
+
+async def issue_prescriptions(dsn: str, rows: list[tuple[str, str, str, str, date]], issuer: str) -> int:
+    """Issue the phase's prescriptions beforehand, set-based (as a hospital would have, days before)."""
+    if not rows:
+        return 0
+    conn = await asyncpg.connect(dsn)
+    try:
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        status = await conn.execute(_PRESCRIPTIONS_SQL, *columns, issuer)
+        await conn.execute("ANALYZE prescriptions")
+    finally:
+        await conn.close()
+    return int(status.split()[-1])
+
+
 async def settle_down(conn: asyncpg.Connection) -> None:
     """Leave the freshly loaded database as a long-running one is: tuples frozen with their
     hint bits set and the visibility map built (VACUUM), statistics current (ANALYZE), dirty

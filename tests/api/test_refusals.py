@@ -55,7 +55,7 @@ async def test_out_of_region_bill_with_a_filing_pays_home_ratios(client, admin_h
     #   critical-illness threshold and the person holds no group: critical 0, assistance 0
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["policy_version"] == "430522-2026-v2"
+    assert body["policy_version"] == "430522-2026-v3"
     t = body["totals"]
     assert (t["total"], t["policy_range"], t["deductible"]) == ("1680.00", "1680.00", "1000.00")
     assert (t["basic_fund"], t["critical_illness"], t["medical_assistance"]) == ("408.00", "0.00", "0.00")

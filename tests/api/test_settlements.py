@@ -70,7 +70,7 @@ async def test_inpatient_worked_example(client: httpx.AsyncClient, admin_headers
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["status"] == "settled"
-    assert body["policy_version"] == "430522-2026-v2"
+    assert body["policy_version"] == "430522-2026-v3"
     assert body["id_number"] == idn[:10] + "******" + idn[16:]
     assert body["admission_order"] == 1
     assert body["totals"] == {

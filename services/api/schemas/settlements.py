@@ -111,7 +111,11 @@ class SettleRequest(Strict):
             examples=["RX-H430522100-20261203-0001"],
             description="`pharmacy` only: the e-prescription dispensed (lines must be its items, quantities at "
             "most its own; dispensed once: `PRESCRIPTION_ALREADY_DISPENSED`, 409; otherwise "
-            "`PRESCRIPTION_INVALID`, 422). An employee's bill then reaches outpatient pooling as at level 1.",
+            "`PRESCRIPTION_INVALID`, 422). When a prescription diagnosis is a disease the person holds an "
+            "approved recognition of (valid on the service date; at this pharmacy if the recognition must name "
+            "one) the bill is paid under that disease's chronic tier as at level 1 (双通道, employees and "
+            "residents; the answer's `chronic_disease` names it); otherwise an employee's bill reaches "
+            "outpatient pooling as at level 1 and a resident's stays account and cash.",
         ),
     ] = None
     delivery_type: Annotated[
@@ -227,10 +231,22 @@ class ExplanationOut(BaseModel):
     detail: str = Field(examples=["(3250.00 − 500.00) × 0.70 = 1925.00"])
 
 
+class ChronicDiseaseOut(BaseModel):
+    """The recognised disease a bill was paid under: a `chronic_outpatient` bill, or a pharmacy bill
+    on a prescription paid under the chronic tier (双通道)."""
+
+    code: str = Field(examples=["HTN"])
+    name: str | None = Field(examples=["高血压"], description="as the bill's policy version names it")
+    recognition_id: str | None = Field(
+        examples=["0193a4f0-5c1e-7b2a-9d4e-1f2a3b4c5d6e"],
+        description="the approved recognition (认定) used; null only on bills settled before it was recorded",
+    )
+
+
 class SettlementRead(BaseModel):
     settlement_id: str
     status: Literal["settled", "cancelled", "preview"]
-    policy_version: str = Field(examples=["430522-2026-v2"])
+    policy_version: str = Field(examples=["430522-2026-v3"])
     institution_code: str
     id_number: str = Field(description="masked", examples=["4305221990******35"])
     visit_no: str
@@ -239,6 +255,10 @@ class SettlementRead(BaseModel):
     admission_order: int | None
     settled_at: str | None
     cancelled_at: str | None
+    chronic_disease: ChronicDiseaseOut | None = Field(
+        description="the recognised disease and recognition the bill was paid under (chronic bills and "
+        "双通道 pharmacy bills); null for every other bill"
+    )
     totals: Totals
     lines: list[LineOut]
     warnings: list[WarningOut]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from yibao.benefit import explain
+from yibao.benefit.chronic import PRESCRIBED_PHARMACY_LEVEL, ListedDrugs
 from yibao.benefit.inputs import Bill, Explanation, PersonState
 from yibao.money import ZERO, Fen, share
 from yibao.policy.params import ChronicDisease, SchemeParams
@@ -139,9 +140,14 @@ def _chronic(
     policy_range: Fen,
     adjust: RatioAdjustment,
     disease: ChronicDisease | None = None,
+    listed: ListedDrugs | None = None,
 ) -> BasicOutcome:
     """The scheme's chronic tier; with a recognised disease, the disease's own deductible and
-    ratio (inherited from the scheme unless the policy overrides them) and annual limit."""
+    ratio (inherited from the scheme unless the policy overrides them) and annual limit.
+
+    ``listed``: the lines of the disease's listed drugs paid at their own ratio (两病 drugs).
+    The deductible is taken from the other lines first, then from the listed ones; each part
+    is rounded once (``share``), and their sum is limited by the caps as one payout."""
     params = scheme.chronic_outpatient
     terms = disease.terms[scheme.scheme] if disease is not None else None
     deductibles = terms.deductible_by_level if terms else params.deductible_by_level
@@ -178,15 +184,51 @@ def _chronic(
         limit_left = max(0, terms.annual_limit - paid)
         if limit_left < cap_left:
             cap_left, cap_name = limit_left, f"{disease.code} annual limit {explain.yuan(terms.annual_limit)}"
-    basic, pay_text = _pay(policy_range - applied, ratio, cap_left, cap_name)
-    basic_note = explain.entry(
-        "basic_fund",
-        f"{ratio_path}[{level}]",
-        f"level {level} ratio {explain.ratio(ratios[level])}{cross_text}; "
-        f"({explain.yuan(policy_range)} − {explain.yuan(applied)}) × {explain.ratio(ratio)}"
-        f" = {pay_text}",
+    if listed is None:
+        basic, pay_text = _pay(policy_range - applied, ratio, cap_left, cap_name)
+        basic_note = explain.entry(
+            "basic_fund",
+            f"{ratio_path}[{level}]",
+            f"level {level} ratio {explain.ratio(ratios[level])}{cross_text}; "
+            f"({explain.yuan(policy_range)} − {explain.yuan(applied)}) × {explain.ratio(ratio)}"
+            f" = {pay_text}",
+        )
+        return BasicOutcome(deductible=applied, basic=basic, explanations=(ded_note, basic_note))
+
+    other = Fen(policy_range - listed.policy_range)
+    other_ded = Fen(min(applied, other))
+    listed_ded = Fen(applied - other_ded)
+    other_paid = share(other - other_ded, ratio)
+    listed_ratio, listed_cross = _reduce(listed.ratio, adjust)
+    listed_paid = share(listed.policy_range - listed_ded, listed_ratio)
+    raw = Fen(other_paid + listed_paid)
+    basic = Fen(min(raw, cap_left))
+    names = ", ".join(f"line {no} {code}" for no, code in listed.lines)
+    limited = f" → limited to {explain.yuan(basic)}" if basic < raw else ""
+    notes = (
+        ded_note,
+        explain.entry(
+            "basic_fund",
+            f"{ratio_path}[{level}]",
+            f"other lines: level {level} ratio {explain.ratio(ratios[level])}{cross_text}; "
+            f"({explain.yuan(other)} − {explain.yuan(other_ded)}) × {explain.ratio(ratio)} = "
+            f"{explain.yuan(other_paid)}",
+        ),
+        explain.entry(
+            "basic_fund",
+            listed.rule,
+            f"listed drugs ({names}): ratio {explain.ratio(listed.ratio)} instead of the level {level} ratio "
+            f"{explain.ratio(ratios[level])}{listed_cross}; ({explain.yuan(listed.policy_range)} − "
+            f"{explain.yuan(listed_ded)}) × {explain.ratio(listed_ratio)} = {explain.yuan(listed_paid)}",
+        ),
+        explain.entry(
+            "basic_fund",
+            f"{ratio_path}[{level}]",
+            f"{explain.yuan(other_paid)} + {explain.yuan(listed_paid)} = {explain.yuan(raw)}; {cap_name} left "
+            f"{explain.yuan(cap_left)}{limited}",
+        ),
     )
-    return BasicOutcome(deductible=applied, basic=basic, explanations=(ded_note, basic_note))
+    return BasicOutcome(deductible=applied, basic=basic, explanations=notes)
 
 
 def _outpatient(
@@ -235,18 +277,22 @@ def basic_fund(
     adjust: RatioAdjustment,
     disease: ChronicDisease | None = None,
     waive_deductible: bool = False,
+    listed: ListedDrugs | None = None,
 ) -> BasicOutcome:
     """Deductible and basic fund for the bill's visit type (funds assumed on); ``disease``: the
-    recognised disease of a chronic bill; ``waive_deductible``: a resident's delivery."""
+    recognised disease of a chronic bill; ``waive_deductible``: a resident's delivery;
+    ``listed``: a chronic bill's listed drugs at their own ratio."""
     if bill.visit_type == "inpatient":
         return _inpatient(bill, person, scheme, policy_range, adjust, waive_deductible)
     if bill.visit_type == "chronic_outpatient":
-        return _chronic(bill, person, scheme, policy_range, adjust, disease)
+        return _chronic(bill, person, scheme, policy_range, adjust, disease, listed)
     if bill.visit_type == "outpatient":
         return _outpatient(bill, person, scheme, policy_range, adjust)
     if prescribed_pooling(bill, person):
         # DOMAIN §9: an employee's prescription-backed pharmacy bill is pooled as at a level-1 institution
-        return _outpatient(replace(bill, institution_level=1), person, scheme, policy_range, adjust)
+        return _outpatient(
+            replace(bill, institution_level=PRESCRIBED_PHARMACY_LEVEL), person, scheme, policy_range, adjust
+        )
     if bill.prescribed:
         return _none("visit_types.pharmacy", "a prescription-backed pharmacy bill reaches no resident pooled fund")
     return _none("visit_types.pharmacy", "pharmacy purchases reach no pooled fund")

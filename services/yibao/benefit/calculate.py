@@ -118,12 +118,19 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
         )
     )
 
+    # a 双通道 pharmacy bill reaches the pooled tiers as a chronic bill (lines keep the pharmacy's level)
+    tier = chronic.tier_bill(bill)
+    listed = (
+        chronic.listed_drugs(bill, line_splits, disease, person.scheme, tier.institution_level)
+        if disease is not None
+        else None
+    )
     cross_region, adjust, cross_warnings = _cross_region(bill, person, scheme, policy.version)
     warnings.extend(cross_warnings)
     off = _funds_off(bill, person)
     warnings.extend(warning for _, warning in off)
     funds_off = bool(off)
-    second_tier = bill.visit_type in _SECOND_TIER_VISITS
+    second_tier = tier.visit_type in _SECOND_TIER_VISITS
     admission_order = person.accumulators.inpatient_admissions + 1 if bill.visit_type == "inpatient" else None
 
     deductible = basic = critical = assistance = maternity_paid = ZERO
@@ -137,10 +144,14 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
         maternity_paid = maternity_out.paid
         notes.extend(maternity_out.explanations)
     else:
-        basic_out = basic_fund(bill, person, scheme, policy_range, adjust, disease, waive_deductible)
+        basic_out = basic_fund(tier, person, scheme, policy_range, adjust, disease, waive_deductible, listed)
         deductible, basic = basic_out.deductible, basic_out.basic
         if disease is not None:
             notes.append(chronic.recognition_note(person, disease))
+            if tier is not bill:
+                notes.append(chronic.dual_channel_note(bill, disease))
+        if listed is not None:  # the answer's lines show which were paid at the drug ratio
+            line_splits = chronic.mark_listed(line_splits, listed)
         notes.extend(basic_out.explanations)
         self_pay = Fen(policy_range - basic)
         if second_tier:
@@ -187,11 +198,11 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
     if funds_off:
         accrual = Accrual(inpatient_admissions=int(inpatient), personal_paid=personal_part)
     else:
-        outpatient = bill.visit_type == "outpatient" or prescribed_pooling(bill, person)
+        outpatient = tier.visit_type == "outpatient" or prescribed_pooling(tier, person)
         accrual = Accrual(
             inpatient_admissions=int(inpatient),
             basic_paid=basic if second_tier else ZERO,
-            chronic_deductible_used=(deductible if bill.visit_type == "chronic_outpatient" else ZERO),
+            chronic_deductible_used=(deductible if tier.visit_type == "chronic_outpatient" else ZERO),
             outpatient_deductible_used=deductible if outpatient else ZERO,
             outpatient_pool_paid=basic if outpatient else ZERO,
             policy_range_self_pay=self_pay if second_tier else ZERO,
@@ -230,5 +241,7 @@ def calculate(bill: Bill, person: PersonState, policy: PolicyParams) -> BenefitS
         admission_order=admission_order,
         cross_region=cross_region,
         chronic_disease=disease.code if disease is not None else None,
+        chronic_disease_name=disease.name if disease is not None else None,
+        chronic_recognition_id=person.chronic.recognition_id if disease is not None and person.chronic else None,
         chronic_disease_paid=basic if disease is not None and not funds_off else ZERO,
     )

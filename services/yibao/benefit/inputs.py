@@ -44,7 +44,9 @@ class Bill:
     admitted_on: date | None = None
     discharged_on: date | None = None
     third_party_liable: bool = False
-    chronic_disease: str | None = None  # chronic_outpatient: the recognised disease's code (policy)
+    #: chronic_outpatient, or a pharmacy bill paid under the chronic tier (双通道): the recognised
+    #: disease's code (policy), set by the caller once it found the person's recognition
+    chronic_disease: str | None = None
     prescribed: bool = False  # pharmacy: backed by a valid e-prescription of the region (checked by the caller)
     delivery_type: str | None = None  # maternity_inpatient: vaginal / caesarean
     babies: int = 1  # maternity_inpatient: babies delivered
@@ -100,7 +102,7 @@ class PersonState:
     cross_region_filed: bool = False  # an approved filing covers the service date
     accumulators: YearAccumulators = field(default_factory=YearAccumulators)
     account: AccountState | None = None  # None: no account pays (not asked or none exists)
-    chronic: ChronicState | None = None  # the recognition a chronic_outpatient bill names
+    chronic: ChronicState | None = None  # the recognition a chronic_outpatient (or 双通道) bill is paid under
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,5 @@ class BenefitSplit:
     #: disease's annual limit accrues (cancel subtracts it)
     chronic_disease: str | None = None
     chronic_disease_paid: Fen = ZERO
+    chronic_disease_name: str | None = None
+    chronic_recognition_id: str | None = None  # the recognition the bill was paid under

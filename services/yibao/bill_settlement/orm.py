@@ -124,10 +124,15 @@ class SettlementRow(Base):
     explanation: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
     # realtime (a bill settled at the counter) or manual (a reimbursement claim, yibao.claims)
     source: Mapped[str] = mapped_column(String(10), server_default="realtime")
-    # chronic_outpatient: the recognised disease (policy code) and the basic fund paid under it,
-    # which its per-disease annual limit (``chronic_disease_years``) accrued; cancel subtracts it
+    # chronic_outpatient and 双通道 pharmacy bills: the recognised disease (policy code) and the basic
+    # fund paid under it, which its per-disease annual limit (``chronic_disease_years``) accrued;
+    # cancel subtracts it
     chronic_disease: Mapped[str | None] = mapped_column(String(20))
     chronic_disease_paid: Mapped[int] = mapped_column(FenColumn, default=0, server_default="0")
+    # the disease's name (as the policy version named it) and the recognition the bill was paid
+    # under: chronic_outpatient bills and 双通道 pharmacy bills (the answer names them)
+    chronic_disease_name: Mapped[str | None] = mapped_column(String(60))
+    chronic_recognition_id: Mapped[uuid.UUID | None] = mapped_column()
     # pharmacy: the e-prescription this bill dispensed (``prescription_dispensings``; cancel frees it)
     prescription_id: Mapped[str | None] = mapped_column(String(40))
     # employees' maternity bills: what the maternity fund paid (in fund_total; its own ledger fund)

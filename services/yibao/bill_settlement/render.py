@@ -33,6 +33,7 @@ def body(
     settled_at: datetime | None,
     cancelled_at: datetime | None,
     admission_order: int | None,
+    chronic: dict[str, str | None] | None,
     totals: dict[str, int],
     lines: Iterable[Mapping[str, Any]],
     warnings: Sequence[dict[str, str]],
@@ -50,6 +51,7 @@ def body(
         "admission_order": admission_order,
         "settled_at": _iso(settled_at),
         "cancelled_at": _iso(cancelled_at),
+        "chronic_disease": chronic,
         "totals": {k: to_wire(totals[k]) for k in TOTAL_FIELDS},
         "lines": [
             {
@@ -63,6 +65,13 @@ def body(
         "warnings": list(warnings),
         "explanation": list(explanation),
     }
+
+
+def chronic(code: str | None, name: str | None, recognition_id: object | None) -> dict[str, str | None] | None:
+    """The recognised disease a bill was paid under (chronic or 双通道 pharmacy bill), or ``None``."""
+    if code is None:
+        return None
+    return {"code": code, "name": name, "recognition_id": str(recognition_id) if recognition_id else None}
 
 
 def split_totals(split: BenefitSplit) -> dict[str, int]:
@@ -94,6 +103,7 @@ def from_rows(row: SettlementRow, lines: Sequence[SettlementLineRow]) -> dict[st
         settled_at=row.settled_at,
         cancelled_at=row.cancelled_at,
         admission_order=row.admission_order,
+        chronic=chronic(row.chronic_disease, row.chronic_disease_name, row.chronic_recognition_id),
         totals={k: getattr(row, k) for k in TOTAL_FIELDS},
         lines=[
             {
@@ -124,6 +134,7 @@ def from_record(row: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> d
         settled_at=row["settled_at"],
         cancelled_at=row["cancelled_at"],
         admission_order=row["admission_order"],
+        chronic=chronic(row["chronic_disease"], row["chronic_disease_name"], row["chronic_recognition_id"]),
         totals={k: row[k] for k in TOTAL_FIELDS},
         lines=lines,
         warnings=row["warnings"],

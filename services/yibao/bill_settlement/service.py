@@ -82,7 +82,7 @@ from yibao.monitoring.rules import (
     supplied_items,
 )
 from yibao.people import id_number as ids
-from yibao.policy.params import PolicyParams
+from yibao.policy.params import ChronicDisease, PolicyParams
 from yibao.reference import ReferenceData
 from yibao.uuids import uuid7
 from yibao.values import RuleWarning
@@ -315,8 +315,12 @@ async def _compute(
         state = replace(state, chronic=chronic_state)
     rx_days: Mapping[str, int | None] = {}
     if cmd.prescription_id is not None:
-        rx_days = await _check_prescription(db, cmd, patient)
+        rx_days, rx_diagnoses = await _check_prescription(db, cmd, patient)
         bill = replace(bill, prescribed=True)
+        dual = await _dual_channel(db, cmd, patient, policy, rx_diagnoses)
+        if dual is not None:  # 双通道: the chronic tier of the recognised disease
+            bill = replace(bill, chronic_disease=dual.disease)
+            state = replace(state, chronic=dual)
     split = calculate(bill, state, policy)
     overlap = overlap_warning(cmd.visit_type, cmd.service_date, patient.stay)
     oversupply = oversupply_warnings(
@@ -353,25 +357,8 @@ async def _recognised(
             f"{disease.code} {disease.name} (ICD-10 {', '.join(disease.icd10_prefixes)})"
         )
     else:
-        row = await db.fetchrow(
-            sql.CHRONIC_RECOGNITION,
-            {
-                "person_id": patient.person_id,
-                "year": patient.year,
-                "disease": disease.code,
-                "d": cmd.service_date,
-                "inst": patient.institution.code,
-            },
-        )
-        if row is None:
-            problem = f"未认定病种 {disease.code} {disease.name}: no approved recognition valid on {cmd.service_date}"
-        elif disease.designated_institution_required and row["designated_institution"] != patient.institution.code:
-            problem = (
-                f"病种 {disease.code} 须在定点机构 {row['designated_institution']} 就医 the recognition of "
-                f"{disease.code} names designated institution {row['designated_institution']}"
-            )
-        else:
-            state = ChronicState(disease.code, row["id"], Fen(row["disease_paid"]))
+        state, problem = await _recognition(db, cmd, patient, disease)
+        if state is not None:
             return replace(bill, chronic_disease=disease.code), state, None
     if chronic.unrecognised == "outpatient":
         warning = RuleWarning(
@@ -382,10 +369,54 @@ async def _recognised(
     raise ChronicNotRecognised(problem)
 
 
-async def _check_prescription(db: Db, cmd: SettleBill, patient: _Patient) -> dict[str, int | None]:
+async def _recognition(
+    db: Db, cmd: SettleBill, patient: _Patient, disease: ChronicDisease
+) -> tuple[ChronicState | None, str]:
+    """The person's approved recognition of ``disease`` valid on the service date, at this
+    institution where the disease requires a designated one; else ``None`` and why not."""
+    row = await db.fetchrow(
+        sql.CHRONIC_RECOGNITION,
+        {
+            "person_id": patient.person_id,
+            "year": patient.year,
+            "disease": disease.code,
+            "d": cmd.service_date,
+            "inst": patient.institution.code,
+        },
+    )
+    if row is None:
+        return None, f"未认定病种 {disease.code} {disease.name}: no approved recognition valid on {cmd.service_date}"
+    if disease.designated_institution_required and row["designated_institution"] != patient.institution.code:
+        return None, (
+            f"病种 {disease.code} 须在定点机构 {row['designated_institution']} 就医 the recognition of "
+            f"{disease.code} names designated institution {row['designated_institution']}"
+        )
+    return ChronicState(disease.code, row["id"], Fen(row["disease_paid"])), ""
+
+
+async def _dual_channel(
+    db: Db, cmd: SettleBill, patient: _Patient, policy: PolicyParams, rx_diagnoses: tuple[str, ...]
+) -> ChronicState | None:
+    """双通道 (DOMAIN §9): the recognition a prescription-backed pharmacy bill is paid under, the
+    chronic tier's gate applied to the prescription's diagnoses: the first disease (in policy
+    order) covering one of them that the person holds a recognition of, valid on the service
+    date and, where the disease requires a designated institution, naming this pharmacy. None:
+    the bill stays what a prescription-backed pharmacy bill is without it."""
+    for disease in policy.chronic.diseases.values():
+        if any(disease.covers(d) for d in rx_diagnoses):
+            state, _ = await _recognition(db, cmd, patient, disease)
+            if state is not None:
+                return state
+    return None
+
+
+async def _check_prescription(
+    db: Db, cmd: SettleBill, patient: _Patient
+) -> tuple[dict[str, int | None], tuple[str, ...]]:
     """A pharmacy bill on an e-prescription (DOMAIN §9): the person's, of this pooling region,
     issued and not cancelled, valid on the service date, not dispensed yet, and every line an
-    item of it within its quantity. Returns the prescribed days of supply per item."""
+    item of it within its quantity. Returns the prescribed days of supply per item (超量开药)
+    and the prescription's diagnoses (双通道)."""
     rx = cmd.prescription_id
     row = await db.fetchrow(sql.PRESCRIPTION, {"rx_id": rx})
     problem: str | None = None
@@ -414,7 +445,7 @@ async def _check_prescription(db: Db, cmd: SettleBill, patient: _Patient) -> dic
             raise PrescriptionInvalid(f"处方无此药品 {code} is not on prescription {rx}")
         if quantity > prescribed[code]:
             raise PrescriptionInvalid(f"超出处方数量 {code}: {quantity} billed, {prescribed[code]} prescribed on {rx}")
-    return {i["item_code"]: i.get("days_supply") for i in items}
+    return {i["item_code"]: i.get("days_supply") for i in items}, tuple(row["diagnoses"] or ())
 
 
 def _body(
@@ -439,6 +470,7 @@ def _body(
         settled_at=settled_at,
         cancelled_at=None,
         admission_order=split.admission_order,
+        chronic=render.chronic(split.chronic_disease, split.chronic_disease_name, split.chronic_recognition_id),
         totals=totals,
         lines=render.split_lines(split, {ln.line_no: ln.item_code for ln in cmd.lines}),
         warnings=[{"rule": w.rule, "message": w.message} for w in split.warnings],
@@ -607,6 +639,8 @@ def _settlement_params(
         "accrual": orjson.dumps({f: int(getattr(split.accrual, f)) for f in ACCUMULATOR_FIELDS}).decode(),
         "chronic_disease": split.chronic_disease,
         "chronic_disease_paid": int(split.chronic_disease_paid),
+        "chronic_disease_name": split.chronic_disease_name,
+        "chronic_recognition_id": uuid.UUID(split.chronic_recognition_id) if split.chronic_recognition_id else None,
         "prescription_id": cmd.prescription_id,
         "delivery_type": cmd.delivery_type,
         "babies": (cmd.babies or 1) if cmd.visit_type == "maternity_inpatient" else None,

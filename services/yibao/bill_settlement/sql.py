@@ -287,7 +287,7 @@ CHRONIC_RECOGNITION = Statement(
 #: last guard).
 PRESCRIPTION = Statement(
     """
-    SELECT p.rx_id, p.person_id, p.region, CAST(p.items AS text) AS items_json, p.valid_until,
+    SELECT p.rx_id, p.person_id, p.region, p.diagnoses, CAST(p.items AS text) AS items_json, p.valid_until,
            p.status, CAST(p.issued_at AT TIME ZONE 'Asia/Shanghai' AS date) AS issued_on,
            d.settlement_id AS dispensed_by
     FROM prescriptions p LEFT JOIN prescription_dispensings d ON d.rx_id = p.rx_id

@@ -547,6 +547,39 @@ class ChronicDiseaseTerms:
 
 
 @dataclass(frozen=True)
+class DrugRatioOverride:
+    """A disease's own ratio for listed drugs (DOMAIN §9, 两病 drugs): at ``levels``, each line
+    of an item in ``items`` is paid at ``ratio_by_scheme[scheme]`` instead of the disease's
+    ratio of the level; a scheme not named keeps the disease's ratio.
+
+    Policy shape: ``"drug_ratio_override": {"levels": [0, 1], "ratio_by_scheme": {"resident":
+    "0.70"}, "items": ["D-METF-500", …]}``."""
+
+    levels: frozenset[int]
+    ratio_by_scheme: dict[str, Decimal]
+    items: frozenset[str]
+
+    def ratio(self, scheme: str, level: int) -> Decimal | None:
+        """The override's ratio for the scheme at the level, or ``None`` (none applies)."""
+        return self.ratio_by_scheme.get(scheme) if level in self.levels else None
+
+    @classmethod
+    def parse(cls, code: str, raw: dict[str, Any], schemes: dict[str, SchemeParams]) -> DrugRatioOverride:
+        where = f"chronic_diseases[{code}].drug_ratio_override"
+        levels = frozenset(int(v) for v in raw["levels"])
+        ratios = {str(k): Decimal(str(v)) for k, v in raw["ratio_by_scheme"].items()}
+        items = frozenset(str(i) for i in raw["items"])
+        if not levels or not ratios or not items:
+            raise ValueError(f"{where} needs levels, ratio_by_scheme and items")
+        for scheme, ratio in ratios.items():
+            if scheme not in schemes:
+                raise ValueError(f"{where}.ratio_by_scheme: unknown scheme {scheme!r}")
+            if not Decimal(0) <= ratio <= Decimal(1):
+                raise ValueError(f"{where}.ratio_by_scheme.{scheme} must be in [0, 1]")
+        return cls(levels=levels, ratio_by_scheme=ratios, items=items)
+
+
+@dataclass(frozen=True)
 class ChronicDisease:
     code: str
     name: str
@@ -556,6 +589,7 @@ class ChronicDisease:
     designated_institution_required: bool
     items: frozenset[str] | None  # None: every catalogue item; else items outside are fully self-paid
     terms: dict[str, ChronicDiseaseTerms]  # by scheme
+    drug_override: DrugRatioOverride | None = None  # 两病: listed drugs at their own ratio
 
     def covers(self, diagnosis: str) -> bool:
         code = diagnosis.replace(".", "").upper()
@@ -590,6 +624,7 @@ class ChronicDisease:
                 ratio_rule=ratio_rule,
             )
         items = raw.get("items")
+        override = raw.get("drug_ratio_override")
         months = int(raw["validity_months"])
         if months < 1:
             raise ValueError(f"chronic_diseases[{code}].validity_months must be at least 1")
@@ -602,6 +637,7 @@ class ChronicDisease:
             designated_institution_required=bool(raw.get("designated_institution_required", False)),
             items=None if items is None else frozenset(str(i) for i in items),
             terms=terms,
+            drug_override=None if override is None else DrugRatioOverride.parse(code, override, schemes),
         )
 
 

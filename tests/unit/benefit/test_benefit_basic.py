@@ -83,7 +83,7 @@ def test_inpatient_explanation_names_policy_path_and_arithmetic() -> None:
     ded2 = [e for e in second.explanation if e.part == "deductible"]
     assert ded2[0].rule == "resident.inpatient.repeat_admission_deductible_factor"
     assert "500.00 × 0.50 = 250.00" in ded2[0].detail
-    assert split.policy_version == "430522-2026-v2"
+    assert split.policy_version == "430522-2026-v3"
 
 
 def test_deductible_larger_than_policy_range() -> None:

@@ -13,6 +13,8 @@ from decimal import Decimal
 
 import pytest
 from helpers import REFERENCE, check_identities, fen, line, person, policy, policy_range_bill
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from yibao.benefit import calculate
 from yibao.benefit.inputs import ChronicState
@@ -127,3 +129,123 @@ def test_validity_months() -> None:
     assert valid_to(date(2026, 3, 1), 24) == date(2028, 2, 29)
     assert valid_to(date(2026, 1, 1), 12) == date(2026, 12, 31)
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+
+
+# ---------------------------------------------------------------- 两病 drugs and 双通道 (DOMAIN §9)
+
+
+def _with_override(ratio_l1: str = "0.60", deductible_l1: str = "0.00") -> PolicyParams:
+    """The shipped policy with a resident chronic ratio (and deductible) of its own at level 1,
+    so the 两病 drug ratio (0.70) differs from the chronic one."""
+    doc = _doc()
+    doc["resident"]["chronic_outpatient"]["ratio_by_level"]["1"] = ratio_l1
+    doc["resident"]["chronic_outpatient"]["deductible_by_level"]["1"] = deductible_l1
+    return PolicyParams.parse(doc)
+
+
+def test_the_shipped_policy_lists_the_two_disease_drugs_for_residents_at_levels_0_and_1() -> None:
+    for code in ("HTN", "DM"):
+        override = policy().chronic.diseases[code].drug_override
+        assert override is not None
+        assert override.items == {"D-METF-500", "D-ATOR-20", "D-AMLO-5"}
+        assert override.ratio("resident", 0) == override.ratio("resident", 1) == Decimal("0.70")
+        assert override.ratio("resident", 2) is None and override.ratio("employee", 1) is None
+    assert policy().chronic.diseases["CHD"].drug_override is None
+    for broken in ({"levels": []}, {"ratio_by_scheme": {"resident": "1.20"}}, {"ratio_by_scheme": {"farmer": "0.7"}}):
+        doc = _doc()
+        doc["chronic_diseases"][0]["drug_ratio_override"].update(broken)
+        with pytest.raises(ValueError):
+            PolicyParams.parse(doc)
+
+
+def test_listed_drug_lines_take_their_own_ratio_and_the_deductible_comes_off_the_others_first() -> None:
+    # level 1, deductible 15.00: the blood test (10.00) takes 10.00 of it, the listed drug the last 5.00
+    params = _with_override(deductible_l1="15.00")
+    bill = replace(
+        policy_range_bill("chronic_outpatient", 1, "10.00"),
+        chronic_disease="HTN",
+    )
+    bill = replace(bill, lines=(*bill.lines, replace(line("D-AMLO-5", 3, "10.01"), line_no=2)))
+    split = calculate(bill, _recognised("HTN"), params)
+    assert split.totals.policy_range == fen("40.03") and split.totals.deductible == fen("15.00")
+    # other: (10.00 − 10.00) × 0.60 = 0; listed: (30.03 − 5.00) × 0.70 = 17.521 → 17.52 (half-up once)
+    assert split.totals.basic_fund == fen("17.52")
+    rules = {e.rule for e in split.explanation}
+    assert "chronic_diseases[HTN].drug_ratio_override" in rules
+    check_identities(split)
+    # the same bill at level 2, or for an employee: no override
+    for other, who in ((replace(bill, institution_level=2), "resident"), (bill, "employee")):
+        plain = calculate(other, _recognised("HTN", scheme=who), params)
+        assert "chronic_diseases[HTN].drug_ratio_override" not in {e.rule for e in plain.explanation}
+        check_identities(plain)
+
+
+def test_a_dual_channel_pharmacy_bill_is_a_chronic_bill_at_level_1() -> None:
+    # a resident's prescription-backed pharmacy bill (level 0) of recognised DM: 100.00 of metformin
+    bill = replace(
+        policy_range_bill("pharmacy", 0, "0.01"),
+        lines=(line("D-METF-500", 10, "8.50"),),
+        prescribed=True,
+        chronic_disease="DM",
+    )
+    split = calculate(bill, _recognised("DM", "1990.00"), policy())
+    # 85.00 × 0.70 = 59.50 wanted, DM's resident limit 2000.00 leaves 10.00
+    assert split.totals.basic_fund == fen("10.00")
+    assert split.chronic_disease == "DM" and split.chronic_disease_paid == fen("10.00")
+    assert split.chronic_recognition_id == "R-1" and split.chronic_disease_name == "糖尿病"
+    # the chronic tier's accumulators, not outpatient pooling's
+    assert split.accrual.basic_paid == fen("10.00") and split.accrual.outpatient_pool_paid == 0
+    assert any(e.detail.startswith("双通道") for e in split.explanation)
+    check_identities(split)
+    # without the recognised disease it stays a pharmacy bill: no pooled fund for a resident
+    plain = calculate(replace(bill, chronic_disease=None), person(), policy())
+    assert plain.totals.fund_total == 0 and plain.chronic_disease is None
+
+
+@given(
+    specs=st.lists(
+        st.tuples(
+            st.sampled_from(["D-METF-500", "D-AMLO-5", "D-ATOR-20", "D-AMOX-250", "S-BLRT", "D-VITC-100"]),
+            st.integers(1, 40),
+            st.integers(1, 3000),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    level=st.integers(0, 3),
+    scheme=st.sampled_from(["resident", "employee"]),
+    dual=st.booleans(),
+    deductible=st.integers(0, 20_000),
+    paid=st.integers(0, 200_000),
+)
+@settings(max_examples=150, deadline=None)
+def test_two_disease_drug_splits_keep_every_identity(
+    specs: list[tuple[str, int, int]], level: int, scheme: str, dual: bool, deductible: int, paid: int
+) -> None:
+    params = _with_override(deductible_l1=f"{deductible // 100}.{deductible % 100:02d}")
+    bill_lines = tuple(
+        replace(line(code, qty, f"{price // 100}.{price % 100:02d}"), line_no=i)
+        for i, (code, qty, price) in enumerate(specs, start=1)
+    )
+    visit = "pharmacy" if dual else "chronic_outpatient"
+    bill = replace(policy_range_bill(visit, level, "1.00"), lines=bill_lines, chronic_disease="DM", prescribed=dual)
+    split = calculate(bill, _recognised("DM", f"{paid // 100}.{paid % 100:02d}", scheme), params)
+    check_identities(split)
+    limit = params.chronic.diseases["DM"].terms[scheme].annual_limit
+    assert limit is not None and split.chronic_disease_paid <= max(0, limit - paid)
+    assert split.chronic_disease_paid == split.totals.basic_fund
+
+
+def test_a_policy_naming_employees_gives_them_the_drug_ratio_too() -> None:
+    doc = _doc()
+    doc["chronic_diseases"][0]["drug_ratio_override"]["ratio_by_scheme"]["employee"] = "0.90"
+    params = PolicyParams.parse(doc)
+    bill = replace(
+        policy_range_bill("chronic_outpatient", 0, "20.00"),
+        chronic_disease="HTN",
+    )
+    bill = replace(bill, lines=(*bill.lines, replace(line("D-AMLO-5", 2, "15.00"), line_no=2)))
+    split = calculate(bill, _recognised("HTN", scheme="employee"), params)
+    # 20.00 × 0.85 (employee chronic, level 0) + 30.00 × 0.90 (the employees' drug ratio) = 17.00 + 27.00
+    assert split.totals.basic_fund == fen("44.00")
+    check_identities(split)
