@@ -124,10 +124,10 @@ def compare(
         return None
     if booked_group is not None and booked_group not in groups_now:
         reason = "group_ended"
-    elif now.group != booked_group:
-        reason = "group_added"
+    elif now.group != booked_group and now.amount > booked_amount:
+        reason = "group_added"  # another group held that day gives more than the booked one did
     else:
-        reason = "amount_changed"
+        reason = "amount_changed"  # the booked group, still held, is given another amount
     return now, reason
 
 
