@@ -10,7 +10,9 @@ cases the import endpoint calls, parse included, each in its own transaction:
 
 * a death file of 100,000 rows: 50,000 registered people (recorded) and 50,000 unknown,
 * a 低保 feed of 100,000 rows for 430522 on 2026-11-01: the first 25,000 tagged people stay
-  (unchanged), 75,000 untagged people are new (added), the other 25,000 tagged ones are ended.
+  (unchanged), 75,000 untagged people are new (added), the other 25,000 tagged ones are ended;
+  with ``--new-people 0.1`` a tenth of the file's rows (taken from the added ones) are people not
+  registered yet, with a name: registered and tagged (created) in the same run.
 
 Figures are printed and appended to ``bench/RESULTS.md``.
 """
@@ -74,7 +76,13 @@ async def seed(url: str, n: int, tagged: int) -> float:
     return time.perf_counter() - began
 
 
-async def measure(url: str, rows: int) -> dict[str, tuple[float, dict[str, int]]]:
+def new_id_of(i: int) -> str:
+    """A valid ID that ``id_of`` never gives (sequence 500 and up): a person not registered."""
+    born = date.fromordinal(date(1950, 1, 1).toordinal() + i % 20_000)
+    return make(f"430522{born:%Y%m%d}{500 + i // 20_000:03d}")
+
+
+async def measure(url: str, rows: int, new_people: float = 0.0) -> dict[str, tuple[float, dict[str, int]]]:
     engine = make_engine(Settings(database_url=url), pool_size=2)
     sm = make_sessionmaker(engine)
     half, quarter = rows // 2, rows // 4
@@ -92,7 +100,9 @@ async def measure(url: str, rows: int) -> dict[str, tuple[float, dict[str, int]]
     out[f"death registry, {rows:,} rows"] = (time.perf_counter() - began, _counts(done.run.result))
     # 低保 feed: the first quarter of the tagged stay, three quarters of the rows are new people
     lines = ["id_number,name,group,valid_from"] + [f"{id_of(i)},,min_living,2026-01-01" for i in range(quarter)]
-    lines += [f"{id_of(half + i)},,min_living,2026-11-01" for i in range(rows - quarter)]
+    new = int(rows * new_people)
+    lines += [f"{id_of(half + i)},,min_living,2026-11-01" for i in range(rows - quarter - new)]
+    lines += [f"{new_id_of(i)},新人{i},min_living,2026-11-01" for i in range(new)]
     content = ("\n".join(lines) + "\n").encode()
     began = time.perf_counter()
     async with UnitOfWork(sm) as uow:
@@ -121,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the row counts (default 1.0)")
     ap.add_argument("--no-results", action="store_true", help="do not append to bench/RESULTS.md")
+    ap.add_argument(
+        "--new-people",
+        type=float,
+        default=0.0,
+        help="the share of the group feed's rows that are people not registered yet, with a name (e.g. 0.1)",
+    )
     args = ap.parse_args(argv)
     rows = int(100_000 * args.scale)
     url = f"{BASE}/yibao_register"
@@ -130,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     admin.upgrade(url)
     asyncio.run(_load_reference(url))
     seeded = asyncio.run(seed(url, 2 * rows, rows // 2))
-    out = asyncio.run(measure(url, rows))
+    out = asyncio.run(measure(url, rows, args.new_people))
     lines = [
-        f"## {time.strftime('%Y-%m-%d %H:%M')} register imports (bench/register_imports.py, scale {args.scale})",
+        f"## {time.strftime('%Y-%m-%d %H:%M')} register imports (bench/register_imports.py, scale {args.scale}, "
+        f"new people {args.new_people:.0%})",
         "",
     ]
     lines += [f"- seeded {2 * rows:,} persons in {seeded:.1f} s", "", "| import | seconds | target | rows |"]

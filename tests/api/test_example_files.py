@@ -100,6 +100,7 @@ async def test_the_readme_example_files_import_and_classify_every_row(
     assert counts(run) == {
         "added": 1,
         "other_region": 1,
+        "created": 1,
         "unknown_person": 1,
         "duplicate_in_file": 1,
         "unknown_group": 1,
@@ -110,14 +111,17 @@ async def test_the_readme_example_files_import_and_classify_every_row(
     assert [row["class"] for row in csv.DictReader(io.StringIO(table.text))] == [
         "added",
         "other_region",
+        "created",
         "unknown_person",
         "duplicate_in_file",
         "unknown_group",
         "date_in_future",
     ]
-    # and: 李四 is to enrol for 2027 as a special group; 张三, dead, is not listed
+    # and: 李四 and 王五 (registered by the feed) are to enrol for 2027 as a special group; 张三, dead, is not listed
+    wang = known["430522197007070026"]
     r = await client.get("/api/v1/ops/unenrolled", params={"year": 2027, "region": region}, headers=admin_headers)
-    assert [(i["id_number"], i["reason"]) for i in r.json()["items"]] == [(li, "special_group")]
+    listed = [(i["id_number"], i["reason"]) for i in r.json()["items"]]
+    assert listed == [(li, "special_group"), (wang, "special_group")]
     r = await client.get(
         "/api/v1/ops/unenrolled", params={"year": 2027, "region": "430522", "format": "csv"}, headers=admin_headers
     )

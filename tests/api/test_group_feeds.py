@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Any
 
 import httpx
@@ -67,7 +68,7 @@ async def test_a_feed_tags_the_new_ends_the_missing_and_classifies_every_row(
     lines = [
         f"{a},{a_name},min_living,2026-10-01",  # 1 added
         f"{b},{b_name},min_living,2026-01-01",  # 2 unchanged
-        f"{new_id_number()},王五,min_living,2026-10-01",  # 3 unknown person
+        f"{new_id_number()},,min_living,2026-10-01",  # 3 unknown person (no name: nothing to register)
         f"{d},,min_living,2026-10-01",  # 4 other region
         f"{a},,min_living,2026-10-01",  # 5 duplicate
         f"{b},别人,min_living,2026-10-01",  # 6 duplicate (B's first row counts)
@@ -164,3 +165,71 @@ async def test_a_feed_that_cannot_be_is_refused_whole(client, admin_headers, ses
     )
     assert r.status_code == 400, r.text
     assert await tags(client, admin_headers, a) == []
+
+
+async def test_a_person_not_registered_is_created_from_a_row_with_a_name(client, admin_headers, sessionmaker) -> None:
+    # given: a region of this test and three ID numbers nobody registered
+    region = await own_region(sessionmaker, 2026)
+    newcomer, nameless = new_id_number(date(1960, 3, 4), "F"), new_id_number()
+    bad = new_id_number()
+    bad = bad[:17] + ("0" if bad[-1] != "0" else "1")
+    lines = [
+        f"{newcomer},赵六,min_living,2026-10-01",  # 1 created (registered and tagged)
+        f"{nameless},,min_living,2026-10-01",  # 2 no name: reported only
+        f"{bad},钱七,min_living,2026-10-01",  # 3 a bad checksum stays a bad ID number
+    ]
+    # when: the 低保 list of the region is imported
+    r = await feed(client, admin_headers, region, "min_living", lines)
+    # then: the newcomer is registered in the feed's region, birth date and sex from the ID, and tagged
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert nonzero(run) == {"created": 1, "unknown_person": 1, "bad_id_number": 1}
+    p = await client.get(f"/api/v1/persons/{newcomer}", headers=admin_headers)
+    assert p.status_code == 200, p.text
+    assert {k: p.json()[k] for k in ("name", "region", "birth_date", "gender", "death_date")} == {
+        "name": "赵六",
+        "region": region,
+        "birth_date": "1960-03-04",
+        "gender": "F",
+        "death_date": None,
+    }
+    assert await tags(client, admin_headers, newcomer) == [("min_living", "2026-10-01", None)]
+    gone = await client.get(f"/api/v1/persons/{nameless}", headers=admin_headers)
+    assert gone.status_code == 404, gone.text
+    # and: staff find them (and no one else of the file) in the search and in the list of people to enrol
+    found = await client.get("/api/v1/persons", params={"q": newcomer}, headers=admin_headers)
+    assert [i["id_number"] for i in found.json()["items"]] == [newcomer], found.text
+    found = await client.get("/api/v1/persons", params={"region": region}, headers=admin_headers)
+    assert [i["id_number"] for i in found.json()["items"]] == [newcomer], found.text
+    todo = await client.get("/api/v1/ops/unenrolled", params={"year": 2027, "region": region}, headers=admin_headers)
+    assert {i["id_number"]: i["reason"] for i in todo.json()["items"]} == {newcomer: "special_group"}, todo.text
+    # and: their registration and tag are in the run's audit entry, naming the run
+    h = (await client.get(f"/api/v1/persons/{newcomer}/history", headers=admin_headers)).json()["entries"]
+    assert [(e["action"], e["detail"]["job_run"]) for e in h] == [
+        ("person.registered", run["id"]),
+        ("person.group_tagged", run["id"]),
+    ]
+    assert h[0]["detail"]["region"] == region
+    # and: the classification CSV says created, with the tag
+    dl = await client.get(f"/api/v1/persons/imports/{run['id']}/rows.csv", headers=admin_headers)
+    table = list(csv.DictReader(io.StringIO(dl.text)))
+    assert [row["class"] for row in table] == ["created", "unknown_person", "bad_id_number"]
+    assert table[0]["tag_id"] != ""
+
+
+async def test_a_feed_that_created_a_person_twice_creates_no_one_again(client, admin_headers, sessionmaker) -> None:
+    # given: a feed that registered a newcomer
+    region = await own_region(sessionmaker, 2026)
+    newcomer = new_id_number()
+    lines = [f"{newcomer},孙八,marginal,2026-10-01"]
+    first = await feed(client, admin_headers, region, "marginal", lines)
+    assert first.status_code == 201 and nonzero(first.json()) == {"created": 1}, first.text
+    # when: the same file again, and the same list as another file
+    again = await feed(client, admin_headers, region, "marginal", lines)
+    other_file = await feed(client, admin_headers, region, "marginal", [*lines, ""])
+    # then: the first run, then a run that finds them tagged: one person, one tag
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert other_file.status_code == 201 and nonzero(other_file.json()) == {"unchanged": 1}, other_file.text
+    found = await client.get("/api/v1/persons", params={"region": region}, headers=admin_headers)
+    assert [i["id_number"] for i in found.json()["items"]] == [newcomer], found.text
+    assert await tags(client, admin_headers, newcomer) == [("marginal", "2026-10-01", None)]

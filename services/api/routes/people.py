@@ -192,7 +192,10 @@ async def import_file(
     ] = None,
 ) -> Any:
     """A finished job run of the kind; idempotent on the file's SHA-256 (a group feed's with its
-    group, region and date): the same file again answers its first run with 200 and changes nothing."""
+    group, region and date): the same file again answers its first run with 200 and changes nothing.
+    A group feed registers (``created``) and tags a person not registered whose row has a valid ID
+    number and a name; a death registry row of an unknown person is only reported (``unknown_person``:
+    the file has no region to register them in)."""
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise InvalidRequest(f"文件超过 {MAX_IMPORT_BYTES} 字节 the file is larger than {MAX_IMPORT_BYTES} bytes")

@@ -8,6 +8,11 @@ are matched in one query and recorded in one UPDATE; the deaths take effect at o
 clerk's (later bills refused, bills already settled after them raised as ``claims_after_death``
 suspects and listed per row). The run, the changes and the run's audit entry (listing every
 person changed, with before and after) commit together.
+
+A person the register does not know stays ``unknown_person`` (reported, never registered): unlike
+a group feed, whose file is one region's list, a death registry file has no region column, and a
+person is registered in a pooling region (``POST /persons``); registering the dead would also
+only add people to be ended at once.
 """
 
 from __future__ import annotations

@@ -3,11 +3,15 @@ one region on the feed date (DOMAIN §8).
 
 People in the file who do not hold the group on the feed date get a tag from the row's
 ``valid_from``; tags of that group, held on the feed date by people of the region who are not in
-the file, end on the feed date (核减); everyone else is left alone. One import is one inline job
+the file, end on the feed date (核减); everyone else is left alone. A person not registered yet
+is registered in the feed's region and tagged (``created``: birth date and gender from the ID
+number, as ``POST /persons`` does) when the row carries a valid ID number and a name; without a
+name the row is only reported (``unknown_person``). One import is one inline job
 run (``group_feed``), idempotent on the SHA-256 of the file (with its group, region and date):
 the same file again answers the first run and changes nothing, and a file with the same people
-changes nothing either. Rows are matched in one query, tags added in one INSERT and ended in one
-UPDATE; every row is classified, the run's one audit entry lists every person changed with before and after.
+changes nothing either. Rows are matched in one query, people registered in one INSERT, tags
+added in one INSERT and ended in one UPDATE; every row is classified, the run's one audit entry
+lists every person registered (``person.registered``) or changed, with before and after.
 """
 
 from __future__ import annotations
@@ -27,14 +31,18 @@ from yibao.errors import InvalidIdNumber, InvalidRequest, UnknownGroup
 from yibao.jobs import runner
 from yibao.people import id_number
 from yibao.people.deaths import MAX_ROWS, Imported
+from yibao.people.repository import NewPerson, check_born, insert_persons
 from yibao.policy.repository import groups_of, is_pooling_region
 
 KIND = "group_feed"
 #: the audit action of a feed; its ``changes`` name each person changed (see people.history)
 IMPORTED_ACTION = "persons.group_feed_imported"
 CSV_COLUMNS = ("id_number", "name", "group", "valid_from")
+#: the longest name a person is registered with (``persons.name``); a longer one is only reported
+NAME_MAX = 100
 CLASSES = (
     "added",
+    "created",
     "unchanged",
     "ended",
     "name_mismatch",
@@ -147,6 +155,7 @@ async def import_feed(
         return Imported(run, False)
     out: list[dict[str, Any]] = []
     wanted: dict[str, tuple[int, date, date | None]] = {}
+    parsed: dict[str, id_number.ParsedId] = {}
     for n, row in enumerate(rows, start=1):
         item: dict[str, Any] = {
             "line": n,
@@ -156,10 +165,11 @@ async def import_feed(
         }
         out.append(item)
         try:
-            idn = id_number.parse(row.id_number).id_number
+            parsed_id = id_number.parse(row.id_number)
         except InvalidIdNumber:
             item["class"] = "bad_id_number"
             continue
+        idn = parsed_id.id_number
         item["id_number"] = id_number.mask(idn)
         start, end = _day(row.valid_from), _day(row.valid_to) if row.valid_to else None
         if row.group != group:
@@ -173,13 +183,22 @@ async def import_feed(
             item["first_line"] = wanted[idn][0] + 1
         else:
             wanted[idn] = (n - 1, start, end)
+            parsed[idn] = parsed_id
     found = {r.id_number: r for r in (await s.execute(_MATCH, {"ids": list(wanted), "g": group, "d": feed_date}))}
     keep: list[int] = []  # people of the region in the file: their tags are not ended
     add: list[tuple[int, date, date | None, dict[str, Any]]] = []
+    new: list[tuple[NewPerson, date, date | None, dict[str, Any]]] = []  # to register, then tag
     for idn, (i, start, end) in wanted.items():
         item, person = out[i], found.get(idn)
         if person is None:
-            item["class"] = "unknown_person"
+            item["class"] = "unknown_person"  # reported, unless the row is enough to register them
+            if rows[i].name and len(rows[i].name) <= NAME_MAX:
+                try:
+                    check_born(parsed[idn], today)
+                except InvalidIdNumber:
+                    item["class"] = "bad_id_number"
+                    continue
+                new.append((NewPerson(parsed[idn], rows[i].name, region), start, end, item))
             continue
         if person.region == region:
             keep.append(person.id)
@@ -195,6 +214,15 @@ async def import_feed(
             item["class"] = "added"
             add.append((person.id, start, end, item))
     changes: list[dict[str, Any]] = []  # every person changed, for the run's one audit entry
+    registered = await insert_persons(s, [n[0] for n in new])
+    for person_new, start, end, item in new:
+        pid = registered.get(person_new.parsed.id_number)
+        if pid is None:  # registered meanwhile by someone else: reported, as before
+            continue
+        item["class"] = "created"
+        keep.append(pid)
+        add.append((pid, start, end, item))
+        changes.append({"person": pid, "action": "person.registered", "region": region})
     if add:
         params_add = {
             "g": group,

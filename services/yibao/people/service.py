@@ -24,13 +24,13 @@ from yibao.bill_settlement.orm import SettlementRow
 from yibao.db.helpers import add_unique
 from yibao.db.uow import UnitOfWork
 from yibao.enrolment.orm import EnrolmentRow
-from yibao.errors import InvalidIdNumber, InvalidRequest, NotFound, UnknownGroup, UnknownRegion
+from yibao.errors import Duplicate, InvalidIdNumber, InvalidRequest, NotFound, UnknownGroup, UnknownRegion
 from yibao.jobs import runner as jobs
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import sweep
 from yibao.people import deaths, group_feed, id_number
 from yibao.people.orm import FamilyBindingRow, FilingRow, PersonGroupRow, PersonRow
-from yibao.people.repository import get_by_id_number
+from yibao.people.repository import NewPerson, check_born, get_by_id_number, insert_persons
 from yibao.policy.repository import groups_of, is_pooling_region
 
 RELATIONS = ("spouse", "parent", "child")
@@ -57,11 +57,7 @@ async def register(
     a death before the birth, and a region that is no pooling region of the reference data."""
     parsed = id_number.parse(raw_id)
     today = clock.today()
-    if parsed.birth_date > today:
-        raise InvalidIdNumber(
-            f"身份证号出生日期 {parsed.birth_date} 晚于今天 the ID number's birth date {parsed.birth_date} "
-            f"is in the future (today is {today})"
-        )
+    check_born(parsed, today)
     if death_date is not None and death_date > today:
         raise InvalidRequest(
             f"死亡日期 {death_date} 晚于今天 death_date {death_date} is in the future (today is {today})"
@@ -70,15 +66,11 @@ async def register(
         raise InvalidRequest("死亡日期早于出生日期 death_date is before the birth date")
     if not await is_pooling_region(uow.session, region):
         raise UnknownRegion(f"统筹区 {region} 不存在 {region} is no pooling region of the reference data")
-    person = PersonRow(
-        id_number=parsed.id_number,
-        name=name,
-        region=region,
-        birth_date=parsed.birth_date,
-        gender=parsed.gender,
-        death_date=death_date,
-    )
-    person = await add_unique(uow.session, person, f"person {id_number.mask(parsed.id_number)}")
+    inserted = await insert_persons(uow.session, [NewPerson(parsed, name, region, death_date)])
+    if not inserted:
+        raise Duplicate(f"person {id_number.mask(parsed.id_number)} already exists")
+    person = await uow.session.get(PersonRow, inserted[parsed.id_number])
+    assert person is not None
     await _audit(uow, actor, "person.registered", person.id, {"region": region})
     await uow.commit()
     return person
