@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query
 from starlette.responses import Response
 
-from api.deps import RefsDep, SessionDep, UowDep, require_staff
+from api.deps import RefsDep, SessionDep, UowDep, require_staff, sees_full_ids
 from api.schemas.common import ERRORS, FIRST_DAY, LAST_DAY, YearQuery, fen
 from api.schemas.members import PaymentRead, PremiumDue
 from api.schemas.premiums import (
@@ -97,8 +97,6 @@ async def subsidies(year: YearQuery, _: Cashier, session: SessionDep) -> Subsidy
     return SubsidyTotals(year=year, items=[SubsidyTotal(group=g, people=n, amount=to_wire(a)) for g, n, a in rows])
 
 
-#: roles whose counter work needs whole ID numbers in lists (others see them masked), as in person search
-FULL_ID_ROLES = ("admin", "clerk")
 MISMATCH_FIELDS = [
     "payment_id",
     "id_number",
@@ -193,7 +191,7 @@ async def subsidy_mismatches(
     fmt: Annotated[Literal["json", "csv"] | None, Query(alias="format", description="`csv`: every row")] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    full = staff.role in FULL_ID_ROLES
+    full = sees_full_ids(staff)
     policies = refs.policies
 
     async def page(cur: str | None, lim: int) -> tuple[list[SubsidyMismatch], str | None]:
