@@ -157,3 +157,38 @@ async def test_pooling_for_employees_only_and_never_without_a_prescription(
     # a prescription_id on another visit type is a malformed request
     bad = make_bill(employee, visit_type="outpatient", prescription_id="RX1")
     assert (await client.post("/api/v1/settlements", json=bad, headers={**hospital, **idem()})).status_code == 400
+
+
+async def test_a_pharmacy_reads_a_prescription_with_the_patients_member_code_which_the_bill_then_redeems(
+    client, admin_headers, hospital, institution_keys, freeze_readme_day
+) -> None:
+    from tests.api.test_members import login
+
+    # given: an employee's prescription, the employee's member QR code and another person's
+    pharmacy = pharmacy_key(institution_keys)
+    idn, other = await make_person(client, admin_headers, scheme="employee"), await make_person(client, admin_headers)
+    rx = await issue(client, hospital, idn)
+    mine = (await client.post("/api/v1/me/member-code", headers=await login(client, admin_headers, idn))).json()
+    theirs = (await client.post("/api/v1/me/member-code", headers=await login(client, admin_headers, other))).json()
+    url = f"{BASE}/{rx['rx_id']}"
+    # when: the pharmacy reads it with each code, and with a forged one
+    seen = await client.get(url, headers={**pharmacy, "X-Member-Code": mine["member_code"]})
+    not_theirs = await client.get(url, headers={**pharmacy, "X-Member-Code": theirs["member_code"]})
+    forged = await client.get(url, headers={**pharmacy, "X-Member-Code": mine["member_code"] + "x"})
+    # then: the patient's own code shows it; another person's code is no consent (404, as if absent);
+    # a forged one is refused by name
+    assert seen.status_code == 200 and seen.json()["rx_id"] == rx["rx_id"], seen.text
+    assert not_theirs.status_code == 404, not_theirs.text
+    assert forged.status_code in (400, 401, 422) and forged.json()["error"]["code"].startswith("MEMBER_CODE"), (
+        forged.text
+    )
+    # and: reading did not consume the code: the bill that dispenses the prescription redeems it,
+    # after which the same code no longer opens the prescription
+    bill = rx_bill(idn, rx["rx_id"])
+    del bill["id_number"]
+    r = await client.post(
+        "/api/v1/settlements", json={**bill, "member_code": mine["member_code"]}, headers={**pharmacy, **idem()}
+    )
+    assert r.status_code == 201, r.text
+    used = await client.get(url, headers={**pharmacy, "X-Member-Code": mine["member_code"]})
+    assert used.status_code == 409 and used.json()["error"]["code"] == "MEMBER_CODE_USED", used.text

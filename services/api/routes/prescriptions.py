@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Header, Query
 
-from api.deps import CurrentInstitution, RefsDep, SessionDep, UowDep
+from api.deps import CurrentInstitution, RefsDep, RuntimeDep, SessionDep, UowDep
 from api.responses import JSON
 from api.schemas.common import ERRORS
 from api.schemas.prescriptions import EXAMPLE_PRESCRIPTION, PrescriptionCreate, PrescriptionRead
@@ -41,15 +41,26 @@ async def issue(
     "/{rx_id}",
     response_model=PrescriptionRead,
     responses=ERRORS,
-    summary="Read a prescription: the issuing hospital, or a pharmacy with the patient's pickup code",
+    summary="Read a prescription: the issuing hospital, or a pharmacy with the patient's consent",
+    description="Another institution (a pharmacy) reads it only with the patient's consent: the `pickup_code` "
+    "printed for the patient, or the patient's member QR code (医保码) in `X-Member-Code` — valid, unused and "
+    "the prescription's own person; reading does not consume it (the bill that dispenses the prescription "
+    "does). Without consent: 404, whether or not it exists; an expired or used member code: "
+    "`MEMBER_CODE_EXPIRED` / `MEMBER_CODE_USED`.",
 )
 async def read(
     rx_id: str,
     institution: CurrentInstitution,
     session: SessionDep,
+    runtime: RuntimeDep,
     pickup_code: Annotated[str | None, Query(max_length=20)] = None,
+    member_code: Annotated[
+        str | None, Header(alias="X-Member-Code", max_length=2000, description="the patient's member QR code")
+    ] = None,
 ) -> Any:
-    return JSON(await service.read(session, institution.code, rx_id, pickup_code))
+    secret = runtime.settings.member_code_secret.get_secret_value()
+    consent = service.Consent(pickup_code=pickup_code, member_code=member_code, code_secret=secret)
+    return JSON(await service.read(session, institution.code, rx_id, consent))
 
 
 @router.post(

@@ -84,14 +84,20 @@ async def _id_number(db: Db, person_id: int) -> str:
     return idn
 
 
-async def peek(db: Db, code: str, secret: str) -> str:
-    """For a preview: the ID number of a valid, unused code; nothing is consumed."""
+async def holder(db: Db, code: str, secret: str) -> int:
+    """The person a valid, unused code stands for (the patient's consent shown at the counter);
+    nothing is consumed."""
     claims = decode(code, secret)
     if await db.fetchrow(_USE, {"jti": claims.jti}) is not None:
         raise MemberCodeUsed()
     if claims.expires_at <= clock.now():
         raise MemberCodeExpired()
-    return await _id_number(db, claims.person_id)
+    return claims.person_id
+
+
+async def peek(db: Db, code: str, secret: str) -> str:
+    """For a preview: the ID number of a valid, unused code; nothing is consumed."""
+    return await _id_number(db, await holder(db, code, secret))
 
 
 async def redeem(db: Db, code: str, secret: str, institution_code: str, idempotency_key: str) -> str:

@@ -21,8 +21,10 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit, clock
+from yibao.db.statements import SessionDb
 from yibao.db.uow import UnitOfWork
 from yibao.errors import Duplicate, InvalidRequest, InvalidState, NotFound, PersonNotFound, UnknownItem
+from yibao.members import codes
 from yibao.people import id_number as ids
 from yibao.people.orm import PersonRow
 from yibao.prescriptions.orm import PrescriptionRow
@@ -133,17 +135,33 @@ async def issue(
     return body
 
 
-async def read(session: AsyncSession, institution_code: str, rx_id: str, pickup_code: str | None) -> dict[str, Any]:
-    """The issuing hospital reads its own; any other institution (a pharmacy) needs the pickup
-    code the patient shows. Otherwise ``NOT_FOUND`` (no telling whether it exists)."""
+@dataclass(frozen=True)
+class Consent:
+    """What a pharmacy shows to read a prescription it did not issue: the pickup code printed
+    for the patient, or the patient's member QR code (医保码, with the secret that signs it)."""
+
+    pickup_code: str | None = None
+    member_code: str | None = None
+    code_secret: str = ""
+
+
+async def read(session: AsyncSession, institution_code: str, rx_id: str, consent: Consent) -> dict[str, Any]:
+    """The issuing hospital reads its own; any other institution (a pharmacy) needs the patient's
+    consent: the pickup code, or a valid, unused member QR code of the prescription's own person
+    (not consumed: the bill that dispenses it redeems the code). Otherwise ``NOT_FOUND`` (no
+    telling whether it exists); an expired or used member code says so."""
     row = await session.get(PrescriptionRow, rx_id)
-    allowed = row is not None and (
-        row.institution_code == institution_code
-        or (pickup_code is not None and hmac.compare_digest(_digest(pickup_code), row.pickup_code_sha256))
-    )
-    if row is None or not allowed:
+    if row is None or not (row.institution_code == institution_code or await _consented(session, row, consent)):
         raise NotFound(f"处方 {rx_id} 不存在 prescription not found")
     return await render(session, row)
+
+
+async def _consented(session: AsyncSession, row: PrescriptionRow, consent: Consent) -> bool:
+    if consent.pickup_code is not None and hmac.compare_digest(_digest(consent.pickup_code), row.pickup_code_sha256):
+        return True
+    if consent.member_code is not None:
+        return await codes.holder(SessionDb(session), consent.member_code, consent.code_secret) == row.person_id
+    return False
 
 
 async def cancel(uow: UnitOfWork, actor: audit.Actor, institution_code: str, rx_id: str) -> dict[str, Any]:
