@@ -768,6 +768,27 @@ async def statement_total(call: Call) -> Outcome:
     )
 
 
+async def person_cumulative(call: Call) -> Outcome:
+    """5206 ``data{psn_no, cum_ym}`` (``yyyyMM``): the person's year-to-date figures of the
+    year of ``cum_ym``, from the accumulators every settlement of the person locks and moves;
+    they are the running totals now (no month-end snapshot is kept), ``cum_ym`` is echoed."""
+    data = _node(call, "data")
+    psn_no = m.text(data, "psn_no", max_length=30)
+    cum_ym = m.text(data, "cum_ym", max_length=6)
+    if not (len(cum_ym) == 6 and cum_ym.isdigit() and 1 <= int(cum_ym[4:]) <= 12 and cum_ym[:2] in ("19", "20")):
+        raise InvalidRequest(f"累计年月格式错误 cum_ym {cum_ym!r} must be yyyyMM")
+    today = clock.today()
+    if cum_ym > today.strftime("%Y%m"):
+        raise InvalidRequest(f"累计年月晚于本月 cum_ym {cum_ym} is after this month ({today:%Y%m}, China time)")
+    year = int(cum_ym[:4])
+    async with call.runtime.sessionmaker() as session:
+        p = await nhsa.cumulative(session, psn_no, year)
+    if p["scheme"] is None and not any(p["figures"].values()):
+        return Outcome({"cuminfo": []}, warn_msg=f"未参保 not enrolled in {year}")
+    insutype = m.INSUTYPE_OF_SCHEME[p["scheme"]] if p["scheme"] else ""
+    return Outcome({"cuminfo": m.cuminfo(p["figures"], insutype=insutype, year=year, cum_ym=cum_ym)})
+
+
 TRANSACTIONS: dict[str, Handler] = {
     "1101": person_info,
     "1901": code_tables,
@@ -799,4 +820,5 @@ TRANSACTIONS: dict[str, Handler] = {
     "2601": reverse,
     "3201": statement_total,
     "5203": settlement_query,
+    "5206": person_cumulative,
 }

@@ -19,7 +19,7 @@ straight on an asyncpg connection (the hot path), anything holding an ORM sessio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -83,6 +83,36 @@ from yibao.values import RuleWarning
 class SettleResult:
     body: bytes  # the exact JSON sent the first time; a retry gets the same bytes
     replayed: bool
+    #: what the ``alongside`` writes read back (their ``columns``), when the caller gave some
+    alongside: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What ``settle`` knows once the answer is made, for a caller that answers in another
+    vocabulary (the national envelope) without reading it again."""
+
+    body: dict[str, Any]  # the answer (on a replay: the first answer, as stored)
+    replayed: bool
+    scheme: str | None  # the scheme the bill was settled in
+    retiree: bool | None
+    #: the patient's own account balance after the bill (fen; None without an account): the
+    #: locked balance less the debit when it paid, else as committed when the patient was read
+    balance: int | None
+
+
+@dataclass(frozen=True)
+class Alongside:
+    """Writes of another module committed with the settlement in its one statement, so a caller
+    that must record something with the bill (the national envelope: its visit and its reply)
+    costs no round trip of its own. The owner module writes the SQL over its own tables:
+    ``ctes`` are data-modifying CTEs (``name AS (…), …``, names and ``:params`` prefixed so as
+    not to meet the settle's), ``columns`` the select expressions read back into
+    ``SettleResult.alongside``. On a replay (no settlement written) they run on their own."""
+
+    ctes: str
+    columns: str
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -261,9 +291,9 @@ async def _compute(
     *,
     locked: Mapping[str, Any] | None = None,
     tolerance: timedelta = DEFAULT_TOLERANCE,
-) -> tuple[_Patient, int | None, BenefitSplit]:
+) -> tuple[_Patient, int | None, BenefitSplit, int | None]:
     """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
-    (preview) figures; returns who pays from an account."""
+    (preview) figures; returns who pays from an account and its balance before the bill."""
     lock = locked is not None
     ensure_active(institution, clock.today())
     _validate(cmd, refs, tolerance)
@@ -296,7 +326,7 @@ async def _compute(
     extra = tuple(w for w in (downgraded, overlap) if w is not None)
     warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra)
     split = replace(split, warnings=warnings)  # block-mode rules raise RULE_BLOCKED here
-    return patient, payer_id if account else None, split
+    return patient, payer_id if account else None, split, balance
 
 
 async def _recognised(
@@ -427,7 +457,7 @@ async def preview(
     tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split = await _compute(db, refs, institution, cmd, tolerance=tolerance)
+    patient, _, split, _ = await _compute(db, refs, institution, cmd, tolerance=tolerance)
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
         taken = await db.fetchval(sql.TRACE_CODE_TAKEN, {"codes": codes})
@@ -465,15 +495,25 @@ async def settle(
     *,
     tolerance: timedelta = DEFAULT_TOLERANCE,
     source: str = "realtime",
+    alongside: Callable[[Settled], Alongside] | None = None,
 ) -> SettleResult:
     """Settle inside the caller's transaction, which must commit for the bill to count (and
     roll back on any exception: a refusal raises after some statements ran). ``source``:
-    ``realtime`` (a bill at the counter) or ``manual`` (a reimbursement claim, ``manual.py``)."""
+    ``realtime`` (a bill at the counter) or ``manual`` (a reimbursement claim, ``manual.py``).
+    ``alongside``: given what was settled, the caller's own writes to run in the settlement's
+    statement (:class:`Alongside`); it decides nothing about the bill."""
     locked, first = await _claim_and_lock(db, institution, idempotency_key, cmd)
     if first is not None:
-        return SettleResult(first, replayed=True)
+        if alongside is None:
+            return SettleResult(first, replayed=True)
+        own = locked["own_balance"]
+        also = alongside(
+            Settled(orjson.loads(first), True, locked["scheme"], locked["retiree"], None if own is None else int(own))
+        )
+        written = await db.fetchrow(sql.alongside_alone(also.ctes, also.columns), also.params)
+        return SettleResult(first, replayed=True, alongside=written)
 
-    patient, payer_id, split = await _compute(db, refs, institution, cmd, locked=locked, tolerance=tolerance)
+    patient, payer_id, split, balance = await _compute(db, refs, institution, cmd, locked=locked, tolerance=tolerance)
     settlement_id = uuid7()
     settled_at = clock.now()
     totals = render.split_totals(split)
@@ -497,8 +537,23 @@ async def settle(
         "response": raw.decode(),
         "source": source,
     }
+    extra: Mapping[str, Any] | None = None
     try:
-        inserted = await db.fetchval(sql.RECORD_SETTLEMENT, params)
+        if alongside is None:
+            inserted = await db.fetchval(sql.RECORD_SETTLEMENT, params)
+        else:
+            own = locked["own_balance"]
+            after = (
+                balance - params["account_debit"]
+                if payer_id == patient.person_id and balance is not None
+                else (None if own is None else int(own))
+            )
+            also = alongside(Settled(body, False, patient.state.scheme, patient.state.retiree, after))
+            if clash := params.keys() & also.params.keys():
+                raise ValueError(f"alongside parameters {sorted(clash)} are the settle's own")
+            extra = await db.fetchrow(sql.record_settlement_with(also.ctes, also.columns), {**params, **also.params})
+            assert extra is not None  # the statement always returns one row
+            inserted = extra["inserted_codes"]
     except (IntegrityError, asyncpg.UniqueViolationError) as exc:
         constraint = str(getattr(exc, "constraint_name", None) or getattr(exc, "orig", exc))
         if _DISPENSED in constraint:  # a concurrent bill of another person's key on the same prescription
@@ -531,7 +586,7 @@ async def settle(
             babies=cmd.babies or 1,
             at=settled_at,
         )
-    return SettleResult(raw, replayed=False)
+    return SettleResult(raw, replayed=False, alongside=extra)
 
 
 _OPEN_VISIT = "uq_settlements_open_visit"  # one open settlement per (institution, visit)

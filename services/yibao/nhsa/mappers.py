@@ -62,6 +62,24 @@ CODE_TABLES: dict[str, dict[str, str]] = {
     "refd_setl_flag": {"0": "正常", "1": "退费"},
 }
 
+#: 5206 ``cum_type_code`` → the native person-year accumulator it reports and whether it is a
+#: count (else fen). This product's codes (the platform's list is provincial); 1901 lists them.
+CUM_TYPES: dict[str, tuple[str, str, bool]] = {
+    "C001": ("outpatient_deductible_used", "门诊起付线累计", False),
+    "C002": ("chronic_deductible_used", "门诊慢特病起付线累计", False),
+    "C003": ("outpatient_pool_paid", "门诊统筹基金支付累计", False),
+    "C004": ("basic_paid", "住院及门诊慢特病统筹基金支付累计", False),
+    "C005": ("policy_range_self_pay", "政策范围内个人自付累计", False),
+    "C006": ("critical_paid", "大病保险(大额补助)支付累计", False),
+    "C007": ("assistance_base", "医疗救助计算基数累计", False),
+    "C008": ("assistance_paid", "医疗救助支付累计", False),
+    "C009": ("fund_paid", "基金支付累计", False),
+    "C010": ("personal_paid", "个人负担累计", False),
+    "C011": ("maternity_prenatal_paid", "产前检查生育基金支付累计", False),
+    "C012": ("inpatient_admissions", "住院次数累计", True),
+}
+CODE_TABLES["cum_type_code"] = {code: label for code, (_, label, _) in CUM_TYPES.items()}
+
 CHRGITM_LV = {"A": "01", "B": "02", "C": "03"}
 GEND = {"M": "1", "F": "2"}
 CLR_TYPE = {
@@ -104,6 +122,21 @@ def visit_type(med_type: str) -> str:
     except KeyError:
         known = ", ".join(VISIT_TYPE_OF_MED_TYPE)
         raise InvalidRequest(f"医疗类别不支持 med_type {med_type!r} is not settled here; supported: {known}") from None
+
+
+def cuminfo(figures: Mapping[str, int], *, insutype: str, year: int, cum_ym: str) -> list[dict[str, Any]]:
+    """5206 ``cuminfo[]``: one row per accumulator, money in yuan, counts as integers."""
+    return [
+        {
+            "insutype": insutype,
+            "year": str(year),
+            "cum_ym": cum_ym,
+            "cum_type_code": code,
+            "cum_type_name": label,
+            "cum": figures[field] if count else amount(figures[field]),
+        }
+        for code, (field, label, count) in CUM_TYPES.items()
+    ]
 
 
 # ---------------------------------------------------------------- reading national input
