@@ -789,6 +789,87 @@ async def person_cumulative(call: Call) -> Outcome:
     return Outcome({"cuminfo": m.cuminfo(p["figures"], insutype=insutype, year=year, cum_ym=cum_ym)})
 
 
+def _first(call: Call, node: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    rows = node.get(name)
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        raise InvalidRequest(f"缺少输入节点 {where}.{name} must be a non-empty list of objects for {call.infno}")
+    first: dict[str, Any] = rows[0]
+    return first
+
+
+def _orders(call: Call, encounter: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """3101 ``fsi_order_dtos[]`` as fee lines (``rx_id`` is the line's ``feedetl_sn``,
+    ``hilist_code`` its national code, the order's start its date)."""
+    orders = encounter.get("fsi_order_dtos")
+    if not isinstance(orders, list) or not orders:
+        raise InvalidRequest("缺少医嘱明细 fsi_encounter_dtos[0].fsi_order_dtos must be a non-empty list")
+    raw = []
+    for n, o in enumerate(orders, start=1):
+        if not isinstance(o, dict):
+            raise InvalidRequest(f"fsi_order_dtos[{n}] must be an object")
+        raw.append(
+            {
+                "feedetl_sn": o.get("rx_id") or str(n),
+                "med_list_codg": o.get("hilist_code"),
+                "cnt": o.get("cnt"),
+                "pric": o.get("pric") if o.get("pric") is not None else o.get("hilist_pric"),
+                "det_item_fee_sumamt": o.get("sumamt"),
+                "fee_ocur_time": o.get("drord_begn_date") or encounter.get("adm_date"),
+            }
+        )
+    return raw
+
+
+async def smart_review(call: Call) -> Outcome:
+    """3101 (事前, the details in the input) / 3102 (事中, the details uploaded to ``mdtrt_id``):
+    the in-settlement monitoring rules on the visit's fee lines, through the native
+    ``review`` (the settle's own rule path; nothing settled or stored). ``result[]`` has one row
+    per rule hit with the lines concerned; an empty list is a clean bill."""
+    data = _node(call, "data")
+    patient = _first(call, data, "patient_dtos", "input.data") if "patient_dtos" in data else {}
+    if call.base == "3102":
+        mdtrt_id = m.text(data, "mdtrt_id", required=False, max_length=40) or m.text(
+            patient, "curr_mdtrt_id", max_length=40
+        )
+        psn_no = m.text(data, "psn_no", required=False, max_length=30) or m.text(
+            patient, "patn_id", required=False, max_length=30
+        )
+        visit = await _visit_of(
+            call, {"mdtrt_id": mdtrt_id, "psn_no": psn_no}, frozenset(m.VISIT_TYPE_OF_MED_TYPE.values())
+        )
+        lines = visit["details"]
+    else:
+        encounter = _first(call, patient, "fsi_encounter_dtos", "patient_dtos[0]")
+        med_type = m.text(encounter, "med_type", required=False, max_length=8) or "11"
+        begin = m.day(encounter, "adm_date", required=False) or clock.today()
+        dx = encounter.get("fsi_diagnose_dtos")
+        diagnoses = (
+            [m.text(x, "dise_codg", max_length=20) for x in dx if isinstance(x, dict)] if isinstance(dx, list) else []
+        )
+        visit = {
+            "mdtrt_id": m.text(encounter, "mdtrt_id", required=False, max_length=40),
+            "psn_no": m.text(patient, "patn_id", max_length=30),
+            "insutype": m.text(encounter, "insutype", required=False, max_length=6),
+            "med_type": med_type,
+            "visit_type": m.visit_type(med_type),
+            "ipt_otp_no": m.text(encounter, "mdtrt_id", required=False, max_length=40) or call.msgid,
+            "begntime": begin,
+            "endtime": m.day(encounter, "dscg_date", required=False),
+            "diagnoses": diagnoses[:50],
+            "status": "registered",
+            "settlement_id": None,
+        }
+        raw = _orders(call, encounter)
+        lines = m.fee_lines(raw, None, await _codes(call, raw), node="fsi_order_dtos")
+    cmd = _command(visit, lines, account=False)
+    body, hits = await service.review_bill(call.runtime.pg, call.refs, call.institution, cmd)
+    rules = {r.rule_id: (r.name, r.mode) for r in call.refs.rules.rules.values() if r.stage == "in"}
+    results = m.review_results(
+        hits, body, lines, rules, patn_id=visit["psn_no"], mdtrt_id=visit["mdtrt_id"], jr_prefix=call.msgid
+    )
+    return Outcome({"result": results})
+
+
 TRANSACTIONS: dict[str, Handler] = {
     "1101": person_info,
     "1901": code_tables,
@@ -818,6 +899,8 @@ TRANSACTIONS: dict[str, Handler] = {
     "2404": withdraw,
     "2405": undischarge,
     "2601": reverse,
+    "3101": smart_review,
+    "3102": smart_review,
     "3201": statement_total,
     "5203": settlement_query,
     "5206": person_cumulative,

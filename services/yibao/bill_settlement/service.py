@@ -291,6 +291,7 @@ async def _compute(
     *,
     locked: Mapping[str, Any] | None = None,
     tolerance: timedelta = DEFAULT_TOLERANCE,
+    refuse: bool = True,
 ) -> tuple[_Patient, int | None, BenefitSplit, int | None]:
     """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
     (preview) figures; returns who pays from an account and its balance before the bill."""
@@ -324,7 +325,7 @@ async def _compute(
     split = calculate(bill, state, policy)
     overlap = overlap_warning(cmd.visit_type, cmd.service_date, patient.stay)
     extra = tuple(w for w in (downgraded, overlap) if w is not None)
-    warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra)
+    warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra, refuse=refuse)
     split = replace(split, warnings=warnings)  # block-mode rules raise RULE_BLOCKED here
     return patient, payer_id if account else None, split, balance
 
@@ -464,6 +465,23 @@ async def preview(
         if taken is not None:
             raise TraceCodeAlreadySettled(f"追溯码已结算 traceability code {taken} was already settled")
     return _body("", "preview", institution, patient.id_number, cmd, split, None, render.split_totals(split))
+
+
+async def review(
+    db: Db,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    *,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
+) -> tuple[dict[str, Any], tuple[RuleWarning, ...]]:
+    """The in-settlement monitoring rules on a bill as ``settle`` would apply them now (the same
+    ``_compute``), nothing written or consumed: the preview body and the rules' hits, a
+    ``block`` rule's hit reported instead of refusing the bill. What refuses a bill outright
+    (unknown person or item, deceased, not enrolled …) still refuses."""
+    patient, _, split, _ = await _compute(db, refs, institution, cmd, tolerance=tolerance, refuse=False)
+    body = _body("", "preview", institution, patient.id_number, cmd, split, None, render.split_totals(split))
+    return body, split.warnings
 
 
 async def _claim_and_lock(
@@ -768,6 +786,19 @@ async def preview_bill(
         if member_code is not None:
             cmd = replace(cmd, id_number=await codes.peek(db, member_code, code_secret))
         return await preview(db, refs, institution, cmd, tolerance=tolerance)
+
+
+async def review_bill(
+    pool: asyncpg.Pool,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    *,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
+) -> tuple[dict[str, Any], tuple[RuleWarning, ...]]:
+    """``review`` in a read-only transaction."""
+    async with transaction(pool, readonly=True) as db:
+        return await review(db, refs, institution, cmd, tolerance=tolerance)
 
 
 async def settle_bill(

@@ -17,7 +17,7 @@ from typing import Any
 
 from yibao.errors import InvalidRequest, UnknownItem
 from yibao.money import round_fen, to_wire, yuan_to_fen
-from yibao.values import CatalogueItem
+from yibao.values import CatalogueItem, RuleWarning
 
 # ---------------------------------------------------------------- code tables (1901)
 
@@ -137,6 +137,66 @@ def cuminfo(figures: Mapping[str, int], *, insutype: str, year: int, cum_ym: str
         }
         for code, (field, label, count) in CUM_TYPES.items()
     ]
+
+
+#: 3101/3102 ``sev_deg``: a rule that refuses the bill at settlement (``block``) is 1 (严重),
+#: one that lets it through with a warning 2 (一般)
+SEV_DEG = {"block": "1", "warn": "2"}
+
+
+def review_results(
+    hits: Sequence[RuleWarning],
+    body: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]],
+    rules: Mapping[str, tuple[str, str]],
+    *,
+    patn_id: str,
+    mdtrt_id: str,
+    jr_prefix: str,
+) -> list[dict[str, Any]]:
+    """3101/3102 ``result[]``: one row per hit of an in-settlement monitoring rule (``rules``:
+    rule id → (name, mode); other signals are not rule hits), naming the uploaded lines it
+    concerns (``judge_result_detail_dtos[]``, ``rx_id`` = ``feedetl_sn``). ``vola_amt`` is the
+    amount of those lines (``vola_amt_stas`` 1: whole line amounts), 0 for a bill-level hit.
+    ``body``: the native preview of ``lines`` (lines 1…n in order)."""
+    amounts = {ln["line_no"]: _fen(ln["amount"]) for ln in body["lines"]}
+    sn_of = {n: up["feedetl_sn"] for n, up in enumerate(lines, start=1)}
+    out: list[dict[str, Any]] = []
+    for hit in hits:
+        if hit.rule not in rules:
+            continue
+        name, mode = rules[hit.rule]
+        jr_id = f"{jr_prefix}-{len(out) + 1}"
+        concerned = [n for n in hit.lines if n in sn_of]
+        out.append(
+            {
+                "jr_id": jr_id,
+                "rule_id": hit.rule,
+                "rule_name": name,
+                "vola_cont": hit.message,
+                "patn_id": patn_id,
+                "mdtrt_id": mdtrt_id,
+                "vola_amt": amount(sum(amounts[n] for n in concerned)),
+                "vola_amt_stas": "1",
+                "sev_deg": SEV_DEG.get(mode, "2"),
+                "vola_evid": hit.message,
+                "vola_bhvr_type": "1",
+                "task_id": "",
+                "judge_result_detail_dtos": [
+                    {
+                        "jrd_id": f"{jr_id}-{k}",
+                        "patn_id": patn_id,
+                        "mdtrt_id": mdtrt_id,
+                        "rx_id": sn_of[n],
+                        "feedetl_sn": sn_of[n],
+                        "vola_item_type": "1",
+                        "vola_amt": amount(amounts[n]),
+                    }
+                    for k, n in enumerate(concerned, start=1)
+                ],
+            }
+        )
+    return out
 
 
 # ---------------------------------------------------------------- reading national input
