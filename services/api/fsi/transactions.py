@@ -320,16 +320,34 @@ async def register(call: Call) -> Outcome:
 async def admit(call: Call) -> Outcome:
     data = _node(call, "mdtrtinfo")
     med_type = m.text(data, "med_type", required=False, max_length=8) or "21"
-    if m.visit_type(med_type) != "inpatient":
+    if m.visit_type(med_type) not in m.INPATIENT_FAMILY:
         raise InvalidRequest(f"医疗类别不符 med_type {med_type} is not an inpatient one")
+    delivery = _delivery(data, m.visit_type(med_type))  # before anything is stored
     visit = await _register(call, data, med_type=med_type, visit_no_field="ipt_no")
     codes = _diagnoses(call, data, "dscg_maindiag_code")
-    if codes:
-        visit = await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], diagnoses=codes)
+    changes = {**({"diagnoses": codes} if codes else {}), **delivery}
+    if changes:
+        visit = await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], **changes)
     return Outcome(
         {"result": {"mdtrt_id": visit["mdtrt_id"], "psn_no": visit["psn_no"], "ipt_no": visit["ipt_otp_no"]}},
         mdtrt_id=visit["mdtrt_id"],
     )
+
+
+def _delivery(data: Mapping[str, Any], visit_type: str) -> dict[str, Any]:
+    """A maternity stay's (52) delivery from 2401/2402: ``matn_type`` 生育类别 (1 顺产, 2 剖宫产)
+    and ``fetus_cnt`` 胎儿数 (default 1) as the visit's native ``delivery_type`` and ``babies``;
+    other stays ignore them."""
+    matn_type = m.text(data, "matn_type", required=False, max_length=6)
+    if visit_type != "maternity_inpatient" or not matn_type:
+        return {}
+    delivery = m.DELIVERY_TYPE_OF_MATN_TYPE.get(matn_type)
+    if delivery is None:
+        raise InvalidRequest(f"生育类别不支持 matn_type {matn_type!r}; known: 1 顺产, 2 剖宫产")
+    count = m.text(data, "fetus_cnt", required=False, max_length=2) or "1"
+    if not count.isdigit() or not 1 <= int(count) <= 9:
+        raise InvalidRequest(f"胎儿数无效 fetus_cnt {count!r} must be 1 to 9")
+    return {"delivery_type": delivery, "babies": int(count)}
 
 
 def _diagnoses(call: Call, data: Mapping[str, Any], main: str) -> list[str]:
@@ -344,7 +362,7 @@ def _diagnoses(call: Call, data: Mapping[str, Any], main: str) -> list[str]:
 async def withdraw(call: Call) -> Outcome:
     """2202 / 2404: a registration or admission withdrawn before any settlement."""
     data = _node(call, "data")
-    family = m.OUTPATIENT_FAMILY if call.base == "2202" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2202" else m.INPATIENT_FAMILY
     visit = await _visit_of(call, data, family)
     await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], status="cancelled")
     return Outcome({})
@@ -373,11 +391,16 @@ async def discharge(call: Call) -> Outcome:
     """2402: the discharge date (and diagnoses); after a settlement only if it is the date the
     stay was settled to (else cancel the settlement, 2305, first)."""
     data = _node(call, "dscginfo")
-    visit = await _visit_of(call, data, frozenset({"inpatient"}))
+    visit = await _visit_of(call, data, m.INPATIENT_FAMILY)
     end = m.day(data, "endtime")
     assert end is not None
     if end < visit["begntime"]:
         raise InvalidRequest(f"出院日期早于入院日期 endtime {end} is before admission {visit['begntime']}")
+    delivery = _delivery(data, visit["visit_type"])
+    if visit["status"] == "settled" and any(visit[k] != v for k, v in delivery.items()):
+        raise InvalidState(
+            "已结算 the stay was settled with another delivery; cancel the settlement (2305) to change it"
+        )
     if visit["status"] == "settled":
         async with call.runtime.sessionmaker() as session:
             body = await queries.get(session, visit["settlement_id"], call.institution.code)
@@ -394,13 +417,14 @@ async def discharge(call: Call) -> Outcome:
         expect=("registered", "settled"),
         endtime=end,
         diagnoses=codes,
+        **delivery,
     )
     return Outcome({})
 
 
 async def undischarge(call: Call) -> Outcome:
     data = _node(call, "data")
-    visit = await _visit_of(call, data, frozenset({"inpatient"}))
+    visit = await _visit_of(call, data, m.INPATIENT_FAMILY)
     await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], endtime=None)
     return Outcome({})
 
@@ -411,7 +435,7 @@ async def undischarge(call: Call) -> Outcome:
 async def upload(call: Call) -> Outcome:
     """2204 / 2301: fee lines join the visit (a ``feedetl_sn`` uploaded again replaces its line)
     after the native preview split them; the answer is each uploaded line's split."""
-    family = m.OUTPATIENT_FAMILY if call.base == "2204" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2204" else m.INPATIENT_FAMILY
     raw = _list(call, "feedetail", required=True)
     first = raw[0] if raw and isinstance(raw[0], dict) else {}
     visit = await _visit_of(call, first, family)
@@ -439,7 +463,7 @@ async def remove_details(call: Call) -> Outcome:
         rows = _list(call, "data", required=True)
         if not rows or not all(isinstance(r, dict) for r in rows):
             raise InvalidRequest("input.data must be a non-empty list of {feedetl_sn, mdtrt_id, psn_no}")
-        visit = await _visit_of(call, rows[0], frozenset({"inpatient"}))
+        visit = await _visit_of(call, rows[0], m.INPATIENT_FAMILY)
         gone = {m.text(r, "feedetl_sn", max_length=30) for r in rows}
         keep = [] if "0000" in gone else [ln for ln in visit["details"] if ln["feedetl_sn"] not in gone]
     await nhsa.change_visit(
@@ -453,7 +477,7 @@ async def remove_details(call: Call) -> Outcome:
 
 async def preview(call: Call) -> Outcome:
     """2206 / 2303: the split of the visit's current details; nothing written."""
-    family = m.OUTPATIENT_FAMILY if call.base == "2206" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2206" else m.INPATIENT_FAMILY
     data = _node(call, "data")
     visit = await _visit_of(call, data, family)
     if visit["status"] != "registered":
@@ -474,7 +498,7 @@ async def settle(call: Call) -> Outcome:
     """2207 / 2304: the native settle of the visit's latest details, idempotent on the msgid;
     the visit's lock, the settlement, the visit's new state and the journaled answer commit in
     one transaction (``yibao.nhsa.service.settle_visit``)."""
-    family = m.OUTPATIENT_FAMILY if call.base == "2207" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2207" else m.INPATIENT_FAMILY
     data = _node(call, "data")
     mdtrt_id = m.text(data, "mdtrt_id", max_length=40)
     psn_no = m.text(data, "psn_no", required=False, max_length=30)
@@ -522,7 +546,7 @@ async def cancel(call: Call) -> Outcome:
     """2208 / 2305 / 2103: the native cancel; the answer is the negative mirror record."""
     family = {
         "2208": m.OUTPATIENT_FAMILY,
-        "2305": frozenset({"inpatient"}),
+        "2305": m.INPATIENT_FAMILY,
         "2103": frozenset({"pharmacy"}),
     }[call.base]
     data = _node(call, "data")
@@ -706,7 +730,13 @@ async def settlement_query(call: Call) -> Outcome:
     return Outcome(out)
 
 
-VISIT_TYPES_OF_CLR_TYPE = {"11": ("outpatient", "chronic_outpatient"), "21": ("inpatient",), "41": ("pharmacy",)}
+VISIT_TYPES_OF_CLR_TYPE = {
+    "11": ("outpatient", "chronic_outpatient"),
+    "21": ("inpatient",),
+    "41": ("pharmacy",),
+    "51": ("maternity_outpatient",),
+    "52": ("maternity_inpatient",),
+}
 
 
 def _money(data: Mapping[str, Any], name: str) -> int:
@@ -734,7 +764,7 @@ async def statement_total(call: Call) -> Outcome:
         raise InvalidRequest(f"险种类型不支持 insutype {insutype!r}; this fund settles 310 and 390")
     clr_type = m.text(data, "clr_type", max_length=6)
     if clr_type not in VISIT_TYPES_OF_CLR_TYPE:
-        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店")
+        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店, 51/52 生育")
     optins = m.text(data, "setl_optins", max_length=6)
     if optins != call.institution.region:
         raise InvalidRequest(f"清算经办机构不符 setl_optins {optins} is not {call.institution.region}")

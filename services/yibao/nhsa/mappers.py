@@ -32,8 +32,13 @@ VISIT_TYPE_OF_MED_TYPE = {
     "21": "inpatient",
     "22": "inpatient",
     "41": "pharmacy",
+    "51": "maternity_outpatient",  # DOMAIN §10: prenatal checks
+    "52": "maternity_inpatient",  # delivery
 }
-OUTPATIENT_FAMILY = frozenset({"outpatient", "chronic_outpatient"})
+OUTPATIENT_FAMILY = frozenset({"outpatient", "chronic_outpatient", "maternity_outpatient"})
+INPATIENT_FAMILY = frozenset({"inpatient", "maternity_inpatient"})
+#: 生育类别 ``matn_type`` of a 52 stay (2401/2402) → the native ``delivery_type``
+DELIVERY_TYPE_OF_MATN_TYPE = {"1": "vaginal", "2": "caesarean"}
 
 CODE_TABLES: dict[str, dict[str, str]] = {
     "insutype": {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"},
@@ -44,7 +49,10 @@ CODE_TABLES: dict[str, dict[str, str]] = {
         "21": "普通住院",
         "22": "外伤住院",
         "41": "定点药店购药",
+        "51": "生育门诊",
+        "52": "生育住院",
     },
+    "matn_type": {"1": "顺产", "2": "剖宫产"},
     "mdtrt_cert_type": {"01": "医保电子凭证", "02": "居民身份证", "03": "社会保障卡"},
     "psn_cert_type": {"01": "居民身份证"},
     "chrgitm_lv": {"01": "甲类", "02": "乙类", "03": "丙类"},
@@ -55,8 +63,9 @@ CODE_TABLES: dict[str, dict[str, str]] = {
         "390100": "城乡居民基本医疗保险基金",
         "390200": "城乡居民大病医疗保险基金",
         "610100": "医疗救助基金",
+        "510100": "生育保险基金",
     },
-    "clr_type": {"11": "门诊", "21": "住院", "41": "药店"},
+    "clr_type": {"11": "门诊", "21": "住院", "41": "药店", "51": "生育门诊", "52": "生育住院"},
     "gend": {"1": "男", "2": "女"},
     "psn_insu_stas": {"1": "正常参保", "2": "暂停参保"},
     "refd_setl_flag": {"0": "正常", "1": "退费"},
@@ -93,17 +102,21 @@ CLR_TYPE = {
 
 #: per scheme: (fund_pay_type, setlinfo field, native total); the basic fund is 310100 for
 #: employees and 390100 for residents, the critical-illness layer 330100 (大额, hifob_pay) for
-#: employees and 390200 (大病, hifmi_pay) for residents, assistance 610100 (maf_pay) for both
+#: employees and 390200 (大病, hifmi_pay) for residents, assistance 610100 (maf_pay) for both,
+#: the maternity fund (DOMAIN §10, employees' 51/52 bills) 510100 in ``oth_pay`` (``setlinfo``
+#: has no maternity field of its own)
 FUND_LINES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "employee": (
         ("310100", "hifp_pay", "basic_fund"),
         ("330100", "hifob_pay", "critical_illness"),
         ("610100", "maf_pay", "medical_assistance"),
+        ("510100", "oth_pay", "maternity_fund"),
     ),
     "resident": (
         ("390100", "hifp_pay", "basic_fund"),
         ("390200", "hifmi_pay", "critical_illness"),
         ("610100", "maf_pay", "medical_assistance"),
+        ("510100", "oth_pay", "maternity_fund"),
     ),
 }
 ACCOUNT_FUND_PAY_TYPE = "310200"
@@ -318,9 +331,18 @@ def native_request(
         raise InvalidRequest("无费用明细 the visit has no fee details: upload them (2204/2301) first")
     begin: date = visit["begntime"]
     kind = visit["visit_type"]
-    end: date = visit["endtime"] or (today if kind == "inpatient" else begin)
-    inpatient = kind == "inpatient"
+    inpatient = kind in INPATIENT_FAMILY
+    end: date = visit["endtime"] or (today if inpatient else begin)
+    delivery: dict[str, Any] = {}
+    if kind == "maternity_inpatient":
+        if not visit.get("delivery_type"):
+            raise InvalidRequest(
+                "生育类别缺失 a maternity stay (med_type 52) needs matn_type (1 顺产, 2 剖宫产) at admission (2401) "
+                "or discharge (2402) before it is previewed or settled"
+            )
+        delivery = {"delivery_type": visit["delivery_type"], "babies": visit.get("babies")}
     return {
+        **delivery,
         "id_number": visit["psn_no"],
         "visit_no": visit["ipt_otp_no"],
         "visit_type": kind,
@@ -377,7 +399,7 @@ def setlinfo(
 ) -> dict[str, Any]:
     """``setlinfo`` of a native settlement body; ``sign`` -1 is the cancel's negative mirror."""
     t = {k: sign * _fen(v) for k, v in body["totals"].items()}
-    funds = {field: t[total] for _, field, total in FUND_LINES[scheme]}
+    funds = {field: t.get(total, 0) for _, field, total in FUND_LINES[scheme]}  # a body without it: 0
     return {
         "mdtrt_id": mdtrt_id,
         "setl_id": setl_id,
@@ -408,7 +430,7 @@ def setlinfo(
         "hifob_pay": amount(funds.get("hifob_pay", 0)),
         "maf_pay": amount(funds["maf_pay"]),
         "hifdm_pay": 0,
-        "oth_pay": 0,
+        "oth_pay": amount(funds["oth_pay"]),
         "fund_pay_sumamt": amount(t["fund_total"]),
         "psn_part_amt": amount(t["personal_part"]),
         "acct_pay": amount(t["personal_account"]),
@@ -429,7 +451,7 @@ def setldetail(body: Mapping[str, Any], *, scheme: str, sign: int = 1) -> list[d
     lists it), each on the in-policy base it worked on."""
     t = {k: sign * _fen(v) for k, v in body["totals"].items()}
     names = CODE_TABLES["fund_pay_type"]
-    pairs = [(code, t[total]) for code, _, total in FUND_LINES[scheme]]
+    pairs = [(code, t.get(total, 0)) for code, _, total in FUND_LINES[scheme]]
     pairs.append((ACCOUNT_FUND_PAY_TYPE, t["personal_account"]))
     return [
         {

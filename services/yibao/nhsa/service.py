@@ -170,11 +170,10 @@ _VISIT_NAMES = (
     "diagnoses",
     "details",
     "settlement_id",
+    "delivery_type",
+    "babies",
 )
-_VISIT_COLUMNS = (
-    "mdtrt_id, institution_code, psn_no, insutype, med_type, visit_type, ipt_otp_no, begntime, endtime, "
-    "status, diagnoses, details, settlement_id"
-)
+_VISIT_COLUMNS = ", ".join(_VISIT_NAMES)
 OPEN_VISIT = Statement(
     f"""
     INSERT INTO nhsa_visits (mdtrt_id, institution_code, psn_no, insutype, med_type, visit_type, ipt_otp_no,
@@ -194,7 +193,7 @@ UPDATE_VISIT = Statement(
     f"""
     UPDATE nhsa_visits SET med_type = :med_type, visit_type = :visit_type, endtime = :endtime, status = :status,
         diagnoses = CAST(:diagnoses AS jsonb), details = CAST(:details AS jsonb), settlement_id = :settlement_id,
-        updated_at = now()
+        delivery_type = :delivery_type, babies = :babies, updated_at = now()
     WHERE mdtrt_id = :mdtrt_id
     RETURNING {_VISIT_COLUMNS}
     """
@@ -289,7 +288,19 @@ async def change_visit(
             )
         new = {**current, **changes}
         params = {
-            **{k: new[k] for k in ("mdtrt_id", "med_type", "visit_type", "endtime", "status", "settlement_id")},
+            **{
+                k: new[k]
+                for k in (
+                    "mdtrt_id",
+                    "med_type",
+                    "visit_type",
+                    "endtime",
+                    "status",
+                    "settlement_id",
+                    "delivery_type",
+                    "babies",
+                )
+            },
             "diagnoses": orjson.dumps(new["diagnoses"]).decode(),
             "details": orjson.dumps(new["details"]).decode(),
         }
