@@ -8,7 +8,7 @@ not above it, so the types they share live on the ground floor with ``money``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
@@ -40,3 +40,6 @@ class RuleWarning:
 
     rule: str
     message: str
+    #: the bill's lines it concerns (``line_no``; empty for a bill-level signal): for a review
+    #: that names them (the national 3101/3102), not part of the signal's identity or wire form
+    lines: tuple[int, ...] = field(default=(), compare=False)

@@ -157,8 +157,9 @@ _DESCRIPTION = (
     "institution key or signed request; failures are the native 401). `msgid` = institution code + "
     "yyyyMMddHHmmss + 4-digit sequence is the idempotency key: a repeat returns the first answer byte for byte. "
     "Transactions: 1101 1901 2001 2101 2102 2103 2201 2202 2203 2204 2205 2206 2207 2208 2301 2302 2303 2304 "
-    "2305 2401 2402 2404 2405 2601 3201 3202 5203 9101 9102 (see README, National interface). A 9102 download "
-    "that succeeds is answered with the file itself (`application/zip`), a refused one with the envelope."
+    "2305 2401 2402 2404 2405 2601 3101 3102 3201 3202 5203 5206 9101 9102 (see README, National interface). "
+    "A 9102 download that succeeds is answered with the file itself (`application/zip`), a refused one with "
+    "the envelope."
 )
 
 

@@ -325,16 +325,34 @@ async def register(call: Call) -> Outcome:
 async def admit(call: Call) -> Outcome:
     data = _node(call, "mdtrtinfo")
     med_type = m.text(data, "med_type", required=False, max_length=8) or "21"
-    if m.visit_type(med_type) != "inpatient":
+    if m.visit_type(med_type) not in m.INPATIENT_FAMILY:
         raise InvalidRequest(f"医疗类别不符 med_type {med_type} is not an inpatient one")
+    delivery = _delivery(data, m.visit_type(med_type))  # before anything is stored
     visit = await _register(call, data, med_type=med_type, visit_no_field="ipt_no")
     codes = _diagnoses(call, data, "dscg_maindiag_code")
-    if codes:
-        visit = await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], diagnoses=codes)
+    changes = {**({"diagnoses": codes} if codes else {}), **delivery}
+    if changes:
+        visit = await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], **changes)
     return Outcome(
         {"result": {"mdtrt_id": visit["mdtrt_id"], "psn_no": visit["psn_no"], "ipt_no": visit["ipt_otp_no"]}},
         mdtrt_id=visit["mdtrt_id"],
     )
+
+
+def _delivery(data: Mapping[str, Any], visit_type: str) -> dict[str, Any]:
+    """A maternity stay's (52) delivery from 2401/2402: ``matn_type`` 生育类别 (1 顺产, 2 剖宫产)
+    and ``fetus_cnt`` 胎儿数 (default 1) as the visit's native ``delivery_type`` and ``babies``;
+    other stays ignore them."""
+    matn_type = m.text(data, "matn_type", required=False, max_length=6)
+    if visit_type != "maternity_inpatient" or not matn_type:
+        return {}
+    delivery = m.DELIVERY_TYPE_OF_MATN_TYPE.get(matn_type)
+    if delivery is None:
+        raise InvalidRequest(f"生育类别不支持 matn_type {matn_type!r}; known: 1 顺产, 2 剖宫产")
+    count = m.text(data, "fetus_cnt", required=False, max_length=2) or "1"
+    if not count.isdigit() or not 1 <= int(count) <= 9:
+        raise InvalidRequest(f"胎儿数无效 fetus_cnt {count!r} must be 1 to 9")
+    return {"delivery_type": delivery, "babies": int(count)}
 
 
 def _diagnoses(call: Call, data: Mapping[str, Any], main: str) -> list[str]:
@@ -349,7 +367,7 @@ def _diagnoses(call: Call, data: Mapping[str, Any], main: str) -> list[str]:
 async def withdraw(call: Call) -> Outcome:
     """2202 / 2404: a registration or admission withdrawn before any settlement."""
     data = _node(call, "data")
-    family = m.OUTPATIENT_FAMILY if call.base == "2202" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2202" else m.INPATIENT_FAMILY
     visit = await _visit_of(call, data, family)
     await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], status="cancelled")
     return Outcome({})
@@ -378,11 +396,16 @@ async def discharge(call: Call) -> Outcome:
     """2402: the discharge date (and diagnoses); after a settlement only if it is the date the
     stay was settled to (else cancel the settlement, 2305, first)."""
     data = _node(call, "dscginfo")
-    visit = await _visit_of(call, data, frozenset({"inpatient"}))
+    visit = await _visit_of(call, data, m.INPATIENT_FAMILY)
     end = m.day(data, "endtime")
     assert end is not None
     if end < visit["begntime"]:
         raise InvalidRequest(f"出院日期早于入院日期 endtime {end} is before admission {visit['begntime']}")
+    delivery = _delivery(data, visit["visit_type"])
+    if visit["status"] == "settled" and any(visit[k] != v for k, v in delivery.items()):
+        raise InvalidState(
+            "已结算 the stay was settled with another delivery; cancel the settlement (2305) to change it"
+        )
     if visit["status"] == "settled":
         async with call.runtime.sessionmaker() as session:
             body = await queries.get(session, visit["settlement_id"], call.institution.code)
@@ -399,13 +422,14 @@ async def discharge(call: Call) -> Outcome:
         expect=("registered", "settled"),
         endtime=end,
         diagnoses=codes,
+        **delivery,
     )
     return Outcome({})
 
 
 async def undischarge(call: Call) -> Outcome:
     data = _node(call, "data")
-    visit = await _visit_of(call, data, frozenset({"inpatient"}))
+    visit = await _visit_of(call, data, m.INPATIENT_FAMILY)
     await nhsa.change_visit(call.runtime.pg, call.institution.code, visit["mdtrt_id"], endtime=None)
     return Outcome({})
 
@@ -416,7 +440,7 @@ async def undischarge(call: Call) -> Outcome:
 async def upload(call: Call) -> Outcome:
     """2204 / 2301: fee lines join the visit (a ``feedetl_sn`` uploaded again replaces its line)
     after the native preview split them; the answer is each uploaded line's split."""
-    family = m.OUTPATIENT_FAMILY if call.base == "2204" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2204" else m.INPATIENT_FAMILY
     raw = _list(call, "feedetail", required=True)
     first = raw[0] if raw and isinstance(raw[0], dict) else {}
     visit = await _visit_of(call, first, family)
@@ -444,7 +468,7 @@ async def remove_details(call: Call) -> Outcome:
         rows = _list(call, "data", required=True)
         if not rows or not all(isinstance(r, dict) for r in rows):
             raise InvalidRequest("input.data must be a non-empty list of {feedetl_sn, mdtrt_id, psn_no}")
-        visit = await _visit_of(call, rows[0], frozenset({"inpatient"}))
+        visit = await _visit_of(call, rows[0], m.INPATIENT_FAMILY)
         gone = {m.text(r, "feedetl_sn", max_length=30) for r in rows}
         keep = [] if "0000" in gone else [ln for ln in visit["details"] if ln["feedetl_sn"] not in gone]
     await nhsa.change_visit(
@@ -458,7 +482,7 @@ async def remove_details(call: Call) -> Outcome:
 
 async def preview(call: Call) -> Outcome:
     """2206 / 2303: the split of the visit's current details; nothing written."""
-    family = m.OUTPATIENT_FAMILY if call.base == "2206" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2206" else m.INPATIENT_FAMILY
     data = _node(call, "data")
     visit = await _visit_of(call, data, family)
     if visit["status"] != "registered":
@@ -479,7 +503,7 @@ async def settle(call: Call) -> Outcome:
     """2207 / 2304: the native settle of the visit's latest details, idempotent on the msgid;
     the visit's lock, the settlement, the visit's new state and the journaled answer commit in
     one transaction (``yibao.nhsa.service.settle_visit``)."""
-    family = m.OUTPATIENT_FAMILY if call.base == "2207" else frozenset({"inpatient"})
+    family = m.OUTPATIENT_FAMILY if call.base == "2207" else m.INPATIENT_FAMILY
     data = _node(call, "data")
     mdtrt_id = m.text(data, "mdtrt_id", max_length=40)
     psn_no = m.text(data, "psn_no", required=False, max_length=30)
@@ -527,7 +551,7 @@ async def cancel(call: Call) -> Outcome:
     """2208 / 2305 / 2103: the native cancel; the answer is the negative mirror record."""
     family = {
         "2208": m.OUTPATIENT_FAMILY,
-        "2305": frozenset({"inpatient"}),
+        "2305": m.INPATIENT_FAMILY,
         "2103": frozenset({"pharmacy"}),
     }[call.base]
     data = _node(call, "data")
@@ -711,7 +735,13 @@ async def settlement_query(call: Call) -> Outcome:
     return Outcome(out)
 
 
-VISIT_TYPES_OF_CLR_TYPE = {"11": ("outpatient", "chronic_outpatient"), "21": ("inpatient",), "41": ("pharmacy",)}
+VISIT_TYPES_OF_CLR_TYPE = {
+    "11": ("outpatient", "chronic_outpatient"),
+    "21": ("inpatient",),
+    "41": ("pharmacy",),
+    "51": ("maternity_outpatient",),
+    "52": ("maternity_inpatient",),
+}
 
 
 def _money(data: Mapping[str, Any], name: str) -> int:
@@ -739,7 +769,7 @@ async def statement_total(call: Call) -> Outcome:
         raise InvalidRequest(f"险种类型不支持 insutype {insutype!r}; this fund settles 310 and 390")
     clr_type = m.text(data, "clr_type", max_length=6)
     if clr_type not in VISIT_TYPES_OF_CLR_TYPE:
-        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店")
+        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店, 51/52 生育")
     optins = m.text(data, "setl_optins", max_length=6)
     if optins != call.institution.region:
         raise InvalidRequest(f"清算经办机构不符 setl_optins {optins} is not {call.institution.region}")
@@ -869,7 +899,7 @@ async def statement_detail(call: Call) -> Outcome:
     schemes = [m.SCHEME_OF_INSUTYPE[insutype]] if insutype else sorted(set(m.SCHEME_OF_INSUTYPE.values()))
     clr_type = m.text(data, "clr_type", required=False, max_length=6)
     if clr_type and clr_type not in VISIT_TYPES_OF_CLR_TYPE:
-        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店")
+        raise InvalidRequest(f"清算类别不支持 clr_type {clr_type!r}; known: 11 门诊, 21 住院, 41 药店, 51/52 生育")
     kinds = VISIT_TYPES_OF_CLR_TYPE[clr_type] if clr_type else sum(VISIT_TYPES_OF_CLR_TYPE.values(), ())
     try:
         count = int(str(data.get("fixmedins_setl_cnt")))
@@ -922,6 +952,108 @@ async def statement_detail(call: Call) -> Outcome:
     )
 
 
+async def person_cumulative(call: Call) -> Outcome:
+    """5206 ``data{psn_no, cum_ym}`` (``yyyyMM``): the person's year-to-date figures of the
+    year of ``cum_ym``, from the accumulators every settlement of the person locks and moves;
+    they are the running totals now (no month-end snapshot is kept), ``cum_ym`` is echoed."""
+    data = _node(call, "data")
+    psn_no = m.text(data, "psn_no", max_length=30)
+    cum_ym = m.text(data, "cum_ym", max_length=6)
+    if not (len(cum_ym) == 6 and cum_ym.isdigit() and 1 <= int(cum_ym[4:]) <= 12 and cum_ym[:2] in ("19", "20")):
+        raise InvalidRequest(f"累计年月格式错误 cum_ym {cum_ym!r} must be yyyyMM")
+    today = clock.today()
+    if cum_ym > today.strftime("%Y%m"):
+        raise InvalidRequest(f"累计年月晚于本月 cum_ym {cum_ym} is after this month ({today:%Y%m}, China time)")
+    year = int(cum_ym[:4])
+    async with call.runtime.sessionmaker() as session:
+        p = await nhsa.cumulative(session, psn_no, year)
+    if p["scheme"] is None and not any(p["figures"].values()):
+        return Outcome({"cuminfo": []}, warn_msg=f"未参保 not enrolled in {year}")
+    insutype = m.INSUTYPE_OF_SCHEME[p["scheme"]] if p["scheme"] else ""
+    return Outcome({"cuminfo": m.cuminfo(p["figures"], insutype=insutype, year=year, cum_ym=cum_ym)})
+
+
+def _first(call: Call, node: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    rows = node.get(name)
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        raise InvalidRequest(f"缺少输入节点 {where}.{name} must be a non-empty list of objects for {call.infno}")
+    first: dict[str, Any] = rows[0]
+    return first
+
+
+def _orders(call: Call, encounter: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """3101 ``fsi_order_dtos[]`` as fee lines (``rx_id`` is the line's ``feedetl_sn``,
+    ``hilist_code`` its national code, the order's start its date)."""
+    orders = encounter.get("fsi_order_dtos")
+    if not isinstance(orders, list) or not orders:
+        raise InvalidRequest("缺少医嘱明细 fsi_encounter_dtos[0].fsi_order_dtos must be a non-empty list")
+    raw = []
+    for n, o in enumerate(orders, start=1):
+        if not isinstance(o, dict):
+            raise InvalidRequest(f"fsi_order_dtos[{n}] must be an object")
+        raw.append(
+            {
+                "feedetl_sn": o.get("rx_id") or str(n),
+                "med_list_codg": o.get("hilist_code"),
+                "cnt": o.get("cnt"),
+                "pric": o.get("pric") if o.get("pric") is not None else o.get("hilist_pric"),
+                "det_item_fee_sumamt": o.get("sumamt"),
+                "fee_ocur_time": o.get("drord_begn_date") or encounter.get("adm_date"),
+            }
+        )
+    return raw
+
+
+async def smart_review(call: Call) -> Outcome:
+    """3101 (事前, the details in the input) / 3102 (事中, the details uploaded to ``mdtrt_id``):
+    the in-settlement monitoring rules on the visit's fee lines, through the native
+    ``review`` (the settle's own rule path; nothing settled or stored). ``result[]`` has one row
+    per rule hit with the lines concerned; an empty list is a clean bill."""
+    data = _node(call, "data")
+    patient = _first(call, data, "patient_dtos", "input.data") if "patient_dtos" in data else {}
+    if call.base == "3102":
+        mdtrt_id = m.text(data, "mdtrt_id", required=False, max_length=40) or m.text(
+            patient, "curr_mdtrt_id", max_length=40
+        )
+        psn_no = m.text(data, "psn_no", required=False, max_length=30) or m.text(
+            patient, "patn_id", required=False, max_length=30
+        )
+        visit = await _visit_of(
+            call, {"mdtrt_id": mdtrt_id, "psn_no": psn_no}, frozenset(m.VISIT_TYPE_OF_MED_TYPE.values())
+        )
+        lines = visit["details"]
+    else:
+        encounter = _first(call, patient, "fsi_encounter_dtos", "patient_dtos[0]")
+        med_type = m.text(encounter, "med_type", required=False, max_length=8) or "11"
+        begin = m.day(encounter, "adm_date", required=False) or clock.today()
+        dx = encounter.get("fsi_diagnose_dtos")
+        diagnoses = (
+            [m.text(x, "dise_codg", max_length=20) for x in dx if isinstance(x, dict)] if isinstance(dx, list) else []
+        )
+        visit = {
+            "mdtrt_id": m.text(encounter, "mdtrt_id", required=False, max_length=40),
+            "psn_no": m.text(patient, "patn_id", max_length=30),
+            "insutype": m.text(encounter, "insutype", required=False, max_length=6),
+            "med_type": med_type,
+            "visit_type": m.visit_type(med_type),
+            "ipt_otp_no": m.text(encounter, "mdtrt_id", required=False, max_length=40) or call.msgid,
+            "begntime": begin,
+            "endtime": m.day(encounter, "dscg_date", required=False),
+            "diagnoses": diagnoses[:50],
+            "status": "registered",
+            "settlement_id": None,
+        }
+        raw = _orders(call, encounter)
+        lines = m.fee_lines(raw, None, await _codes(call, raw), node="fsi_order_dtos")
+    cmd = _command(visit, lines, account=False)
+    body, hits = await service.review_bill(call.runtime.pg, call.refs, call.institution, cmd)
+    rules = {r.rule_id: (r.name, r.mode) for r in call.refs.rules.rules.values() if r.stage == "in"}
+    results = m.review_results(
+        hits, body, lines, rules, patn_id=visit["psn_no"], mdtrt_id=visit["mdtrt_id"], jr_prefix=call.msgid
+    )
+    return Outcome({"result": results})
+
+
 TRANSACTIONS: dict[str, Handler] = {
     "1101": person_info,
     "1901": code_tables,
@@ -951,9 +1083,12 @@ TRANSACTIONS: dict[str, Handler] = {
     "2404": withdraw,
     "2405": undischarge,
     "2601": reverse,
+    "3101": smart_review,
+    "3102": smart_review,
     "3201": statement_total,
     "3202": statement_detail,
     "5203": settlement_query,
+    "5206": person_cumulative,
     "9101": file_upload,
     "9102": file_download,
 }

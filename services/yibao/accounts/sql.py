@@ -20,6 +20,9 @@ from yibao.db.statements import Statement
 BALANCE = Statement("SELECT balance FROM personal_accounts WHERE person_id = :person_id")
 #: lock the account row and read its balance
 LOCK = Statement("SELECT balance FROM personal_accounts WHERE person_id = :person_id FOR UPDATE")
+#: a person's balance as a scalar subquery of a host statement (``{person}``: the host's person
+#: id expression); NULL without an account
+BALANCE_OF = "(SELECT balance FROM personal_accounts WHERE person_id = {person})"
 
 #: The settlement's account debit and its movement, as two CTEs of the settle statement.
 #: The host statement has a CTE ``settlement`` returning the new settlement's ``id``, and the

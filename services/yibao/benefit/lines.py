@@ -94,7 +94,7 @@ def _split_one(
 
     broken = broken_restrictions(line, person, institution_level)
     for rule, message in broken:
-        warnings.append(RuleWarning(rule=rule, message=message))
+        warnings.append(RuleWarning(rule=rule, message=message, lines=(line.line_no,)))
 
     if item.item_class == "C" or broken:
         if item.item_class == "C":
@@ -193,6 +193,7 @@ def _units_per_day_warnings(bill: Bill) -> list[RuleWarning]:
                         f"{explain.quantity(limit)} per day "
                         f"(lines {', '.join(str(line.line_no) for line in lines)})"
                     ),
+                    lines=tuple(line.line_no for line in lines),
                 )
             )
     return warnings
@@ -209,6 +210,7 @@ def _line_signal_warnings(line: BillLine) -> list[RuleWarning]:
                 message=(
                     f"line {line.line_no} {item.code}: {line.days_supply} days of supply exceeds {item.max_days_supply}"
                 ),
+                lines=(line.line_no,),
             )
         )
     if item.trace_required and not line.trace_codes:
@@ -216,6 +218,7 @@ def _line_signal_warnings(line: BillLine) -> list[RuleWarning]:
             RuleWarning(
                 rule="trace_code_missing",
                 message=f"line {line.line_no} {item.code}: traceability code required",
+                lines=(line.line_no,),
             )
         )
     return warnings

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao.bill_settlement import render
-from yibao.bill_settlement.orm import SettlementLineRow, SettlementRow
+from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS, PersonYearRow, SettlementLineRow, SettlementRow
 from yibao.clock import CHINA
 from yibao.errors import InvalidRequest, NotFound
 
@@ -44,6 +44,13 @@ async def get(
         raise NotFound(f"结算 {settlement_id} 不存在 settlement not found")
     lines = (await session.scalars(select(SettlementLineRow).where(SettlementLineRow.settlement_id == sid))).all()
     return render.from_rows(row, lines)
+
+
+async def year_accumulators(session: AsyncSession, person_id: int, year: int) -> dict[str, int]:
+    """The person's running totals of ``year`` as committed (the row every settlement of the
+    person locks and moves; all 0 before their first bill of the year). Read-only."""
+    row = await session.get(PersonYearRow, (person_id, year))
+    return {f: int(getattr(row, f)) if row is not None else 0 for f in ACCUMULATOR_FIELDS}
 
 
 def _encode(at: datetime, sid: uuid.UUID) -> str:

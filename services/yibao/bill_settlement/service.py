@@ -19,7 +19,7 @@ straight on an asyncpg connection (the hot path), anything holding an ORM sessio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -92,6 +92,36 @@ from yibao.values import RuleWarning
 class SettleResult:
     body: bytes  # the exact JSON sent the first time; a retry gets the same bytes
     replayed: bool
+    #: what the ``alongside`` writes read back (their ``columns``), when the caller gave some
+    alongside: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What ``settle`` knows once the answer is made, for a caller that answers in another
+    vocabulary (the national envelope) without reading it again."""
+
+    body: dict[str, Any]  # the answer (on a replay: the first answer, as stored)
+    replayed: bool
+    scheme: str | None  # the scheme the bill was settled in
+    retiree: bool | None
+    #: the patient's own account balance after the bill (fen; None without an account): the
+    #: locked balance less the debit when it paid, else as committed when the patient was read
+    balance: int | None
+
+
+@dataclass(frozen=True)
+class Alongside:
+    """Writes of another module committed with the settlement in its one statement, so a caller
+    that must record something with the bill (the national envelope: its visit and its reply)
+    costs no round trip of its own. The owner module writes the SQL over its own tables:
+    ``ctes`` are data-modifying CTEs (``name AS (…), …``, names and ``:params`` prefixed so as
+    not to meet the settle's), ``columns`` the select expressions read back into
+    ``SettleResult.alongside``. On a replay (no settlement written) they run on their own."""
+
+    ctes: str
+    columns: str
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -277,6 +307,15 @@ def _bill(cmd: SettleBill, institution: Institution, refs: ReferenceData) -> Bil
     )
 
 
+@dataclass(frozen=True)
+class _Computed:
+    patient: _Patient
+    payer_id: int | None  # who pays from an account (the patient, or a relative's account)
+    split: BenefitSplit
+    balance: int | None  # that account's balance before the bill
+    rx_days: Mapping[str, int | None]  # a prescription's days of supply per item
+
+
 async def _compute(
     db: Db,
     refs: ReferenceData,
@@ -285,10 +324,11 @@ async def _compute(
     *,
     locked: Mapping[str, Any] | None = None,
     tolerance: timedelta = DEFAULT_TOLERANCE,
-) -> tuple[_Patient, int | None, BenefitSplit, Mapping[str, int | None]]:
+    refuse: bool = True,
+) -> _Computed:
     """The split from locked (settle: ``locked`` is the row of ``sql.CLAIM_AND_LOCK``) or current
-    (preview) figures; returns who pays from an account and, for a prescription-backed bill, the
-    prescription's days of supply per item (the bill's ``item_supplies``)."""
+    (preview) figures, who pays from an account and its balance before the bill, and, for a
+    prescription-backed bill, the prescription's days of supply per item (``item_supplies``)."""
     lock = locked is not None
     ensure_active(institution, clock.today())
     _validate(cmd, refs, tolerance)
@@ -327,9 +367,9 @@ async def _compute(
         cmd.service_date, _supplied(cmd), patient.supplies, refs.rules.params("oversupply")
     )
     extra = (*(w for w in (downgraded, overlap) if w is not None), *oversupply)
-    warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra)
+    warnings = apply_in_settlement(refs.rules, institution.region, split.warnings, extra, refuse=refuse)
     split = replace(split, warnings=warnings)  # block-mode rules raise RULE_BLOCKED here
-    return patient, payer_id if account else None, split, rx_days
+    return _Computed(patient, payer_id if account else None, split, balance, rx_days)
 
 
 async def _recognised(
@@ -490,13 +530,32 @@ async def preview(
     tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> dict[str, Any]:
     """The same split as ``settle`` would give now, with nothing written or consumed."""
-    patient, _, split, _ = await _compute(db, refs, institution, cmd, tolerance=tolerance)
+    done = await _compute(db, refs, institution, cmd, tolerance=tolerance)
+    patient, split = done.patient, done.split
     codes = [c for ln in cmd.lines for c in ln.trace_codes]
     if codes:
         taken = await db.fetchval(sql.TRACE_CODE_TAKEN, {"codes": codes})
         if taken is not None:
             raise TraceCodeAlreadySettled(f"追溯码已结算 traceability code {taken} was already settled")
     return _body("", "preview", institution, patient.id_number, cmd, split, None, render.split_totals(split))
+
+
+async def review(
+    db: Db,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    *,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
+) -> tuple[dict[str, Any], tuple[RuleWarning, ...]]:
+    """The in-settlement monitoring rules on a bill as ``settle`` would apply them now (the same
+    ``_compute``), nothing written or consumed: the preview body and the rules' hits, a
+    ``block`` rule's hit reported instead of refusing the bill. What refuses a bill outright
+    (unknown person or item, deceased, not enrolled …) still refuses."""
+    done = await _compute(db, refs, institution, cmd, tolerance=tolerance, refuse=False)
+    patient, split = done.patient, done.split
+    body = _body("", "preview", institution, patient.id_number, cmd, split, None, render.split_totals(split))
+    return body, split.warnings
 
 
 async def _claim_and_lock(
@@ -528,15 +587,26 @@ async def settle(
     *,
     tolerance: timedelta = DEFAULT_TOLERANCE,
     source: str = "realtime",
+    alongside: Callable[[Settled], Alongside] | None = None,
 ) -> SettleResult:
     """Settle inside the caller's transaction, which must commit for the bill to count (and
     roll back on any exception: a refusal raises after some statements ran). ``source``:
-    ``realtime`` (a bill at the counter) or ``manual`` (a reimbursement claim, ``manual.py``)."""
+    ``realtime`` (a bill at the counter) or ``manual`` (a reimbursement claim, ``manual.py``).
+    ``alongside``: given what was settled, the caller's own writes to run in the settlement's
+    statement (:class:`Alongside`); it decides nothing about the bill."""
     locked, first = await _claim_and_lock(db, institution, idempotency_key, cmd)
     if first is not None:
-        return SettleResult(first, replayed=True)
+        if alongside is None:
+            return SettleResult(first, replayed=True)
+        own = locked["own_balance"]
+        also = alongside(
+            Settled(orjson.loads(first), True, locked["scheme"], locked["retiree"], None if own is None else int(own))
+        )
+        written = await db.fetchrow(sql.alongside_alone(also.ctes, also.columns), also.params)
+        return SettleResult(first, replayed=True, alongside=written)
 
-    patient, payer_id, split, rx_days = await _compute(db, refs, institution, cmd, locked=locked, tolerance=tolerance)
+    done = await _compute(db, refs, institution, cmd, locked=locked, tolerance=tolerance)
+    patient, payer_id, split, balance, rx_days = done.patient, done.payer_id, done.split, done.balance, done.rx_days
     settlement_id = uuid7()
     settled_at = clock.now()
     totals = render.split_totals(split)
@@ -561,8 +631,23 @@ async def settle(
         "response": raw.decode(),
         "source": source,
     }
+    extra: Mapping[str, Any] | None = None
     try:
-        inserted = await db.fetchval(sql.RECORD_SETTLEMENT, params)
+        if alongside is None:
+            inserted = await db.fetchval(sql.RECORD_SETTLEMENT, params)
+        else:
+            own = locked["own_balance"]
+            after = (
+                balance - params["account_debit"]
+                if payer_id == patient.person_id and balance is not None
+                else (None if own is None else int(own))
+            )
+            also = alongside(Settled(body, False, patient.state.scheme, patient.state.retiree, after))
+            if clash := params.keys() & also.params.keys():
+                raise ValueError(f"alongside parameters {sorted(clash)} are the settle's own")
+            extra = await db.fetchrow(sql.record_settlement_with(also.ctes, also.columns), {**params, **also.params})
+            assert extra is not None  # the statement always returns one row
+            inserted = extra["inserted_codes"]
     except (IntegrityError, asyncpg.UniqueViolationError) as exc:
         constraint = str(getattr(exc, "constraint_name", None) or getattr(exc, "orig", exc))
         if _DISPENSED in constraint:  # a concurrent bill of another person's key on the same prescription
@@ -595,7 +680,7 @@ async def settle(
             babies=cmd.babies or 1,
             at=settled_at,
         )
-    return SettleResult(raw, replayed=False)
+    return SettleResult(raw, replayed=False, alongside=extra)
 
 
 _OPEN_VISIT = "uq_settlements_open_visit"  # one open settlement per (institution, visit)
@@ -796,6 +881,19 @@ async def preview_bill(
         if member_code is not None:
             cmd = replace(cmd, id_number=await codes.peek(db, member_code, code_secret))
         return await preview(db, refs, institution, cmd, tolerance=tolerance)
+
+
+async def review_bill(
+    pool: asyncpg.Pool,
+    refs: ReferenceData,
+    institution: Institution,
+    cmd: SettleBill,
+    *,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
+) -> tuple[dict[str, Any], tuple[RuleWarning, ...]]:
+    """``review`` in a read-only transaction."""
+    async with transaction(pool, readonly=True) as db:
+        return await review(db, refs, institution, cmd, tolerance=tolerance)
 
 
 async def settle_bill(

@@ -17,6 +17,7 @@ tests in tests/api and tests/integration read the rows back through the ORM.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from sqlalchemy.dialects import postgresql
@@ -31,9 +32,12 @@ _ACCUMULATORS = ", ".join(ACCUMULATOR_FIELDS)
 #: The patient as of the service date: person, special groups, the year's enrolment, an
 #: approved cross-region filing, the institution's agreement as committed now (the cached
 #: copy may be seconds old), an inpatient stay elsewhere enclosing the date and the running
-#: supplies of the bill's dispensed items (monitoring).
-_PATIENT_SELECT = """
+#: supplies of the bill's dispensed items (monitoring), and their own account's balance as
+#: committed (what a caller's answer shows when the bill does not pay from it; a paying account
+#: is read again under its lock).
+_PATIENT_SELECT = f"""
     SELECT p.id, p.id_number, p.region, p.birth_date, p.gender, p.death_date,
+           {account_sql.BALANCE_OF.format(person="p.id")} AS own_balance,
            ARRAY(SELECT g."group" FROM person_groups g
                  WHERE g.person_id = p.id AND g.valid_from <= :d
                    AND (g.valid_to IS NULL OR g.valid_to >= :d)) AS groups,
@@ -164,8 +168,7 @@ _ACCRUE = ", ".join(f"{f} = {f} + :d_{f}" for f in ACCUMULATOR_FIELDS)
 #: account debit and its movement, the outbox event and the stored answer for retries.
 #: Lines, codes and the movement select from ``settlement`` so they are inserted after it.
 #: A second open settlement of the visit fails on ``uq_settlements_open_visit`` as before.
-RECORD_SETTLEMENT = Statement(
-    f"""
+_RECORD_SETTLEMENT_WITH = f"""
     WITH settlement AS (
         INSERT INTO settlements ({_SETTLEMENT_COLUMNS}) VALUES ({_SETTLEMENT_VALUES})
         RETURNING id
@@ -203,10 +206,25 @@ RECORD_SETTLEMENT = Statement(
     ), answer AS (
         UPDATE idempotency_keys SET settlement_id = :id, response = :response
         WHERE institution_code = :institution_code AND key = :idempotency_key
-    )
-    SELECT ARRAY(SELECT code FROM traced) AS inserted_codes
-    """
-)
+    )"""
+_INSERTED_CODES = "ARRAY(SELECT code FROM traced) AS inserted_codes"
+RECORD_SETTLEMENT = Statement(f"{_RECORD_SETTLEMENT_WITH}\n    SELECT {_INSERTED_CODES}")
+
+
+@functools.cache
+def record_settlement_with(ctes: str, columns: str) -> Statement:
+    """``RECORD_SETTLEMENT`` with another module's writes in the same statement (one round trip
+    for both, committed together): ``ctes`` are that module's data-modifying CTEs over its own
+    tables, ``columns`` what it reads back from them, after ``inserted_codes``. Built once per
+    text (the caller passes constants)."""
+    return Statement(f"{_RECORD_SETTLEMENT_WITH}, {ctes}\n    SELECT {_INSERTED_CODES}, {columns}")
+
+
+@functools.cache
+def alongside_alone(ctes: str, columns: str) -> Statement:
+    """The same writes on their own: a replayed settle, which writes no settlement."""
+    return Statement(f"WITH {ctes}\n    SELECT {columns}")
+
 
 #: Lock what a cancel moves, in the settle path's order, and read the settlement with its lines
 #: (one round trip): the institution's own settlement, then (only if it is still settled: the

@@ -298,9 +298,12 @@ def apply_in_settlement(
     region: str,
     split_warnings: Iterable[RuleWarning],
     extra: Iterable[RuleWarning] = (),
+    *,
+    refuse: bool = True,
 ) -> tuple[RuleWarning, ...]:
     """The bill's warnings after the rules: a ``block`` hit raises RULE_BLOCKED, a disabled
-    rule's signal is dropped, ``warn`` keeps it. Signals no rule owns pass through."""
+    rule's signal is dropped, ``warn`` keeps it. Signals no rule owns pass through.
+    ``refuse=False`` (a review, nothing settled): a ``block`` hit is kept like a warning."""
     out: list[RuleWarning] = []
     for w in (*split_warnings, *extra):
         rule = rules.rules.get(w.rule)
@@ -309,7 +312,7 @@ def apply_in_settlement(
             continue
         if not rule.enabled_in(region):
             continue
-        if rule.mode == "block":
+        if rule.mode == "block" and refuse:
             raise RuleBlocked(
                 f"监控规则拒付 refused by monitoring rule {rule.rule_id} (v{rule.version}): {w.message}",
                 rule_id=rule.rule_id,

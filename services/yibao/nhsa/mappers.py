@@ -17,7 +17,7 @@ from typing import Any
 
 from yibao.errors import InvalidRequest, UnknownItem
 from yibao.money import round_fen, to_wire, yuan_to_fen
-from yibao.values import CatalogueItem
+from yibao.values import CatalogueItem, RuleWarning
 
 # ---------------------------------------------------------------- code tables (1901)
 
@@ -32,8 +32,13 @@ VISIT_TYPE_OF_MED_TYPE = {
     "21": "inpatient",
     "22": "inpatient",
     "41": "pharmacy",
+    "51": "maternity_outpatient",  # DOMAIN §10: prenatal checks
+    "52": "maternity_inpatient",  # delivery
 }
-OUTPATIENT_FAMILY = frozenset({"outpatient", "chronic_outpatient"})
+OUTPATIENT_FAMILY = frozenset({"outpatient", "chronic_outpatient", "maternity_outpatient"})
+INPATIENT_FAMILY = frozenset({"inpatient", "maternity_inpatient"})
+#: 生育类别 ``matn_type`` of a 52 stay (2401/2402) → the native ``delivery_type``
+DELIVERY_TYPE_OF_MATN_TYPE = {"1": "vaginal", "2": "caesarean"}
 
 CODE_TABLES: dict[str, dict[str, str]] = {
     "insutype": {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"},
@@ -44,7 +49,10 @@ CODE_TABLES: dict[str, dict[str, str]] = {
         "21": "普通住院",
         "22": "外伤住院",
         "41": "定点药店购药",
+        "51": "生育门诊",
+        "52": "生育住院",
     },
+    "matn_type": {"1": "顺产", "2": "剖宫产"},
     "mdtrt_cert_type": {"01": "医保电子凭证", "02": "居民身份证", "03": "社会保障卡"},
     "psn_cert_type": {"01": "居民身份证"},
     "chrgitm_lv": {"01": "甲类", "02": "乙类", "03": "丙类"},
@@ -55,12 +63,31 @@ CODE_TABLES: dict[str, dict[str, str]] = {
         "390100": "城乡居民基本医疗保险基金",
         "390200": "城乡居民大病医疗保险基金",
         "610100": "医疗救助基金",
+        "510100": "生育保险基金",
     },
-    "clr_type": {"11": "门诊", "21": "住院", "41": "药店"},
+    "clr_type": {"11": "门诊", "21": "住院", "41": "药店", "51": "生育门诊", "52": "生育住院"},
     "gend": {"1": "男", "2": "女"},
     "psn_insu_stas": {"1": "正常参保", "2": "暂停参保"},
     "refd_setl_flag": {"0": "正常", "1": "退费"},
 }
+
+#: 5206 ``cum_type_code`` → the native person-year accumulator it reports and whether it is a
+#: count (else fen). This product's codes (the platform's list is provincial); 1901 lists them.
+CUM_TYPES: dict[str, tuple[str, str, bool]] = {
+    "C001": ("outpatient_deductible_used", "门诊起付线累计", False),
+    "C002": ("chronic_deductible_used", "门诊慢特病起付线累计", False),
+    "C003": ("outpatient_pool_paid", "门诊统筹基金支付累计", False),
+    "C004": ("basic_paid", "住院及门诊慢特病统筹基金支付累计", False),
+    "C005": ("policy_range_self_pay", "政策范围内个人自付累计", False),
+    "C006": ("critical_paid", "大病保险(大额补助)支付累计", False),
+    "C007": ("assistance_base", "医疗救助计算基数累计", False),
+    "C008": ("assistance_paid", "医疗救助支付累计", False),
+    "C009": ("fund_paid", "基金支付累计", False),
+    "C010": ("personal_paid", "个人负担累计", False),
+    "C011": ("maternity_prenatal_paid", "产前检查生育基金支付累计", False),
+    "C012": ("inpatient_admissions", "住院次数累计", True),
+}
+CODE_TABLES["cum_type_code"] = {code: label for code, (_, label, _) in CUM_TYPES.items()}
 
 CHRGITM_LV = {"A": "01", "B": "02", "C": "03"}
 GEND = {"M": "1", "F": "2"}
@@ -75,17 +102,21 @@ CLR_TYPE = {
 
 #: per scheme: (fund_pay_type, setlinfo field, native total); the basic fund is 310100 for
 #: employees and 390100 for residents, the critical-illness layer 330100 (大额, hifob_pay) for
-#: employees and 390200 (大病, hifmi_pay) for residents, assistance 610100 (maf_pay) for both
+#: employees and 390200 (大病, hifmi_pay) for residents, assistance 610100 (maf_pay) for both,
+#: the maternity fund (DOMAIN §10, employees' 51/52 bills) 510100 in ``oth_pay`` (``setlinfo``
+#: has no maternity field of its own)
 FUND_LINES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "employee": (
         ("310100", "hifp_pay", "basic_fund"),
         ("330100", "hifob_pay", "critical_illness"),
         ("610100", "maf_pay", "medical_assistance"),
+        ("510100", "oth_pay", "maternity_fund"),
     ),
     "resident": (
         ("390100", "hifp_pay", "basic_fund"),
         ("390200", "hifmi_pay", "critical_illness"),
         ("610100", "maf_pay", "medical_assistance"),
+        ("510100", "oth_pay", "maternity_fund"),
     ),
 }
 ACCOUNT_FUND_PAY_TYPE = "310200"
@@ -104,6 +135,81 @@ def visit_type(med_type: str) -> str:
     except KeyError:
         known = ", ".join(VISIT_TYPE_OF_MED_TYPE)
         raise InvalidRequest(f"医疗类别不支持 med_type {med_type!r} is not settled here; supported: {known}") from None
+
+
+def cuminfo(figures: Mapping[str, int], *, insutype: str, year: int, cum_ym: str) -> list[dict[str, Any]]:
+    """5206 ``cuminfo[]``: one row per accumulator, money in yuan, counts as integers."""
+    return [
+        {
+            "insutype": insutype,
+            "year": str(year),
+            "cum_ym": cum_ym,
+            "cum_type_code": code,
+            "cum_type_name": label,
+            "cum": figures[field] if count else amount(figures[field]),
+        }
+        for code, (field, label, count) in CUM_TYPES.items()
+    ]
+
+
+#: 3101/3102 ``sev_deg``: a rule that refuses the bill at settlement (``block``) is 1 (严重),
+#: one that lets it through with a warning 2 (一般)
+SEV_DEG = {"block": "1", "warn": "2"}
+
+
+def review_results(
+    hits: Sequence[RuleWarning],
+    body: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]],
+    rules: Mapping[str, tuple[str, str]],
+    *,
+    patn_id: str,
+    mdtrt_id: str,
+    jr_prefix: str,
+) -> list[dict[str, Any]]:
+    """3101/3102 ``result[]``: one row per hit of an in-settlement monitoring rule (``rules``:
+    rule id → (name, mode); other signals are not rule hits), naming the uploaded lines it
+    concerns (``judge_result_detail_dtos[]``, ``rx_id`` = ``feedetl_sn``). ``vola_amt`` is the
+    amount of those lines (``vola_amt_stas`` 1: whole line amounts), 0 for a bill-level hit.
+    ``body``: the native preview of ``lines`` (lines 1…n in order)."""
+    amounts = {ln["line_no"]: _fen(ln["amount"]) for ln in body["lines"]}
+    sn_of = {n: up["feedetl_sn"] for n, up in enumerate(lines, start=1)}
+    out: list[dict[str, Any]] = []
+    for hit in hits:
+        if hit.rule not in rules:
+            continue
+        name, mode = rules[hit.rule]
+        jr_id = f"{jr_prefix}-{len(out) + 1}"
+        concerned = [n for n in hit.lines if n in sn_of]
+        out.append(
+            {
+                "jr_id": jr_id,
+                "rule_id": hit.rule,
+                "rule_name": name,
+                "vola_cont": hit.message,
+                "patn_id": patn_id,
+                "mdtrt_id": mdtrt_id,
+                "vola_amt": amount(sum(amounts[n] for n in concerned)),
+                "vola_amt_stas": "1",
+                "sev_deg": SEV_DEG.get(mode, "2"),
+                "vola_evid": hit.message,
+                "vola_bhvr_type": "1",
+                "task_id": "",
+                "judge_result_detail_dtos": [
+                    {
+                        "jrd_id": f"{jr_id}-{k}",
+                        "patn_id": patn_id,
+                        "mdtrt_id": mdtrt_id,
+                        "rx_id": sn_of[n],
+                        "feedetl_sn": sn_of[n],
+                        "vola_item_type": "1",
+                        "vola_amt": amount(amounts[n]),
+                    }
+                    for k, n in enumerate(concerned, start=1)
+                ],
+            }
+        )
+    return out
 
 
 # ---------------------------------------------------------------- reading national input
@@ -225,9 +331,18 @@ def native_request(
         raise InvalidRequest("无费用明细 the visit has no fee details: upload them (2204/2301) first")
     begin: date = visit["begntime"]
     kind = visit["visit_type"]
-    end: date = visit["endtime"] or (today if kind == "inpatient" else begin)
-    inpatient = kind == "inpatient"
+    inpatient = kind in INPATIENT_FAMILY
+    end: date = visit["endtime"] or (today if inpatient else begin)
+    delivery: dict[str, Any] = {}
+    if kind == "maternity_inpatient":
+        if not visit.get("delivery_type"):
+            raise InvalidRequest(
+                "生育类别缺失 a maternity stay (med_type 52) needs matn_type (1 顺产, 2 剖宫产) at admission (2401) "
+                "or discharge (2402) before it is previewed or settled"
+            )
+        delivery = {"delivery_type": visit["delivery_type"], "babies": visit.get("babies")}
     return {
+        **delivery,
         "id_number": visit["psn_no"],
         "visit_no": visit["ipt_otp_no"],
         "visit_type": kind,
@@ -284,7 +399,7 @@ def setlinfo(
 ) -> dict[str, Any]:
     """``setlinfo`` of a native settlement body; ``sign`` -1 is the cancel's negative mirror."""
     t = {k: sign * _fen(v) for k, v in body["totals"].items()}
-    funds = {field: t[total] for _, field, total in FUND_LINES[scheme]}
+    funds = {field: t.get(total, 0) for _, field, total in FUND_LINES[scheme]}  # a body without it: 0
     return {
         "mdtrt_id": mdtrt_id,
         "setl_id": setl_id,
@@ -315,7 +430,7 @@ def setlinfo(
         "hifob_pay": amount(funds.get("hifob_pay", 0)),
         "maf_pay": amount(funds["maf_pay"]),
         "hifdm_pay": 0,
-        "oth_pay": 0,
+        "oth_pay": amount(funds["oth_pay"]),
         "fund_pay_sumamt": amount(t["fund_total"]),
         "psn_part_amt": amount(t["personal_part"]),
         "acct_pay": amount(t["personal_account"]),
@@ -336,7 +451,7 @@ def setldetail(body: Mapping[str, Any], *, scheme: str, sign: int = 1) -> list[d
     lists it), each on the in-policy base it worked on."""
     t = {k: sign * _fen(v) for k, v in body["totals"].items()}
     names = CODE_TABLES["fund_pay_type"]
-    pairs = [(code, t[total]) for code, _, total in FUND_LINES[scheme]]
+    pairs = [(code, t.get(total, 0)) for code, _, total in FUND_LINES[scheme]]
     pairs.append((ACCOUNT_FUND_PAY_TYPE, t["personal_account"]))
     return [
         {

@@ -6,7 +6,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,7 +56,8 @@ class NhsaVisitRow(Base):
     psn_no: Mapped[str] = mapped_column(String(18))  # the person's ID number
     insutype: Mapped[str] = mapped_column(String(6))
     med_type: Mapped[str] = mapped_column(String(8))
-    visit_type: Mapped[str] = mapped_column(String(20))  # outpatient / chronic_outpatient / inpatient / pharmacy
+    #: outpatient / chronic_outpatient / inpatient / pharmacy / maternity_outpatient / maternity_inpatient
+    visit_type: Mapped[str] = mapped_column(String(20))
     ipt_otp_no: Mapped[str] = mapped_column(String(64))
     begntime: Mapped[date] = mapped_column(Date)
     endtime: Mapped[date | None] = mapped_column(Date)
@@ -54,6 +67,10 @@ class NhsaVisitRow(Base):
     #: the uploaded fee lines (2204/2301), each with its national code and the mapped item
     details: Mapped[list[Any]] = mapped_column(JSONB, default=list, server_default="[]")
     settlement_id: Mapped[str | None] = mapped_column(String(40))
+    #: a maternity stay's delivery (med_type 52; 2401/2402 ``matn_type``, ``fetus_cnt``):
+    #: the native ``delivery_type`` (vaginal / caesarean) and ``babies``
+    delivery_type: Mapped[str | None] = mapped_column(String(12))
+    babies: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
