@@ -549,6 +549,14 @@ async def test_an_approved_maternity_claim_pays_the_maternity_fund_and_creates_t
     assert (str(a.settlement_id), a.status, a.amount) == (r.json()["settlement_id"], "pending", 15_000 * 98)
 
 
+async def the_allowance(client: httpx.AsyncClient, staff: dict[str, dict[str, str]], idn: str) -> dict[str, Any]:
+    """The one allowance of a mother, as staff see it."""
+    r = await client.get("/api/v1/maternity-allowances", params={"id_number": idn}, headers=staff["clerk"])
+    assert r.status_code == 200, r.text
+    [found] = r.json()
+    return dict(found)
+
+
 async def _pay_through_an_order(
     client: httpx.AsyncClient, staff: dict[str, dict[str, str]], allowance: str, batch_date: str
 ) -> int:
@@ -584,9 +592,7 @@ async def test_an_allowance_paid_before_its_delivery_is_cancelled_is_owed_back_a
     )
     day = date(2026, 2, 21)
     bill = await settle(client, hospital.headers, delivery(mother, day, "vaginal", "2"), china(2026, 2, 21, 10))
-    [a] = (
-        await client.get("/api/v1/maternity-allowances", params={"id_number": mother}, headers=staff["clerk"])
-    ).json()
+    a = await the_allowance(client, staff, mother)
     order = await _pay_through_an_order(client, staff, a["id"], "2026-03-12")
     paid = await client.post(f"/api/v1/payouts/person-orders/{order}/pay", headers=staff["finance2"])
     assert paid.status_code == 200, paid.text
@@ -646,12 +652,8 @@ async def test_a_cancelled_delivery_voids_an_unpaid_allowance_and_one_in_an_orde
     day = date(2026, 2, 22)
     b1 = await settle(client, hospital.headers, delivery(first, day, "vaginal", "2"), china(2026, 2, 22, 10))
     b2 = await settle(client, hospital.headers, delivery(second, day, "vaginal", "2"), china(2026, 2, 22, 11))
-    [a1] = (
-        await client.get("/api/v1/maternity-allowances", params={"id_number": first}, headers=staff["clerk"])
-    ).json()
-    [a2] = (
-        await client.get("/api/v1/maternity-allowances", params={"id_number": second}, headers=staff["clerk"])
-    ).json()
+    a1 = await the_allowance(client, staff, first)
+    a2 = await the_allowance(client, staff, second)
     order = await _pay_through_an_order(client, staff, a2["id"], "2026-03-13")
     # when: both delivery bills are cancelled, then the order is paid
     await cancel(client, hospital.headers, b1["settlement_id"], china(2026, 3, 1, 9))
