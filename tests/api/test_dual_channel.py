@@ -6,8 +6,9 @@
   designated pharmacy where the disease requires one) is paid under that disease's chronic
   tier, as a chronic bill at level 1, sharing the disease's annual limit with chronic bills.
 
-Recognitions are approved on 2026-03-01, prescriptions issued and bills settled on 2026-03-02
-(clock frozen); every test owns its fresh persons.
+Recognitions are approved on 2026-03-01 (test_chronic's day; one on 12-02), prescriptions issued and
+bills settled on 2026-12-03, the suite's frozen "today": a payable dated on a past business day would
+be taken by another test's daily settle (tests/settlement/helpers.py). Every test owns its persons.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from yibao.config import REPO_ROOT
 
 _RUN = secrets.token_hex(3)
 _numbers = itertools.count(1)
-DAY = "2026-03-02"
+DAY = "2026-12-03"
 OVERRIDE = "chronic_diseases[HTN].drug_ratio_override"
 
 
@@ -65,14 +66,14 @@ async def issue(
         "diagnoses": [diagnosis],
         "items": [{"item_code": code, "quantity": str(qty), "days_supply": 28} for code, qty in items],
     }
-    with at(china(2026, 3, 2, 9)):
+    with at(china(2026, 12, 3, 9)):
         r = await client.post("/api/v1/prescriptions", json=body, headers=issuer)
     assert r.status_code == 201, r.text
     return str(body["rx_id"])
 
 
 async def settle(client: httpx.AsyncClient, headers: dict[str, str], bill: dict[str, Any]) -> dict[str, Any]:
-    with at(china(2026, 3, 2, 11)):
+    with at(china(2026, 12, 3, 11)):
         r = await client.post("/api/v1/settlements", json=bill, headers={**headers, **idem()})
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
@@ -178,7 +179,7 @@ async def test_dual_channel_needs_the_designated_pharmacy_where_the_disease_requ
     designated = await own_institution(client, sessionmaker, admin_headers, level=0, kind="pharmacy", region=region)
     elsewhere = await own_institution(client, sessionmaker, admin_headers, level=0, kind="pharmacy", region=region)
     idn = await make_person(client, admin_headers, region=region, scheme="employee")
-    with at(china(2026, 3, 1)):
+    with at(china(2026, 12, 2)):
         r = await client.post(
             "/api/v1/chronic-recognitions",
             json={
@@ -227,11 +228,11 @@ async def test_chronic_and_dual_channel_bills_share_the_disease_limit_and_cancel
     assert (await dual())["totals"]["basic_fund"] == "0.00"
 
     # cancelling the chronic bill gives its 1,300.00 back to the next 双通道 bill, and the other way round
-    with at(china(2026, 3, 2, 12)):
+    with at(china(2026, 12, 3, 12)):
         r = await client.post(f"/api/v1/settlements/{chronic['settlement_id']}/cancel", headers=hospital)
     assert r.status_code == 200 and r.json()["chronic_disease"]["code"] == "HTN", r.text
     assert (await dual())["totals"]["basic_fund"] == "210.00"
-    with at(china(2026, 3, 2, 12)):
+    with at(china(2026, 12, 3, 12)):
         r = await client.post(f"/api/v1/settlements/{first['settlement_id']}/cancel", headers=pharmacy)
     assert r.status_code == 200, r.text
     # 1,500.00 − 210.00 left: the chronic bill wanting 1,300.00 is limited to 1,290.00

@@ -592,12 +592,14 @@ async def test_an_allowance_paid_before_its_delivery_is_cancelled_is_owed_back_a
     )
     day = date(2026, 2, 21)
     bill = await settle(client, hospital.headers, delivery(mother, day, "vaginal", "2"), china(2026, 2, 21, 10))
+    await run_settle(sessionmaker, day)
     a = await the_allowance(client, staff, mother)
     order = await _pay_through_an_order(client, staff, a["id"], "2026-03-12")
     paid = await client.post(f"/api/v1/payouts/person-orders/{order}/pay", headers=staff["finance2"])
     assert paid.status_code == 200, paid.text
     # when: the hospital cancels the delivery bill
     await cancel(client, hospital.headers, bill["settlement_id"], china(2026, 3, 5, 9))
+    await run_settle(sessionmaker, date(2026, 3, 5))
     # then: the allowance stays paid and is owed back, listed as due
     r = await client.get(f"/api/v1/maternity-allowances/{a['id']}", headers=staff["clerk"])
     assert r.json()["status"] == "paid" and r.json()["delivery_cancelled_at"], r.text
@@ -652,12 +654,14 @@ async def test_a_cancelled_delivery_voids_an_unpaid_allowance_and_one_in_an_orde
     day = date(2026, 2, 22)
     b1 = await settle(client, hospital.headers, delivery(first, day, "vaginal", "2"), china(2026, 2, 22, 10))
     b2 = await settle(client, hospital.headers, delivery(second, day, "vaginal", "2"), china(2026, 2, 22, 11))
+    await run_settle(sessionmaker, day)
     a1 = await the_allowance(client, staff, first)
     a2 = await the_allowance(client, staff, second)
     order = await _pay_through_an_order(client, staff, a2["id"], "2026-03-13")
     # when: both delivery bills are cancelled, then the order is paid
     await cancel(client, hospital.headers, b1["settlement_id"], china(2026, 3, 1, 9))
     await cancel(client, hospital.headers, b2["settlement_id"], china(2026, 3, 1, 9))
+    await run_settle(sessionmaker, date(2026, 3, 1))
     mid = (await client.get(f"/api/v1/maternity-allowances/{a2['id']}", headers=staff["clerk"])).json()
     paid = await client.post(f"/api/v1/payouts/person-orders/{order}/pay", headers=staff["finance2"])
     assert paid.status_code == 200, paid.text

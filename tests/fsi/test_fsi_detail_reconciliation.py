@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 
 from tests.builders import make_person
 from tests.fsi.helpers import BLOOD_TEST, HOSPITAL, call, d, envelope, fee, msgid, ok, refused, today
+from tests.settlement.helpers import run_settle
 from yibao import clock
 
 pytestmark = pytest.mark.asyncio
@@ -39,12 +40,15 @@ RESULT_COLUMNS = [
 
 
 @pytest.fixture
-def recon_day() -> Iterator[None]:
+async def recon_day(sessionmaker) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """The frozen day; afterwards the day is settled (tests/settlement/helpers.py: a test that
+    bills a day settles it, so no payable it left open reaches another test's daily order)."""
     clock.set_clock(lambda: DAY)
     try:
         yield
     finally:
         clock.set_clock(None)
+        await run_settle(sessionmaker, DAY.date())
 
 
 def _zip(text: str, name: str = "H430522100_20261014.txt") -> bytes:

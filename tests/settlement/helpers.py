@@ -19,7 +19,8 @@ clearing, in regions of their own); 2026-01-01 (the scheduler test's queued job)
 2023-07-06, 2023-07-08, 2026-02-11, 2026-06-02 (test_clearing_budgets),
 2026-06-03, 06-15, 06-16 (test_fund_ledger), 07-06, 07-07, 08-24, 08-25, 09-21…09-24 (test_payouts); 2026-08-03, 08-12
 (test_payout_actors); 2026-09-07, 09-10, 09-14, 09-15 (test_deductions);
-2026-02-16…02-20, 02-23…02-26 (test_maternity; person order batches 2026-02-23, 02-26, 02-27);
+2026-02-16…02-26, 03-01, 03-05 (test_maternity; person order batches 2026-02-23, 02-26, 02-27,
+03-12, 03-13); 2026-10-14 (tests/fsi/test_fsi_detail_reconciliation, settled after each test);
 2026-10-13…11-30 (test_conservation; it skips a window someone settled, e.g. the
 jobs schema's example 2026-11-23, which the fuzz test posts).
 Whole years taken by the fund's tests (a fund position adds everything posted before its day):
