@@ -26,7 +26,8 @@ def upgrade() -> None:
     op.execute(
         """
         UPDATE settlements s SET chronic_disease_name = d.elem ->> 'name'
-        FROM policy_versions v, jsonb_array_elements(COALESCE(v.document -> 'chronic_diseases', '[]'::jsonb)) AS d (elem)
+        FROM policy_versions v,
+             jsonb_array_elements(COALESCE(v.document -> 'chronic_diseases', '[]'::jsonb)) AS d (elem)
         WHERE s.chronic_disease IS NOT NULL AND v.version = s.policy_version AND d.elem ->> 'code' = s.chronic_disease
         """
     )
