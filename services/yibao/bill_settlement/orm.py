@@ -142,6 +142,14 @@ class SettlementRow(Base):
     babies: Mapped[int | None] = mapped_column(SmallInteger)
 
 
+#: The bills an institution answers for (its lists, its national 3201/3202 totals, the monthly
+#: reconcile, its DIP cases): those it settled at its counter. A counter claim (``source`` manual) is
+#: stored under the institution where the care was given, but the bureau paid it to the person.
+BILLED_BY_INSTITUTION = SettlementRow.source == "realtime"
+#: the same rule for raw SQL over ``settlements`` (unaliased)
+BILLED_BY_INSTITUTION_SQL = "source = 'realtime'"
+
+
 class ChronicDiseaseYearRow(Base):
     """The basic fund paid this year on one recognised disease (its annual limit, DOMAIN §9).
 

@@ -13,16 +13,21 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao.bill_settlement import render
-from yibao.bill_settlement.orm import ACCUMULATOR_FIELDS, PersonYearRow, SettlementLineRow, SettlementRow
+from yibao.bill_settlement.orm import (
+    ACCUMULATOR_FIELDS,
+    BILLED_BY_INSTITUTION,
+    PersonYearRow,
+    SettlementLineRow,
+    SettlementRow,
+)
 from yibao.clock import CHINA
 from yibao.errors import InvalidRequest, NotFound
 
 
 def _billed_by(institution_code: str) -> tuple[ColumnElement[bool], ...]:
-    """An institution's own bills: those it settled in real time. A counter claim (``source``
-    ``manual``) is stored under the institution where the care was given, but the bureau paid it
-    to the person: it is neither the institution's to see nor to count."""
-    return SettlementRow.institution_code == institution_code, SettlementRow.source == "realtime"
+    """An institution's own bills (``orm.BILLED_BY_INSTITUTION``): a counter claim stored under its
+    code is the bureau's payment to the person, neither the institution's to see nor to count."""
+    return SettlementRow.institution_code == institution_code, BILLED_BY_INSTITUTION
 
 
 async def get(

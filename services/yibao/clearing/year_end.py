@@ -33,7 +33,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit, clock
-from yibao.bill_settlement.orm import SettlementRow
+from yibao.bill_settlement.orm import BILLED_BY_INSTITUTION, SettlementRow
 from yibao.budgets import service as budgets
 from yibao.catalogue.orm import DipGroupRow
 from yibao.clearing.dip_math import Case, Clearing, Group, Terms, clear
@@ -106,7 +106,7 @@ async def collect(session: AsyncSession, region: str, year: int, settled_before:
             SettlementRow.year == year,
             SettlementRow.visit_type == "inpatient",
             SettlementRow.status == "settled",
-            SettlementRow.source == "realtime",  # a counter claim was paid to the person, not the hospital
+            BILLED_BY_INSTITUTION,
             SettlementRow.institution_code.in_(codes),
             SettlementRow.settled_at < (settled_before or datetime.max.replace(tzinfo=UTC)),
         )

@@ -23,6 +23,7 @@ from yibao.accounts import service as accounts
 from yibao.bill_settlement import queries as settlement_queries
 from yibao.bill_settlement import service as settlements
 from yibao.bill_settlement.commands import SettleBill
+from yibao.bill_settlement.orm import BILLED_BY_INSTITUTION_SQL
 from yibao.clock import CHINA
 from yibao.db.statements import ACQUIRE_TIMEOUT_SECONDS, Statement, transaction
 from yibao.enrolment import service as enrolment
@@ -32,7 +33,6 @@ from yibao.nhsa.mappers import GEND, INSUTYPE_OF_SCHEME
 from yibao.nhsa.statements import Record
 from yibao.people import service as people
 from yibao.people.orm import PersonGroupRow
-from yibao.reconcile.monthly import BILLED_BY_INSTITUTION
 from yibao.reference import ReferenceData
 from yibao.uuids import uuid7
 
@@ -466,7 +466,7 @@ async def settle_visit(
 #: settled in the window is a record (refd_setl_flag 0) with its amounts, one cancelled in the
 #: window a record (flag 1) with the negated amounts (its negative mirror), so a bill settled
 #: and cancelled inside the window nets out; only bills the institution billed
-#: (``reconcile.monthly.BILLED_BY_INSTITUTION``). Read-only over the settlements table; 3201
+#: (``bill_settlement.orm.BILLED_BY_INSTITUTION_SQL``). Read-only over the settlements table; 3201
 #: sums these records and 3202 lists them, so the two cannot disagree.
 _RECORDS = f"""
     SELECT id AS settlement_id, id_number AS psn_no, r.refd_setl_flag, r.stamp,
@@ -474,7 +474,7 @@ _RECORDS = f"""
     FROM settlements
     CROSS JOIN LATERAL (VALUES ('0', 1, settled_at), ('1', -1, cancelled_at)) AS r(refd_setl_flag, sign, stamp)
     WHERE institution_code = :inst AND scheme = ANY(CAST(:schemes AS varchar[]))
-      AND visit_type = ANY(CAST(:visit_types AS varchar[])) AND {BILLED_BY_INSTITUTION}
+      AND visit_type = ANY(CAST(:visit_types AS varchar[])) AND {BILLED_BY_INSTITUTION_SQL}
       AND ((settled_at >= :begin AND settled_at < :end) OR (cancelled_at >= :begin AND cancelled_at < :end))
       AND r.stamp >= :begin AND r.stamp < :end
 """

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yibao import audit
+from yibao.bill_settlement.orm import BILLED_BY_INSTITUTION_SQL
 from yibao.db.uow import UnitOfWork
 from yibao.errors import InvalidRequest, NotFound
 from yibao.ledger.postings import day_bounds
@@ -29,9 +30,6 @@ from yibao.money import to_wire, yuan_to_fen
 from yibao.reconcile.orm import ReconcileSubmissionRow
 
 AMOUNTS = ("total", "fund_pay", "account_pay")
-#: the settlements an institution answers for (here and in the national 3201/3202): the bills it
-#: settled at its counter; a manual claim (``source`` manual) was paid to the person, not billed by it
-BILLED_BY_INSTITUTION = "source = 'realtime'"
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ async def _fund_side(session: AsyncSession, institution_code: str, month: str) -
             SELECT id::text, scheme, total, fund_total, personal_account FROM settlements
             WHERE institution_code = :inst AND settled_at >= :start AND settled_at < :end
               AND (cancelled_at IS NULL OR cancelled_at >= :end)
-              AND {BILLED_BY_INSTITUTION}
+              AND {BILLED_BY_INSTITUTION_SQL}
             """
         ),
         {"inst": institution_code, "start": start, "end": end},
