@@ -46,7 +46,7 @@ from yibao import logs
 from yibao.config import Settings, get_settings
 from yibao.db.engine import make_engine, make_pool, make_sessionmaker
 from yibao.messaging.broker import make_broker
-from yibao.messaging.relay import relay_forever
+from yibao.messaging.relay import redelivery_of, relay_forever
 from yibao.reference import ReferenceCache
 
 DESCRIPTION = """
@@ -96,7 +96,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         if settings.run_outbox_relay:
             broker = make_broker(settings)
             relay = asyncio.create_task(
-                relay_forever(sessionmaker, broker, settings.outbox_poll_seconds, settings.outbox_batch)
+                relay_forever(
+                    sessionmaker, broker, settings.outbox_poll_seconds, settings.outbox_batch, redelivery_of(settings)
+                )
             )
         try:
             yield

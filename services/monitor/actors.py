@@ -42,4 +42,4 @@ JOB_RETRIES = 3
 @dramatiq.actor(actor_name="monitor.run_job", queue_name="monitor", max_retries=JOB_RETRIES, time_limit=6 * 3600 * 1000)
 async def run_job(event_id: str) -> None:
     """One job run (ids in; state, progress and result live in job_runs)."""
-    await run_job_event(event_id, HANDLERS, JOB_RETRIES)
+    await run_job_event(CONSUMER, event_id, HANDLERS, JOB_RETRIES)

@@ -37,4 +37,4 @@ JOB_RETRIES = 3
 )
 async def run_job(event_id: str) -> None:
     """One job run (ids in; state, progress and result live in job_runs)."""
-    await run_job_event(event_id, HANDLERS, JOB_RETRIES)
+    await run_job_event(CONSUMER, event_id, HANDLERS, JOB_RETRIES)

@@ -117,13 +117,15 @@ def relay() -> None:
     """Run a standalone outbox relay (the API runs one too; several are safe)."""
     from yibao.db.engine import make_engine, make_sessionmaker
     from yibao.messaging.broker import make_broker
-    from yibao.messaging.relay import relay_forever
+    from yibao.messaging.relay import redelivery_of, relay_forever
 
     s = get_settings()
 
     async def go() -> None:
         engine = make_engine(s, pool_size=2)
-        await relay_forever(make_sessionmaker(engine), make_broker(s), s.outbox_poll_seconds, s.outbox_batch)
+        await relay_forever(
+            make_sessionmaker(engine), make_broker(s), s.outbox_poll_seconds, s.outbox_batch, redelivery_of(s)
+        )
 
     asyncio.run(go())
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = False
     outbox_poll_seconds: float = Field(default=0.2, gt=0)
     outbox_batch: int = 500
+    #: an event a consumer has not received this long after it was sent is sent to it again
+    #: (the wait doubles per resend; after ``outbox_redeliver_max`` resends it is logged and left)
+    outbox_redeliver_seconds: float = Field(default=120.0, gt=0)
+    outbox_redeliver_max: int = Field(default=6, ge=0, le=20)
     run_outbox_relay: bool = True  # the API process relays its own outbox rows
     reference_cache_seconds: float = 5.0
     #: a bill or fee line may be dated up to this many minutes ahead of China-time now (a HIS

@@ -63,12 +63,19 @@ async def receive(consumer: str, event_id: str, apply: Apply | None = None) -> d
         return payload
 
 
-async def run_job(event_id: str, handlers: Mapping[str, runner.Handler], max_retries: int) -> None:
-    """Execute the job run announced by a ``job.<service>`` event (at least once, see runner)."""
-    async with worker_sessionmaker()() as session:
-        payload = await load_event(session, event_id)
-    if payload is None:
-        raise EventNotFound(event_id)
+async def run_job(consumer: str, event_id: str, handlers: Mapping[str, runner.Handler], max_retries: int) -> None:
+    """Execute the job run announced by a ``job.<service>`` event (at least once, see runner).
+
+    Its receipt goes in the inbox first, in its own transaction, so the relay does not send
+    the event again while a long run is under way; unlike ``receive`` it does not gate the run
+    (a redelivered message of a run whose worker died must run it, and the runner skips a
+    finished run)."""
+    async with UnitOfWork(worker_sessionmaker()) as uow:
+        payload = await load_event(uow.session, event_id)
+        if payload is None:
+            raise EventNotFound(event_id)
+        await claim(uow.session, consumer, event_id, str(payload["type"]), payload)
+        await uow.commit()
     message = CurrentMessage.get_current_message()
     retries = int(message.options.get("retries", 0)) if message is not None else 0
     await runner.execute(worker_sessionmaker(), str(payload["run_id"]), handlers, final_attempt=retries >= max_retries)

@@ -74,7 +74,7 @@ async def test_the_relay_leaves_in_redis_what_redis_broker_enqueue_leaves(
         by_dramatiq = _snapshot(client, namespace)
         _clear(client, namespace)
         # and then through the relay's writer
-        await writer.publish([(EVENT_ID, SETTLEMENT_CREATED)])
+        await writer.publish(relay.targets_of([(EVENT_ID, SETTLEMENT_CREATED)]))
         by_relay = _snapshot(client, namespace)
     finally:
         _clear(client, namespace)

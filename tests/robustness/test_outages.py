@@ -37,6 +37,7 @@ QUICK = {
     "BROKER_MAINTENANCE_CHANCE": "200000",
     "RATE_LIMIT_ENABLED": "true",
     "OUTBOX_POLL_SECONDS": "0.1",
+    "OUTBOX_REDELIVER_SECONDS": "4",  # an event Redis lost is sent again within the 60 s the test waits
 }
 
 

@@ -11,7 +11,7 @@ from tests.builders import idem, make_bill, make_person
 from tests.workers.conftest import work as _work
 from yibao.db.orm import OutboxRow
 from yibao.events.orm import InboxRow
-from yibao.messaging.relay import relay_once
+from yibao.messaging.relay import RedeliveryPolicy, redeliver_once, relay_once
 
 
 async def _inbox_count(sessionmaker, event_ids: list[uuid.UUID]) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -55,3 +55,70 @@ async def test_events_reach_both_services_exactly_once(client, admin_headers, ho
     async with sessionmaker() as s:
         unsent = await s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None)))
     assert unsent == 0
+
+
+async def _resends(sessionmaker, event_id: uuid.UUID) -> int:  # type: ignore[no-untyped-def]
+    async with sessionmaker() as s:
+        return int(await s.scalar(select(OutboxRow.resends).where(OutboxRow.event_id == event_id)) or 0)
+
+
+async def test_an_event_redis_lost_is_sent_again_until_each_consumer_received_it(
+    client, admin_headers, hospital, sessionmaker, broker
+) -> None:
+    # given a settled bill whose event the relay handed to Redis, and Redis then lost it
+    idn = await make_person(client, admin_headers)
+    r = await client.post("/api/v1/settlements", json=make_bill(idn), headers={**hospital, **idem()})
+    sid = r.json()["settlement_id"]
+    async with sessionmaker() as s:
+        event_id = await s.scalar(select(OutboxRow.event_id).where(OutboxRow.payload["settlement_id"].astext == sid))
+    assert event_id is not None
+    while await relay_once(sessionmaker, broker):
+        pass
+    broker.flush_all()
+    await asyncio.to_thread(_work, broker)
+    assert await _inbox_count(sessionmaker, [event_id]) == {}
+
+    # when the sweep finds it sent and not received (no wait configured here)
+    policy = RedeliveryPolicy(after_seconds=0, max_resends=3)
+    await redeliver_once(sessionmaker, broker, policy)
+    await asyncio.to_thread(_work, broker)
+
+    # then both services received it, once, after one resend
+    assert await _inbox_count(sessionmaker, [event_id]) == {"settlement": 1, "monitor": 1}
+    assert await _resends(sessionmaker, event_id) == 1
+
+    # and a received event is never sent again: the cursor moves past it
+    swept = await redeliver_once(sessionmaker, broker, policy)
+    while swept.resent:  # other tests' events that were relayed and never worked, now received
+        await asyncio.to_thread(_work, broker)
+        swept = await redeliver_once(sessionmaker, broker, policy)
+    assert await _resends(sessionmaker, event_id) == 1
+    async with sessionmaker() as s:
+        outbox_id = await s.scalar(select(OutboxRow.id).where(OutboxRow.event_id == event_id))
+    assert swept.cursor >= outbox_id
+
+
+async def test_an_event_no_consumer_takes_is_given_up_after_its_resends(
+    client, admin_headers, hospital, sessionmaker, broker, caplog
+) -> None:
+    # given a settled bill whose event is relayed, then lost, again and again
+    idn = await make_person(client, admin_headers)
+    r = await client.post("/api/v1/settlements", json=make_bill(idn), headers={**hospital, **idem()})
+    sid = r.json()["settlement_id"]
+    while await relay_once(sessionmaker, broker):
+        pass
+    async with sessionmaker() as s:
+        event_id = await s.scalar(select(OutboxRow.event_id).where(OutboxRow.payload["settlement_id"].astext == sid))
+    assert event_id is not None
+    policy = RedeliveryPolicy(after_seconds=0, max_resends=2)
+
+    # when every resend is lost too
+    for _ in range(4):
+        broker.flush_all()
+        await redeliver_once(sessionmaker, broker, policy)
+    broker.flush_all()
+
+    # then it was sent again twice, and then given up with an error in the log naming it
+    assert await _resends(sessionmaker, event_id) == 2
+    assert any(str(event_id) in m and "given up" in m for m in caplog.messages)
+    assert await _inbox_count(sessionmaker, [event_id]) == {}

@@ -90,7 +90,7 @@ async def test_finished_job_is_not_run_again_on_redelivery(
         from yibao.db.orm import OutboxRow
 
         event_id = await s.scalar(select(OutboxRow.event_id).where(OutboxRow.payload["run_id"].astext == run_id))
-    await run_job(str(event_id), settlement.jobs.HANDLERS, 3)  # a redelivered message
+    await run_job("settlement", str(event_id), settlement.jobs.HANDLERS, 3)  # a redelivered message
     assert echo_kind.calls == [{"n": 5}]
 
 

@@ -143,8 +143,8 @@ async def test_daily_settle_job_killed_mid_run_completes_once_on_redelivery(
             )
             event_id = await s.scalar(select(OutboxRow.event_id).where(OutboxRow.payload["run_id"].astext == run_id))
         # when the message is redelivered after the kill, and once more
-        await run_job(str(event_id), settlement.jobs.HANDLERS, 3)  # redelivered after the kill
-        await run_job(str(event_id), settlement.jobs.HANDLERS, 3)  # and once more
+        await run_job("settlement", str(event_id), settlement.jobs.HANDLERS, 3)  # redelivered after the kill
+        await run_job("settlement", str(event_id), settlement.jobs.HANDLERS, 3)  # and once more
     # then one order pays exactly the day's 60.00
     run = (await client.get(f"/api/v1/jobs/{run_id}", headers=admin_headers)).json()
     assert run["state"] == "succeeded" and run["attempts"] == 2, run
