@@ -7,7 +7,7 @@ same file again answers the first run and changes nothing. Every row is classifi
 are matched in one query and recorded in one UPDATE; the deaths take effect at once like a
 clerk's (later bills refused, bills already settled after them raised as ``claims_after_death``
 suspects and listed per row). The run, the changes and the run's audit entry (listing every
-person changed, with before and after) commit together.
+person changed, with before and after, by column: ``people.import_changes``) commit together.
 
 A person the register does not know stays ``unknown_person`` (reported, never registered): unlike
 a group feed, whose file is one region's list, a death registry file has no region column, and a
@@ -35,10 +35,11 @@ from yibao.jobs import runner
 from yibao.jobs.orm import JobRunRow
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import sweep
-from yibao.people import id_number
+from yibao.people import id_number, import_changes
 
 KIND = "death_registry"
-#: the audit action of an import; its ``changes`` name each person changed (see people.history)
+#: the audit action of an import; its ``persons`` and ``changes`` name each person changed, by
+#: column (``people.import_changes``; read by ``people.service.history``)
 IMPORTED_ACTION = "persons.deaths_imported"
 #: the rows of one file (a county's month is a few thousand; a province's year fits)
 MAX_ROWS = 100_000
@@ -214,24 +215,21 @@ async def import_deaths(
         "rows": out,
     }
     await runner.finish_inline(s, run, len(rows), result)
-    # one audit entry for the run names every person it changed with before and after (a
-    # person's history shows their part of it): an entry per person would cost a chained write each
-    changes = [
-        {
-            "person": pid,
-            "action": "person.changed",
-            "before": {"death_date": None},
-            "after": {"death_date": day.isoformat()},
-            "reason": f"死亡信息比对 death registry {source}",
-        }
-        for pid, day, _ in record
-    ]
+    # one audit entry for the run names every person it changed with before and after, by
+    # column (a person's history shows their part of it): an entry per person would cost a
+    # chained write each
+    changed = import_changes.action(
+        [pid for pid, _, _ in record],
+        before={"death_date": None},
+        after={"death_date": [day.isoformat() for _, day, _ in record]},
+        reason=f"死亡信息比对 death registry {source}",
+    )
     await audit.record(
         s,
         actor,
         IMPORTED_ACTION,
         ("job_run", str(run.id)),
-        {"sha256": sha256, "counts": result["counts"], "changes": changes},
+        {"sha256": sha256, "counts": result["counts"], **import_changes.entry({"person.changed": changed})},
     )
     await uow.commit()
     return Imported(run, True)
