@@ -213,7 +213,9 @@ async def import_feed(
         else:
             wanted[idn] = (n - 1, start, end)
             parsed[idn] = parsed_id
-    found = {r.id_number: r for r in (await s.execute(_MATCH, {"ids": list(wanted), "g": group, "d": feed_date}))}
+    matched = (await s.execute(_MATCH, {"ids": list(wanted), "g": group, "d": feed_date})).all()  # one fetch
+    # by ID number as plain tuples: a Row's attribute costs ~1 µs a read, 100,000s of reads
+    found = {idn: (pid, name, home, died, holds) for pid, idn, name, home, died, holds in matched}
     keep: list[int] = []  # people of the region in the file: their tags are not ended
     add: list[tuple[int, date, date | None, dict[str, Any]]] = []
     new: list[tuple[NewPerson, date, date | None, dict[str, Any]]] = []  # to register, then tag
@@ -229,19 +231,20 @@ async def import_feed(
                     continue
                 new.append((NewPerson(parsed[idn], rows[i].name, region), start, end, item))
             continue
-        if person.region == region:
-            keep.append(person.id)
-        if person.region != region:
+        pid, name, home, died, holds = person
+        if home == region:
+            keep.append(pid)
+        if home != region:
             item["class"] = "other_region"
-        elif rows[i].name and rows[i].name != person.name:
+        elif rows[i].name and rows[i].name != name:
             item["class"] = "name_mismatch"
-        elif person.death_date is not None:
+        elif died is not None:
             item["class"] = "deceased"
-        elif person.holds:
+        elif holds:
             item["class"] = "unchanged"
         else:
             item["class"] = "added"
-            add.append((person.id, start, end, item))
+            add.append((pid, start, end, item))
     registered = await insert_persons(s, [n[0] for n in new])
     registered_now: list[int] = []  # the run's audit entry names them
     for person_new, start, end, item in new:
