@@ -71,13 +71,31 @@ class Verification:
 
 
 # ------------------------------------------------------------------ canonical encoding
-def _int(value: int) -> bytes:
-    """:func:`_number` of an int without a Decimal (an import's audit entry holds 100,000s)."""
+def _int_text(value: int) -> str:
+    """:func:`_number` of an int without a Decimal (an import's audit entry holds 100,000s):
+    most ids end in no zero, so their form is the digits and ``e0``."""
+    digits = str(value)
+    if digits[-1] != "0":
+        return digits + "e0"
     if value == 0:
-        return b"0"
-    digits = str(abs(value))
+        return "0"
     significant = digits.rstrip("0")
-    return f"{'-' if value < 0 else ''}{significant}e{len(digits) - len(significant)}".encode()
+    return f"{significant}e{len(digits) - len(significant)}"
+
+
+def _int(value: int) -> bytes:
+    return _int_text(value).encode()
+
+
+def _leaves(values: list[Any] | tuple[Any, ...]) -> bytes | None:
+    """A list of only plain ints or only plain strings (an import's people, its tags, a column
+    of dates) in one pass, or None for any other list: the same bytes as value by value."""
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return ("[" + ",".join(map(_int_text, values)) + "]").encode()
+    if kinds == {str}:
+        return orjson.dumps(values)  # compact: each string as canonical() writes it
+    return None
 
 
 def _number(value: int | float | Decimal) -> bytes:
@@ -118,7 +136,7 @@ def canonical(value: Any) -> bytes:
     if isinstance(value, int | float | Decimal):
         return _number(value)
     if isinstance(value, list | tuple):
-        return b"[" + b",".join(canonical(v) for v in value) + b"]"
+        return _leaves(value) or b"[" + b",".join(canonical(v) for v in value) + b"]"
     if isinstance(value, dict):
         items = sorted((str(k), v) for k, v in value.items())
         return b"{" + b",".join(orjson.dumps(k) + b":" + canonical(v) for k, v in items) + b"}"

@@ -11,6 +11,7 @@ again. Handlers call the same use cases as the API, acting as the run's requeste
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
 import uuid
@@ -20,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Text, and_, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yibao import audit, clock
@@ -159,12 +160,38 @@ async def start_inline(
     return row, True
 
 
+#: what orjson writes otherwise than the stdlib json of the JSONB column is handed to ``default``
+#: (dates, dataclasses, subclasses such as enums); keys that are no strings, integers beyond 64
+#: bits and lone surrogates it refuses by itself
+_ORJSON_AS_STDLIB = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is left to the stdlib encoder")
+
+
+def _jsonb(result: dict[str, Any]) -> ColumnElement[Any]:
+    """An inline run's result as a JSONB value encoded by orjson: an import's result classifies
+    100,000 rows, which the column's stdlib json took ~0.3 s to write (orjson ~0.03 s). The stored
+    value is the same (checked on random values, escapes and surrogates included): what orjson
+    would write differently goes to the stdlib, as before. Left to the callers: a result holds
+    strings, integers, booleans, nulls, lists and objects (counts, ids, classes), no float (a NaN,
+    which the stdlib wrote and the column refused, orjson writes as null) and no UUID or plain
+    Enum (which the stdlib refused and orjson writes)."""
+    try:
+        encoded = orjson.dumps(result, default=_refuse, option=_ORJSON_AS_STDLIB).decode()
+    except TypeError:
+        encoded = json.dumps(result)
+    return cast(literal(encoded, Text), JSONB)
+
+
 async def finish_inline(session: AsyncSession, row: JobRunRow, processed: int, result: dict[str, Any]) -> None:
-    """Mark an inline run succeeded with its result, in the caller's transaction."""
+    """Mark an inline run succeeded with its result, in the caller's transaction (the row is read
+    back: its result as the column keeps it, keys in JSONB's order, as every later read)."""
     await session.execute(
         update(JobRunRow)
         .where(JobRunRow.id == row.id)
-        .values(state="succeeded", processed=processed, result=result, finished_at=clock.now())
+        .values(state="succeeded", processed=processed, result=_jsonb(result), finished_at=clock.now())
     )
     await session.refresh(row)
 

@@ -28,7 +28,7 @@ from yibao.errors import Duplicate, InvalidIdNumber, InvalidRequest, NotFound, U
 from yibao.jobs import runner as jobs
 from yibao.monitoring.repository import load_rules
 from yibao.monitoring.sweep import sweep
-from yibao.people import deaths, group_feed, id_number
+from yibao.people import deaths, group_feed, id_number, import_changes
 from yibao.people.orm import FamilyBindingRow, FilingRow, PersonGroupRow, PersonRow
 from yibao.people.repository import NewPerson, check_born, get_by_id_number, insert_persons
 from yibao.policy.repository import groups_of, is_pooling_region
@@ -302,9 +302,9 @@ class HistoryEntry:
 
 async def history(session: AsyncSession, raw_id: str) -> tuple[PersonRow, list[HistoryEntry]]:
     """Every audited action on the person (registration, groups, changes), oldest first,
-    including their part of a register import (the import's entry lists each person it changed)."""
+    including their part of a register import (the import's entry lists each person it changed,
+    by column or, in entries written before, an object per person: ``people.import_changes``)."""
     person = await get_by_id_number(session, raw_id)
-    mine = {"changes": [{"person": person.id}]}
     rows = await session.scalars(
         select(AuditRow)
         .where(
@@ -312,7 +312,7 @@ async def history(session: AsyncSession, raw_id: str) -> tuple[PersonRow, list[H
                 and_(AuditRow.subject_type == "person", AuditRow.subject_id == str(person.id)),
                 and_(
                     AuditRow.action.in_((deaths.IMPORTED_ACTION, group_feed.IMPORTED_ACTION)),
-                    AuditRow.detail.contains(mine),
+                    or_(*(AuditRow.detail.contains(pattern) for pattern in import_changes.mentions(person.id))),
                 ),
             )
         )
@@ -324,10 +324,8 @@ async def history(session: AsyncSession, raw_id: str) -> tuple[PersonRow, list[H
         if r.subject_type == "person":
             out.append(HistoryEntry(r.at, actor, r.action, r.detail))
             continue
-        for change in r.detail.get("changes", []):
-            if change.get("person") == person.id:
-                detail = {k: v for k, v in change.items() if k not in ("person", "action")}
-                out.append(HistoryEntry(r.at, actor, str(change["action"]), {**detail, "job_run": r.subject_id}))
+        for action, detail in import_changes.person_changes(r.detail, person.id):
+            out.append(HistoryEntry(r.at, actor, action, {**detail, "job_run": r.subject_id}))
     return person, out
 
 
